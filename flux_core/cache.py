@@ -1,0 +1,151 @@
+"""Node results kept between runs, keyed by signature, within a memory budget.
+
+The least recently used results are evicted first; results a run still needs are pinned and never
+evicted while pinned. Sizes are estimated from what the values hold (tensors, modules, arrays, images).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def default_budget() -> int:
+    """Half of the machine's memory, unless FLUXWIRE_CACHE_BYTES says otherwise."""
+    env = os.environ.get("FLUXWIRE_CACHE_BYTES")
+    if env:
+        return int(env)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def estimate_bytes(value: Any, _seen: set | None = None) -> int:
+    """Bytes held by a node output; shared storage inside one value is counted once."""
+    seen = _seen if _seen is not None else set()
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    if isinstance(value, (int, float, bool, str, type(None))):
+        return sys.getsizeof(value)
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    own = getattr(value, "cache_bytes", None)
+    if callable(own):
+        return int(own())
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if isinstance(value, torch.Tensor):
+            return _tensor_bytes(value, seen)
+        if isinstance(value, torch.nn.Module):
+            return sum(_tensor_bytes(t, seen) for t in list(value.parameters()) + list(value.buffers()))
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
+    if hasattr(value, "size") and hasattr(value, "getbands"):  # a PIL image
+        w, h = value.size
+        return w * h * len(value.getbands())
+    if isinstance(value, dict):
+        return sum(estimate_bytes(k, seen) + estimate_bytes(v, seen) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return sum(estimate_bytes(v, seen) for v in value)
+    if hasattr(value, "__dict__"):
+        return estimate_bytes(vars(value), seen)
+    return sys.getsizeof(value)
+
+
+def _tensor_bytes(t, seen: set) -> int:
+    if t.device.type == "meta":
+        return 0
+    try:
+        key = ("storage", t.untyped_storage().data_ptr())
+    except Exception:
+        key = ("tensor", id(t))
+    if key in seen:
+        return 0
+    seen.add(key)
+    return t.numel() * t.element_size()
+
+
+@dataclass
+class CacheEntry:
+    outputs: dict[str, Any]
+    ui: dict[str, Any]
+    nbytes: int
+    pins: int = 0
+    node_type: str = ""
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+class ResultCache:
+    def __init__(self, budget_bytes: int | None = None):
+        self.budget = default_budget() if budget_bytes is None else int(budget_bytes)
+        self._entries: "OrderedDict[str, CacheEntry]" = OrderedDict()
+        self._lock = threading.RLock()
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, signature: str) -> bool:
+        return signature in self._entries
+
+    @property
+    def total_bytes(self) -> int:
+        with self._lock:
+            return sum(e.nbytes for e in self._entries.values())
+
+    def get(self, signature: str) -> CacheEntry | None:
+        with self._lock:
+            entry = self._entries.get(signature)
+            if entry is not None:
+                self._entries.move_to_end(signature)
+            return entry
+
+    def put(self, signature: str, outputs: dict, ui: dict, node_type: str = "", seconds: float = 0.0,
+            pins: int = 0) -> CacheEntry:
+        entry = CacheEntry(outputs=outputs, ui=ui, nbytes=estimate_bytes(outputs), pins=pins,
+                           node_type=node_type, seconds=seconds)
+        with self._lock:
+            self._entries[signature] = entry
+            self._entries.move_to_end(signature)
+            self.evict()
+        return entry
+
+    def pin(self, signature: str) -> None:
+        with self._lock:
+            if signature in self._entries:
+                self._entries[signature].pins += 1
+
+    def unpin(self, signature: str) -> None:
+        with self._lock:
+            entry = self._entries.get(signature)
+            if entry is not None and entry.pins > 0:
+                entry.pins -= 1
+        self.evict()
+
+    def evict(self) -> list[str]:
+        """Drop least recently used, unpinned entries until the total fits the budget."""
+        dropped = []
+        with self._lock:
+            total = sum(e.nbytes for e in self._entries.values())
+            for sig in list(self._entries):
+                if total <= self.budget:
+                    break
+                entry = self._entries[sig]
+                if entry.pins:
+                    continue
+                total -= entry.nbytes
+                del self._entries[sig]
+                dropped.append(sig)
+            self.evictions += len(dropped)
+        return dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries = OrderedDict((s, e) for s, e in self._entries.items() if e.pins)

@@ -1,0 +1,80 @@
+"""What a node sees while it runs: where files live, the device, progress reporting, interrupt.
+
+Nodes never pick a device or a folder themselves; they ask their `NodeContext`.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+
+class Interrupted(Exception):
+    """Raised inside a run when someone called `Executor.interrupt()`."""
+
+
+@dataclass
+class Environment:
+    """Folders and settings shared by every node of an executor."""
+
+    models_dir: Path | None = None  # None: FLUXWIRE_MODELS_DIR, else ./models
+    output_dir: Path = Path("output")
+    input_dir: Path = Path("input")
+    device: str | None = None  # None: the central automatic choice
+
+    def __post_init__(self):
+        if self.models_dir is None:
+            self.models_dir = Path(os.environ.get("FLUXWIRE_MODELS_DIR", "models"))
+        self.models_dir = Path(self.models_dir)
+        self.output_dir = Path(self.output_dir)
+        self.input_dir = Path(self.input_dir)
+
+
+@dataclass
+class NodeContext:
+    """Handed to `Node.run` as ``ctx``."""
+
+    node_id: str
+    node_type: str
+    env: Environment
+    run_info: dict = field(default_factory=dict)  # the document being run, overrides, run id
+    _report: Callable[[int, int, Any], None] | None = None
+    _interrupt: threading.Event | None = None
+    ui: dict = field(default_factory=dict)
+
+    @property
+    def device(self):
+        from .device import get_device, set_device
+
+        if self.env.device:
+            set_device(self.env.device)
+        return get_device()
+
+    @property
+    def models_dir(self) -> Path:
+        return self.env.models_dir
+
+    @property
+    def output_dir(self) -> Path:
+        return self.env.output_dir
+
+    @property
+    def input_dir(self) -> Path:
+        return self.env.input_dir
+
+    def check_interrupted(self) -> None:
+        """Raise `Interrupted` if the run was asked to stop; long nodes call this between steps."""
+        if self._interrupt is not None and self._interrupt.is_set():
+            raise Interrupted()
+
+    def progress(self, value: int, maximum: int, preview: Any = None) -> None:
+        """Report progress (and optionally a small preview PIL image); also a point where a run can stop."""
+        self.check_interrupted()
+        if self._report is not None:
+            self._report(value, maximum, preview)
+
+    def show(self, **ui: Any) -> None:
+        """Attach data for the canvas to this node's result (e.g. saved image paths); cached with it."""
+        self.ui.update(ui)

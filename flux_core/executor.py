@@ -1,0 +1,254 @@
+"""Run a workflow: validate, plan only what the requested outputs need, then execute with the cache.
+
+A node's signature is a hash of its type, version, fingerprint, widget values and the signatures (and
+output names) of the nodes feeding it — never its id — so unchanged work is found in the cache however
+the graph was renumbered or moved, and the cost of computing keys grows linearly with the graph.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import events as ev
+from .cache import ResultCache
+from .context import Environment, Interrupted, NodeContext
+from .node import NodeError
+from .registry import Registry, default_registry
+from .validation import CheckedGraph, check
+from .workflow import Problem, Workflow, WorkflowError, parse_document, read_document
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str = "success"  # success | error | interrupted
+    executed: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ui: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    error: dict | None = None
+
+    def summary(self) -> dict:
+        """JSON-able view (outputs as their UI data, values themselves are not serialisable)."""
+        return {"run_id": self.run_id, "status": self.status, "executed": self.executed, "cached": self.cached,
+                "outputs": self.ui, "timings": self.timings, "error": self.error}
+
+
+class RunFailed(RuntimeError):
+    """A node raised; `result` holds what finished before it (those results stay cached)."""
+
+    def __init__(self, node_id: str, node_type: str, message: str, result: RunResult, input: str | None = None):
+        where = f"node {node_id!r} ({node_type})" + (f", input {input!r}" if input else "")
+        super().__init__(f"{where} failed: {message}")
+        self.node_id, self.node_type, self.message, self.input, self.result = node_id, node_type, message, input, result
+
+
+class RunInterrupted(RuntimeError):
+    def __init__(self, node_id: str | None, result: RunResult):
+        super().__init__("the run was interrupted" + (f" at node {node_id!r}" if node_id else ""))
+        self.node_id, self.result = node_id, result
+
+
+def as_workflow(source: Any) -> Workflow:
+    """Accept a Workflow, a decoded document (dict), or a path to a .json/.png file."""
+    if isinstance(source, Workflow):
+        return source
+    if isinstance(source, dict):
+        return parse_document(source)
+    if isinstance(source, (str, Path)):
+        return read_document(source)
+    raise WorkflowError([Problem(f"cannot read a workflow from {type(source).__name__}", code="bad_source")])
+
+
+class Executor:
+    """Runs workflows; keeps its cache across runs. One run at a time; `interrupt()` from any thread."""
+
+    def __init__(self, registry: Registry | None = None, *, models_dir=None, output_dir="output",
+                 input_dir="input", device: str | None = None, cache_bytes: int | None = None,
+                 nodes_dir=None):
+        self.registry = registry if registry is not None else default_registry(nodes_dir)
+        self.env = Environment(models_dir=models_dir, output_dir=Path(output_dir), input_dir=Path(input_dir),
+                               device=device)
+        if device:
+            from .device import set_device
+
+            set_device(device)
+        self.cache = ResultCache(cache_bytes)
+        self.events = ev.EventHub()
+        self._interrupt = threading.Event()
+        self._run_lock = threading.Lock()
+
+    # --- public API ---------------------------------------------------------------------------
+    def subscribe(self, listener) -> Any:
+        """Call `listener(event_dict)` for every event of every run; returns an unsubscribe function."""
+        return self.events.subscribe(listener)
+
+    def interrupt(self) -> None:
+        """Stop the current run at the next node boundary or progress report."""
+        self._interrupt.set()
+
+    def validate(self, workflow: Any, overrides: dict | None = None) -> CheckedGraph:
+        wf = as_workflow(workflow).copy()
+        self._apply_overrides(wf, overrides or {})
+        return check(wf, self.registry, self.env)
+
+    def run(self, workflow: Any, overrides: dict | None = None, outputs: Iterable[str] | None = None,
+            listener=None, run_id: str | None = None) -> RunResult:
+        """Validate then run. Raises WorkflowError (nothing ran), RunFailed or RunInterrupted."""
+        graph = self.validate(workflow, overrides)
+        targets = self._targets(graph, outputs)
+        with self._run_lock:
+            self._interrupt.clear()
+            return self._execute(graph, targets, listener, run_id or uuid.uuid4().hex[:12], overrides or {})
+
+    # --- planning -----------------------------------------------------------------------------
+    def _apply_overrides(self, wf: Workflow, overrides: dict) -> None:
+        problems = []
+        for key, value in overrides.items():
+            node_id, dot, name = str(key).rpartition(".")
+            if not dot or not node_id or not name:
+                problems.append(Problem(f"override {key!r} must look like NODE_ID.INPUT", code="bad_override"))
+                continue
+            spec = wf.nodes.get(node_id)
+            if spec is None:
+                problems.append(Problem(f"override {key!r} names node {node_id!r}, which is not in the workflow",
+                                        node=node_id, input=name, code="bad_override"))
+                continue
+            cls = self.registry.get(spec.type)
+            inp = cls.input(name) if cls else None
+            if cls is not None and (inp is None or not inp.is_widget):
+                problems.append(Problem(f"{spec.type} has no widget named {name!r} to override", node=node_id,
+                                        input=name, code="bad_override"))
+                continue
+            if isinstance(value, str) and inp is not None and inp.type != "STRING":
+                try:
+                    value = inp.parse_text(value)
+                except ValueError as e:
+                    problems.append(Problem(str(e), node=node_id, input=name, code="bad_value"))
+                    continue
+            spec.widgets[name] = value
+        if problems:
+            raise WorkflowError(problems)
+
+    def _targets(self, graph: CheckedGraph, outputs) -> list[str]:
+        if outputs is None:
+            targets = [nid for nid in graph.order if graph.classes[nid].output_node]
+            if not targets:
+                raise WorkflowError([Problem("the workflow has no output node (e.g. SaveImage) to run",
+                                             code="no_outputs")])
+            return targets
+        targets = list(outputs)
+        missing = [t for t in targets if t not in graph.classes]
+        if missing or not targets:
+            raise WorkflowError([Problem(f"requested output node {t!r} is not in the workflow", node=t,
+                                         code="bad_target") for t in missing]
+                                or [Problem("the list of outputs to run is empty", code="bad_target")])
+        return targets
+
+    @staticmethod
+    def _needed(graph: CheckedGraph, targets: list[str]) -> list[str]:
+        needed, stack = set(), list(targets)
+        while stack:
+            nid = stack.pop()
+            if nid in needed:
+                continue
+            needed.add(nid)
+            stack.extend(l.source for l in graph.links[nid].values())
+        return [nid for nid in graph.order if nid in needed]
+
+    def signatures(self, graph: CheckedGraph, order: list[str]) -> dict[str, str]:
+        sigs: dict[str, str] = {}
+        for nid in order:
+            cls = graph.classes[nid]
+            values = graph.values[nid]
+            try:
+                fp = cls.fingerprint(self.env, **values)
+            except Exception as e:
+                fp = ("fingerprint failed", type(e).__name__, str(e), uuid.uuid4().hex)
+            parts = [cls.type_name, cls.version, repr(fp), sorted(values.items()),
+                     sorted((name, sigs[l.source], l.output) for name, l in graph.links[nid].items())]
+            text = json.dumps(parts, sort_keys=True, default=repr, separators=(",", ":"))
+            sigs[nid] = hashlib.sha256(text.encode()).hexdigest()
+        return sigs
+
+    # --- running ------------------------------------------------------------------------------
+    def _execute(self, graph: CheckedGraph, targets: list[str], listener, run_id: str, overrides: dict) -> RunResult:
+        order = self._needed(graph, targets)
+        sigs = self.signatures(graph, order)
+        result = RunResult(run_id=run_id)
+        emit = lambda kind, **data: self.events.emit(ev.event(kind, run_id, **data), listener)  # noqa: E731
+        consumers: dict[str, int] = {nid: 0 for nid in order}
+        for nid in order:
+            for l in graph.links[nid].values():
+                consumers[l.source] += 1
+        pinned: set[str] = set()
+        run_info = {"run_id": run_id, "workflow": graph.workflow, "overrides": overrides}
+        emit(ev.RUN_STARTED, nodes=order, targets=targets)
+        current = None
+        try:
+            for nid in order:
+                current = nid
+                cls = graph.classes[nid]
+                if self._interrupt.is_set():
+                    raise Interrupted()
+                entry = self.cache.get(sigs[nid])
+                if entry is not None:
+                    result.cached.append(nid)
+                    emit(ev.NODE_CACHED, node=nid, node_type=cls.type_name, ui=entry.ui)
+                else:
+                    inputs = dict(graph.values[nid])
+                    for name, l in graph.links[nid].items():
+                        inputs[name] = result.outputs[l.source][l.output]
+                    ctx = NodeContext(node_id=nid, node_type=cls.type_name, env=self.env, run_info=run_info,
+                                      _interrupt=self._interrupt,
+                                      _report=lambda v, m, p, nid=nid, t=cls.type_name: emit(
+                                          ev.NODE_PROGRESS, node=nid, node_type=t, value=v, max=m, preview=p))
+                    emit(ev.NODE_STARTED, node=nid, node_type=cls.type_name)
+                    start = time.perf_counter()
+                    values = cls.normalise_result(cls().run(ctx, **inputs))
+                    seconds = time.perf_counter() - start
+                    entry = self.cache.put(sigs[nid], values, dict(ctx.ui), cls.type_name, seconds)
+                    result.executed.append(nid)
+                    result.timings[nid] = seconds
+                    emit(ev.NODE_FINISHED, node=nid, node_type=cls.type_name, seconds=seconds, ui=entry.ui)
+                result.outputs[nid] = entry.outputs
+                if entry.ui:
+                    result.ui[nid] = entry.ui
+                if consumers[nid]:
+                    self.cache.pin(sigs[nid])
+                    pinned.add(nid)
+                for l in graph.links[nid].values():
+                    consumers[l.source] -= 1
+                    if consumers[l.source] == 0 and l.source in pinned:
+                        pinned.discard(l.source)
+                        self.cache.unpin(sigs[l.source])
+        except Interrupted:
+            result.status = "interrupted"
+            emit(ev.RUN_INTERRUPTED, node=current, executed=list(result.executed))
+            raise RunInterrupted(current, result) from None
+        except Exception as e:
+            cls = graph.classes[current]
+            message = str(e) or type(e).__name__
+            bad_input = e.input if isinstance(e, NodeError) else None
+            result.status = "error"
+            result.error = {"node": current, "node_type": cls.type_name, "input": bad_input, "message": message,
+                            "error_type": f"{type(e).__module__}.{type(e).__name__}",
+                            "traceback": traceback.format_exception(type(e), e, e.__traceback__)[-8:]}
+            emit(ev.NODE_FAILED, **{k: v for k, v in result.error.items() if k != "node_type"},
+                 node_type=cls.type_name)
+            emit(ev.RUN_FINISHED, status="error", executed=list(result.executed), cached=list(result.cached))
+            raise RunFailed(current, cls.type_name, message, result, bad_input) from e
+        finally:
+            for nid in pinned:
+                self.cache.unpin(sigs[nid])
+        emit(ev.RUN_FINISHED, status="success", executed=list(result.executed), cached=list(result.cached),
+             timings=dict(result.timings))
+        return result

@@ -1,0 +1,384 @@
+"""The node API: one class per node, declaring its sockets and widgets, with one method that computes.
+
+A node class is the single source of truth: the executor validates and runs it, the CLI's
+``fluxwire nodes --json`` and the canvas both read `Node.describe()`. Example::
+
+    class EmptyLatent(Node):
+        \"\"\"A batch of all-zero latents of the given pixel size.\"\"\"
+        category = "latent"
+        inputs = [Int("width", 1024, min=16, max=8192, step=16),
+                  Int("height", 1024, min=16, max=8192, step=16),
+                  Int("batch_size", 1, min=1, max=64)]
+        outputs = [Output("latent", "LATENT")]
+
+        def run(self, ctx, width, height, batch_size):
+            return {"latent": ...}
+
+Every input is either a socket (`Input`, fed by a link) or a widget (`Int`, `Float`, `String`,
+`Boolean`, `Combo`, `ModelFile`) that holds a value in the document; a widget may also be fed by a
+link of its type, as in ComfyUI's "convert widget to input".
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Sequence
+
+from .types import ANY, can_connect, is_known
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class Input:
+    """A socket fed by a link from another node's output."""
+
+    name: str
+    type: str
+    optional: bool = False
+    description: str = ""
+    label: str | None = None
+
+    is_widget: ClassVar[bool] = False
+
+    def describe(self) -> dict:
+        d = {"name": self.name, "type": self.type, "optional": self.optional, "widget": None,
+             "description": self.description, "label": self.label or self.name.replace("_", " ")}
+        return d
+
+    @property
+    def has_default(self) -> bool:
+        return False
+
+
+_MISSING = object()
+
+
+@dataclass
+class Widget(Input):
+    """An input whose value normally lives in the document; a link of its type may replace it."""
+
+    default: Any = None
+    is_widget: ClassVar[bool] = True
+    widget_kind: ClassVar[str] = "widget"
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not None
+
+    def coerce(self, value: Any, ctx: Any = None) -> Any:
+        """Return the value checked against this widget's rules, or raise ValueError with a sentence."""
+        raise NotImplementedError
+
+    def parse_text(self, text: str) -> Any:
+        """Turn command-line text (``--set id.input=TEXT``) into a value of this widget's type."""
+        return text
+
+    def widget_description(self, ctx: Any = None) -> dict:
+        return {"kind": self.widget_kind, "default": self.default}
+
+    def describe(self, ctx: Any = None) -> dict:
+        d = super().describe()
+        d["widget"] = self.widget_description(ctx)
+        return d
+
+
+def _range_text(lo, hi) -> str:
+    if lo is not None and hi is not None:
+        return f"between {lo} and {hi}"
+    if lo is not None:
+        return f"at least {lo}"
+    return f"at most {hi}"
+
+
+class Int(Widget):
+    widget_kind: ClassVar[str] = "int"
+
+    def __init__(self, name, default=0, *, min=None, max=None, step=1, seed=False, display="number",
+                 optional=False, description="", label=None):
+        super().__init__(name=name, type="INT", optional=optional, description=description, label=label,
+                         default=default)
+        self.min, self.max, self.step, self.seed, self.display = min, max, step, seed, display
+
+    def coerce(self, value, ctx=None):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expects a whole number, got {_show(value)}")
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"expects a whole number, got {value}")
+            value = int(value)
+        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise ValueError(f"is {value}, but must be {_range_text(self.min, self.max)}")
+        if self.step > 1 and (value - (self.min or 0)) % self.step:
+            raise ValueError(f"is {value}, but must be a multiple of {self.step}")
+        return value
+
+    def parse_text(self, text):
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise ValueError(f"expects a whole number, got {text!r}") from None
+
+    def widget_description(self, ctx=None):
+        return {"kind": "int", "default": self.default, "min": self.min, "max": self.max, "step": self.step,
+                "seed": self.seed, "display": self.display}
+
+
+class Float(Widget):
+    widget_kind: ClassVar[str] = "float"
+
+    def __init__(self, name, default=0.0, *, min=None, max=None, step=0.01, display="number",
+                 optional=False, description="", label=None):
+        super().__init__(name=name, type="FLOAT", optional=optional, description=description, label=label,
+                         default=float(default))
+        self.min, self.max, self.step, self.display = min, max, step, display
+
+    def coerce(self, value, ctx=None):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expects a number, got {_show(value)}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"expects a finite number, got {value}")
+        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise ValueError(f"is {value}, but must be {_range_text(self.min, self.max)}")
+        return value
+
+    def parse_text(self, text):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"expects a number, got {text!r}") from None
+
+    def widget_description(self, ctx=None):
+        return {"kind": "float", "default": self.default, "min": self.min, "max": self.max, "step": self.step,
+                "display": self.display}
+
+
+class String(Widget):
+    widget_kind: ClassVar[str] = "string"
+
+    def __init__(self, name, default="", *, multiline=False, placeholder="", max_length=100_000,
+                 optional=False, description="", label=None):
+        super().__init__(name=name, type="STRING", optional=optional, description=description, label=label,
+                         default=default)
+        self.multiline, self.placeholder, self.max_length = multiline, placeholder, max_length
+
+    def coerce(self, value, ctx=None):
+        if not isinstance(value, str):
+            raise ValueError(f"expects text, got {_show(value)}")
+        if len(value) > self.max_length:
+            raise ValueError(f"is {len(value)} characters long, at most {self.max_length} are allowed")
+        return value
+
+    def widget_description(self, ctx=None):
+        return {"kind": "string", "default": self.default, "multiline": self.multiline,
+                "placeholder": self.placeholder}
+
+
+class Boolean(Widget):
+    widget_kind: ClassVar[str] = "boolean"
+
+    def __init__(self, name, default=False, *, optional=False, description="", label=None):
+        super().__init__(name=name, type="BOOLEAN", optional=optional, description=description, label=label,
+                         default=bool(default))
+
+    def coerce(self, value, ctx=None):
+        if not isinstance(value, bool):
+            raise ValueError(f"expects true or false, got {_show(value)}")
+        return value
+
+    def parse_text(self, text):
+        low = text.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expects true or false, got {text!r}")
+
+    def widget_description(self, ctx=None):
+        return {"kind": "boolean", "default": self.default}
+
+
+class Combo(Widget):
+    """A choice among strings; `choices` is a list or a callable ``(ctx) -> list`` evaluated when needed."""
+
+    widget_kind: ClassVar[str] = "combo"
+
+    def __init__(self, name, choices: Sequence[str] | Callable[[Any], Sequence[str]], default=None, *,
+                 optional=False, description="", label=None):
+        if default is None and not callable(choices) and choices:
+            default = choices[0]
+        super().__init__(name=name, type="STRING", optional=optional, description=description, label=label,
+                         default=default)
+        self.choices = choices
+
+    def options(self, ctx=None) -> list[str]:
+        return list(self.choices(ctx) if callable(self.choices) else self.choices)
+
+    def coerce(self, value, ctx=None):
+        if not isinstance(value, str):
+            raise ValueError(f"expects one of the listed choices, got {_show(value)}")
+        opts = self.options(ctx)
+        if value not in opts:
+            shown = ", ".join(repr(o) for o in opts[:20]) + (" ..." if len(opts) > 20 else "")
+            raise ValueError(f"is {value!r}, which is not one of the choices ({shown or 'none available'})")
+        return value
+
+    def widget_description(self, ctx=None):
+        return {"kind": "combo", "default": self.default, "choices": self.options(ctx)}
+
+
+@dataclass
+class Output:
+    name: str
+    type: str
+    description: str = ""
+
+    def describe(self) -> dict:
+        return {"name": self.name, "type": self.type, "description": self.description}
+
+
+class NodeError(Exception):
+    """An error a node raises on purpose: a user-facing sentence, optionally naming the input at fault."""
+
+    def __init__(self, message: str, input: str | None = None):
+        super().__init__(message)
+        self.input = input
+
+
+class Node:
+    """Base class of every node. Subclasses declare the class attributes below and implement `run`."""
+
+    type_name: ClassVar[str] = ""  # defaults to the class name
+    display_name: ClassVar[str] = ""
+    category: ClassVar[str] = "misc"
+    version: ClassVar[int] = 1
+    inputs: ClassVar[list[Input]] = []
+    outputs: ClassVar[list[Output]] = []
+    output_node: ClassVar[bool] = False  # a sink: run by default, e.g. SaveImage
+    pack: ClassVar[str] = ""  # set by the registry
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "type_name" not in cls.__dict__ or not cls.__dict__["type_name"]:
+            cls.type_name = cls.__name__
+        if "display_name" not in cls.__dict__ or not cls.__dict__["display_name"]:
+            cls.display_name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", cls.type_name)
+
+    # --- what a node class implements -------------------------------------------------------
+    def run(self, ctx, **inputs):  # pragma: no cover - abstract
+        """Compute the outputs: return a dict {output name: value}, a tuple in declared order,
+        or a single value when the node has one output."""
+        raise NotImplementedError
+
+    @classmethod
+    def fingerprint(cls, ctx, **widgets) -> Any:
+        """Something that changes when the node must re-run although its inputs did not
+        (e.g. the modification time and size of a file it reads). Folded into the cache key.
+        None (the default) means: the result depends on the inputs only."""
+        return None
+
+    @classmethod
+    def migrate(cls, from_version: int, widgets: dict) -> dict:
+        """Turn widget values saved by an older version of this node into current ones."""
+        return widgets
+
+    @classmethod
+    def check(cls, ctx, **widgets) -> list[str] | None:
+        """Extra validation of widget values before any node runs; return sentences for problems."""
+        return None
+
+    # --- derived from the declaration --------------------------------------------------------
+    @classmethod
+    def input(cls, name: str) -> Input | None:
+        for i in cls.inputs:
+            if i.name == name:
+                return i
+        return None
+
+    @classmethod
+    def output(cls, name: str) -> Output | None:
+        for o in cls.outputs:
+            if o.name == name:
+                return o
+        return None
+
+    @classmethod
+    def widgets(cls) -> list[Widget]:
+        return [i for i in cls.inputs if i.is_widget]
+
+    @classmethod
+    def declaration_problems(cls) -> list[str]:
+        """Mistakes in the class declaration itself (checked when a pack registers it)."""
+        problems = []
+        if not _NAME.match(cls.type_name or ""):
+            problems.append(f"type name {cls.type_name!r} is not an identifier")
+        seen = set()
+        for sock in list(cls.inputs) + list(cls.outputs):
+            kind = "output" if isinstance(sock, Output) else "input"
+            if not _NAME.match(sock.name):
+                problems.append(f"{kind} name {sock.name!r} is not an identifier")
+            if (kind, sock.name) in seen:
+                problems.append(f"{kind} {sock.name!r} is declared twice")
+            seen.add((kind, sock.name))
+            if not is_known(sock.type):
+                problems.append(f"{kind} {sock.name!r} has unknown socket type {sock.type!r}")
+        for w in cls.widgets():
+            if w.default is not None and not callable(getattr(w, "choices", None)):
+                try:
+                    w.coerce(w.default)
+                except ValueError as e:
+                    problems.append(f"default of widget {w.name!r} {e}")
+        if not isinstance(cls.version, int) or cls.version < 1:
+            problems.append("version must be a positive integer")
+        if not cls.outputs and not cls.output_node:
+            problems.append("a node without outputs must be an output node")
+        return problems
+
+    @classmethod
+    def describe(cls, ctx: Any = None) -> dict:
+        """The declaration as JSON-able data: what `fluxwire nodes --json` prints and the canvas reads."""
+        return {
+            "type": cls.type_name,
+            "display_name": cls.display_name,
+            "category": cls.category,
+            "description": (cls.__doc__ or "").strip(),
+            "version": cls.version,
+            "pack": cls.pack,
+            "output_node": cls.output_node,
+            "inputs": [i.describe(ctx) if i.is_widget else i.describe() for i in cls.inputs],
+            "outputs": [o.describe() for o in cls.outputs],
+        }
+
+    @classmethod
+    def normalise_result(cls, result: Any) -> dict:
+        """Turn what `run` returned into {output name: value}, or raise TypeError saying what is wrong."""
+        names = [o.name for o in cls.outputs]
+        if isinstance(result, dict):
+            missing = [n for n in names if n not in result]
+            extra = [k for k in result if k not in names]
+            if missing or extra:
+                raise TypeError(f"{cls.type_name}.run returned outputs {sorted(result)}, expected {names}")
+            return result
+        if result is None and not names:
+            return {}
+        if isinstance(result, tuple) and len(names) != 1:
+            if len(result) != len(names):
+                raise TypeError(f"{cls.type_name}.run returned {len(result)} values, expected {len(names)}")
+            return dict(zip(names, result))
+        if len(names) == 1:
+            return {names[0]: result}
+        raise TypeError(f"{cls.type_name}.run returned {type(result).__name__}, expected a dict of {names}")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def link_type_ok(output_type: str, inp: Input) -> bool:
+    return can_connect(output_type, inp.type)
+
+
+__all__ = ["Input", "Widget", "Int", "Float", "String", "Boolean", "Combo", "Output", "Node", "NodeError", "ANY"]

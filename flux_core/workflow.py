@@ -1,0 +1,367 @@
+"""The workflow document: parse, check its structure, migrate, and save it deterministically.
+
+The on-disk format is documented in docs/workflow-format.md with a JSON Schema beside it.
+Structure is checked here (every problem collected, never a bare traceback); what needs the node
+classes (types, ranges, links, cycles) is checked by `flux_core.validation`.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = "fluxwire.workflow"
+VERSION = 1
+TOP_LEVEL_KEYS = {"format", "version", "metadata", "nodes", "links", "groups", "subgraphs", "extra"}
+NODE_KEYS = {"id", "type", "version", "widgets", "ui", "properties"}
+LINK_KEYS = {"from", "output", "to", "input"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a document, in words a person can act on."""
+
+    message: str
+    node: str | None = None
+    input: str | None = None
+    code: str = "invalid"
+
+    def to_dict(self) -> dict:
+        return {"node": self.node, "input": self.input, "code": self.code, "message": self.message}
+
+    def __str__(self) -> str:
+        where = ""
+        if self.node is not None:
+            where = f"node {self.node!r}"
+            if self.input is not None:
+                where += f", input {self.input!r}"
+            where += ": "
+        return where + self.message
+
+
+class WorkflowError(ValueError):
+    """A document that cannot be run, with every problem found in it."""
+
+    def __init__(self, problems: list[Problem], source: str | None = None):
+        self.problems = list(problems)
+        self.source = source
+        head = f"{source}: " if source else ""
+        n = len(self.problems)
+        lines = [f"{head}the workflow has {n} problem{'s' if n != 1 else ''}:"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+    def to_dict(self) -> dict:
+        return {"error": "invalid_workflow", "source": self.source,
+                "problems": [p.to_dict() for p in self.problems]}
+
+
+@dataclass
+class NodeSpec:
+    id: str
+    type: str
+    version: int | None = None
+    widgets: dict[str, Any] = field(default_factory=dict)
+    ui: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"id": self.id, "type": self.type, "widgets": self.widgets}
+        if self.version is not None:
+            d["version"] = self.version
+        if self.ui:
+            d["ui"] = self.ui
+        if self.properties:
+            d["properties"] = self.properties
+        return d
+
+
+@dataclass(frozen=True)
+class Link:
+    """Output `output` of node `source` feeds input `input` of node `target`."""
+
+    source: str
+    output: str
+    target: str
+    input: str
+
+    def to_dict(self) -> dict:
+        return {"from": self.source, "output": self.output, "to": self.target, "input": self.input}
+
+
+@dataclass
+class Workflow:
+    nodes: dict[str, NodeSpec] = field(default_factory=dict)
+    links: list[Link] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    groups: list[dict] = field(default_factory=list)
+    subgraphs: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def links_into(self, node_id: str) -> dict[str, Link]:
+        """The links feeding `node_id`, by input name."""
+        return {l.input: l for l in self.links if l.target == node_id}
+
+    def to_dict(self) -> dict:
+        doc: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "metadata": self.metadata,
+            "nodes": [n.to_dict() for n in self.nodes.values()],
+            "links": [l.to_dict() for l in sorted(self.links, key=lambda l: (l.target, l.input))],
+        }
+        if self.groups:
+            doc["groups"] = self.groups
+        if self.subgraphs:
+            doc["subgraphs"] = self.subgraphs
+        if self.extra:
+            doc["extra"] = self.extra
+        return doc
+
+    def copy(self) -> "Workflow":
+        return copy.deepcopy(self)
+
+    def set_widget(self, node_id: str, name: str, value: Any) -> None:
+        self.nodes[node_id].widgets[name] = value
+
+
+# ----------------------------------------------------------------------------- parsing
+
+def parse_document(data: Any, source: str | None = None) -> Workflow:
+    """Check the structure of a decoded JSON document and build a `Workflow`; raise WorkflowError."""
+    problems: list[Problem] = []
+    if not isinstance(data, dict):
+        raise WorkflowError([Problem(f"a workflow is a JSON object, got {_kind(data)}", code="not_an_object")],
+                            source)
+    if "format" not in data and isinstance(data.get("nodes"), list) and "links" in data and (
+            "last_node_id" in data or "last_link_id" in data):
+        raise WorkflowError([Problem("this looks like a ComfyUI UI workflow; fluxwire cannot import it yet",
+                                     code="foreign_format")], source)
+    if "format" not in data and data and all(isinstance(v, dict) and "class_type" in v for v in data.values()):
+        raise WorkflowError([Problem("this looks like a ComfyUI API prompt; fluxwire cannot import it yet",
+                                     code="foreign_format")], source)
+    if data.get("format") != FORMAT:
+        problems.append(Problem(f'"format" must be "{FORMAT}", got {_short(data.get("format"))}',
+                                code="bad_format"))
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        problems.append(Problem(f'"version" must be an integer, got {_short(version)}', code="bad_version"))
+    elif version > VERSION:
+        problems.append(Problem(f"document version {version} is newer than this fluxwire understands "
+                                f"({VERSION}); update fluxwire", code="newer_version"))
+    elif version < 1:
+        problems.append(Problem(f'"version" must be at least 1, got {version}', code="bad_version"))
+    for key in sorted(set(data) - TOP_LEVEL_KEYS, key=str):
+        problems.append(Problem(f"unknown top-level key {_short(key)} (free data belongs in \"extra\")",
+                                code="unknown_key"))
+
+    metadata = _expect(data, "metadata", dict, {}, problems)
+    groups = _expect(data, "groups", list, [], problems)
+    subgraphs = _expect(data, "subgraphs", dict, {}, problems)
+    extra = _expect(data, "extra", dict, {}, problems)
+    for i, g in enumerate(groups):
+        if not isinstance(g, dict):
+            problems.append(Problem(f"group #{i} must be an object, got {_kind(g)}", code="bad_group"))
+    if subgraphs:
+        problems.append(Problem("subgraphs are reserved for a later fluxwire version and cannot run yet",
+                                code="unsupported"))
+
+    nodes: dict[str, NodeSpec] = {}
+    raw_nodes = data.get("nodes")
+    if raw_nodes is None:
+        problems.append(Problem('missing "nodes" (a list of node objects)', code="missing_field"))
+        raw_nodes = []
+    elif not isinstance(raw_nodes, list):
+        problems.append(Problem(f'"nodes" must be a list, got {_kind(raw_nodes)}', code="bad_type"))
+        raw_nodes = []
+    for i, raw in enumerate(raw_nodes):
+        spec = _parse_node(raw, i, problems)
+        if spec is None:
+            continue
+        if spec.id in nodes:
+            problems.append(Problem("the node id is used twice", node=spec.id, code="duplicate_id"))
+            continue
+        nodes[spec.id] = spec
+
+    links: list[Link] = []
+    raw_links = data.get("links", [])
+    if not isinstance(raw_links, list):
+        problems.append(Problem(f'"links" must be a list, got {_kind(raw_links)}', code="bad_type"))
+        raw_links = []
+    for i, raw in enumerate(raw_links):
+        link = _parse_link(raw, i, problems)
+        if link is None:
+            continue
+        bad = False
+        for end, nid in (("from", link.source), ("to", link.target)):
+            if nid not in nodes:
+                problems.append(Problem(f'link #{i} goes {end} node {nid!r}, which does not exist',
+                                        node=link.target if end == "from" else None,
+                                        input=link.input if end == "from" else None, code="missing_node"))
+                bad = True
+        if not bad:
+            links.append(link)
+    seen: dict[tuple[str, str], Link] = {}
+    for link in links:
+        key = (link.target, link.input)
+        if key in seen:
+            problems.append(Problem("has more than one link; an input takes exactly one",
+                                    node=link.target, input=link.input, code="duplicate_link"))
+        seen[key] = link
+    if problems:
+        raise WorkflowError(problems, source)
+    return Workflow(nodes=nodes, links=links, metadata=metadata, groups=groups, subgraphs=subgraphs, extra=extra)
+
+
+def _parse_node(raw: Any, index: int, problems: list[Problem]) -> NodeSpec | None:
+    if not isinstance(raw, dict):
+        problems.append(Problem(f"node #{index} must be an object, got {_kind(raw)}", code="bad_node"))
+        return None
+    nid = raw.get("id")
+    if not isinstance(nid, str) or not nid:
+        problems.append(Problem(f"node #{index} needs an \"id\" that is a non-empty string, got {_short(nid)}",
+                                code="bad_id"))
+        return None
+    ok = True
+    ntype = raw.get("type")
+    if not isinstance(ntype, str) or not ntype:
+        problems.append(Problem(f'"type" must be a non-empty string, got {_short(ntype)}', node=nid,
+                                code="bad_type"))
+        ok = False
+    version = raw.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
+        problems.append(Problem(f'"version" must be a positive integer, got {_short(version)}', node=nid,
+                                code="bad_version"))
+        ok = False
+    for key in sorted(set(raw) - NODE_KEYS, key=str):
+        problems.append(Problem(f"unknown key {_short(key)} in the node (free data belongs in \"properties\")",
+                                node=nid, code="unknown_key"))
+        ok = False
+    parts = {}
+    for key in ("widgets", "ui", "properties"):
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            problems.append(Problem(f'"{key}" must be an object, got {_kind(value)}', node=nid, code="bad_type"))
+            ok = False
+        parts[key] = value if isinstance(value, dict) else {}
+    for name, value in parts["widgets"].items():
+        if not _is_plain_value(value):
+            problems.append(Problem(f"widget values are numbers, text or true/false, got {_kind(value)}",
+                                    node=nid, input=name, code="bad_value"))
+            ok = False
+    if not ok:
+        return None
+    return NodeSpec(id=nid, type=ntype, version=version, widgets=dict(parts["widgets"]), ui=parts["ui"],
+                    properties=parts["properties"])
+
+
+def _parse_link(raw: Any, index: int, problems: list[Problem]) -> Link | None:
+    if not isinstance(raw, dict):
+        problems.append(Problem(f"link #{index} must be an object, got {_kind(raw)}", code="bad_link"))
+        return None
+    missing = [k for k in ("from", "output", "to", "input") if not isinstance(raw.get(k), str) or not raw.get(k)]
+    extra = sorted(set(raw) - LINK_KEYS, key=str)
+    if missing or extra:
+        what = []
+        if missing:
+            what.append("needs non-empty text for " + ", ".join(f'"{k}"' for k in missing))
+        if extra:
+            what.append("has unknown keys " + ", ".join(_short(k) for k in extra))
+        target = raw.get("to") if isinstance(raw.get("to"), str) else None
+        problems.append(Problem(f"link #{index} " + " and ".join(what), node=target,
+                                input=raw.get("input") if isinstance(raw.get("input"), str) else None,
+                                code="bad_link"))
+        return None
+    return Link(raw["from"], raw["output"], raw["to"], raw["input"])
+
+
+def _expect(data: dict, key: str, kind: type, default, problems: list[Problem]):
+    value = data.get(key, default)
+    if not isinstance(value, kind):
+        problems.append(Problem(f'"{key}" must be {"an object" if kind is dict else "a list"}, got {_kind(value)}',
+                                code="bad_type"))
+        return default
+    return value
+
+
+def _is_plain_value(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, str)):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    return False
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "text", bool: "true/false", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=repr) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ----------------------------------------------------------------------------- reading and writing
+
+def loads_document(text: str | bytes, source: str | None = None) -> Workflow:
+    """Parse JSON text into a `Workflow` (structure only)."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        data = json.loads(text)
+    except UnicodeDecodeError as e:
+        raise WorkflowError([Problem(f"the file is not UTF-8 text ({e.reason} at byte {e.start})",
+                                     code="not_json")], source) from None
+    except json.JSONDecodeError as e:
+        raise WorkflowError([Problem(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
+                                     code="not_json")], source) from None
+    except RecursionError:
+        raise WorkflowError([Problem("not valid JSON: nested too deeply", code="not_json")], source) from None
+    return parse_document(data, source)
+
+
+def read_document(path: str | os.PathLike) -> Workflow:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise WorkflowError([Problem(f"cannot read the file: {e.strerror}", code="unreadable")], str(path)) from None
+    if raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        from .pnginfo import workflow_text_from_png
+
+        text = workflow_text_from_png(raw, str(path))
+        return loads_document(text, str(path))
+    return loads_document(raw, str(path))
+
+
+def dumps_document(workflow: Workflow | dict) -> str:
+    """Deterministic text: sorted keys, 2-space indent, trailing newline, so documents diff well."""
+    doc = workflow.to_dict() if isinstance(workflow, Workflow) else workflow
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def save_document(workflow: Workflow | dict, path: str | os.PathLike) -> Path:
+    """Write atomically: a temp file in the same folder, flushed, then renamed over the target."""
+    path = Path(path)
+    text = dumps_document(workflow)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
