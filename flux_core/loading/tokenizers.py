@@ -1,0 +1,90 @@
+"""Finding the tokenizers that go with single-file text encoders (safetensors files carry none).
+
+Order: ``<models_dir>/tokenizers/<weights file stem>/`` (a model may ship its own tokenizer, e.g.
+``text_encoders/flux-mini-t5.safetensors`` -> ``tokenizers/flux-mini-t5/``), then
+``<models_dir>/tokenizers/t5xxl/`` or ``<models_dir>/tokenizers/clip_l/``, then the Hugging Face cache
+for ``google/t5-v1_1-xxl`` / ``openai/clip-vit-large-patch14`` (downloading only if the hub answers;
+never when ``HF_HUB_OFFLINE=1``). ``models_dir`` defaults to ``$FLUXWIRE_MODELS_DIR``, else ``./models``.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from .errors import ModelLoadError
+
+HUB_IDS = {"t5": "google/t5-v1_1-xxl", "clip": "openai/clip-vit-large-patch14"}
+FOLDERS = {"t5": "t5xxl", "clip": "clip_l"}
+MARKER_FILES = ("tokenizer.json", "spiece.model", "vocab.json")
+REQUIRED_FILES = {
+    "t5": "tokenizer.json (or spiece.model) with tokenizer_config.json and special_tokens_map.json",
+    "clip": "vocab.json and merges.txt (or tokenizer.json) with tokenizer_config.json and special_tokens_map.json",
+}
+_hub_answer: bool | None = None
+
+
+def default_models_dir() -> Path:
+    return Path(os.environ.get("FLUXWIRE_MODELS_DIR") or "models")
+
+
+def hub_reachable() -> bool:
+    """False when offline mode is set or huggingface.co does not answer within a second (checked once)."""
+    global _hub_answer
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    if os.environ.get("TRANSFORMERS_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    if _hub_answer is None:
+        try:
+            socket.create_connection(("huggingface.co", 443), timeout=1.0).close()
+            _hub_answer = True
+        except OSError:
+            _hub_answer = False
+    return _hub_answer
+
+
+def is_tokenizer_folder(folder: Path) -> bool:
+    return folder.is_dir() and any((folder / name).exists() for name in MARKER_FILES)
+
+
+def load_tokenizer_folder(folder: Path, kind: str):
+    """A tokenizer saved with ``save_pretrained`` (or laid out like the hub repos) in ``folder``."""
+    from transformers import AutoTokenizer, CLIPTokenizer, T5Tokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except Exception as first:  # a folder without a tokenizer_class in its config
+        fallback = T5Tokenizer if kind == "t5" else CLIPTokenizer
+        try:
+            return fallback.from_pretrained(str(folder), local_files_only=True)
+        except Exception:
+            raise ModelLoadError(f"{folder}: cannot load the {kind.upper()} tokenizer: {first}") from None
+
+
+def find_tokenizer(kind: str, weights_path: str | os.PathLike | None, models_dir: str | os.PathLike | None):
+    """The tokenizer for a ``kind`` ("t5" or "clip") encoder loaded from ``weights_path``."""
+    models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+    candidates = []
+    if weights_path is not None:
+        name = Path(weights_path).name
+        stem = name.rsplit(".", 1)[0] if name.endswith((".safetensors", ".sft")) else name
+        candidates.append(models_dir / "tokenizers" / stem)
+    candidates.append(models_dir / "tokenizers" / FOLDERS[kind])
+    for folder in candidates:
+        if is_tokenizer_folder(folder):
+            return load_tokenizer_folder(folder, kind)
+    from transformers import AutoTokenizer
+
+    online = hub_reachable()
+    try:
+        return AutoTokenizer.from_pretrained(HUB_IDS[kind], local_files_only=not online)
+    except Exception:
+        pass
+    tried = ", ".join(str(c) for c in candidates)
+    raise ModelLoadError(
+        f"no {kind.upper()} tokenizer found for {weights_path}: looked in {tried} and in the Hugging Face cache "
+        f"for {HUB_IDS[kind]} ({'download failed' if online else 'hub not reachable'}). Put {REQUIRED_FILES[kind]} "
+        f"into {models_dir / 'tokenizers' / FOLDERS[kind]}/ (e.g. copied from the {HUB_IDS[kind]} repository, "
+        f"{'tokenizer_2/' if kind == 't5' else 'tokenizer/'} of a diffusers FLUX folder)."
+    )

@@ -1,0 +1,37 @@
+"""Fixtures for the loading tests: tiny real models written as real files into a temp folder."""
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ["HF_HUB_OFFLINE"] = "1"  # never touch the network from these tests
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+torch.set_grad_enabled(False)
+
+SHARED_TOKENIZERS = Path("/work/shared/data/tokenizers")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_hf_cache(tmp_path_factory, monkeypatch):
+    """An empty Hugging Face cache, so a missing tokenizer is really missing."""
+    cache = tmp_path_factory.mktemp("hf_home")
+    monkeypatch.setenv("HF_HOME", str(cache))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache / "hub"))
+    monkeypatch.delenv("FLUXWIRE_MODELS_DIR", raising=False)
+
+
+@pytest.fixture
+def models_dir(tmp_path):
+    """A models folder with the real T5-XXL and CLIP-L tokenizers in tokenizers/t5xxl and tokenizers/clip_l."""
+    if not SHARED_TOKENIZERS.is_dir():
+        pytest.skip("real tokenizers not available")
+    root = tmp_path / "models"
+    for name in ("t5xxl", "clip_l"):
+        shutil.copytree(SHARED_TOKENIZERS / name, root / "tokenizers" / name)
+    return root
