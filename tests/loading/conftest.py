@@ -14,7 +14,7 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 torch.set_grad_enabled(False)
 
-SHARED_TOKENIZERS = Path("/work/shared/data/tokenizers")
+from loading_fixtures import SHARED_TOKENIZERS  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

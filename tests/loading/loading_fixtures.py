@@ -128,3 +128,8 @@ def clip_file_dict(clip: CLIPTextModel, text_model_prefix: bool = True) -> dict:
     """CLIP keys in transformers-4 layout (``text_model.`` prefix), as real clip_l files have them."""
     sd = clip.state_dict()
     return prefixed(sd, "text_model.") if text_model_prefix else dict(sd)
+
+
+from pathlib import Path  # noqa: E402
+
+SHARED_TOKENIZERS = Path("/work/shared/data/tokenizers")  # real tokenizer folders (tests only)
