@@ -87,6 +87,7 @@ class ResultCache:
         self.budget = default_budget() if budget_bytes is None else int(budget_bytes)
         self._entries: "OrderedDict[str, CacheEntry]" = OrderedDict()
         self._lock = threading.RLock()
+        self._total = 0
         self.evictions = 0
 
     def __len__(self) -> int:
@@ -97,8 +98,7 @@ class ResultCache:
 
     @property
     def total_bytes(self) -> int:
-        with self._lock:
-            return sum(e.nbytes for e in self._entries.values())
+        return self._total
 
     def get(self, signature: str) -> CacheEntry | None:
         with self._lock:
@@ -112,8 +112,11 @@ class ResultCache:
         entry = CacheEntry(outputs=outputs, ui=ui, nbytes=estimate_bytes(outputs), pins=pins,
                            node_type=node_type, seconds=seconds)
         with self._lock:
+            old = self._entries.pop(signature, None)
+            if old is not None:
+                self._total -= old.nbytes
             self._entries[signature] = entry
-            self._entries.move_to_end(signature)
+            self._total += entry.nbytes
             self.evict()
         return entry
 
@@ -133,14 +136,15 @@ class ResultCache:
         """Drop least recently used, unpinned entries until the total fits the budget."""
         dropped = []
         with self._lock:
-            total = sum(e.nbytes for e in self._entries.values())
+            if self._total <= self.budget:
+                return dropped
             for sig in list(self._entries):
-                if total <= self.budget:
+                if self._total <= self.budget:
                     break
                 entry = self._entries[sig]
                 if entry.pins:
                     continue
-                total -= entry.nbytes
+                self._total -= entry.nbytes
                 del self._entries[sig]
                 dropped.append(sig)
             self.evictions += len(dropped)
@@ -149,3 +153,4 @@ class ResultCache:
     def clear(self) -> None:
         with self._lock:
             self._entries = OrderedDict((s, e) for s, e in self._entries.items() if e.pins)
+            self._total = sum(e.nbytes for e in self._entries.values())

@@ -25,24 +25,22 @@ class EventHub:
     """Fan events out to listeners; a listener that raises is dropped from that event, never the run."""
 
     def __init__(self):
-        self._listeners: list[Listener] = []
+        self._listeners: tuple[Listener, ...] = ()  # replaced, never mutated, so emit needs no lock
         self._lock = threading.Lock()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         with self._lock:
-            self._listeners.append(listener)
+            self._listeners = self._listeners + (listener,)
 
         def unsubscribe():
             with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
+                self._listeners = tuple(x for x in self._listeners if x is not listener)
         return unsubscribe
 
     def emit(self, event: dict, extra: Listener | None = None) -> None:
-        with self._lock:
-            targets = list(self._listeners)
+        targets = self._listeners
         if extra is not None:
-            targets.append(extra)
+            targets = targets + (extra,)
         for listener in targets:
             try:
                 listener(event)

@@ -6,6 +6,7 @@ the graph was renumbered or moved, and the cost of computing keys grows linearly
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
@@ -19,9 +20,9 @@ from typing import Any, Iterable
 from . import events as ev
 from .cache import ResultCache
 from .context import Environment, Interrupted, NodeContext
-from .node import NodeError
+from .node import Node, NodeError
 from .registry import Registry, default_registry
-from .validation import CheckedGraph, check
+from .validation import CheckedGraph, check, recheck_volatile
 from .workflow import Problem, Workflow, WorkflowError, parse_document, read_document
 
 
@@ -85,6 +86,7 @@ class Executor:
         self.events = ev.EventHub()
         self._interrupt = threading.Event()
         self._run_lock = threading.Lock()
+        self._last_checked: tuple[bytes, CheckedGraph] | None = None
 
     # --- public API ---------------------------------------------------------------------------
     def subscribe(self, listener) -> Any:
@@ -96,9 +98,33 @@ class Executor:
         self._interrupt.set()
 
     def validate(self, workflow: Any, overrides: dict | None = None) -> CheckedGraph:
-        wf = as_workflow(workflow).copy()
-        self._apply_overrides(wf, overrides or {})
-        return check(wf, self.registry, self.env)
+        """Check a document (with overrides applied); raise WorkflowError listing every problem.
+
+        The last document checked is remembered by a hash of its content, so re-running an unchanged
+        document (what the canvas does all the time) skips parsing and checking; widgets whose allowed
+        values depend on files are checked again anyway.
+        """
+        key = self._memo_key(workflow, overrides)
+        if key is not None and self._last_checked is not None and self._last_checked[0] == key:
+            graph = self._last_checked[1]
+            recheck_volatile(graph, self.env)
+            return graph
+        wf = as_workflow(workflow)
+        if overrides:
+            wf = self._apply_overrides(wf, overrides)
+        graph = check(wf, self.registry, self.env)
+        if key is not None:
+            self._last_checked = (key, graph)
+        return graph
+
+    def _memo_key(self, workflow: Any, overrides: dict | None) -> bytes | None:
+        if not isinstance(workflow, dict):
+            return None
+        try:
+            text = json.dumps([workflow, overrides or {}, len(self.registry.nodes)])
+        except (TypeError, ValueError, RecursionError):
+            return None
+        return hashlib.blake2b(text.encode(), digest_size=20).digest()
 
     def run(self, workflow: Any, overrides: dict | None = None, outputs: Iterable[str] | None = None,
             listener=None, run_id: str | None = None) -> RunResult:
@@ -110,7 +136,9 @@ class Executor:
             return self._execute(graph, targets, listener, run_id or uuid.uuid4().hex[:12], overrides or {})
 
     # --- planning -----------------------------------------------------------------------------
-    def _apply_overrides(self, wf: Workflow, overrides: dict) -> None:
+    def _apply_overrides(self, original: Workflow, overrides: dict) -> Workflow:
+        """A copy of the workflow with the overridden widgets changed (the original is left alone)."""
+        wf = dataclasses.replace(original, nodes=dict(original.nodes))
         problems = []
         for key, value in overrides.items():
             node_id, dot, name = str(key).rpartition(".")
@@ -134,9 +162,12 @@ class Executor:
                 except ValueError as e:
                     problems.append(Problem(str(e), node=node_id, input=name, code="bad_value"))
                     continue
+            if wf.nodes[node_id] is original.nodes[node_id]:
+                spec = wf.nodes[node_id] = dataclasses.replace(spec, widgets=dict(spec.widgets))
             spec.widgets[name] = value
         if problems:
             raise WorkflowError(problems)
+        return wf
 
     def _targets(self, graph: CheckedGraph, outputs) -> list[str]:
         if outputs is None:
@@ -165,18 +196,20 @@ class Executor:
         return [nid for nid in graph.order if nid in needed]
 
     def signatures(self, graph: CheckedGraph, order: list[str]) -> dict[str, str]:
+        """Merkle-style keys: each node hashes its own settings with its sources' keys (linear time)."""
         sigs: dict[str, str] = {}
         for nid in order:
             cls = graph.classes[nid]
             values = graph.values[nid]
-            try:
-                fp = cls.fingerprint(self.env, **values)
-            except Exception as e:
-                fp = ("fingerprint failed", type(e).__name__, str(e), uuid.uuid4().hex)
-            parts = [cls.type_name, cls.version, repr(fp), sorted(values.items()),
-                     sorted((name, sigs[l.source], l.output) for name, l in graph.links[nid].items())]
-            text = json.dumps(parts, sort_keys=True, default=repr, separators=(",", ":"))
-            sigs[nid] = hashlib.sha256(text.encode()).hexdigest()
+            fp = None
+            if cls.fingerprint.__func__ is not Node.fingerprint.__func__:
+                try:
+                    fp = cls.fingerprint(self.env, **values)
+                except Exception as e:  # an unreadable file etc.: never reuse; the node itself will report it
+                    fp = ("fingerprint failed", type(e).__name__, str(e), uuid.uuid4().hex)
+            parts = (cls.type_name, cls.version, repr(fp), sorted(values.items()),
+                     sorted((name, sigs[l.source], l.output) for name, l in graph.links[nid].items()))
+            sigs[nid] = hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
         return sigs
 
     # --- running ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ with problems never runs partially. The result of a clean check, `CheckedGraph`,
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .node import Node
@@ -21,6 +21,19 @@ class CheckedGraph:
     values: dict[str, dict[str, Any]]  # node id -> widget values (coerced, defaults filled in)
     links: dict[str, dict[str, Link]]  # node id -> input name -> link feeding it
     order: list[str]  # every node, dependencies first
+    volatile: list[tuple[str, Any]] = field(default_factory=list)  # (node id, widget) whose choices can change
+
+
+def recheck_volatile(graph: CheckedGraph, env: Any = None) -> None:
+    """Re-check the widgets whose allowed values depend on the outside world (e.g. files in a models folder)."""
+    problems = []
+    for nid, widget in graph.volatile:
+        try:
+            widget.coerce(graph.values[nid][widget.name], env)
+        except ValueError as e:
+            problems.append(Problem(str(e), node=nid, input=widget.name, code="bad_value"))
+    if problems:
+        raise WorkflowError(problems)
 
 
 def check(workflow: Workflow, registry: Registry, env: Any = None) -> CheckedGraph:
@@ -50,8 +63,11 @@ def check(workflow: Workflow, registry: Registry, env: Any = None) -> CheckedGra
     for link in workflow.links:
         _check_link(link, workflow, classes, problems)
 
+    failed = {p.node for p in problems}
     for nid, cls in classes.items():
-        if nid in values and not any(p.node == nid for p in problems):
+        if cls.check.__func__ is Node.check.__func__:
+            continue  # the class adds no checks of its own
+        if nid in values and nid not in failed:
             try:
                 extra = cls.check(env, **values[nid]) or []
             except Exception as e:  # a buggy check must not crash validation
@@ -64,7 +80,10 @@ def check(workflow: Workflow, registry: Registry, env: Any = None) -> CheckedGra
                                 node=cycle[0], code="cycle"))
     if problems:
         raise WorkflowError(problems)
-    return CheckedGraph(workflow=workflow, classes=classes, values=values, links=links, order=order)
+    volatile = [(nid, w) for nid, cls in classes.items() for w in cls.widgets()
+                if callable(getattr(w, "choices", None)) and w.name in values.get(nid, {})]
+    return CheckedGraph(workflow=workflow, classes=classes, values=values, links=links, order=order,
+                        volatile=volatile)
 
 
 def _migrated_widgets(nid, spec, cls, problems) -> dict | None:

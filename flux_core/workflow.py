@@ -12,7 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 FORMAT = "fluxwire.workflow"
 VERSION = 1
@@ -80,8 +80,7 @@ class NodeSpec:
         return d
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     """Output `output` of node `source` feeds input `input` of node `target`."""
 
     source: str
@@ -226,40 +225,42 @@ def _parse_node(raw: Any, index: int, problems: list[Problem]) -> NodeSpec | Non
         problems.append(Problem(f"node #{index} needs an \"id\" that is a non-empty string, got {_short(nid)}",
                                 code="bad_id"))
         return None
-    ok = True
     ntype = raw.get("type")
     if not isinstance(ntype, str) or not ntype:
         problems.append(Problem(f'"type" must be a non-empty string, got {_short(ntype)}', node=nid,
                                 code="bad_type"))
-        ok = False
     version = raw.get("version")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
         problems.append(Problem(f'"version" must be a positive integer, got {_short(version)}', node=nid,
                                 code="bad_version"))
-        ok = False
-    for key in sorted(set(raw) - NODE_KEYS, key=str):
+    unknown = raw.keys() - NODE_KEYS
+    for key in sorted(unknown, key=str) if unknown else ():
         problems.append(Problem(f"unknown key {_short(key)} in the node (free data belongs in \"properties\")",
                                 node=nid, code="unknown_key"))
-        ok = False
     parts = {}
     for key in ("widgets", "ui", "properties"):
         value = raw.get(key, {})
         if not isinstance(value, dict):
             problems.append(Problem(f'"{key}" must be an object, got {_kind(value)}', node=nid, code="bad_type"))
-            ok = False
         parts[key] = value if isinstance(value, dict) else {}
     for name, value in parts["widgets"].items():
-        if not _is_plain_value(value):
+        if type(value) not in _SIMPLE and not _is_plain_value(value):
             problems.append(Problem(f"widget values are numbers, text or true/false, got {_kind(value)}",
                                     node=nid, input=name, code="bad_value"))
-            ok = False
-    if not ok:
-        return None
-    return NodeSpec(id=nid, type=ntype, version=version, widgets=dict(parts["widgets"]), ui=parts["ui"],
-                    properties=parts["properties"])
+    # a node with problems is still returned, so duplicate ids and links to it are judged correctly
+    return NodeSpec(id=nid, type=ntype if isinstance(ntype, str) else "",
+                    version=version if isinstance(version, int) else None,
+                    widgets=dict(parts["widgets"]), ui=parts["ui"], properties=parts["properties"])
+
+
+_SIMPLE = {bool, int, str, type(None)}
 
 
 def _parse_link(raw: Any, index: int, problems: list[Problem]) -> Link | None:
+    if type(raw) is dict and len(raw) == 4:  # the common, well-formed case, checked cheaply
+        link = Link(raw.get("from"), raw.get("output"), raw.get("to"), raw.get("input"))
+        if all(type(v) is str and v for v in link):
+            return link
     if not isinstance(raw, dict):
         problems.append(Problem(f"link #{index} must be an object, got {_kind(raw)}", code="bad_link"))
         return None

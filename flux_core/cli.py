@@ -1,0 +1,223 @@
+"""The `fluxwire` command: run, validate, nodes, serve.
+
+Heavy libraries (torch, gradio) are imported only by the commands that need them, so
+``fluxwire --help`` answers at once. Exit codes: 0 success, 2 invalid workflow or arguments, 1 a node failed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fluxwire", description="Node-based workflows for FLUX.1 image generation.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(sp):
+        sp.add_argument("--nodes-dir", default=None, help="folder of extra node packs (default ./custom_nodes)")
+        sp.add_argument("--models-dir", default=None,
+                        help="models folder (default $FLUXWIRE_MODELS_DIR or ./models)")
+
+    run = sub.add_parser("run", help="run a workflow file (.json or a fluxwire .png)")
+    run.add_argument("workflow")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="ID.INPUT=VALUE",
+                     help="change a widget value for this run (repeatable)")
+    run.add_argument("--output", dest="outputs", action="append", default=None, metavar="NODE_ID",
+                     help="run only what this output node needs (repeatable)")
+    run.add_argument("--output-dir", default="output", help="where output nodes write files (default ./output)")
+    run.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: auto)")
+    run.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
+    common(run)
+
+    val = sub.add_parser("validate", help="check a workflow file and list every problem")
+    val.add_argument("workflow")
+    val.add_argument("--json", action="store_true")
+    common(val)
+
+    nodes = sub.add_parser("nodes", help="list the available node types")
+    nodes.add_argument("--json", action="store_true", help="the full catalogue as JSON")
+    common(nodes)
+
+    serve = sub.add_parser("serve", help="start the canvas in the browser")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--output-dir", default="output")
+    serve.add_argument("--root-path", default="", help="sub-path when served behind a proxy")
+    serve.add_argument("--device", default=None)
+    common(serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return EXIT_INVALID
+    if getattr(args, "models_dir", None):
+        os.environ["FLUXWIRE_MODELS_DIR"] = args.models_dir
+    try:
+        return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve}[args.command](args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _registry(args):
+    from .registry import default_registry
+
+    registry = default_registry(args.nodes_dir)
+    for problem in registry.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return registry
+
+
+def _parse_overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq:
+            from .workflow import Problem, WorkflowError
+
+            raise WorkflowError([Problem(f"--set {pair!r} must look like NODE_ID.INPUT=VALUE", code="bad_override")])
+        out[key.strip()] = value
+    return out
+
+
+def _print_problems(err, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(err.to_dict(), indent=2))
+    else:
+        print(str(err), file=sys.stderr)
+
+
+def cmd_validate(args) -> int:
+    from .validation import check
+    from .workflow import WorkflowError, read_document
+    from .context import Environment
+
+    registry = _registry(args)
+    try:
+        workflow = read_document(args.workflow)
+        check(workflow, registry, Environment(models_dir=args.models_dir))
+    except WorkflowError as e:
+        e.source = e.source or args.workflow
+        _print_problems(e, args.json)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps({"valid": True, "nodes": len(workflow.nodes), "links": len(workflow.links)}))
+    else:
+        print(f"{args.workflow}: valid ({len(workflow.nodes)} nodes, {len(workflow.links)} links)")
+    return EXIT_OK
+
+
+def cmd_nodes(args) -> int:
+    from .context import Environment
+    from .types import catalogue_types
+
+    registry = _registry(args)
+    env = Environment(models_dir=args.models_dir)
+    if args.json:
+        print(json.dumps({"nodes": registry.describe(env), "types": catalogue_types(),
+                          "problems": registry.problems}, indent=2, default=str))
+        return EXIT_OK
+    category = None
+    for cls in sorted(registry, key=lambda c: (c.category, c.type_name)):
+        if cls.category != category:
+            category = cls.category
+            print(f"{category}:")
+        doc = (cls.__doc__ or "").strip().splitlines()
+        print(f"  {cls.type_name:<22} {doc[0] if doc else ''}")
+    return EXIT_OK
+
+
+class _ProgressBars:
+    """One tqdm bar per long-running node, on stderr."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bars = {}
+
+    def __call__(self, event: dict) -> None:
+        kind, node = event["type"], event.get("node")
+        if kind == "node_progress" and self.enabled:
+            from tqdm import tqdm
+
+            bar = self.bars.get(node)
+            if bar is None:
+                bar = self.bars[node] = tqdm(total=event["max"], desc=f"{node} ({event['node_type']})",
+                                             file=sys.stderr, leave=True)
+            bar.total = event["max"]
+            bar.n = event["value"]
+            bar.refresh()
+        elif kind in ("node_finished", "node_failed") and node in self.bars:
+            self.bars.pop(node).close()
+        elif kind == "node_failed":
+            print(f"node {node!r} ({event['node_type']}) failed: {event['message']}", file=sys.stderr)
+
+    def close(self):
+        for bar in self.bars.values():
+            bar.close()
+
+
+def cmd_run(args) -> int:
+    from .executor import Executor, RunFailed, RunInterrupted
+    from .workflow import WorkflowError, read_document
+
+    registry = _registry(args)
+    executor = Executor(registry, models_dir=args.models_dir, output_dir=Path(args.output_dir),
+                        device=args.device)
+    bars = _ProgressBars(enabled=sys.stderr.isatty() or not args.json)
+    try:
+        workflow = read_document(args.workflow)
+        result = executor.run(workflow, overrides=_parse_overrides(args.overrides), outputs=args.outputs,
+                              listener=bars)
+    except WorkflowError as e:
+        e.source = e.source or args.workflow
+        _print_problems(e, args.json)
+        return EXIT_INVALID
+    except RunFailed as e:
+        if args.json:
+            print(json.dumps(e.result.summary(), indent=2, default=str))
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except RunInterrupted as e:
+        if args.json:
+            print(json.dumps(e.result.summary(), indent=2, default=str))
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        bars.close()
+    if args.json:
+        print(json.dumps(result.summary(), indent=2, default=str))
+        return EXIT_OK
+    print(f"ran {len(result.executed)} nodes, {len(result.cached)} from cache")
+    for nid, ui in result.ui.items():
+        for path in ui.get("images", []):
+            print(f"{nid}: wrote {path}")
+        if "text" in ui:
+            print(f"{nid}: {ui['text']}")
+    return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: binding {args.host} makes the editor reachable from other machines; it has no "
+              f"login and can write files in {args.output_dir}", file=sys.stderr)
+    if args.device:
+        from .device import set_device
+
+        set_device(args.device)
+    from web.app import serve
+
+    serve(host=args.host, port=args.port, models_dir=args.models_dir, output_dir=args.output_dir,
+          nodes_dir=args.nodes_dir, root_path=args.root_path)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
