@@ -6,6 +6,7 @@ Pure functions on tensors; no model loading, no UI. Sizes named ``height``/``wid
 from __future__ import annotations
 
 import math
+import operator
 from typing import Callable
 
 import torch
@@ -43,13 +44,27 @@ def get_noise(
     generator uses only the low 32 bits of the seed, so seeds that differ by a multiple of 2**32
     give identical noise (in ComfyUI as well).
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be an integer in 0 .. 2**64-1, got {seed!r}")
     if num_samples < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}")
     h, w = latent_size(height, width)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    noise = torch.randn((num_samples, LATENT_CHANNELS, h, w), generator=generator, dtype=torch.float32, device="cpu")
+    return seeded_noise((num_samples, LATENT_CHANNELS, h, w), seed, dtype=dtype, device=device)
+
+
+def seeded_noise(
+    shape: tuple[int, ...],
+    seed: int,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> Tensor:
+    """Standard normal noise of any shape for a seed, drawn as :func:`get_noise` draws it.
+
+    Use this for ComfyUI latents whose side is a multiple of 8 but not 16 (ComfyUI draws
+    [B, 16, H//8, W//8] and pads later), so the numbers still match ComfyUI's.
+    """
+    if isinstance(seed, bool) or not hasattr(seed, "__index__") or not 0 <= operator.index(seed) <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in 0 .. 2**64-1, got {seed!r}")
+    generator = torch.Generator(device="cpu").manual_seed(operator.index(seed))
+    noise = torch.randn(tuple(shape), generator=generator, dtype=torch.float32, device="cpu")
     return noise.to(device=device, dtype=dtype)
 
 
@@ -138,19 +153,23 @@ def comfy_simple_schedule(
     base_shift: float = 0.5,
     max_shift: float = 1.15,
     shift: bool = True,
+    mu: float | None = None,
 ) -> list[float]:
     """ComfyUI's "simple" scheduler for FLUX: picks from its table of sigmas, then appends 0.
 
     The table has 10000 shifted entries at t = i/10000 (dev, ModelSamplingFlux) or 1000 identity
     entries (schnell, shift 1); step k takes entry -(1 + int(k * len / steps)), so t is 1 - k/steps
     rounded down to the table grid (equal to :func:`get_schedule` when steps divides the table size).
+    ``mu`` overrides the resolution-derived shift (ComfyUI uses 1.15 for a dev model without a
+    ModelSamplingFlux node, whatever the image size).
     """
     if num_steps < 1:
         raise ValueError(f"num_steps must be at least 1, got {num_steps}")
     size = 10000 if shift else 1000
     table = torch.arange(1, size + 1, 1) / size
     if shift:
-        mu = get_lin_function(y1=base_shift, y2=max_shift)(image_seq_len)
+        if mu is None:
+            mu = get_lin_function(y1=base_shift, y2=max_shift)(image_seq_len)
         table = time_shift(mu, 1.0, table)
     stride = len(table) / num_steps
     return [float(table[-(1 + int(k * stride))]) for k in range(num_steps)] + [0.0]
@@ -163,6 +182,7 @@ def schedule_for_denoise(
     base_shift: float = 0.5,
     max_shift: float = 1.15,
     shift: bool = True,
+    mu: float | None = None,
 ) -> list[float]:
     """ComfyUI BasicScheduler("simple", steps, denoise): for denoise < 1, build int(steps / denoise)
     steps and keep the last steps + 1 values; denoise 0 gives an empty schedule (nothing to do)."""
@@ -171,7 +191,7 @@ def schedule_for_denoise(
     if denoise == 0.0:
         return []
     total = num_steps if denoise >= 1.0 else int(num_steps / denoise)
-    sigmas = comfy_simple_schedule(total, image_seq_len, base_shift, max_shift, shift)
+    sigmas = comfy_simple_schedule(total, image_seq_len, base_shift, max_shift, shift, mu)
     return sigmas[-(num_steps + 1):]
 
 

@@ -102,3 +102,11 @@ def test_noise_size_rounds_up_to_16_px_and_seed_range_is_checked():
             sampling.get_noise(1, 64, 64, bad)
     # torch's CPU generator keeps only the low 32 bits (as in ComfyUI): documented, not hidden
     assert torch.equal(sampling.get_noise(1, 32, 32, 5), sampling.get_noise(1, 32, 32, 5 + 2**32))
+
+
+def test_seeded_noise_matches_comfyui_for_sizes_not_divisible_by_16():
+    # ComfyUI draws [B, 16, H//8, W//8] (1000 x 1080 px -> 125 x 135) before padding
+    assert torch.equal(sampling.seeded_noise((1, 16, 125, 135), 99), _comfy_noise(99, (1, 16, 125, 135)))
+    import numpy as np
+
+    assert torch.equal(sampling.seeded_noise((2, 3), np.uint64(2**64 - 1)), _comfy_noise(2**64 - 1, (2, 3)))

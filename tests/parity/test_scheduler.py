@@ -97,3 +97,9 @@ def test_denoise_keeps_the_tail_of_a_longer_schedule():
     assert sampling.schedule_for_denoise(4, 4096, 0.0) == []
     with pytest.raises(ValueError, match="denoise"):
         sampling.schedule_for_denoise(4, 4096, 1.5)
+
+
+def test_comfy_fixed_mu_ignores_the_image_size():
+    # a dev model without ModelSamplingFlux samples with mu = 1.15 at any size
+    assert sampling.comfy_simple_schedule(4, 64, mu=1.15) == sampling.comfy_simple_schedule(4, 4096)
+    assert sampling.schedule_for_denoise(10, 64, 0.5, mu=1.15) == pytest.approx(COMFY_DEV_20[-11:], abs=5e-5)
