@@ -207,9 +207,11 @@ class DoubleStreamBlock(nn.Module):
         i_shift1, i_scale1, i_gate1, i_shift2, i_scale2, i_gate2 = self.img_mod(vec)
         t_shift1, t_scale1, t_gate1, t_shift2, t_scale2, t_gate2 = self.txt_mod(vec)
 
-        img_q, img_k, img_v = split_qkv(self.img_attn.qkv(modulate(self.img_norm1(img), i_shift1, i_scale1)), self.num_heads)
+        img_qkv = self.img_attn.qkv(modulate(self.img_norm1(img), i_shift1, i_scale1))
+        img_q, img_k, img_v = split_qkv(img_qkv, self.num_heads)
         img_q, img_k = self.img_attn.norm(img_q, img_k, img_v)
-        txt_q, txt_k, txt_v = split_qkv(self.txt_attn.qkv(modulate(self.txt_norm1(txt), t_shift1, t_scale1)), self.num_heads)
+        txt_qkv = self.txt_attn.qkv(modulate(self.txt_norm1(txt), t_shift1, t_scale1))
+        txt_q, txt_k, txt_v = split_qkv(txt_qkv, self.num_heads)
         txt_q, txt_k = self.txt_attn.norm(txt_q, txt_k, txt_v)
 
         q = torch.cat((txt_q, img_q), dim=2)
@@ -244,7 +246,8 @@ class SingleStreamBlock(nn.Module):
 
     def forward(self, x: Tensor, vec: Tensor, pe: tuple[Tensor, Tensor]) -> Tensor:
         shift, scale, gate = self.modulation(vec)
-        qkv, mlp = torch.split(self.linear1(modulate(self.pre_norm(x), shift, scale)), [3 * self.hidden_dim, self.mlp_hidden_dim], -1)
+        hidden = self.linear1(modulate(self.pre_norm(x), shift, scale))
+        qkv, mlp = torch.split(hidden, [3 * self.hidden_dim, self.mlp_hidden_dim], dim=-1)
         q, k, v = split_qkv(qkv, self.num_heads)
         q, k = self.norm(q, k, v)
         attn = attention(q, k, v, pe)
