@@ -108,11 +108,12 @@ def measure(path: Path, mode: str, dtype_name: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main(argv=None) -> dict:
+def main(argv: list[str] | None = None) -> dict:
+    """Run the benchmark; ``argv`` are command-line style options (none: the defaults)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dtype", choices=sorted(CONFIGS), default="fp32")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive load_file comparison")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv or [])
     results = {}
     with tempfile.TemporaryDirectory(prefix="fluxwire-bench-") as tmp:
         path = Path(tmp) / "flux-bench.safetensors"
@@ -132,4 +133,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -10,7 +10,6 @@ not fit. ``dtype`` is a torch dtype or a name for ``flux_core.device.parse_dtype
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -150,31 +149,35 @@ def _component_folder(path: Path, subfolder: str) -> Path:
     return path / subfolder if path.is_dir() and (path / subfolder).is_dir() else path
 
 
-def _open_transformer(path) -> _File:
-    path = _component_folder(Path(path), "transformer")
-    fields = _diffusers_fields(_read_config_json(path), _DIFFUSERS_TRANSFORMER_FIELDS) if path.is_dir() else {}
-    return _File(path, fields)
+_TRANSFORMERS_BOOKKEEPING = ("architectures", "model_type", "transformers_version", "torch_dtype", "dtype")
 
 
-def _open_vae(path) -> _File:
-    path = _component_folder(Path(path), "vae")
-    fields = _diffusers_fields(_read_config_json(path), _DIFFUSERS_VAE_FIELDS) if path.is_dir() else {}
-    return _File(path, fields)
+def _folder_fields(path: Path) -> dict:
+    """Config fields from a model folder's config.json (diffusers or transformers), in our names."""
+    if not path.is_dir():
+        return {}
+    config = _read_config_json(path)
+    kind = str(config.get("_class_name", ""))
+    if kind == "AutoencoderKL":
+        return _diffusers_fields(config, _DIFFUSERS_VAE_FIELDS)
+    if kind == "FluxTransformer2DModel":
+        return _diffusers_fields(config, _DIFFUSERS_TRANSFORMER_FIELDS)
+    if "model_type" in config:
+        return {k: v for k, v in config.items() if not k.startswith("_") and k not in _TRANSFORMERS_BOOKKEEPING}
+    return {}
 
 
-def _open_text_encoder(path) -> _File:
+def _open(path, subfolder: str | None = None) -> _File:
     path = Path(path)
-    if path.is_dir():
-        config = _read_config_json(path)
-        fields = {k: v for k, v in config.items() if not k.startswith("_") and k not in ("architectures", "model_type", "transformers_version", "torch_dtype", "dtype")}
-        return _File(path, fields)
-    return _File(path)
+    if subfolder:
+        path = _component_folder(path, subfolder)
+    return _File(path, _folder_fields(path))
 
 
 def load_diffusion_model(path, dtype=None, device=None):
     """The FLUX transformer from a BFL file, a ComfyUI checkpoint, or a diffusers file/folder -> ``Flux``."""
     dtype, device, compute = _resolve(dtype, device)
-    file = _open_transformer(path)
+    file = _open(path, "transformer")
     file.require("transformer")
     return _transformer(file, dtype, device, compute)
 
@@ -185,7 +188,7 @@ def load_vae(path, dtype=None, device=None):
     Convolutions do not compute from fp8: fp8 files are upcast to the compute dtype here.
     """
     dtype, device, compute = _resolve(dtype, device)
-    file = _open_vae(path)
+    file = _open(path, "vae")
     file.require("vae")
     return _vae(file, dtype, device, compute)
 
@@ -204,7 +207,7 @@ def load_text_encoders(t5_path, clip_path, dtype=None, device=None, models_dir=N
     from ..models.conditioner import TextConditioner
 
     dtype, device, compute = _resolve(dtype, device)
-    files = [_open_text_encoder(t5_path), _open_text_encoder(clip_path)]
+    files = [_open(t5_path), _open(clip_path)]
     holders = {}
     for component, order in (("t5", files), ("clip", files[::-1])):
         holding = [f for f in order if f.has(component)]  # the file given for it first, else the other one
@@ -267,15 +270,15 @@ def load_diffusers_folder(path, dtype=None, device=None):
     if missing:
         raise ModelLoadError(f"{root}: not a complete diffusers FLUX folder, missing subfolder(s): {missing}")
     dtype, device, compute = _resolve(dtype, device)
-    transformer_file = _open_transformer(root / "transformer")
+    transformer_file = _open(root / "transformer")
     transformer_file.require("transformer")
     model = _transformer(transformer_file, dtype, device, compute)
-    vae_file = _open_vae(root / "vae")
+    vae_file = _open(root / "vae")
     vae_file.require("vae")
     vae = _vae(vae_file, dtype, device, compute)
-    clip_file = _open_text_encoder(root / "text_encoder")
+    clip_file = _open(root / "text_encoder")
     clip_file.require("clip")
-    t5_file = _open_text_encoder(root / "text_encoder_2")
+    t5_file = _open(root / "text_encoder_2")
     t5_file.require("t5")
     t5, t5_config = _text_encoder(t5_file, "t5", dtype, device, compute)
     clip, _ = _text_encoder(clip_file, "clip", dtype, device, compute)
@@ -288,9 +291,16 @@ def load_diffusers_folder(path, dtype=None, device=None):
 
 
 def describe_file(path) -> dict:
-    """What a weights file holds, read from its header only: per component its kind, layout, config,
-    dominant dtype and tensor count (for the node catalogue and error messages)."""
-    file = _File(path, _read_config_json(Path(path)) if Path(path).is_dir() else None)
+    """What a weights file (or diffusers folder) holds, read from headers only: per component its kind,
+    layout, config, dominant dtype and tensor count (for the node catalogue and error messages)."""
+    path = Path(path)
+    if path.is_dir() and (path / "transformer").is_dir():
+        parts = {}
+        for sub in DIFFUSERS_SUBFOLDERS:
+            if (path / sub).is_dir() and not sub.startswith("tokenizer"):
+                parts.update(describe_file(path / sub)["components"])
+        return {"path": str(path), "kind": "diffusers folder", "components": parts}
+    file = _open(path)
     components = {}
     for component, (sd, layout) in file.components.items():
         weights, scales, config = file.prepared(component)

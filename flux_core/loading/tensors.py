@@ -29,8 +29,6 @@ class LazyTensor:
         return n
 
 
-StateDict = dict  # dict[str, LazyTensor]
-
 
 def from_tensor(t: Tensor, origin: str = "<memory>") -> LazyTensor:
     """Wrap an in-memory tensor (used by tests and by the key-map round trips)."""

@@ -6,7 +6,6 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # never touch the network from these tests
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import shutil  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -1,4 +1,5 @@
 """diffusers layouts: folders written by diffusers' own save_pretrained load and match diffusers' forward."""
+import re
 import shutil
 
 import pytest
@@ -163,3 +164,39 @@ def test_full_size_key_and_shape_agreement_on_meta(guidance):
     expected = {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
     assert {k: tuple(v.shape) for k, v in converted.items()} == expected
     assert len(meta_view) == (780 if guidance else 776) and len(expected) == (1160 if guidance else 1156)
+
+
+def test_single_loaders_and_describe_accept_a_pipeline_folder(tmp_path):
+    from flux_core.loading import describe_file, load_checkpoint
+
+    root = tmp_path / "pipe"
+    transformer, vae = tiny_diffusers_transformer(False), tiny_diffusers_vae()
+    transformer.save_pretrained(root / "transformer")
+    vae.save_pretrained(root / "vae")
+    tiny_clip().save_pretrained(root / "text_encoder")
+    tiny_t5().save_pretrained(root / "text_encoder_2")
+    model = load_diffusion_model(root, device="cpu")
+    inputs = flux_inputs(model.params)
+    torch.testing.assert_close(model(**inputs), diffusers_flux_forward(transformer, inputs), rtol=1e-4, atol=1e-4)
+    assert load_vae(root, device="cpu").params.z_channels == 4
+    info = describe_file(root)
+    assert info["kind"] == "diffusers folder"
+    assert set(info["components"]) == {"transformer", "vae", "t5", "clip"}
+    assert info["components"]["transformer"]["layout"] == "diffusers"
+    assert info["components"]["transformer"]["variant"] == "schnell"
+    assert info["components"]["clip"]["config"]["num_attention_heads"] == 1
+    # load_checkpoint hands folders to load_diffusers_folder, which wants the tokenizer folders too
+    from flux_core.loading import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match=r"missing subfolder\(s\): \['tokenizer', 'tokenizer_2'\]"):
+        load_checkpoint(root, device="cpu")
+
+
+def test_index_naming_a_missing_shard(tmp_path):
+    from flux_core.loading import ModelLoadError
+
+    tiny_diffusers_transformer(True).save_pretrained(tmp_path / "transformer", max_shard_size="100KB")
+    shards = sorted((tmp_path / "transformer").glob("*.safetensors"))
+    shards[-1].unlink()
+    with pytest.raises(ModelLoadError, match=re.escape(shards[-1].name) + ": file not found"):
+        load_diffusion_model(tmp_path / "transformer", device="cpu")

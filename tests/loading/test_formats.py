@@ -153,3 +153,18 @@ def test_models_dir_from_environment(tmp_path, models_dir, monkeypatch):
                               t5_max_length=300)
     assert cond.t5_max_length == 300
     assert cond.t5_input_ids(["a"]).shape == (1, 300)
+
+
+def test_clip_file_extras_are_ignored_and_fp16_keeps_t5_wo_in_fp32(tmp_path, models_dir):
+    t5, clip = tiny_t5(), tiny_clip()
+    clip_sd = clip_file_dict(clip)
+    clip_sd["text_model.embeddings.position_ids"] = torch.arange(77)[None]  # transformers-4 buffer in old files
+    clip_sd["text_projection.weight"] = torch.zeros(64, 64)
+    save(tmp_path / "clip_l.safetensors", clip_sd)
+    save(tmp_path / "t5.safetensors", t5_file_dict(t5))
+    cond = load_text_encoders(tmp_path / "t5.safetensors", tmp_path / "clip_l.safetensors", dtype="fp16",
+                              device="cpu", models_dir=models_dir)
+    ff = cond.t5.encoder.block[0].layer[1].DenseReluDense
+    assert ff.wi_0.weight.dtype == torch.float16 and ff.wo.weight.dtype == torch.float32
+    assert {p.dtype for p in cond.clip.parameters()} == {torch.float16}
+    assert torch.equal(cond.clip.embeddings.position_ids, torch.arange(77)[None])

@@ -7,13 +7,11 @@ from torch import nn
 
 from flux_core.loading import CastLinear, load_diffusion_model, load_text_encoders, module_compute_dtype
 from loading_fixtures import (
-    clip_file_dict,
     clip_ids,
     flux_inputs,
     prefixed,
     run_flux,
     save,
-    t5_file_dict,
     t5_ids,
     tiny_clip,
     tiny_flux,
