@@ -1,0 +1,99 @@
+"""Fixtures for the canvas tests: a registry with a test node pack, executors, a live server, a browser.
+
+Browser tests need Chromium (Debian's /usr/bin/chromium, or CHROMIUM_PATH). Without it they skip with
+the reason, unless FLUXWIRE_REQUIRE_BROWSER=1 (set by .ci/run), which turns the skip into a failure.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+HERE = Path(__file__).parent
+ARTIFACTS = HERE.parent / "artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def test_nodes_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("custom_nodes")
+    shutil.copy(HERE / "canvas_test_pack.py", folder / "canvas_test_pack.py")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def registry(test_nodes_dir):
+    from flux_core.registry import discover
+
+    reg = discover(test_nodes_dir)
+    assert "SlowSteps" in reg, reg.problems
+    return reg
+
+
+@pytest.fixture
+def executor(registry, tmp_path):
+    from flux_core.executor import Executor
+
+    return Executor(registry, output_dir=tmp_path / "output", models_dir=tmp_path / "models")
+
+
+@pytest.fixture
+def publisher(tmp_path):
+    from web.runner import ImagePublisher
+
+    return ImagePublisher(tmp_path / "published")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chromium_path() -> str | None:
+    if "CHROMIUM_PATH" in os.environ:
+        path = os.environ["CHROMIUM_PATH"]
+        return path if path and os.path.exists(path) else None
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def _no_browser(reason: str):
+    if os.environ.get("FLUXWIRE_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (FLUXWIRE_REQUIRE_BROWSER=1 makes this a failure)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _no_browser("playwright is not installed (pip install playwright; never `playwright install`)")
+    path = chromium_path()
+    if path is None:
+        _no_browser("no Chromium found (apt-get install chromium, or set CHROMIUM_PATH)")
+    pw = sync_playwright().start()
+    try:
+        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+    except Exception as e:  # a broken browser install is reported like a missing one
+        pw.stop()
+        _no_browser(f"Chromium at {path} did not start: {e}")
+    yield b
+    b.close()
+    pw.stop()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,55 @@
+"""The fluxwire web app: a Gradio page whose centre is the node canvas (`fluxwire serve`).
+
+`build_app` makes the Blocks (for tests and for mounting); `serve` launches it on 127.0.0.1 unless told
+otherwise. All state that matters lives in the one `Executor` (its cache is shared by every tab).
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from flux_core.executor import Executor  # noqa: E402
+
+from .canvas import MAX_UPLOAD_BYTES, NodeCanvas  # noqa: E402
+
+
+def build_app(executor: Executor | None = None, *, models_dir=None, output_dir="output", nodes_dir=None,
+              title: str = "fluxwire") -> gr.Blocks:
+    """The editor page: canvas, then a gallery of the images of the last run."""
+    if executor is None:
+        executor = Executor(models_dir=models_dir, output_dir=output_dir, nodes_dir=nodes_dir)
+    with gr.Blocks(title=title, fill_width=True) as demo:
+        canvas = NodeCanvas(executor=executor, elem_id="fluxwire-canvas")
+        gallery = gr.Gallery(label="Results of the last run", elem_id="fluxwire-gallery", format="png",
+                             columns=4, height="auto", interactive=False, buttons=["download", "fullscreen"])
+        canvas.wire(gallery)
+    demo.fluxwire_canvas = canvas  # for tests and embedders that want the component back
+    return demo
+
+
+def is_local_host(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, output_dir="output", nodes_dir=None,
+          root_path: str = "", *, block: bool = True, executor: Executor | None = None):
+    """Start the editor. A non-local host is allowed but warned about: there is no login."""
+    if not is_local_host(host):
+        print(f"fluxwire: warning: serving on {host!r} makes the editor reachable from other machines; "
+              "anyone who can reach it can run workflows and read results (there is no login)",
+              file=sys.stderr)
+    demo = build_app(executor, models_dir=models_dir, output_dir=output_dir, nodes_dir=nodes_dir)
+    demo.queue(default_concurrency_limit=1)
+    return demo.launch(server_name=host, server_port=port, root_path=root_path or None,
+                       max_file_size=MAX_UPLOAD_BYTES, prevent_thread_lock=not block,
+                       show_error=True, quiet=not block)
