@@ -51,6 +51,17 @@ class FluxParams:
             raise ValueError(f"sum of axes_dim {tuple(self.axes_dim)} must equal the head dimension {head_dim}")
 
 
+def _per_sample(value, batch: int, device, name: str) -> Tensor:
+    """A [B] tensor from a [B] tensor, a scalar tensor or a Python number."""
+    if not isinstance(value, Tensor):
+        value = torch.tensor(float(value), device=device)
+    if value.ndim == 0:
+        return value.expand(batch)
+    if value.shape != (batch,):
+        raise ValueError(f"{name} must have shape [{batch}] (one per sample), got {tuple(value.shape)}")
+    return value
+
+
 class Flux(nn.Module):
     """Velocity predictor on packed latent tokens: forward(img, img_ids, txt, txt_ids, timesteps, y, guidance)."""
 
@@ -104,6 +115,8 @@ class Flux(nn.Module):
         if img.shape[-1] != self.in_channels:
             raise ValueError(f"img has {img.shape[-1]} channels per token, the model expects {self.in_channels}")
         dtype = img.dtype
+        batch = img.shape[0]
+        timesteps = _per_sample(timesteps, batch, img.device, "timesteps")
         img = self.img_in(img)
         vec = self.time_in(timestep_embedding(timesteps, 256).to(dtype))
         if self.params.guidance_embed:
@@ -111,6 +124,7 @@ class Flux(nn.Module):
                 raise ValueError(
                     "this FLUX model has a guidance embedder (a dev-type model) and needs a guidance value, got None"
                 )
+            guidance = _per_sample(guidance, batch, img.device, "guidance")
             vec = vec + self.guidance_in(timestep_embedding(guidance, 256).to(dtype))
         vec = vec + self.vector_in(y.to(dtype))
         txt = self.txt_in(txt.to(dtype))

@@ -265,3 +265,15 @@ def test_injected_bug_is_caught(bug, monkeypatch):
     err = (ours(**inp) - expected).abs().max().item()
     print(f"{bug}: max abs error {err:.3g}")
     assert err > 1e-2, f"{bug}: error {err} would pass a 1e-4 parity check"
+
+
+def test_scalar_timestep_and_guidance_broadcast_over_the_batch(pair):
+    ours, ref, inp, _ = pair
+    inp = dict(inp, timesteps=torch.tensor(0.7))
+    if ours.params.guidance_embed:
+        inp["guidance"] = 3.5
+    full_guidance = torch.tensor([3.5, 3.5]) if ours.params.guidance_embed else None
+    expected = run_reference(ref, dict(inp, timesteps=torch.tensor([0.7, 0.7]), guidance=full_guidance))
+    torch.testing.assert_close(ours(**inp), expected, **TOL)
+    with pytest.raises(ValueError, match="timesteps"):
+        ours(**dict(inp, timesteps=torch.tensor([0.1, 0.2, 0.3])))
