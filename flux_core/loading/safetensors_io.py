@@ -126,17 +126,23 @@ def read_header(path: str | os.PathLike) -> FileHeader:
 def open_file(path: str | os.PathLike) -> tuple[dict[str, LazyTensor], dict[str, str]]:
     """All tensors of one file as lazy, memory-mapped tensors, plus the file's ``__metadata__``."""
     header = read_header(path)
-    from safetensors import safe_open
+    handles = []  # opened on the first read, so describing a file costs only its header
 
-    try:
-        handle = safe_open(str(header.path), framework="pt", device="cpu")
-    except Exception as exc:  # the library's own parse errors
-        raise ModelLoadError(f"{header.path}: cannot open as safetensors: {exc}") from None
+    def handle():
+        if not handles:
+            from safetensors import safe_open
+
+            try:
+                handles.append(safe_open(str(header.path), framework="pt", device="cpu"))
+            except Exception as exc:  # the library's own parse errors
+                raise ModelLoadError(f"{header.path}: cannot open as safetensors: {exc}") from None
+        return handles[0]
 
     def loader(key: str):
         def load():
+            opened = handle()
             try:
-                return handle.get_tensor(key)
+                return opened.get_tensor(key)
             except Exception as exc:
                 raise ModelLoadError(f"{header.path}: cannot read tensor {key!r}: {exc}") from None
 

@@ -1,6 +1,7 @@
 """Finding the tokenizers that go with single-file text encoders (safetensors files carry none).
 
-Order: ``<models_dir>/tokenizers/<weights file stem>/`` (a model may ship its own tokenizer, e.g.
+Order: for a diffusers ``text_encoder(_2)/`` folder its sibling ``tokenizer(_2)/``; then
+``<models_dir>/tokenizers/<weights file stem>/`` (a model may ship its own tokenizer, e.g.
 ``text_encoders/flux-mini-t5.safetensors`` -> ``tokenizers/flux-mini-t5/``), then
 ``<models_dir>/tokenizers/t5xxl/`` or ``<models_dir>/tokenizers/clip_l/``, then the Hugging Face cache
 for ``google/t5-v1_1-xxl`` / ``openai/clip-vit-large-patch14`` (downloading only if the hub answers;
@@ -16,6 +17,7 @@ from .errors import ModelLoadError
 
 HUB_IDS = {"t5": "google/t5-v1_1-xxl", "clip": "openai/clip-vit-large-patch14"}
 FOLDERS = {"t5": "t5xxl", "clip": "clip_l"}
+DIFFUSERS_SIBLINGS = {"text_encoder": "tokenizer", "text_encoder_2": "tokenizer_2"}  # pipeline folder layout
 MARKER_FILES = ("tokenizer.json", "spiece.model", "vocab.json")
 REQUIRED_FILES = {
     "t5": "tokenizer.json (or spiece.model) with tokenizer_config.json and special_tokens_map.json",
@@ -66,6 +68,8 @@ def find_tokenizer(kind: str, weights_path: str | os.PathLike | None, models_dir
     """The tokenizer for a ``kind`` ("t5" or "clip") encoder loaded from ``weights_path``."""
     models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
     candidates = []
+    if weights_path is not None and Path(weights_path).name in DIFFUSERS_SIBLINGS:
+        candidates.append(Path(weights_path).parent / DIFFUSERS_SIBLINGS[Path(weights_path).name])
     if weights_path is not None:
         name = Path(weights_path).name
         stem = name.rsplit(".", 1)[0] if name.endswith((".safetensors", ".sft")) else name

@@ -118,6 +118,12 @@ def test_full_diffusers_pipeline_folder(tmp_path):
     assert cond.t5_max_length == 512  # dev-like transformer
     txt, vec = cond.encode(["a red circle"], no_grad=True)
     assert txt.shape == (1, 512, 32) and vec.shape == (1, 64)
+    # the text-encoder subfolders alone find their sibling tokenizer folders
+    from flux_core.loading import load_text_encoders
+
+    alone = load_text_encoders(root / "text_encoder_2", root / "text_encoder", device="cpu",
+                               models_dir=tmp_path / "empty")
+    assert torch.equal(alone.t5_input_ids(["a red circle"]), cond.t5_input_ids(["a red circle"])[:, :256])
 
 
 # ------------------------------------------------------------------ key maps
