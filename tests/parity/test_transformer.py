@@ -277,3 +277,19 @@ def test_scalar_timestep_and_guidance_broadcast_over_the_batch(pair):
     torch.testing.assert_close(ours(**inp), expected, **TOL)
     with pytest.raises(ValueError, match="timesteps"):
         ours(**dict(inp, timesteps=torch.tensor([0.1, 0.2, 0.3])))
+
+
+def test_real_head_layout_matches_diffusers():
+    """FLUX's own head size and RoPE split (128 = 16 + 56 + 56) and 64 packed channels, on a narrow model."""
+    params = tiny_flux_params(
+        True, in_channels=64, out_channels=64, hidden_size=256, num_heads=2, axes_dim=(16, 56, 56),
+        depth=1, depth_single_blocks=1, context_in_dim=64, vec_in_dim=32,
+    )  # fmt: skip
+    ours = randomize_(Flux(params), seed=21, std=0.1).eval()
+    ref = diffusers_transformer_for(params).eval()
+    ref.load_state_dict(bfl_to_diffusers(ours.state_dict()), strict=True)
+    inp = make_inputs(params, seed=22)
+    inp["img_ids"] = inp["img_ids"] * 7  # larger positions exercise the high RoPE frequencies
+    expected = run_reference(ref, inp)
+    assert expected.abs().max() > 1.0
+    torch.testing.assert_close(ours(**inp), expected, **TOL)
