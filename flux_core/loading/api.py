@@ -27,6 +27,7 @@ from .detect import (
     variant,
 )
 from .errors import ModelLoadError
+from .fp8 import is_fp8
 from .keymaps import split_scaled_fp8
 from .safetensors_io import open_path
 from .text_encoders import load_clip, load_t5
@@ -106,10 +107,10 @@ def _vae(file: _File, dtype, device, compute):
         params = AutoEncoderParams(**{**config, "ch_mult": tuple(config["ch_mult"])})
     except TypeError as exc:
         raise _build_error(file.source, "FLUX autoencoder", config, exc) from None
-    # convolutions cannot compute from fp8 storage: an fp8 request means the compute dtype here
-    vae_dtype = None if dtype is not None and dtype in (torch.float8_e4m3fn, torch.float8_e5m2) else dtype
-    if vae_dtype is None:
-        vae_dtype = compute
+    vae_dtype = dtype
+    if dtype is None or is_fp8(dtype):
+        # convolutions cannot compute from fp8 storage; the FLUX VAE overflows in fp16 (flux-spec §7.1)
+        vae_dtype = torch.float32 if compute == torch.float16 else compute
     try:
         return load_module(
             lambda: AutoEncoder(params), weights, source=file.source, what="FLUX autoencoder",
@@ -138,10 +139,7 @@ def _read_config_json(folder: Path) -> dict:
 
 
 def _diffusers_fields(config: dict, mapping: dict) -> dict:
-    out = {ours: config[theirs] for theirs, ours in mapping.items() if config.get(theirs) is not None}
-    if "num_heads" in out and "attention_head_dim" not in config:
-        out.pop("num_heads")
-    return out
+    return {ours: config[theirs] for theirs, ours in mapping.items() if config.get(theirs) is not None}
 
 
 def _component_folder(path: Path, subfolder: str) -> Path:
@@ -185,7 +183,9 @@ def load_diffusion_model(path, dtype=None, device=None):
 def load_vae(path, dtype=None, device=None):
     """The FLUX autoencoder from ``ae.safetensors``, a ComfyUI checkpoint, or a diffusers vae -> ``AutoEncoder``.
 
-    Convolutions do not compute from fp8: fp8 files are upcast to the compute dtype here.
+    Convolutions do not compute from fp8, and the FLUX VAE overflows in fp16: by default (and for
+    fp8 requests) it is stored in the compute dtype, or fp32 where that is fp16. An explicit
+    non-fp8 ``dtype`` is obeyed.
     """
     dtype, device, compute = _resolve(dtype, device)
     file = _open(path, "vae")

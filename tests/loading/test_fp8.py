@@ -128,3 +128,20 @@ def test_fp8_text_encoders(tmp_path, models_dir, scaled):
 
 def clip_file_dict_from(state):
     return {"text_model." + k: v for k, v in state.items()}
+
+
+def test_fp8_vae_is_upcast_for_convolutions(tmp_path):
+    from flux_core.loading import load_vae
+    from loading_fixtures import image, tiny_ae
+
+    source = tiny_ae()
+    reference = copy.deepcopy(source)
+    file = {}
+    for (key, value), p in zip(source.state_dict().items(), reference.parameters()):
+        file[key] = value.to(torch.float8_e4m3fn)
+        p.data.copy_(file[key].to(torch.float32))
+    save(tmp_path / "ae-fp8.safetensors", file)
+    for dtype in (None, "fp8_e4m3fn"):
+        vae = load_vae(tmp_path / "ae-fp8.safetensors", dtype=dtype, device="cpu")
+        assert {p.dtype for p in vae.parameters()} == {torch.float32}
+        assert torch.equal(vae.encode(image()), reference.encode(image()))
