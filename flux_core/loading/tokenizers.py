@@ -18,7 +18,13 @@ from .errors import ModelLoadError
 HUB_IDS = {"t5": "google/t5-v1_1-xxl", "clip": "openai/clip-vit-large-patch14"}
 FOLDERS = {"t5": "t5xxl", "clip": "clip_l"}
 DIFFUSERS_SIBLINGS = {"text_encoder": "tokenizer", "text_encoder_2": "tokenizer_2"}  # pipeline folder layout
-MARKER_FILES = ("tokenizer.json", "spiece.model", "vocab.json")
+# any one of these file sets makes a usable tokenizer folder
+TOKENIZER_FILE_SETS = {
+    "t5": (("tokenizer.json",), ("spiece.model",)),
+    "clip": (("tokenizer.json",), ("vocab.json", "merges.txt")),
+}
+HUB_FILES = ["tokenizer.json", "spiece.model", "vocab.json", "merges.txt", "tokenizer_config.json",
+             "special_tokens_map.json"]
 REQUIRED_FILES = {
     "t5": "tokenizer.json (or spiece.model) with tokenizer_config.json and special_tokens_map.json",
     "clip": "vocab.json and merges.txt (or tokenizer.json) with tokenizer_config.json and special_tokens_map.json",
@@ -46,13 +52,38 @@ def hub_reachable() -> bool:
     return _hub_answer
 
 
-def is_tokenizer_folder(folder: Path) -> bool:
-    return folder.is_dir() and any((folder / name).exists() for name in MARKER_FILES)
+def is_tokenizer_folder(folder: Path, kind: str) -> bool:
+    """True when ``folder`` holds the files a ``kind`` tokenizer is built from.
+
+    Checked before loading because transformers 5 silently builds an *empty* tokenizer when the
+    vocabulary files are missing.
+    """
+    return folder.is_dir() and any(all((folder / f).is_file() for f in files) for files in TOKENIZER_FILE_SETS[kind])
+
+
+def _hub_folder(kind: str, online: bool) -> Path | None:
+    """The Hugging Face cache snapshot holding the tokenizer files (downloaded first if online)."""
+    from huggingface_hub import snapshot_download, try_to_load_from_cache
+
+    repo = HUB_IDS[kind]
+    for files in TOKENIZER_FILE_SETS[kind]:
+        found = try_to_load_from_cache(repo, files[0])
+        if isinstance(found, str) and is_tokenizer_folder(Path(found).parent, kind):
+            return Path(found).parent
+    if online:
+        try:
+            return Path(snapshot_download(repo, allow_patterns=HUB_FILES))
+        except Exception:
+            return None
+    return None
 
 
 def load_tokenizer_folder(folder: Path, kind: str):
     """A tokenizer saved with ``save_pretrained`` (or laid out like the hub repos) in ``folder``."""
     from transformers import AutoTokenizer, CLIPTokenizer, T5Tokenizer
+
+    if not is_tokenizer_folder(folder, kind):
+        raise ModelLoadError(f"{folder}: not a {kind.upper()} tokenizer folder: it needs {REQUIRED_FILES[kind]}")
 
     try:
         return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
@@ -75,16 +106,14 @@ def find_tokenizer(kind: str, weights_path: str | os.PathLike | None, models_dir
         stem = name.rsplit(".", 1)[0] if name.endswith((".safetensors", ".sft")) else name
         candidates.append(models_dir / "tokenizers" / stem)
     candidates.append(models_dir / "tokenizers" / FOLDERS[kind])
+    candidates = list(dict.fromkeys(candidates))
     for folder in candidates:
-        if is_tokenizer_folder(folder):
+        if is_tokenizer_folder(folder, kind):
             return load_tokenizer_folder(folder, kind)
-    from transformers import AutoTokenizer
-
     online = hub_reachable()
-    try:
-        return AutoTokenizer.from_pretrained(HUB_IDS[kind], local_files_only=not online)
-    except Exception:
-        pass
+    cached = _hub_folder(kind, online)
+    if cached is not None and is_tokenizer_folder(cached, kind):
+        return load_tokenizer_folder(cached, kind)
     tried = ", ".join(str(c) for c in candidates)
     raise ModelLoadError(
         f"no {kind.upper()} tokenizer found for {weights_path}: looked in {tried} and in the Hugging Face cache "

@@ -4,6 +4,12 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ["HF_HUB_OFFLINE"] = "1"  # never touch the network from these tests
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# an empty Hugging Face cache (read by huggingface_hub at import time), so a missing tokenizer is really missing
+import tempfile  # noqa: E402
+
+_HF_HOME = tempfile.mkdtemp(prefix="fluxwire-test-hf-")
+os.environ["HF_HOME"] = _HF_HOME
+os.environ["HF_HUB_CACHE"] = os.path.join(_HF_HOME, "hub")
 
 import shutil  # noqa: E402
 
@@ -17,11 +23,7 @@ from loading_fixtures import SHARED_TOKENIZERS  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _isolated_hf_cache(tmp_path_factory, monkeypatch):
-    """An empty Hugging Face cache, so a missing tokenizer is really missing."""
-    cache = tmp_path_factory.mktemp("hf_home")
-    monkeypatch.setenv("HF_HOME", str(cache))
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache / "hub"))
+def _no_models_dir_from_environment(monkeypatch):
     monkeypatch.delenv("FLUXWIRE_MODELS_DIR", raising=False)
 
 
