@@ -5,6 +5,7 @@ Nodes never pick a device or a folder themselves; they ask their `NodeContext`.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ class Environment:
     output_dir: Path = Path("output")
     input_dir: Path = Path("input")
     device: str | None = None  # None: the central automatic choice
+    temp_dir: Path = Path(tempfile.gettempdir()) / "fluxwire"  # previews and uploads, not kept
 
     def __post_init__(self):
         if self.models_dir is None:
@@ -30,6 +32,7 @@ class Environment:
         self.models_dir = Path(self.models_dir)
         self.output_dir = Path(self.output_dir)
         self.input_dir = Path(self.input_dir)
+        self.temp_dir = Path(self.temp_dir)
 
 
 @dataclass

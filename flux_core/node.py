@@ -229,6 +229,47 @@ class Combo(Widget):
         return {"kind": "combo", "default": self.default, "choices": self.options(ctx)}
 
 
+class MissingModelError(ValueError):
+    """A model file widget whose file is not there (validation adds where to download it, if known)."""
+
+    def __init__(self, message: str, folder: str, name: str):
+        super().__init__(message)
+        self.folder, self.name = folder, name
+
+
+class ModelFile(Combo):
+    """A file chosen from a models folder kind (see `flux_core.model_folders`); never a free path."""
+
+    def __init__(self, name, folder: str, default=None, *, optional=False, description="", label=None):
+        from .model_folders import FOLDERS
+
+        if folder not in FOLDERS:
+            raise ValueError(f"unknown model folder kind {folder!r}")
+        super().__init__(name, self._names, default, optional=optional, description=description, label=label)
+        self.folder = folder
+
+    def _names(self, env):
+        from .model_folders import list_names
+
+        return list_names(self.folder, getattr(env, "models_dir", None))
+
+    def coerce(self, value, ctx=None):
+        from .model_folders import ModelNameError, resolve
+
+        if not isinstance(value, str):
+            raise ValueError(f"expects a model file name, got {_show(value)}")
+        try:
+            resolve(self.folder, value, getattr(ctx, "models_dir", None))
+        except ModelNameError as e:
+            raise MissingModelError(str(e), self.folder, value) from None
+        return value
+
+    def widget_description(self, ctx=None):
+        d = super().widget_description(ctx)
+        d["folder"] = self.folder
+        return d
+
+
 @dataclass
 class Output:
     name: str
@@ -381,4 +422,4 @@ def link_type_ok(output_type: str, inp: Input) -> bool:
     return can_connect(output_type, inp.type)
 
 
-__all__ = ["Input", "Widget", "Int", "Float", "String", "Boolean", "Combo", "Output", "Node", "NodeError", "ANY"]
+__all__ = ["Input", "Widget", "Int", "Float", "String", "Boolean", "Combo", "ModelFile", "Output", "Node", "NodeError", "ANY"]

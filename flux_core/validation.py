@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .node import Node
+from .node import MissingModelError, Node
 from .registry import Registry
 from .types import why_not
 from .workflow import Link, Problem, Workflow, WorkflowError
@@ -30,6 +30,9 @@ def recheck_volatile(graph: CheckedGraph, env: Any = None) -> None:
     for nid, widget in graph.volatile:
         try:
             widget.coerce(graph.values[nid][widget.name], env)
+        except MissingModelError as e:
+            hint = _download_hint(graph.workflow.nodes[nid].properties, e)
+            problems.append(Problem(str(e) + hint, node=nid, input=widget.name, code="missing_model"))
         except ValueError as e:
             problems.append(Problem(str(e), node=nid, input=widget.name, code="bad_value"))
     if problems:
@@ -58,7 +61,7 @@ def check(workflow: Workflow, registry: Registry, env: Any = None) -> CheckedGra
         widgets = _migrated_widgets(nid, spec, cls, problems)
         if widgets is None:
             continue
-        values[nid] = _check_inputs(nid, cls, widgets, links[nid], env, problems)
+        values[nid] = _check_inputs(nid, cls, widgets, links[nid], env, problems, spec.properties)
 
     for link in workflow.links:
         _check_link(link, workflow, classes, problems)
@@ -104,7 +107,7 @@ def _migrated_widgets(nid, spec, cls, problems) -> dict | None:
     return widgets
 
 
-def _check_inputs(nid, cls, widgets, node_links, env, problems) -> dict:
+def _check_inputs(nid, cls, widgets, node_links, env, problems, properties) -> dict:
     values: dict[str, Any] = {}
     declared = {i.name for i in cls.inputs}
     for name in widgets:
@@ -128,12 +131,24 @@ def _check_inputs(nid, cls, widgets, node_links, env, problems) -> dict:
             continue
         try:
             values[inp.name] = inp.coerce(value, env)
+        except MissingModelError as e:
+            problems.append(Problem(str(e) + _download_hint(properties, e), node=nid, input=inp.name,
+                                    code="missing_model"))
         except ValueError as e:
             problems.append(Problem(str(e), node=nid, input=inp.name, code="bad_value"))
         except Exception as e:  # e.g. a choices callable that failed
             problems.append(Problem(f"cannot be checked: {type(e).__name__}: {e}", node=nid, input=inp.name,
                                     code="bad_value"))
     return values
+
+
+def _download_hint(properties: dict, error: MissingModelError) -> str:
+    """Where the document says the missing file can be downloaded (``properties.models``)."""
+    models = properties.get("models") if isinstance(properties, dict) else None
+    for entry in models if isinstance(models, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == error.name and isinstance(entry.get("url"), str):
+            return f"; download it from {entry['url']} into the {error.folder}/ folder"
+    return ""
 
 
 def _check_link(link: Link, workflow: Workflow, classes, problems) -> None:

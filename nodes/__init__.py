@@ -2,4 +2,5 @@
 
 BUILTIN_PACKS = [
     "nodes.basic",
+    "nodes.flux",
 ]

@@ -1,0 +1,86 @@
+"""The models folder: ComfyUI's layout, safe name resolution, and the package's own shipped models.
+
+Model files are chosen by name from a folder kind (``diffusion_models``, ``text_encoders``, ``vae``,
+``checkpoints``, ``diffusers``), never by free path. Names are looked up first in the user's models folder
+(``--models-dir``, ``FLUXWIRE_MODELS_DIR`` or ``./models``), then in the models shipped inside the package, so
+the embedded model is always found. A name that would resolve outside its folder is refused.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# folder kind -> the sub-folders that hold it (ComfyUI's names and aliases)
+FOLDERS = {
+    "diffusion_models": ("diffusion_models", "unet"),
+    "text_encoders": ("text_encoders", "clip"),
+    "vae": ("vae",),
+    "checkpoints": ("checkpoints",),
+    "diffusers": ("diffusers",),
+    "tokenizers": ("tokenizers",),
+}
+WEIGHT_SUFFIXES = (".safetensors", ".sft")
+SHIPPED_MODELS = Path(__file__).parent / "mini" / "models"
+
+
+class ModelNameError(ValueError):
+    """A model name that is unsafe or not present; the message lists what is there."""
+
+
+def roots(models_dir: str | os.PathLike | None) -> list[Path]:
+    """The models folders searched, the user's first."""
+    user = Path(models_dir) if models_dir is not None else Path(os.environ.get("FLUXWIRE_MODELS_DIR", "models"))
+    out = [user]
+    if SHIPPED_MODELS.is_dir() and SHIPPED_MODELS.resolve() != user.resolve():
+        out.append(SHIPPED_MODELS)
+    return out
+
+
+def folders(kind: str, models_dir=None) -> list[Path]:
+    if kind not in FOLDERS:
+        raise ValueError(f"unknown model folder kind {kind!r}; known: {', '.join(FOLDERS)}")
+    return [root / sub for root in roots(models_dir) for sub in FOLDERS[kind]]
+
+
+def list_names(kind: str, models_dir=None) -> list[str]:
+    """Names (relative paths with "/") of the weight files, or for ``diffusers`` the pipeline folders."""
+    names: list[str] = []
+    for folder in folders(kind, models_dir):
+        if not folder.is_dir():
+            continue
+        if kind == "diffusers":
+            found = sorted(p.name for p in folder.iterdir() if (p / "transformer").is_dir())
+        else:
+            found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                           if p.suffix in WEIGHT_SUFFIXES and p.is_file())
+        names += [n for n in found if n not in names]
+    return names
+
+
+def _unsafe(name: str) -> str | None:
+    if not name or name.strip() != name:
+        return "is empty or has surrounding spaces"
+    if "\\" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "must be a name inside the models folder, not an absolute path"
+    if any(part in ("..", "") for part in name.split("/")):
+        return "must not contain '..' or empty path parts"
+    return None
+
+
+def resolve(kind: str, name: str, models_dir=None) -> Path:
+    """The file (or folder) for a model name; refuses names that leave the folder, lists what is there."""
+    reason = _unsafe(name)
+    if reason:
+        raise ModelNameError(f"model name {name!r} {reason}")
+    for folder in folders(kind, models_dir):
+        candidate = folder / name
+        if not candidate.exists():
+            continue
+        real_folder, real = folder.resolve(), candidate.resolve()
+        if real_folder != real and real_folder not in real.parents:
+            raise ModelNameError(f"model name {name!r} points outside {folder} (a link leaving the folder); refused")
+        return real
+    present = list_names(kind, models_dir)
+    where = " or ".join(str(f) for f in folders(kind, models_dir)[: len(FOLDERS[kind])])
+    listing = ", ".join(present[:20]) + (" ..." if len(present) > 20 else "") if present else "no model files"
+    raise ModelNameError(f"model file {name!r} is not in {where}; found there: {listing}")

@@ -1,0 +1,70 @@
+"""Helpers the FLUX nodes share: model files by name, images in the input folder, file fingerprints."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flux_core.model_folders import ModelNameError, resolve, roots
+from flux_core.node import NodeError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def model_path(kind: str, name: str, env, input_name: str) -> Path:
+    try:
+        return resolve(kind, name, env.models_dir)
+    except ModelNameError as e:
+        raise NodeError(str(e), input=input_name) from None
+
+
+def models_root_of(path: Path, env) -> Path:
+    """The models folder (user's or shipped) a resolved file lives in: its tokenizers/ sit there."""
+    for root in roots(env.models_dir):
+        try:
+            path.relative_to(root.resolve())
+            return root
+        except ValueError:
+            continue
+    return Path(env.models_dir)
+
+
+def file_stamp(path: Path) -> tuple:
+    """Changes when the file is replaced or edited: folded into loaders' cache keys."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("missing", str(path))
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+def _input_roots(env) -> list[Path]:
+    """The user's input folder, then the pictures shipped with fluxwire (so shipped workflows run as-is)."""
+    import workflows
+
+    return [Path(env.input_dir), Path(workflows.__file__).parent / "input"]
+
+
+def input_images(env) -> list[str]:
+    names: list[str] = []
+    for folder in _input_roots(env):
+        if folder.is_dir():
+            names += [n for n in sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                                        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) if n not in names]
+    return names
+
+
+def input_image_path(env, name: str) -> Path:
+    if not name or "\\" in name or name.startswith("/") or ".." in name.split("/"):
+        raise NodeError(f"image name {name!r} must be a file inside the input folder", input="image")
+    for root in _input_roots(env):
+        folder = root.resolve()
+        path = (folder / name).resolve()
+        if not (root / name).exists():
+            continue
+        if folder not in path.parents:
+            raise NodeError(f"image {name!r} points outside the input folder {folder}; refused", input="image")
+        if path.is_file():
+            return path
+    present = ", ".join(input_images(env)[:20]) or "no images"
+    raise NodeError(f"image {name!r} is not in {Path(env.input_dir).resolve()}; found there: {present}",
+                    input="image")

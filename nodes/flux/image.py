@@ -1,0 +1,203 @@
+"""Pixel nodes: decode and encode with the autoencoder, load pictures, save and preview them."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from flux_core.node import Combo, Input, Node, NodeError, Output, String
+
+from .folders import file_stamp, input_image_path, input_images
+from .values import Latent, Vae
+
+MAX_IMAGE_PIXELS = 8192 * 8192
+
+
+def _vae_device_dtype(vae: Vae):
+    from flux_core.loading import module_compute_dtype
+
+    return next(vae.ae.parameters()).device, module_compute_dtype(vae.ae)
+
+
+class VAEDecode(Node):
+    """Turn latents into pictures with the autoencoder."""
+
+    category = "image"
+    inputs = [Input("vae", "VAE"), Input("latent", "LATENT")]
+    outputs = [Output("image", "IMAGE")]
+
+    def run(self, ctx, vae, latent):
+        import torch
+
+        if latent.channels != vae.latent_channels:
+            raise NodeError(f"the latent has {latent.channels} channels but the autoencoder {vae.name} decodes "
+                            f"{vae.latent_channels}", input="latent")
+        device, dtype = _vae_device_dtype(vae)
+        with torch.inference_mode():
+            x = vae.ae.decode(latent.samples.to(device, dtype)).float().cpu()
+        return ((x.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).contiguous()
+
+
+class VAEEncode(Node):
+    """Turn pictures into latents (for img2img); sides are centre-cropped to multiples of 16."""
+
+    category = "image"
+    inputs = [Input("vae", "VAE"), Input("image", "IMAGE")]
+    outputs = [Output("latent", "LATENT")]
+
+    def run(self, ctx, vae, image):
+        import torch
+
+        b, h, w, c = image.shape
+        h16, w16 = h // 16 * 16, w // 16 * 16
+        if h16 == 0 or w16 == 0:
+            raise NodeError(f"the picture is {w}x{h}; it must be at least 16x16", input="image")
+        top, left = (h - h16) // 2, (w - w16) // 2
+        pixels = image[:, top:top + h16, left:left + w16, :3].permute(0, 3, 1, 2) * 2 - 1
+        device, dtype = _vae_device_dtype(vae)
+        with torch.inference_mode():
+            z = vae.ae.encode(pixels.to(device, dtype)).float().cpu()
+        return Latent(z, w16, h16)
+
+
+class LoadImage(Node):
+    """Load a picture from the input folder (PNG, JPEG, WebP, ...; uploads land there too), optionally
+    cropped or resized so both sides are multiples of 16."""
+
+    category = "image"
+    inputs = [Combo("image", input_images, "example.png"),
+              Combo("fit", ["none", "crop", "resize"], description="make the sides multiples of 16")]
+    outputs = [Output("image", "IMAGE")]
+
+    @classmethod
+    def fingerprint(cls, env, image, fit):
+        return file_stamp(input_image_path(env, image))
+
+    def run(self, ctx, image, fit):
+        import numpy as np
+        import torch
+        from PIL import Image, ImageOps, UnidentifiedImageError
+
+        path = input_image_path(ctx.env, image)
+        try:
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_IMAGE_PIXELS:
+                    raise NodeError(f"{image} is {im.width}x{im.height}, larger than fluxwire accepts",
+                                    input="image")
+                im = ImageOps.exif_transpose(im).convert("RGB")
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            raise NodeError(f"cannot read {image} as a picture: {e}", input="image") from None
+        w16, h16 = max(16, im.width // 16 * 16), max(16, im.height // 16 * 16)
+        if fit == "crop" and (w16, h16) != im.size:
+            left, top = (im.width - w16) // 2, (im.height - h16) // 2
+            im = im.crop((left, top, left + w16, top + h16)) if im.width >= 16 and im.height >= 16 \
+                else im.resize((w16, h16), Image.LANCZOS)
+        elif fit == "resize" and (w16, h16) != im.size:
+            im = im.resize((w16, h16), Image.LANCZOS)
+        arr = np.asarray(im, dtype=np.float32) / 255.0
+        return torch.from_numpy(arr.copy())[None]
+
+
+def _to_pil(image):
+    from PIL import Image
+
+    arr = (image.clamp(0, 1).numpy() * 255).round().astype("uint8")
+    return [Image.fromarray(a) for a in arr]
+
+
+def _summary(ctx) -> str:
+    """Seed, steps, prompt and models of the nodes feeding this one, in readable lines."""
+    workflow = ctx.run_info.get("workflow")
+    if workflow is None:
+        return ""
+    upstream, stack = set(), [ctx.node_id]
+    while stack:
+        nid = stack.pop()
+        for link in workflow.links:
+            if link.target == nid and link.source not in upstream:
+                upstream.add(link.source)
+                stack.append(link.source)
+    keys = ("text", "clip_text", "seed", "steps", "denoise", "guidance", "width", "height", "model_name",
+            "ckpt_name", "t5_name", "clip_name", "vae_name", "folder_name")
+    lines = []
+    for nid, spec in workflow.nodes.items():
+        if nid not in upstream:
+            continue
+        for key in keys:
+            if key in spec.widgets and spec.widgets[key] not in ("", None):
+                label = "prompt" if key == "text" else key
+                lines.append(f"{label}: {spec.widgets[key]}")
+    return "\n".join(lines)
+
+
+def _write_png(pil, folder: Path, prefix: str, workflow_text: str | None, summary: str) -> Path:
+    """Write a PNG under a new name (never overwrites: the name is claimed with O_EXCL first)."""
+    from PIL import PngImagePlugin
+
+    folder.mkdir(parents=True, exist_ok=True)
+    info = PngImagePlugin.PngInfo()
+    if workflow_text is not None:
+        info.add_itxt("fluxwire.workflow", workflow_text)
+    if summary:
+        info.add_itxt("parameters", summary)
+    pattern = re.compile(re.escape(Path(prefix).name) + r"_(\d+)\.png$")
+    target_dir = folder / Path(prefix).parent
+    target_dir.mkdir(parents=True, exist_ok=True)
+    counter = 1 + max([int(m.group(1)) for p in target_dir.iterdir() if (m := pattern.match(p.name))], default=0)
+    while True:
+        path = target_dir / f"{Path(prefix).name}_{counter:05d}.png"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            counter += 1
+            continue
+        with os.fdopen(fd, "wb") as f:
+            pil.save(f, format="PNG", pnginfo=info, compress_level=4)
+        return path
+
+
+def _check_prefix(prefix: str) -> str:
+    if not prefix or prefix.startswith("/") or "\\" in prefix or ".." in prefix.split("/") or "\0" in prefix:
+        raise NodeError(f"file name prefix {prefix!r} must be a relative name inside the output folder",
+                        input="filename_prefix")
+    return prefix
+
+
+class SaveImage(Node):
+    """Save pictures as PNG files in the output folder. Each file carries the workflow that made it (drop it
+    on the canvas to get the workflow back) and its seed, steps and prompt in readable form."""
+
+    category = "image"
+    output_node = True
+    inputs = [Input("images", "IMAGE"), String("filename_prefix", "fluxwire")]
+    outputs = []
+
+    def run(self, ctx, images, filename_prefix):
+        from flux_core.workflow import dumps_document
+
+        prefix = _check_prefix(filename_prefix)
+        workflow = ctx.run_info.get("workflow")
+        text = dumps_document(workflow) if workflow is not None else None
+        summary = _summary(ctx)
+        paths = [str(_write_png(p, Path(ctx.output_dir), prefix, text, summary)) for p in _to_pil(images)]
+        ctx.show(images=paths)
+        return {}
+
+
+class PreviewImage(Node):
+    """Show pictures on the canvas without keeping them (written to a temporary folder)."""
+
+    category = "image"
+    output_node = True
+    inputs = [Input("images", "IMAGE")]
+    outputs = []
+
+    def run(self, ctx, images):
+        folder = Path(ctx.env.temp_dir) / "previews"
+        paths = [str(_write_png(p, folder, f"preview_{ctx.node_id}", None, "")) for p in _to_pil(images)]
+        ctx.show(images=paths)
+        return {}
+
+
+NODES = [VAEDecode, VAEEncode, LoadImage, SaveImage, PreviewImage]

@@ -1,0 +1,139 @@
+"""Loader nodes: model files chosen by name from the models folder (ComfyUI's layout)."""
+from __future__ import annotations
+
+from flux_core.node import Combo, ModelFile, Node, NodeError, Output
+
+from .folders import file_stamp, model_path, models_root_of
+from .values import FluxModel, TextEncoders, Vae
+
+WEIGHT_DTYPES = ["default", "bf16", "fp16", "fp32", "fp8_e4m3fn"]
+
+
+def _dtype(name: str):
+    return None if name == "default" else name
+
+
+def _load(what: str, input_name: str, fn, *args, **kw):
+    """Call a flux_core loader; turn its errors into a message naming the node input."""
+    from flux_core.loading import ModelLoadError
+
+    try:
+        return fn(*args, **kw)
+    except ModelLoadError as e:
+        raise NodeError(f"cannot load the {what}: {e}", input=input_name) from None
+
+
+class LoadDiffusionModel(Node):
+    """Load a FLUX transformer (schnell or dev) from diffusion_models/ (alias unet/)."""
+
+    category = "loaders"
+    inputs = [ModelFile("model_name", "diffusion_models", "flux1-schnell.safetensors"),
+              Combo("weight_dtype", WEIGHT_DTYPES, description="storage dtype; fp8 halves memory")]
+    outputs = [Output("model", "MODEL")]
+
+    @classmethod
+    def fingerprint(cls, env, model_name, weight_dtype):
+        return file_stamp(model_path("diffusion_models", model_name, env, "model_name"))
+
+    def run(self, ctx, model_name, weight_dtype):
+        from flux_core.loading import load_diffusion_model
+
+        path = model_path("diffusion_models", model_name, ctx.env, "model_name")
+        model = _load("diffusion model", "model_name", load_diffusion_model, path, dtype=_dtype(weight_dtype),
+                      device=ctx.device)
+        return FluxModel(model.eval(), model_name)
+
+
+class LoadTextEncoders(Node):
+    """Load the T5-XXL and CLIP-L text encoders from text_encoders/ (alias clip/)."""
+
+    category = "loaders"
+    inputs = [ModelFile("t5_name", "text_encoders", "t5xxl_fp16.safetensors"),
+              ModelFile("clip_name", "text_encoders", "clip_l.safetensors"),
+              Combo("t5_max_length", ["auto", "256", "512"],
+                    description="T5 tokens: 256 for schnell, 512 for dev; auto reads the file or uses 256"),
+              Combo("weight_dtype", WEIGHT_DTYPES)]
+    outputs = [Output("text_encoder", "TEXT_ENCODER")]
+
+    @classmethod
+    def fingerprint(cls, env, t5_name, clip_name, t5_max_length, weight_dtype):
+        return (file_stamp(model_path("text_encoders", t5_name, env, "t5_name")),
+                file_stamp(model_path("text_encoders", clip_name, env, "clip_name")))
+
+    def run(self, ctx, t5_name, clip_name, t5_max_length, weight_dtype):
+        from flux_core.loading import load_text_encoders
+
+        t5 = model_path("text_encoders", t5_name, ctx.env, "t5_name")
+        clip = model_path("text_encoders", clip_name, ctx.env, "clip_name")
+        length = None if t5_max_length == "auto" else int(t5_max_length)
+        conditioner = _load("text encoders", "t5_name", load_text_encoders, t5, clip, dtype=_dtype(weight_dtype),
+                            device=ctx.device, models_dir=models_root_of(t5, ctx.env), t5_max_length=length)
+        conditioner.t5.eval()
+        conditioner.clip.eval()
+        return TextEncoders(conditioner, f"{t5_name} + {clip_name}")
+
+
+class LoadVAE(Node):
+    """Load the FLUX autoencoder (ae.safetensors) from vae/."""
+
+    category = "loaders"
+    inputs = [ModelFile("vae_name", "vae", "ae.safetensors")]
+    outputs = [Output("vae", "VAE")]
+
+    @classmethod
+    def fingerprint(cls, env, vae_name):
+        return file_stamp(model_path("vae", vae_name, env, "vae_name"))
+
+    def run(self, ctx, vae_name):
+        from flux_core.loading import load_vae
+
+        path = model_path("vae", vae_name, ctx.env, "vae_name")
+        return Vae(_load("autoencoder", "vae_name", load_vae, path, device=ctx.device).eval(), vae_name)
+
+
+class LoadCheckpoint(Node):
+    """Load an all-in-one FLUX checkpoint (transformer, text encoders and autoencoder) from checkpoints/."""
+
+    category = "loaders"
+    inputs = [ModelFile("ckpt_name", "checkpoints", "flux1-schnell-fp8.safetensors"),
+              Combo("weight_dtype", WEIGHT_DTYPES)]
+    outputs = [Output("model", "MODEL"), Output("text_encoder", "TEXT_ENCODER"), Output("vae", "VAE")]
+
+    @classmethod
+    def fingerprint(cls, env, ckpt_name, weight_dtype):
+        return file_stamp(model_path("checkpoints", ckpt_name, env, "ckpt_name"))
+
+    def run(self, ctx, ckpt_name, weight_dtype):
+        from flux_core.loading import load_checkpoint
+
+        path = model_path("checkpoints", ckpt_name, ctx.env, "ckpt_name")
+        model, conditioner, ae = _load("checkpoint", "ckpt_name", load_checkpoint, path, dtype=_dtype(weight_dtype),
+                                       device=ctx.device, models_dir=models_root_of(path, ctx.env))
+        return {"model": FluxModel(model.eval(), ckpt_name), "text_encoder": TextEncoders(conditioner, ckpt_name),
+                "vae": Vae(ae.eval(), ckpt_name)}
+
+
+class LoadDiffusersFolder(Node):
+    """Load a diffusers-layout FLUX folder (transformer/, vae/, text_encoder/, text_encoder_2/, tokenizers)
+    from diffusers/."""
+
+    category = "loaders"
+    inputs = [ModelFile("folder_name", "diffusers", "FLUX.1-schnell"), Combo("weight_dtype", WEIGHT_DTYPES)]
+    outputs = [Output("model", "MODEL"), Output("text_encoder", "TEXT_ENCODER"), Output("vae", "VAE")]
+
+    @classmethod
+    def fingerprint(cls, env, folder_name, weight_dtype):
+        path = model_path("diffusers", folder_name, env, "folder_name")
+        return tuple(file_stamp(p) for p in sorted(path.rglob("*.safetensors")))
+
+    def run(self, ctx, folder_name, weight_dtype):
+        from flux_core.loading import load_diffusers_folder
+
+        path = model_path("diffusers", folder_name, ctx.env, "folder_name")
+        model, conditioner, ae = _load("diffusers folder", "folder_name", load_diffusers_folder, path,
+                                       dtype=_dtype(weight_dtype), device=ctx.device)
+        return {"model": FluxModel(model.eval(), folder_name), "text_encoder": TextEncoders(conditioner, folder_name),
+                "vae": Vae(ae.eval(), folder_name)}
+
+
+NODES = [LoadDiffusionModel, LoadTextEncoders, LoadVAE, LoadCheckpoint, LoadDiffusersFolder]

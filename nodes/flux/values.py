@@ -1,0 +1,139 @@
+"""What flows along the FLUX sockets. Each value carries what the next node needs to check its inputs
+(sizes, widths, whether guidance is set), so a wrong combination is reported by name, not as a shape
+error deep inside torch.
+
+LATENT samples are in the model's latent space (the autoencoder's scaled/shifted posterior mean), kept
+on the CPU in float32 between nodes; IMAGE is a float32 CPU tensor [B, H, W, 3] in 0..1 (ComfyUI's layout).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from flux_core.cache import estimate_bytes
+
+
+def _module_bytes(*modules) -> int:
+    return sum(estimate_bytes(m) for m in modules)
+
+
+@dataclass(eq=False)
+class FluxModel:
+    """MODEL: a loaded FLUX transformer and the name it was loaded from."""
+
+    model: torch.nn.Module
+    name: str
+
+    @property
+    def params(self):
+        return self.model.params
+
+    @property
+    def has_guidance(self) -> bool:
+        return bool(self.model.params.guidance_embed)
+
+    @property
+    def variant(self) -> str:
+        return "dev" if self.has_guidance else "schnell"
+
+    @property
+    def latent_channels(self) -> int:
+        return self.model.params.in_channels // 4
+
+    def cache_bytes(self) -> int:
+        return _module_bytes(self.model)
+
+
+@dataclass(eq=False)
+class TextEncoders:
+    """TEXT_ENCODER: T5 + CLIP with their tokenizers (flux_core's TextConditioner)."""
+
+    conditioner: object
+    name: str
+
+    @property
+    def t5_width(self) -> int:
+        return self.conditioner.t5.config.d_model
+
+    @property
+    def clip_width(self) -> int:
+        return self.conditioner.clip.config.hidden_size
+
+    def cache_bytes(self) -> int:
+        return _module_bytes(self.conditioner.t5, self.conditioner.clip)
+
+
+@dataclass(eq=False)
+class Vae:
+    """VAE: the FLUX autoencoder."""
+
+    ae: torch.nn.Module
+    name: str
+
+    @property
+    def latent_channels(self) -> int:
+        return self.ae.params.z_channels
+
+    def cache_bytes(self) -> int:
+        return _module_bytes(self.ae)
+
+
+@dataclass(eq=False)
+class Conditioning:
+    """CONDITIONING: T5 sequence [1, L, d], CLIP pooled vector [1, d'], and the distilled guidance (dev)."""
+
+    txt: torch.Tensor
+    vec: torch.Tensor
+    guidance: float | None = None
+    prompt: str = ""
+
+    def with_guidance(self, guidance: float | None) -> "Conditioning":
+        return replace(self, guidance=guidance)
+
+    def cache_bytes(self) -> int:
+        return estimate_bytes(self.txt) + estimate_bytes(self.vec)
+
+
+@dataclass(eq=False)
+class Latent:
+    """LATENT: model-space latents [B, C, H/8, W/8] and the pixel size they stand for."""
+
+    samples: torch.Tensor
+    width: int
+    height: int
+
+    @property
+    def batch(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[1]
+
+    def cache_bytes(self) -> int:
+        return estimate_bytes(self.samples)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """NOISE: a seed; the noise itself is drawn for the latent it is applied to (its size and batch)."""
+
+    seed: int
+
+    def for_latent(self, latent: Latent) -> torch.Tensor:
+        """[B, 16, H/8, W/8] float32 on the CPU, drawn in one call like ComfyUI's prepare_noise."""
+        from flux_core.sampling import seeded_noise
+
+        return seeded_noise(tuple(latent.samples.shape), self.seed)
+
+
+@dataclass(frozen=True)
+class Sigmas:
+    """SIGMAS: the noise levels of a schedule, from the start level down to 0."""
+
+    values: tuple[float, ...]
+
+    @property
+    def steps(self) -> int:
+        return max(len(self.values) - 1, 0)
