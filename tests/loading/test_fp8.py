@@ -145,3 +145,34 @@ def test_fp8_vae_is_upcast_for_convolutions(tmp_path):
         vae = load_vae(tmp_path / "ae-fp8.safetensors", dtype=dtype, device="cpu")
         assert {p.dtype for p in vae.parameters()} == {torch.float32}
         assert torch.equal(vae.encode(image()), reference.encode(image()))
+
+
+def test_fp8_all_in_one_checkpoint(tmp_path, models_dir):
+    """Like the circulating fp8 dev files: fp8 transformer (scaled), fp8 T5 linears, fp16 CLIP, bf16 VAE."""
+    from flux_core.loading import load_checkpoint
+    from loading_fixtures import image, tiny_ae
+
+    flux, ae, t5, clip = tiny_flux(), tiny_ae(), tiny_t5(), tiny_clip()
+    flux_file, flux_ref = fp8_state(flux, torch.float8_e4m3fn, scaled=True)
+    flux_file["scaled_fp8"] = torch.empty(0, dtype=torch.float8_e4m3fn)
+    t5_file, t5_ref = fp8_state(t5, torch.float8_e4m3fn)
+    t5_file.pop("encoder.embed_tokens.weight")
+    sd = prefixed(flux_file, "model.diffusion_model.")
+    sd.update(prefixed({k: v.to(torch.bfloat16) for k, v in ae.state_dict().items()}, "vae."))
+    sd.update(prefixed(t5_file, "text_encoders.t5xxl.transformer."))
+    sd.update(prefixed({"text_model." + k: v.half() for k, v in clip.state_dict().items()},
+                       "text_encoders.clip_l.transformer."))
+    save(tmp_path / "flux1-dev-fp8.safetensors", sd)
+    model, cond, vae = load_checkpoint(tmp_path / "flux1-dev-fp8.safetensors", device="cpu", models_dir=models_dir)
+    assert model.double_blocks[1].img_mlp[0].weight.dtype == torch.float8_e4m3fn
+    assert {p.dtype for p in vae.parameters()} == {torch.float32}
+    assert cond.t5.encoder.block[1].layer[0].SelfAttention.k.weight.dtype == torch.float8_e4m3fn
+    assert {p.dtype for p in cond.clip.parameters()} == {torch.float32}
+    inputs = flux_inputs(flux.params)
+    assert torch.equal(run_flux(model, inputs), run_flux(flux_ref, inputs))
+    assert torch.equal(cond.t5(input_ids=t5_ids()).last_hidden_state, t5_ref(input_ids=t5_ids()).last_hidden_state)
+    ae_ref = copy.deepcopy(ae)
+    for p in ae_ref.parameters():
+        p.data = p.data.to(torch.bfloat16).float()
+    assert torch.equal(vae.encode(image()), ae_ref.encode(image()))
+    assert cond.t5_max_length == 512
