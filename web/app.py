@@ -26,30 +26,37 @@ def build_app(executor: Executor | None = None, *, models_dir=None, output_dir="
     with gr.Blocks(title=title, fill_width=True) as demo:
         canvas = NodeCanvas(executor=executor, elem_id="fluxwire-canvas")
         gallery = gr.Gallery(label="Results of the last run", elem_id="fluxwire-gallery", format="png",
-                             columns=4, height="auto", interactive=False, buttons=["download", "fullscreen"])
+                             columns=6, height=260, object_fit="contain", interactive=False, buttons=["download", "fullscreen"])
         canvas.wire(gallery)
     demo.fluxwire_canvas = canvas  # for tests and embedders that want the component back
     return demo
 
 
 def is_local_host(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
+    """True for names that only this machine can reach (the default 127.0.0.1, ::1, localhost)."""
+    if host == "localhost":
+        return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
 
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, root_path: str = "", *,
+           block: bool = True):
+    """Queue and launch a built app with fluxwire's limits; returns Gradio's (app, local_url, share_url)."""
+    demo.queue(default_concurrency_limit=1)
+    return demo.launch(server_name=host, server_port=port, root_path=root_path or None,
+                       max_file_size=MAX_UPLOAD_BYTES, prevent_thread_lock=not block, show_error=True,
+                       quiet=not block)
+
+
 def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, output_dir="output", nodes_dir=None,
           root_path: str = "", *, block: bool = True, executor: Executor | None = None):
-    """Start the editor. A non-local host is allowed but warned about: there is no login."""
+    """Start the editor (`fluxwire serve`). A non-local host is allowed but warned about: there is no login."""
     if not is_local_host(host):
         print(f"fluxwire: warning: serving on {host!r} makes the editor reachable from other machines; "
               "anyone who can reach it can run workflows and read results (there is no login)",
               file=sys.stderr)
     demo = build_app(executor, models_dir=models_dir, output_dir=output_dir, nodes_dir=nodes_dir)
-    demo.queue(default_concurrency_limit=1)
-    return demo.launch(server_name=host, server_port=port, root_path=root_path or None,
-                       max_file_size=MAX_UPLOAD_BYTES, prevent_thread_lock=not block,
-                       show_error=True, quiet=not block)
+    return launch(demo, host, port, root_path, block=block)

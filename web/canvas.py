@@ -42,6 +42,7 @@ TEMPLATE = """
     <button type="button" class="fw-btn" data-action="undo" title="Undo (Ctrl+Z)">Undo</button>
     <button type="button" class="fw-btn" data-action="redo" title="Redo (Ctrl+Y)">Redo</button>
     <button type="button" class="fw-btn" data-action="fit" title="Fit the workflow in view">Fit</button>
+    <button type="button" class="fw-btn" data-action="refresh" title="Re-read the node list and the model files">&#8635;</button>
     <span class="fw-sep"></span>
     <button type="button" class="fw-btn" data-action="save" title="Download the workflow as JSON">Save</button>
     <button type="button" class="fw-btn" data-action="open" title="Open a workflow JSON or a fluxwire PNG">Open</button>

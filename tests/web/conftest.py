@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
+import sys
 from pathlib import Path
 
 import pytest
+
+# pytest puts tests/ on sys.path, where tests/nodes (a test package) would shadow the real `nodes`
+# package; the repository root must come first for `import nodes` and `import web`.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if sys.path[:1] != [_ROOT]:
+    sys.path.insert(0, _ROOT)
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -19,6 +25,11 @@ HERE = Path(__file__).parent
 ARTIFACTS = HERE.parent / "artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def pytest_configure(config):
+    # Gradio's queue calls a pandas option that pandas 3 deprecates; not ours to fix
+    config.addinivalue_line("filterwarnings", "ignore::Warning:gradio.queueing")
 
 
 @pytest.fixture(scope="session")
@@ -51,22 +62,6 @@ def publisher(tmp_path):
     return ImagePublisher(tmp_path / "published")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def chromium_path() -> str | None:
-    if "CHROMIUM_PATH" in os.environ:
-        path = os.environ["CHROMIUM_PATH"]
-        return path if path and os.path.exists(path) else None
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    return None
-
-
 def _no_browser(reason: str):
     if os.environ.get("FLUXWIRE_REQUIRE_BROWSER") == "1":
         pytest.fail(f"{reason} (FLUXWIRE_REQUIRE_BROWSER=1 makes this a failure)")
@@ -79,6 +74,8 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         _no_browser("playwright is not installed (pip install playwright; never `playwright install`)")
+    from canvas_helpers import chromium_path
+
     path = chromium_path()
     if path is None:
         _no_browser("no Chromium found (apt-get install chromium, or set CHROMIUM_PATH)")
@@ -97,3 +94,11 @@ def browser():
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def module_executor(registry, tmp_path_factory):
+    from flux_core.executor import Executor
+
+    folder = tmp_path_factory.mktemp("run")
+    return Executor(registry, output_dir=folder / "output", models_dir=folder / "models")

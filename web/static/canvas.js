@@ -326,7 +326,7 @@ function widgetControl(n, inp) {
     });
     wrap.appendChild(control);
     if (w.seed) {
-      const dice = el("button", "fw-dice", "\ud83c\udfb2");
+      const dice = el("button", "fw-dice", "\u2684");
       dice.type = "button";
       dice.title = "New random seed";
       dice.dataset.action = "randomize";
@@ -921,6 +921,11 @@ root.querySelector(".fw-toolbar").addEventListener("click", (e) => {
   else if (a === "undo") undo();
   else if (a === "redo") redo();
   else if (a === "fit") fitView();
+  else if (a === "refresh") server.refresh_catalogue(null).then((cat) => {
+    setCatalogue(cat);
+    renderAll();
+    setStatus("node list and model files re-read");
+  }).catch(reportError);
   else if (a === "save") saveJson();
   else if (a === "open") fileInput.click();
 });

@@ -1,0 +1,110 @@
+"""The canvas's Python side without a browser: server functions, uploads, the queued endpoint."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from flux_core.validation import check
+from flux_core.workflow import WorkflowError, parse_document
+from web.canvas import MAX_UPLOAD_BYTES, NodeCanvas, node_catalogue, read_uploaded_workflow
+from flux_core.types import can_connect
+
+GOOD = {"format": "fluxwire.workflow", "version": 1, "metadata": {"title": "good"},
+        "nodes": [{"id": "1", "type": "IntValue", "widgets": {"value": 5}, "ui": {"pos": [10, 20]}},
+                  {"id": "2", "type": "ShowValue", "widgets": {}}],
+        "links": [{"from": "1", "output": "value", "to": "2", "input": "value"}]}
+
+
+def upload(name, data: bytes):
+    return {"name": name, "data": base64.b64encode(data).decode()}
+
+
+def png_with(text: str | None) -> bytes:
+    info = PngInfo()
+    if text is not None:
+        info.add_text("fluxwire.workflow", text)
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def test_catalogue_matches_the_registry_and_the_connection_table(executor):
+    cat = node_catalogue(executor, fresh=True)
+    assert [d["type"] for d in cat["nodes"]] == [d["type"] for d in executor.registry.describe(executor.env)]
+    types = cat["types"]
+    # the browser's rule is rebuilt from this table; it must agree with the Python rule for every pair
+    names = list(types["types"])
+    widen = {tuple(w) for w in types["widenings"]}
+    for o in names:
+        for i in names:
+            js_rule = o == types["any"] or i == types["any"] or o == i or (o, i) in widen
+            assert js_rule == can_connect(o, i), (o, i)
+
+
+def test_opening_json_and_png_gives_the_document_back(executor):
+    res = read_uploaded_workflow(upload("w.json", json.dumps(GOOD).encode()), executor)
+    assert res["ok"] and res["problems"] == []
+    assert res["workflow"] == parse_document(GOOD).to_dict()
+    res = read_uploaded_workflow(upload("pic.png", png_with(json.dumps(GOOD))), executor)
+    assert res["ok"] and res["workflow"]["nodes"] == parse_document(GOOD).to_dict()["nodes"]
+
+
+@pytest.mark.parametrize("name,data,code", [
+    ("notes.txt", b"{}", "bad_file_type"),
+    ("w.json", b"{not json", "not_json"),
+    ("pic.png", png_with(None), "no_workflow"),
+    ("fake.png", b"GIF89a....", "bad_file_type"),
+    ("w.json", json.dumps({"format": "x"}).encode(), "bad_format"),
+])
+def test_bad_uploads_are_refused_with_a_reason(executor, name, data, code):
+    res = read_uploaded_workflow(upload(name, data), executor)
+    assert res["ok"] is False and res["workflow"] is None
+    assert code in {p["code"] for p in res["problems"]}
+    assert res["message"]
+
+
+def test_uploads_are_limited_in_size(executor):
+    res = read_uploaded_workflow({"name": "big.json", "data": "A" * (MAX_UPLOAD_BYTES * 4 // 3 + 100)}, executor)
+    assert not res["ok"] and res["problems"][0]["code"] == "too_large"
+    assert not read_uploaded_workflow({"name": "w.json", "data": "%%%"}, executor)["ok"]
+    assert not read_uploaded_workflow("not a dict", executor)["ok"]
+
+
+def test_a_document_with_problems_still_opens_and_lists_them(executor, registry):
+    bad = json.loads(json.dumps(GOOD))
+    bad["nodes"][0]["widgets"]["value"] = "five"
+    res = read_uploaded_workflow(upload("w.json", json.dumps(bad).encode()), executor)
+    assert res["ok"]
+    with pytest.raises(WorkflowError) as cli:
+        check(parse_document(bad), registry, executor.env)
+    assert res["problems"] == [p.to_dict() for p in cli.value.problems]
+
+
+def test_validate_graph_server_function_reports_like_the_cli(executor, registry):
+    import gradio as gr
+
+    with gr.Blocks():
+        canvas = NodeCanvas(executor=executor)
+    bad = json.loads(json.dumps(GOOD))
+    bad["links"][0]["output"] = "nope"
+    res = canvas.validate_graph(bad)
+    with pytest.raises(WorkflowError) as cli:
+        check(parse_document(bad), registry, executor.env)
+    assert res["problems"] == [p.to_dict() for p in cli.value.problems]
+    assert canvas.validate_graph(GOOD)["problems"] == []
+    assert canvas.shipped_workflow("../../etc/passwd")["ok"] is False
+    assert canvas.validate_graph([1, 2])["problems"][0]["code"] == "not_an_object"
+
+
+def test_the_component_value_round_trips_and_describes_itself(executor):
+    canvas = NodeCanvas(GOOD, executor=executor, render=False)
+    assert canvas.value == GOOD
+    assert canvas.api_info()["type"] == "object"
+    # Gradio re-creates the component for every prop update: every prop must be a named keyword
+    again = NodeCanvas(**{**canvas.constructor_args, "run_state": {"run_id": "x"}, "render": False})
+    assert again.props["run_state"] == {"run_id": "x"}
