@@ -2,28 +2,29 @@
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ["HF_HUB_OFFLINE"] = "1"  # never touch the network from these tests
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-# an empty Hugging Face cache (read by huggingface_hub at import time), so a missing tokenizer is really missing
-import tempfile  # noqa: E402
-
-_HF_HOME = tempfile.mkdtemp(prefix="fluxwire-test-hf-")
-os.environ["HF_HOME"] = _HF_HOME
-os.environ["HF_HUB_CACHE"] = os.path.join(_HF_HOME, "hub")
 
 import shutil  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(1)
-torch.set_grad_enabled(False)
-
 from loading_fixtures import SHARED_TOKENIZERS  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _no_models_dir_from_environment(monkeypatch):
+def _inference_only():
+    """Loaded models are for inference; no autograd bookkeeping in these tests (scoped, not process-wide)."""
+    with torch.no_grad():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _offline_empty_hub_cache(tmp_path_factory, monkeypatch):
+    """No network, and an empty Hugging Face cache, so a missing tokenizer is really missing."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf_hub_cache")))
     monkeypatch.delenv("FLUXWIRE_MODELS_DIR", raising=False)
 
 

@@ -133,3 +133,17 @@ def clip_file_dict(clip: CLIPTextModel, text_model_prefix: bool = True) -> dict:
 from pathlib import Path  # noqa: E402
 
 SHARED_TOKENIZERS = Path("/work/shared/data/tokenizers")  # real tokenizer folders (tests only)
+
+
+def assert_same(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    """Same function, same weights: equal up to float summation order.
+
+    Weights used in place from a memory-mapped file sit at other memory alignments than the
+    writer's, and multi-threaded CPU kernels may then sum in another order (observed: 7.6e-6 at
+    magnitude 30 with 2 threads; bit-equal with 1). Any real loading bug is orders of magnitude larger.
+    """
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    if actual.dtype == torch.float32:
+        torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+    else:
+        torch.testing.assert_close(actual, expected)

@@ -10,6 +10,7 @@ from flux_core.loading import ModelLoadError, describe_file, load_diffusion_mode
 from flux_core.loading.detect import infer_ae_params, infer_clip_config, infer_flux_params, infer_t5_config
 from flux_core.models import AutoEncoder, AutoEncoderParams, Flux, FluxParams
 from loading_fixtures import (
+    assert_same,
     clip_file_dict,
     clip_ids,
     flux_inputs,
@@ -96,7 +97,7 @@ def test_metadata_config_wins_over_inference(tmp_path, nested):
     model = load_diffusion_model(tmp_path / "f.safetensors", device="cpu")
     assert model.params.axes_dim == (8, 12, 12)
     inputs = flux_inputs(params)
-    assert torch.equal(run_flux(model, inputs), run_flux(source, inputs))
+    assert_same(run_flux(model, inputs), run_flux(source, inputs))
     # without the metadata the inferred split differs, and so does the output: the metadata mattered
     save(tmp_path / "g.safetensors", source.state_dict())
     plain = load_diffusion_model(tmp_path / "g.safetensors", device="cpu")
@@ -113,7 +114,7 @@ def test_autoencoder_groups_and_scaling_from_metadata(tmp_path):
     vae = load_vae(tmp_path / "ae64.safetensors", device="cpu")
     assert vae.params == params
     x = image()
-    assert torch.equal(vae.encode(x), source.encode(x))
+    assert_same(vae.encode(x), source.encode(x))
     save(tmp_path / "ae-nometa.safetensors", source.state_dict())
     with pytest.raises(ModelLoadError, match=r"ae-nometa.safetensors.*fluxwire.config"):
         load_vae(tmp_path / "ae-nometa.safetensors", device="cpu")
@@ -129,4 +130,4 @@ def test_clip_heads_and_t5_length_from_metadata(tmp_path, models_dir):
     cond = load_text_encoders(tmp_path / "t5.safetensors", tmp_path / "clip.safetensors", device="cpu",
                               models_dir=models_dir)
     assert cond.clip.config.num_attention_heads == 4 and cond.t5_max_length == 64
-    assert torch.equal(cond.clip(input_ids=clip_ids()).pooler_output, clip(input_ids=clip_ids()).pooler_output)
+    assert_same(cond.clip(input_ids=clip_ids()).pooler_output, clip(input_ids=clip_ids()).pooler_output)

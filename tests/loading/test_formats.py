@@ -5,6 +5,7 @@ import torch
 from flux_core.loading import load_checkpoint, load_diffusion_model, load_text_encoders, load_vae
 from flux_core.models import AutoEncoder, Flux
 from loading_fixtures import (
+    assert_same,
     clip_file_dict,
     clip_ids,
     flux_inputs,
@@ -23,14 +24,14 @@ from loading_fixtures import (
 
 def assert_same_flux(loaded, source):
     inputs = flux_inputs(source.params)
-    assert torch.equal(run_flux(loaded, inputs), run_flux(source, inputs))
+    assert_same(run_flux(loaded, inputs), run_flux(source, inputs))
 
 
 def assert_same_ae(loaded, source):
     x = image()
     z = source.encode(x)
-    assert torch.equal(loaded.encode(x), z)
-    assert torch.equal(loaded.decode(z), source.decode(z))
+    assert_same(loaded.encode(x), z)
+    assert_same(loaded.decode(z), source.decode(z))
 
 
 @pytest.mark.parametrize("guidance", [True, False])
@@ -79,7 +80,8 @@ def test_comfyui_single_text_encoder_files(tmp_path, models_dir, text_model_pref
     cond = load_text_encoders(clip_path, t5_path, device="cpu", models_dir=models_dir)
     ref_txt, ref_vec = text_outputs(t5, clip)
     txt, vec = text_outputs(cond.t5, cond.clip)
-    assert torch.equal(txt, ref_txt) and torch.equal(vec, ref_vec)
+    assert_same(txt, ref_txt)
+    assert_same(vec, ref_vec)
     assert cond.t5_max_length == 256
 
 
@@ -93,7 +95,7 @@ def test_t5_with_either_tied_embedding_name(tmp_path, models_dir, keep):
     cond = load_text_encoders(tmp_path / "t5.safetensors", tmp_path / "clip.safetensors", device="cpu",
                               models_dir=models_dir)
     assert cond.t5.encoder.embed_tokens.weight is cond.t5.shared.weight
-    assert torch.equal(cond.t5(input_ids=t5_ids()).last_hidden_state, t5(input_ids=t5_ids()).last_hidden_state)
+    assert_same(cond.t5(input_ids=t5_ids()).last_hidden_state, t5(input_ids=t5_ids()).last_hidden_state)
 
 
 def write_checkpoint(path, flux, ae, t5, clip, config=None):
@@ -115,7 +117,8 @@ def test_comfyui_all_in_one_checkpoint(tmp_path, models_dir, guidance, length):
     assert_same_flux(model, flux)
     assert_same_ae(vae, ae)
     ref, got = text_outputs(t5, clip), text_outputs(cond.t5, cond.clip)
-    assert torch.equal(ref[0], got[0]) and torch.equal(ref[1], got[1])
+    assert_same(ref[0], got[0])
+    assert_same(ref[1], got[1])
     assert cond.t5_max_length == length
     # the real tokenizers were found and drive the loaded encoders
     txt, vec = cond.encode(["a red circle"], no_grad=True)

@@ -7,6 +7,7 @@ from torch import nn
 
 from flux_core.loading import CastLinear, load_diffusion_model, load_text_encoders, module_compute_dtype
 from loading_fixtures import (
+    assert_same,
     clip_ids,
     flux_inputs,
     prefixed,
@@ -57,8 +58,8 @@ def test_fp8_transformer_stays_fp8_and_is_exact(tmp_path, fp8):
     assert model.double_blocks[0].img_attn.norm.query_norm.scale.dtype == torch.float32
     assert module_compute_dtype(model) == torch.float32
     inputs = flux_inputs(source.params)
-    assert torch.equal(run_flux(model, inputs), run_flux(reference, inputs))
-    assert not torch.equal(run_flux(model, inputs), run_flux(source, inputs))  # fp8 rounding is visible
+    assert_same(run_flux(model, inputs), run_flux(reference, inputs))
+    assert not torch.allclose(run_flux(model, inputs), run_flux(source, inputs), atol=1e-3)  # fp8 rounding is visible
 
 
 def test_scaled_fp8_checkpoint_part(tmp_path):
@@ -72,7 +73,7 @@ def test_scaled_fp8_checkpoint_part(tmp_path):
     assert isinstance(model.img_in, CastLinear) and model.img_in.weight.dtype == torch.float8_e4m3fn
     assert torch.equal(model.img_in.scale_weight, file["img_in.scale_weight"])
     inputs = flux_inputs(source.params)
-    assert torch.equal(run_flux(model, inputs), run_flux(reference, inputs))
+    assert_same(run_flux(model, inputs), run_flux(reference, inputs))
     # asking for a plain dtype folds the scales into upcast weights once
     merged = load_diffusion_model(path, dtype="fp32", device="cpu")
     assert not any(isinstance(m, CastLinear) for m in merged.modules())
@@ -88,7 +89,7 @@ def test_fp8_storage_requested_for_fp32_file(tmp_path):
     assert model.final_layer.linear.weight.dtype == torch.float8_e5m2
     assert model.final_layer.linear.bias.dtype == torch.float32
     inputs = flux_inputs(source.params)
-    assert torch.equal(run_flux(model, inputs), run_flux(reference, inputs))
+    assert_same(run_flux(model, inputs), run_flux(reference, inputs))
 
 
 def test_fp8_transformer_in_bf16_compute(tmp_path):
@@ -102,7 +103,7 @@ def test_fp8_transformer_in_bf16_compute(tmp_path):
             if p.dtype == torch.float32:
                 p.data = p.data.to(torch.bfloat16)
     inputs = flux_inputs(source.params)
-    assert torch.equal(run_flux(model, inputs, torch.bfloat16), run_flux(reference_bf16, inputs, torch.bfloat16))
+    assert_same(run_flux(model, inputs, torch.bfloat16), run_flux(reference_bf16, inputs, torch.bfloat16))
 
 
 @pytest.mark.parametrize("scaled", [False, True])
@@ -122,8 +123,8 @@ def test_fp8_text_encoders(tmp_path, models_dir, scaled):
     wo = cond.t5.encoder.block[0].layer[1].DenseReluDense.wo
     assert wo.weight.dtype == torch.float32  # transformers casts activations to wo's dtype: never fp8
     assert cond.clip.encoder.layers[0].mlp.fc1.weight.dtype == torch.float8_e4m3fn
-    assert torch.equal(cond.t5(input_ids=t5_ids()).last_hidden_state, t5_ref(input_ids=t5_ids()).last_hidden_state)
-    assert torch.equal(cond.clip(input_ids=clip_ids()).pooler_output, clip_ref(input_ids=clip_ids()).pooler_output)
+    assert_same(cond.t5(input_ids=t5_ids()).last_hidden_state, t5_ref(input_ids=t5_ids()).last_hidden_state)
+    assert_same(cond.clip(input_ids=clip_ids()).pooler_output, clip_ref(input_ids=clip_ids()).pooler_output)
 
 
 def clip_file_dict_from(state):
@@ -144,7 +145,7 @@ def test_fp8_vae_is_upcast_for_convolutions(tmp_path):
     for dtype in (None, "fp8_e4m3fn"):
         vae = load_vae(tmp_path / "ae-fp8.safetensors", dtype=dtype, device="cpu")
         assert {p.dtype for p in vae.parameters()} == {torch.float32}
-        assert torch.equal(vae.encode(image()), reference.encode(image()))
+        assert_same(vae.encode(image()), reference.encode(image()))
 
 
 def test_fp8_all_in_one_checkpoint(tmp_path, models_dir):
@@ -169,10 +170,10 @@ def test_fp8_all_in_one_checkpoint(tmp_path, models_dir):
     assert cond.t5.encoder.block[1].layer[0].SelfAttention.k.weight.dtype == torch.float8_e4m3fn
     assert {p.dtype for p in cond.clip.parameters()} == {torch.float32}
     inputs = flux_inputs(flux.params)
-    assert torch.equal(run_flux(model, inputs), run_flux(flux_ref, inputs))
-    assert torch.equal(cond.t5(input_ids=t5_ids()).last_hidden_state, t5_ref(input_ids=t5_ids()).last_hidden_state)
+    assert_same(run_flux(model, inputs), run_flux(flux_ref, inputs))
+    assert_same(cond.t5(input_ids=t5_ids()).last_hidden_state, t5_ref(input_ids=t5_ids()).last_hidden_state)
     ae_ref = copy.deepcopy(ae)
     for p in ae_ref.parameters():
         p.data = p.data.to(torch.bfloat16).float()
-    assert torch.equal(vae.encode(image()), ae_ref.encode(image()))
+    assert_same(vae.encode(image()), ae_ref.encode(image()))
     assert cond.t5_max_length == 512

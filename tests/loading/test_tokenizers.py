@@ -1,5 +1,4 @@
 """Tokenizer lookup order for single-file text encoders: own folder, shared folder, Hugging Face cache."""
-import os
 import shutil
 from pathlib import Path
 
@@ -9,7 +8,9 @@ from loading_fixtures import SHARED_TOKENIZERS
 
 def fake_hub_cache(repo_id: str, source: Path) -> Path:
     """Lay a tokenizer folder out as the Hugging Face cache stores a downloaded snapshot (conftest's empty cache)."""
-    root = Path(os.environ["HF_HUB_CACHE"]) / ("models--" + repo_id.replace("/", "--"))
+    import huggingface_hub.constants
+
+    root = Path(huggingface_hub.constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
     revision = "0" * 40
     (root / "refs").mkdir(parents=True)
     (root / "refs" / "main").write_text(revision)
