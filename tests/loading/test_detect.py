@@ -131,3 +131,21 @@ def test_clip_heads_and_t5_length_from_metadata(tmp_path, models_dir):
                               models_dir=models_dir)
     assert cond.clip.config.num_attention_heads == 4 and cond.t5_max_length == 64
     assert_same(cond.clip(input_ids=clip_ids()).pooler_output, clip(input_ids=clip_ids()).pooler_output)
+
+
+def test_describe_checkpoint_and_scaled_fp8(tmp_path):
+    from loading_fixtures import prefixed
+
+    flux = tiny_flux(True)
+    sd = prefixed({k: v.to(torch.float8_e4m3fn) if v.ndim == 2 else v for k, v in flux.state_dict().items()},
+                  "model.diffusion_model.")
+    sd["model.diffusion_model.scaled_fp8"] = torch.empty(0, dtype=torch.float8_e4m3fn)
+    sd["model.diffusion_model.img_in.scale_weight"] = torch.tensor(0.5)
+    sd.update(prefixed(tiny_ae().state_dict(), "vae."))
+    save(tmp_path / "aio.safetensors", sd)
+    info = describe_file(tmp_path / "aio.safetensors")
+    assert info["kind"] == "checkpoint" and set(info["components"]) == {"transformer", "vae"}
+    transformer = info["components"]["transformer"]
+    assert transformer["variant"] == "dev" and transformer["scaled_fp8"] is True
+    assert transformer["dtype"] == "float8_e4m3fn" and transformer["config"] == as_config(flux.params)
+    assert info["components"]["vae"]["scaled_fp8"] is False
