@@ -67,11 +67,13 @@ def test_scaled_fp8_checkpoint_part(tmp_path):
     file, reference = fp8_state(source, torch.float8_e4m3fn, scaled=True)
     file["scaled_fp8"] = torch.empty(0, dtype=torch.float8_e4m3fn)
     file["img_in.scale_input"] = torch.tensor(1.0)  # present in some files, not needed without fp8 matmuls
+    file["txt_in.weight_scale"] = file.pop("txt_in.scale_weight").reshape(1)  # newer name, shape [1]
     path = tmp_path / "flux1-dev-fp8-scaled.safetensors"
     save(path, prefixed(file, "model.diffusion_model."))
     model = load_diffusion_model(path, device="cpu")
     assert isinstance(model.img_in, CastLinear) and model.img_in.weight.dtype == torch.float8_e4m3fn
     assert torch.equal(model.img_in.scale_weight, file["img_in.scale_weight"])
+    assert torch.equal(model.txt_in.scale_weight, file["txt_in.weight_scale"])
     inputs = flux_inputs(source.params)
     assert_same(run_flux(model, inputs), run_flux(reference, inputs))
     # asking for a plain dtype folds the scales into upcast weights once
