@@ -17,6 +17,9 @@ from flux_core.executor import Executor  # noqa: E402
 
 from .canvas import MAX_UPLOAD_BYTES, NodeCanvas  # noqa: E402
 
+# Gradio's gallery widens one image to the full row; keep result thumbnails a sensible size (cosmetic only).
+PAGE_CSS = "#fluxwire-gallery .grid-container { --grid-cols: 6 !important; }"
+
 
 def build_app(executor: Executor | None = None, *, models_dir=None, output_dir="output", nodes_dir=None,
               title: str = "fluxwire") -> gr.Blocks:
@@ -26,7 +29,8 @@ def build_app(executor: Executor | None = None, *, models_dir=None, output_dir="
     with gr.Blocks(title=title, fill_width=True) as demo:
         canvas = NodeCanvas(executor=executor, elem_id="fluxwire-canvas")
         gallery = gr.Gallery(label="Results of the last run", elem_id="fluxwire-gallery", format="png",
-                             columns=6, height=260, object_fit="contain", interactive=False, buttons=["download", "fullscreen"])
+                             columns=8, height=240, object_fit="contain", preview=False,
+                             interactive=False, buttons=["download", "fullscreen"])
         canvas.wire(gallery)
     demo.fluxwire_canvas = canvas  # for tests and embedders that want the component back
     return demo
@@ -42,21 +46,27 @@ def is_local_host(host: str) -> bool:
         return False
 
 
+def host_warning(host: str) -> str | None:
+    if is_local_host(host):
+        return None
+    return (f"serving on {host!r} makes the editor reachable from other machines; anyone who can reach it "
+            "can run workflows and read results (there is no login)")
+
+
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, root_path: str = "", *,
            block: bool = True):
     """Queue and launch a built app with fluxwire's limits; returns Gradio's (app, local_url, share_url)."""
     demo.queue(default_concurrency_limit=1)
     return demo.launch(server_name=host, server_port=port, root_path=root_path or None,
-                       max_file_size=MAX_UPLOAD_BYTES, prevent_thread_lock=not block, show_error=True,
+                       max_file_size=MAX_UPLOAD_BYTES, css=PAGE_CSS, prevent_thread_lock=not block, show_error=True,
                        quiet=not block)
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, output_dir="output", nodes_dir=None,
           root_path: str = "", *, block: bool = True, executor: Executor | None = None):
     """Start the editor (`fluxwire serve`). A non-local host is allowed but warned about: there is no login."""
-    if not is_local_host(host):
-        print(f"fluxwire: warning: serving on {host!r} makes the editor reachable from other machines; "
-              "anyone who can reach it can run workflows and read results (there is no login)",
-              file=sys.stderr)
+    warning = host_warning(host)
+    if warning:
+        print(f"fluxwire: warning: {warning}", file=sys.stderr)
     demo = build_app(executor, models_dir=models_dir, output_dir=output_dir, nodes_dir=nodes_dir)
     return launch(demo, host, port, root_path, block=block)

@@ -353,3 +353,32 @@ def test_user_text_is_never_html(page, tmp_path):
     assert node(page, "s").locator(".fw-text").text_content() == repr(evil)
     assert page.locator(".fw-root img[src='x']").count() == 0
     assert page.evaluate("window.__pwned") is None
+
+
+def test_run_selected_computes_only_what_the_selection_needs(page, tmp_path):
+    open_workflow(page, doc([("a", "IntValue", {"value": 5}, (0, 0)), ("s1", "ShowValue", {}, (400, 0)),
+                             ("f", "FloatValue", {"value": 1.5}, (0, 250)), ("s2", "ShowValue", {}, (400, 250))],
+                            [("a", "value", "s1", "value"), ("f", "value", "s2", "value")]), tmp_path)
+    assert page.locator('[data-action="run-selected"]').is_disabled()
+    node(page, "s1").locator(".fw-title").click()
+    page.click('[data-action="run-selected"]')
+    page.wait_for_selector('.fw-root[data-run-status="success"]')
+    statuses = {i: node(page, i).get_attribute("data-status") for i in ("a", "s1", "f", "s2")}
+    assert statuses == {"a": "done", "s1": "done", "f": "idle", "s2": "idle"}
+    assert node(page, "s1").locator(".fw-text").text_content() == "5"
+
+
+def test_shipped_workflows_menu_opens_each_file(page):
+    from web.canvas import shipped_workflows
+
+    files = shipped_workflows()
+    if not files:
+        pytest.skip("no workflow is shipped in workflows/ yet")
+    options = page.locator(".fw-shipped option").evaluate_all("os => os.map(o => o.value).filter(Boolean)")
+    assert options == list(files)
+    name = options[-1]
+    expected = sorted(n["id"] for n in json.loads(files[name].read_text())["nodes"])
+    page.select_option(".fw-shipped", name)
+    page.wait_for_function("ids => JSON.stringify([...document.querySelectorAll('.fw-node')]"
+                           ".map(n => n.dataset.nodeId).sort()) === JSON.stringify(ids)", arg=expected)
+    assert page.locator(".fw-shipped").input_value() == ""

@@ -108,3 +108,17 @@ def test_the_component_value_round_trips_and_describes_itself(executor):
     # Gradio re-creates the component for every prop update: every prop must be a named keyword
     again = NodeCanvas(**{**canvas.constructor_args, "run_state": {"run_id": "x"}, "render": False})
     assert again.props["run_state"] == {"run_id": "x"}
+
+
+@pytest.mark.parametrize("host,local", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                        ("127.0.0.2", True), ("0.0.0.0", False), ("192.168.1.5", False),
+                                        ("example.org", False)])
+def test_only_loopback_hosts_are_served_without_a_warning(host, local):
+    import inspect
+
+    from web.app import host_warning, serve
+
+    assert (host_warning(host) is None) is local
+    if not local:
+        assert host in host_warning(host) and "no login" in host_warning(host)
+    assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"

@@ -15,7 +15,7 @@ const fileInput = root.querySelector(".fw-file");
 const shippedSelect = root.querySelector(".fw-shipped");
 const SVGNS = "http://www.w3.org/2000/svg";
 const MAX_UPLOAD = 16 * 1024 * 1024;
-const NODE_WIDTH = 250;
+const NODE_WIDTH = 220;
 const FORMAT = "fluxwire.workflow";
 
 let catalogue = { nodes: [], types: { types: {}, any: "*", widenings: [] }, problems: [], shipped: [] };
