@@ -9,7 +9,9 @@ import time
 
 from PIL import Image
 
-from flux_core.node import Float, Input, Int, Node, Output, String
+import json
+
+from flux_core.node import Boolean, Combo, Float, Input, Int, Node, Output, String
 
 
 def _picture(width: int, height: int, level: int) -> Image.Image:
@@ -65,4 +67,18 @@ class WritePicture(Node):
         return {}
 
 
-NODES = [SlowSteps, TestPicture, WritePicture]
+class EveryWidget(Node):
+    """One widget of every kind; outputs the values it received as JSON text."""
+
+    category = "test"
+    inputs = [Int("count", 2, min=0, max=10), Float("strength", 0.5, min=0.0, max=1.0, step=0.05, display="slider"),
+              String("name", "cat"), String("prompt", "a red circle", multiline=True),
+              Combo("mode", ["fast", "careful", "exact"]), Boolean("enabled", False),
+              Int("seed", 0, min=0, max=2**32 - 1, seed=True)]
+    outputs = [Output("summary", "STRING")]
+
+    def run(self, ctx, **values):
+        return json.dumps(values, sort_keys=True)
+
+
+NODES = [SlowSteps, TestPicture, WritePicture, EveryWidget]

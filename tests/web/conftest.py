@@ -36,6 +36,7 @@ def pytest_configure(config):
 def test_nodes_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("custom_nodes")
     shutil.copy(HERE / "canvas_test_pack.py", folder / "canvas_test_pack.py")
+    (folder / "broken_pack.py").write_text('raise RuntimeError("this pack fails on purpose")\n')
     return folder
 
 
@@ -44,7 +45,7 @@ def registry(test_nodes_dir):
     from flux_core.registry import discover
 
     reg = discover(test_nodes_dir)
-    assert "SlowSteps" in reg, reg.problems
+    assert "SlowSteps" in reg and "broken_pack" in reg.failures, reg.problems
     return reg
 
 

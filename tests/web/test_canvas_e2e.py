@@ -5,6 +5,7 @@ matters, against what the server actually produced (downloaded PNGs, saved JSON)
 """
 from __future__ import annotations
 
+import ast
 import io
 import json
 import re
@@ -112,6 +113,9 @@ def test_page_loads_with_default_workflow_hooks_and_catalogue(page, module_execu
         assert s.get_attribute("data-socket-dir") in ("in", "out")
         assert s.get_attribute("data-socket-name") and s.get_attribute("data-socket-type")
     assert page.locator('[data-action="run"]').is_visible() and page.locator('[data-action="stop"]').is_visible()
+    banner = page.locator('[data-role="banner"]')  # a node pack that failed to load is named at start
+    assert banner.get_attribute("data-kind") == "warning"
+    assert "broken_pack" in banner.text_content() and "on purpose" in banner.text_content()
     page.click('[data-action="palette"]')
     listed = page.locator(".fw-palette-item").evaluate_all("els => els.map(e => e.dataset.nodeType)")
     assert sorted(listed) == sorted(cls.type_name for cls in module_executor.registry)
@@ -204,6 +208,23 @@ def test_editing_gestures_select_duplicate_delete_undo_redo_pan_zoom(page, tmp_p
     page.mouse.move(600, 500, steps=5)
     page.mouse.up()
     assert world.evaluate("e => e.style.transform") != t0
+    # copy and paste where the pointer is; rename a node by double-clicking its title
+    page.click('[data-action="fit"]')
+    node(page, "a").locator(".fw-title").click()
+    page.keyboard.press("Control+c")
+    page.mouse.move(300, 450)
+    page.keyboard.press("Control+v")
+    assert len(canvas_ids(page)) == 5
+    pasted = page.locator(".fw-node[data-selected]")
+    assert pasted.count() == 1 and pasted.get_attribute("data-node-type") == "IntValue"
+    assert abs(pasted.bounding_box()["x"] - 300) < 40
+    node(page, "b").locator(".fw-title-text").dblclick()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Result <b>here</b>")
+    page.keyboard.press("Enter")
+    assert node(page, "b").locator(".fw-title-text").text_content() == "Result <b>here</b>"
+    page.keyboard.press("Control+z")
+    assert node(page, "b").locator(".fw-title-text").text_content() == "Show Value"
 
 
 def test_run_shows_progress_preview_and_downloadable_image(page, tmp_path, artifacts):
@@ -382,3 +403,34 @@ def test_shipped_workflows_menu_opens_each_file(page):
     page.wait_for_function("ids => JSON.stringify([...document.querySelectorAll('.fw-node')]"
                            ".map(n => n.dataset.nodeId).sort()) === JSON.stringify(ids)", arg=expected)
     assert page.locator(".fw-shipped").input_value() == ""
+
+
+def test_every_widget_kind_edits_the_value_python_receives(page, tmp_path):
+    open_workflow(page, doc([("w", "EveryWidget", {}, (0, 0)), ("s", "ShowValue", {}, (420, 0))],
+                            [("w", "summary", "s", "value")]), tmp_path)
+    w = node(page, "w")
+    count = w.locator('input[data-widget="count"]')
+    assert (count.get_attribute("min"), count.get_attribute("max")) == ("0", "10")
+    count.fill("7")
+    count.press("Tab")
+    slider = w.locator('input[data-widget="strength.slider"]')
+    box = slider.bounding_box()
+    page.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)  # far right: the maximum
+    w.locator('input[data-widget="name"]').fill("dog")
+    w.locator('input[data-widget="name"]').press("Tab")
+    prompt = w.locator('textarea[data-widget="prompt"]')
+    prompt.fill("a blue square\non a green background")
+    prompt.press("Tab")
+    w.locator('select[data-widget="mode"]').select_option("exact")
+    w.locator('input[data-widget="enabled"]').check()
+    seed = w.locator('input[data-widget="seed"]')
+    w.locator('[data-action="randomize"]').click()
+    page.wait_for_function("() => document.querySelector('.fw-node[data-node-id=\"w\"] input[data-widget=\"seed\"]')"
+                           ".value !== '0'")
+    seed_value = int(seed.input_value())
+    page.click('[data-action="run"]')
+    page.wait_for_selector('.fw-node[data-node-id="s"][data-status="done"]')
+    received = json.loads(ast.literal_eval(node(page, "s").locator(".fw-text").text_content()))  # repr of the text
+    assert received == {"count": 7, "strength": 1.0, "name": "dog", "prompt": "a blue square\non a green background",
+                        "mode": "exact", "enabled": True, "seed": seed_value}
+    assert 0 < seed_value <= 2**32 - 1

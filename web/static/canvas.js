@@ -179,6 +179,7 @@ function applyView() {
 function renderAll() {
   nodesLayer.textContent = "";
   nodeEls = new Map();
+  renderGroups();
   for (const n of graph.nodes) {
     const e = renderNode(n);
     nodeEls.set(n.id, e);
@@ -491,23 +492,81 @@ function deleteSelected() {
   renderAll();
   commit(before);
 }
-function duplicateSelected() {
-  if (!selected.size) return;
+function insertCopies(nodes, links, place) {
+  // add copies of `nodes` (new ids) and of the `links` between them; `place(pos)` gives each new position
   const before = snapshot();
   const map = {};
-  for (const n of graph.nodes.filter((n) => selected.has(n.id))) {
+  for (const n of nodes) {
     const copy = clone(n);
     copy.id = nextId();
     map[n.id] = copy.id;
-    copy.ui.pos = [n.ui.pos[0] + 30, n.ui.pos[1] + 30];
+    copy.ui = Object.assign({}, copy.ui, { pos: place(n.ui.pos) });
     graph.nodes.push(copy);
   }
-  for (const l of graph.links.slice()) {
+  for (const l of links) {
     if (map[l.from] && map[l.to]) graph.links.push({ from: map[l.from], output: l.output, to: map[l.to], input: l.input });
   }
   selected = new Set(Object.values(map));
   renderAll();
   commit(before);
+}
+function selectedPart() {
+  return { nodes: graph.nodes.filter((n) => selected.has(n.id)).map(clone),
+           links: graph.links.filter((l) => selected.has(l.from) && selected.has(l.to)).map(clone) };
+}
+function duplicateSelected() {
+  if (!selected.size) return;
+  const part = selectedPart();
+  insertCopies(part.nodes, part.links, (p) => [p[0] + 30, p[1] + 30]);
+}
+let clipboard = null;
+let pointerWorld = null;
+function copySelected() { if (selected.size) clipboard = selectedPart(); }
+function paste() {
+  if (!clipboard || !clipboard.nodes.length) return;
+  const x0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[0])), y0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[1]));
+  const at = pointerWorld || [x0 + 40, y0 + 40];
+  insertCopies(clipboard.nodes, clipboard.links, (p) => [Math.round(at[0] + p[0] - x0), Math.round(at[1] + p[1] - y0)]);
+}
+function renameNode(id) {
+  const n = nodeById(id), e = nodeEls.get(id);
+  if (!n || !e) return;
+  const span = e.querySelector(".fw-title-text");
+  const input = el("input", "fw-title-edit");
+  input.value = n.ui.title || declOf(n).display_name || n.type;
+  input.dataset.widget = "__title";
+  span.replaceWith(input);
+  input.focus();
+  input.select();
+  let done = false;
+  const finish = (keep) => {
+    if (done) return;
+    done = true;
+    const text = input.value.trim();
+    const before = snapshot();
+    if (keep) { if (text && text !== (declOf(n).display_name || n.type)) n.ui.title = text.slice(0, 200); else delete n.ui.title; }
+    rerenderNode(id);
+    drawWires();
+    if (keep) commit(before);
+    root.focus({ preventScroll: true });
+  };
+  input.addEventListener("keydown", (k) => {
+    if (k.key === "Enter") finish(true);
+    else if (k.key === "Escape") finish(false);
+    k.stopPropagation();
+  });
+  input.addEventListener("blur", () => finish(true));
+}
+function renderGroups() {
+  for (const g of Array.isArray(graph.groups) ? graph.groups : []) {
+    if (!g || !Array.isArray(g.bounding) || g.bounding.length < 4 || !g.bounding.every(Number.isFinite)) continue;
+    const box = el("div", "fw-group");
+    Object.assign(box.style, { left: g.bounding[0] + "px", top: g.bounding[1] + "px",
+      width: g.bounding[2] + "px", height: g.bounding[3] + "px" });
+    if (g.color) box.style.setProperty("--fw-group-color", String(g.color));
+    box.appendChild(el("div", "fw-group-title", g.title || ""));
+    nodesLayer.appendChild(box);
+  }
 }
 
 // ------------------------------------------------------------------ view
@@ -733,7 +792,11 @@ stage.addEventListener("pointerdown", (e) => {
     applyView();
   }, () => { if (!moved) select([]); });
 });
+stage.addEventListener("pointermove", (e) => { pointerWorld = toWorld(e.clientX, e.clientY); });
+stage.addEventListener("pointerleave", () => { pointerWorld = null; });
 stage.addEventListener("dblclick", (e) => {
+  const title = e.target.closest(".fw-title");
+  if (title && !isTyping(e.target)) { renameNode(title.closest(".fw-node").dataset.nodeId); return; }
   if (e.target.closest(".fw-node") || palette.contains(e.target)) return;
   openPalette(toWorld(e.clientX, e.clientY));
 });
@@ -759,6 +822,8 @@ root.addEventListener("keydown", (e) => {
   else if (mod && k === "z" && !e.shiftKey) { e.preventDefault(); undo(); }
   else if (mod && (k === "y" || (k === "z" && e.shiftKey))) { e.preventDefault(); redo(); }
   else if (mod && k === "d") { e.preventDefault(); duplicateSelected(); }
+  else if (mod && k === "c") { copySelected(); }
+  else if (mod && k === "v") { e.preventDefault(); paste(); }
   else if (mod && k === "a") { e.preventDefault(); select(graph.nodes.map((n) => n.id)); }
   else if (e.key === "Escape") { closePalette(); select([]); }
 });
