@@ -2,8 +2,9 @@
 
 Mid-size config (hidden 768 = 6 heads x 128, 4 double + 8 single blocks, 1024 image tokens +
 128 text tokens, guidance embedder on), fp32 and bf16, batch 1, CPU. The two models are timed
-alternately in one process so that load from other jobs hits both alike; the median of each is
-reported with the ratio ours / diffusers (issue 3 target: <= 0.85).
+alternately in one process so that load from other jobs hits both alike. Reported: the median
+time of each, and the median over rounds of the per-round ratio ours / diffusers (each round times
+both models back to back, so slow drifts in machine load cancel). Issue 3 target: ratio <= 0.85.
 """
 from __future__ import annotations
 
@@ -121,7 +122,11 @@ def measure(dtypes=("fp32", "bf16"), repeats: int = 5) -> list[dict]:
         rel = ((a - b).norm() / b.norm()).item()
         t_ours, t_ref = time_alternating(ours, ref, inp, repeats)
         m_ours, m_ref = statistics.median(t_ours), statistics.median(t_ref)
-        results.append(dict(dtype=name, ours_s=m_ours, diffusers_s=m_ref, ratio=m_ours / m_ref, rel_diff=rel))
+        ratio = statistics.median(a / b for a, b in zip(t_ours, t_ref))
+        results.append(
+            dict(dtype=name, ours_s=m_ours, diffusers_s=m_ref, ratio=ratio, best_ratio=min(t_ours) / min(t_ref),
+                 rel_diff=rel)
+        )  # fmt: skip
     return results
 
 
@@ -142,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "OK" if r["ratio"] <= 0.85 else "ABOVE TARGET"
         print(
             f"{r['dtype']}: ours {r['ours_s'] * 1000:.1f} ms, diffusers {r['diffusers_s'] * 1000:.1f} ms, "
-            f"ratio {r['ratio']:.3f} (target <= 0.85: {verdict}); output rel. diff {r['rel_diff']:.2e}"
+            f"ratio {r['ratio']:.3f} (best-of ratio {r['best_ratio']:.3f}; target <= 0.85: {verdict}); "
+            f"output rel. diff {r['rel_diff']:.2e}"
         )
     return 0
 

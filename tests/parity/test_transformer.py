@@ -293,3 +293,24 @@ def test_real_head_layout_matches_diffusers():
     expected = run_reference(ref, inp)
     assert expected.abs().max() > 1.0
     torch.testing.assert_close(ours(**inp), expected, **TOL)
+
+
+def test_plain_torch_path_matches_too(pair, monkeypatch):
+    """The oneDNN fast path is an optimisation only: without it (other devices, training) results agree."""
+    ours, _, inp, expected = pair
+    monkeypatch.setattr(layers, "_ONEDNN_LINEAR", None)
+    torch.testing.assert_close(ours(**inp), expected, **TOL)
+
+
+def test_training_path_has_gradients(pair):
+    ours, _, inp, expected = pair
+    with torch.enable_grad():
+        out = ours(**inp)
+        out.square().mean().backward()
+    try:
+        torch.testing.assert_close(out.detach(), expected, **TOL)
+        grads = [p.grad for p in ours.parameters()]
+        assert all(g is not None and torch.isfinite(g).all() for g in grads)
+        assert ours.single_blocks[0].linear1.weight.grad[3 * ours.params.hidden_size:].abs().sum() > 0
+    finally:
+        ours.zero_grad(set_to_none=True)
