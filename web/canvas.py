@@ -50,7 +50,7 @@ TEMPLATE = """
     <select class="fw-shipped" data-action="shipped" title="Shipped workflows"><option value="">Workflows&#8230;</option></select>
     <span class="fw-status" data-role="status"></span>
   </div>
-  <div class="fw-banner" data-role="banner" hidden></div>
+  <div class="fw-banner" data-role="banner" hidden><button type="button" class="fw-banner-close" data-action="dismiss" title="Dismiss">&#215;</button><span data-role="banner-text"></span></div>
   <div class="fw-stage" data-role="stage">
     <div class="fw-world" data-role="world">
       <svg class="fw-wires" data-role="wires" width="1" height="1"></svg>

@@ -15,6 +15,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from canvas_helpers import launch_app
+from flux_core.workflow import WorkflowError
 
 pytestmark = pytest.mark.e2e
 
@@ -107,8 +108,19 @@ def test_page_loads_with_default_workflow_hooks_and_catalogue(page, module_execu
 
     default, _notice = default_document()
     assert canvas_ids(page) == sorted(n["id"] for n in default["nodes"])
+    try:  # what the app says about the opening workflow must be what validation says
+        module_executor.validate(default)
+        at_fault = {}
+    except WorkflowError as e:
+        at_fault = {p.node: p.message for p in e.problems if p.node}
+    if at_fault:
+        page.wait_for_selector('.fw-node[data-status="error"]')
     for el in page.locator(".fw-node").all():
-        assert el.get_attribute("data-node-type") and el.get_attribute("data-status") == "idle"
+        nid = el.get_attribute("data-node-id")
+        assert el.get_attribute("data-node-type")
+        assert el.get_attribute("data-status") == ("error" if nid in at_fault else "idle")
+        if nid in at_fault:
+            assert at_fault[nid] in el.locator(".fw-error").text_content()
     for s in page.locator(".fw-socket").all():
         assert s.get_attribute("data-socket-dir") in ("in", "out")
         assert s.get_attribute("data-socket-name") and s.get_attribute("data-socket-type")

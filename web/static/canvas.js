@@ -7,7 +7,7 @@
 const root = element.querySelector(".fw-root");
 const part = (role) => root.querySelector('[data-role="' + role + '"]');
 const stage = part("stage"), world = part("world"), wires = part("wires"), nodesLayer = part("nodes");
-const banner = part("banner"), statusEl = part("status"), toast = part("toast"), rubber = part("rubber");
+const banner = part("banner"), bannerText = part("banner-text"), statusEl = part("status"), toast = part("toast"), rubber = part("rubber");
 const palette = part("palette");
 const paletteSearch = palette.querySelector(".fw-palette-search");
 const paletteList = palette.querySelector(".fw-palette-list");
@@ -61,7 +61,7 @@ function linkInto(id, input) { return graph.links.find((l) => l.to === id && l.i
 function fileUrl(path) {
   const cfg = window.gradio_config || {};
   const base = cfg.root ? String(cfg.root).replace(/\/+$/, "") + (cfg.api_prefix || "/gradio_api") : "gradio_api";
-  return base + "/file=" + encodeURI(path);
+  return base + "/file=" + String(path).split("/").map(encodeURIComponent).join("/");
 }
 function isTyping(target) {
   return target && target.closest && target.closest("input, textarea, select, [contenteditable]");
@@ -142,7 +142,9 @@ function commit(before) {
   }
   send();
 }
+let generation = 0;  // counts documents loaded, so a late answer about an older one is ignored
 function loadGraph(doc, opts) {
+  generation += 1;
   const before = snapshot();
   graph = normalise(doc);
   selected.clear();
@@ -888,8 +890,9 @@ stage.addEventListener("drop", (e) => {
 
 // ------------------------------------------------------------------ run state from Python
 function setStatus(text) { statusEl.textContent = text; }
-function showBanner(kind, text) { banner.hidden = false; banner.dataset.kind = kind; banner.textContent = text; }
-function hideBanner() { banner.hidden = true; banner.textContent = ""; }
+function showBanner(kind, text) { banner.hidden = false; banner.dataset.kind = kind; bannerText.textContent = text; }
+function hideBanner() { banner.hidden = true; bannerText.textContent = ""; }
+banner.querySelector('[data-action="dismiss"]').addEventListener("click", hideBanner);
 function reportError(err) { showBanner("error", String(err && err.message ? err.message : err)); }
 function markProblems(problems) {
   statusById = {};
@@ -1010,6 +1013,7 @@ if (savedView && isFinite(savedView.zoom) && savedView.zoom > 0) { view = Object
 else requestAnimationFrame(fitView);
 watch("value", () => {
   if (props.value === lastSent) return;
+  generation += 1;
   graph = normalise(props.value);
   lastSent = props.value;
   statusById = {};
@@ -1020,4 +1024,14 @@ watch("run_state", () => applyRunState(props.run_state));
 watch("catalogue", () => { setCatalogue(props.catalogue); renderAll(); });
 new ResizeObserver(() => drawWires()).observe(stage);
 setStatus(graph.nodes.length ? "ready" : "empty canvas: add nodes with + Add node or double-click");
+if (graph.nodes.length) {
+  // say at once what would stop the opening workflow from running (e.g. a model file not installed)
+  const asked = generation;
+  server.validate_graph(props.value).then((res) => {
+    if (asked !== generation || currentRun || !res || !res.problems || !res.problems.length) return;
+    markProblems(res.problems);
+    const packs = (catalogue.problems || []).join("\n");
+    showBanner("warning", (packs ? packs + "\n" : "") + (res.message || "the workflow has problems"));
+  }).catch(reportError);
+}
 root.dataset.ready = "1";
