@@ -7,16 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-
-# pytest puts tests/ on sys.path, where tests/nodes (a test package) would shadow the real `nodes`
-# package; the repository root must come first for `import nodes` and `import web`.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if sys.path[:1] != [_ROOT]:
-    sys.path.insert(0, _ROOT)
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -75,7 +68,7 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         _no_browser("playwright is not installed (pip install playwright; never `playwright install`)")
-    from canvas_helpers import chromium_path
+    from .canvas_helpers import chromium_path
 
     path = chromium_path()
     if path is None:

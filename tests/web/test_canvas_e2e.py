@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from canvas_helpers import launch_app
+from .canvas_helpers import launch_app
 from flux_core.workflow import WorkflowError
 
 pytestmark = pytest.mark.e2e

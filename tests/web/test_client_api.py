@@ -6,7 +6,7 @@ import json
 import pytest
 from PIL import Image
 
-from canvas_helpers import launch_app
+from .canvas_helpers import launch_app
 
 GRAPH = {"format": "fluxwire.workflow", "version": 1, "metadata": {"title": "api"},
          "nodes": [{"id": "p", "type": "TestPicture", "widgets": {"width": 32, "height": 24, "delay": 0.05}},

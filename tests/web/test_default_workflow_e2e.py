@@ -11,7 +11,7 @@ import json
 import pytest
 from PIL import Image
 
-from canvas_helpers import launch_app
+from .canvas_helpers import launch_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from canvas_helpers import free_port
+from .canvas_helpers import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from canvas_helpers import free_port
+from .canvas_helpers import free_port
 
 pytestmark = pytest.mark.e2e
 
