@@ -86,3 +86,18 @@ def test_bf16_smoke_against_diffusers_and_fp32():
     cos = torch.nn.functional.cosine_similarity(out.float().flatten(), expected.flatten(), dim=0)
     assert rel(out, expected) < 3e-2 and cos > 0.999
     assert rel(out, full) < 3e-2
+
+
+@pytest.mark.parametrize("block", [1024, 7])  # 7: several query blocks, the last one partial
+def test_bf16_cpu_attention_is_fp32_attention_of_the_bf16_inputs(block, monkeypatch):
+    monkeypatch.setattr(layers, "ATTENTION_QUERY_BLOCK", block)
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 40, 16, generator=g).mul(2).to(torch.bfloat16) for _ in range(3))
+    out = layers._attention_bf16_cpu(q, k, v)
+    exact = torch.nn.functional.scaled_dot_product_attention(q.double(), k.double(), v.double())
+    exact = exact.transpose(1, 2).flatten(2)
+    assert out.shape == (2, 40, 48) and out.dtype == torch.bfloat16
+    # only the final rounding to bf16 separates it from exact attention on the same inputs
+    torch.testing.assert_close(out.double(), exact, rtol=2**-8, atol=1e-6)
+    flash = torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2)
+    assert (out.double() - exact).norm() <= (flash.double() - exact).norm() * 1.01
