@@ -247,11 +247,12 @@ class NodeCanvas(gr.HTML):
             targets = targets_from_event(getattr(evt, "_data", None))
             for state in runner.run(graph, targets=targets, session=session):
                 update = gr.update(run_state=state)
-                final = state["status"] not in ("running",)
                 if gallery is None:
                     yield update
+                elif state["status"] == "success" or (state["status"] != "running" and state["images"]):
+                    yield update, list(state["images"])  # the gallery shows the images of the last run
                 else:
-                    yield update, (list(state["images"]) if final and state["images"] else gr.skip())
+                    yield update, gr.skip()
 
         def stop_run(request: gr.Request):
             runner.stop(getattr(request, "session_hash", None))

@@ -189,7 +189,7 @@ class CanvasRunner:
         finished = False
         try:
             previews: dict[str, Any] = {}
-            last = 0.0
+            last, dirty = 0.0, False
             while not finished:
                 try:
                     event = events.get(timeout=self.yield_interval)
@@ -199,15 +199,16 @@ class CanvasRunner:
                     finished = True
                 elif event:
                     self._fold(state, event, previews, workflow_text)
+                    dirty = True
                     if time.monotonic() - last < self.yield_interval:
                         continue
-                for nid, image in previews.items():
+                for nid, image in previews.items():  # only the newest preview of each node is encoded
                     url = preview_data_url(image)
                     if url:
                         state["nodes"].setdefault(nid, {})["preview"] = url
                 previews.clear()
-                if not finished:
-                    last = time.monotonic()
+                if dirty and not finished:
+                    last, dirty = time.monotonic(), False
                     yield state
             worker.join()
             self._finish(state, outcome)

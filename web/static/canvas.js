@@ -817,7 +817,13 @@ stage.addEventListener("wheel", (e) => {
 // ------------------------------------------------------------------ keyboard
 root.addEventListener("keydown", (e) => {
   const mod = e.ctrlKey || e.metaKey;
-  if (mod && e.key === "Enter") { e.preventDefault(); runGraph(null); return; }
+  if (mod && e.key === "Enter") {
+    e.preventDefault();
+    // a widget being typed in has not sent its change yet
+    if (e.target.matches && e.target.matches("[data-widget]")) e.target.dispatchEvent(new Event("change"));
+    runGraph(null);
+    return;
+  }
   if (isTyping(e.target)) return;
   const k = e.key.toLowerCase();
   if (e.key === "Delete" || e.key === "Backspace") { e.preventDefault(); deleteSelected(); }
