@@ -446,3 +446,21 @@ def test_every_widget_kind_edits_the_value_python_receives(page, tmp_path):
     assert received == {"count": 7, "strength": 1.0, "name": "dog", "prompt": "a blue square\non a green background",
                         "mode": "exact", "enabled": True, "seed": seed_value}
     assert 0 < seed_value <= 2**32 - 1
+
+
+def test_a_seed_marked_random_changes_before_every_run(page, tmp_path, artifacts):
+    open_workflow(page, doc([("w", "EveryWidget", {"seed": 5}, (0, 0)), ("s", "ShowValue", {}, (420, 0))],
+                            [("w", "summary", "s", "value")]), tmp_path)
+    text = node(page, "s").locator(".fw-text")
+    received = []
+    for mode in ("fixed", "random", "random"):
+        node(page, "w").locator('select[data-widget="seed.mode"]').select_option(mode)
+        before = text.text_content()
+        page.click('[data-action="run"]')
+        page.wait_for_function("t => { const e = document.querySelector('.fw-node[data-node-id=\"s\"] .fw-text');"
+                               " return e.textContent && e.textContent !== t; }", arg=before)
+        seed = json.loads(ast.literal_eval(text.text_content()))["seed"]
+        assert seed == int(node(page, "w").locator('input[data-widget="seed"]').input_value())
+        received.append(seed)
+    assert received[0] == 5 and len(set(received)) == 3
+    page.screenshot(path=str(artifacts / "every-widget.png"))

@@ -333,12 +333,21 @@ function widgetControl(n, inp) {
       dice.type = "button";
       dice.title = "New random seed";
       dice.dataset.action = "randomize";
-      dice.addEventListener("click", () => {
-        const lo = Math.max(0, Number(w.min || 0));
-        const hi = Math.min(Number(w.max === null || w.max === undefined ? 2 ** 32 - 1 : w.max), 2 ** 32 - 1);
-        set(lo + Math.floor(Math.random() * (hi - lo + 1)));
-      });
+      dice.addEventListener("click", () => set(randomSeed(w)));
       wrap.appendChild(dice);
+      // ComfyUI's "control after generate": a seed marked random gets a new value before every run
+      const mode = el("select", "fw-seed-mode");
+      for (const m of ["fixed", "random"]) { const o = el("option", null, m); o.value = m; mode.appendChild(o); }
+      mode.value = seedMode(n, inp.name);
+      mode.dataset.widget = inp.name + ".mode";
+      mode.title = "fixed: keep this seed; random: a new seed before every run";
+      mode.addEventListener("change", () => {
+        const before = snapshot();
+        n.properties = Object.assign({}, n.properties);
+        n.properties.seed_modes = Object.assign({}, n.properties.seed_modes, { [inp.name]: mode.value });
+        commit(before);
+      });
+      wrap.appendChild(mode);
     }
   } else if (w.kind === "boolean") {
     control = el("input");
@@ -380,6 +389,29 @@ function widgetControl(n, inp) {
   control.name = inp.name;
   control.setAttribute("aria-label", inp.label || inp.name);
   return wrap;
+}
+function randomSeed(w) {
+  const lo = Math.max(0, Number(w.min || 0));
+  const hi = Math.min(Number(w.max === null || w.max === undefined ? 2 ** 32 - 1 : w.max), 2 ** 32 - 1);
+  return lo + Math.floor(Math.random() * (hi - lo + 1));
+}
+function seedMode(n, name) {
+  const modes = n.properties && n.properties.seed_modes;
+  return modes && modes[name] === "random" ? "random" : "fixed";
+}
+function reseed() {
+  // new values for seeds marked "random", recorded in the document so saved files say which seed was used
+  const before = snapshot();
+  for (const n of graph.nodes) {
+    for (const inp of declOf(n).inputs || []) {
+      if (inp.widget && inp.widget.seed && seedMode(n, inp.name) === "random" && !linkInto(n.id, inp.name)) {
+        n.widgets[inp.name] = randomSeed(inp.widget);
+        const ctl = nodeEls.get(n.id) && nodeEls.get(n.id).querySelector('[data-widget="' + CSS.escape(inp.name) + '"]');
+        if (ctl) ctl.value = String(n.widgets[inp.name]);
+      }
+    }
+  }
+  if (before !== snapshot()) commit(before);
 }
 function setWidget(id, name, value) {
   const n = nodeById(id);
@@ -939,7 +971,7 @@ function applyRunState(state) {
     err.hidden = !next.error;
     const badge = e.querySelector(".fw-badge");
     badge.textContent = next.status === "running" && next.max ? next.value + "/" + next.max :
-      next.status === "cached" ? "cached" : next.status === "done" && next.seconds !== undefined ? next.seconds + " s" : "";
+      next.status === "cached" ? "cached" : next.status === "done" && next.seconds !== undefined ? (next.seconds < 0.01 ? "<0.01 s" : next.seconds.toFixed(2) + " s") : "";
     const pv = e.querySelector(".fw-preview");
     if (next.preview && String(next.preview).startsWith("data:image/") && next.status === "running") {
       if (pv.getAttribute("src") !== next.preview) pv.src = next.preview;
@@ -969,6 +1001,7 @@ function applyRunState(state) {
 }
 function runGraph(targets) {
   closePalette();
+  reseed();
   send();
   pendingRuns += 1;
   if (pendingRuns > 1) setStatus("queued: " + (pendingRuns - 1) + " run(s) waiting");
