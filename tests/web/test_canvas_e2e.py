@@ -180,6 +180,14 @@ def test_incompatible_wire_is_refused_and_occupied_input_is_replaced(page, tmp_p
     drag(page, sock(page, "i", "out", "value"), sock(page, "m", "in", "a"))  # INT widens into FLOAT
     assert wire(page, "i", "value", "m", "a").count() == 1
     assert page.locator('path.fw-wire[data-to="m"][data-input="a"]').count() == 1
+    # pull the wire off the input and drop it on empty canvas: the link goes, the widget comes back
+    x, y = centre(sock(page, "m", "in", "a"))
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 200, y + 300, steps=8)
+    page.mouse.up()
+    assert page.locator("path.fw-wire").count() == 0
+    assert node(page, "m").locator('input[data-widget="a"]').is_visible()
 
 
 def test_editing_gestures_select_duplicate_delete_undo_redo_pan_zoom(page, tmp_path):
