@@ -14,6 +14,7 @@ import base64
 import binascii
 import threading
 import time
+import weakref
 from importlib import resources
 from typing import Any, Callable
 
@@ -123,7 +124,7 @@ def _document_or_problems(parse: Callable[[], Any], executor: Executor) -> dict:
 
 # ----------------------------------------------------------------------------- catalogue
 
-_catalogue_cache: dict[int, tuple[float, dict]] = {}
+_catalogue_cache: "weakref.WeakKeyDictionary[Executor, tuple[float, dict]]" = weakref.WeakKeyDictionary()
 _catalogue_lock = threading.Lock()
 CATALOGUE_TTL = 5.0
 
@@ -131,15 +132,14 @@ CATALOGUE_TTL = 5.0
 def node_catalogue(executor: Executor, fresh: bool = False) -> dict:
     """What the palette and the connection rule need: node declarations, socket types, pack problems,
     shipped workflow names. Cached briefly because Gradio rebuilds the component on every prop update."""
-    key = id(executor)
     with _catalogue_lock:
-        hit = _catalogue_cache.get(key)
+        hit = _catalogue_cache.get(executor)
         if hit and not fresh and time.monotonic() - hit[0] < CATALOGUE_TTL:
             return hit[1]
     catalogue = {"nodes": executor.registry.describe(executor.env), "types": catalogue_types(),
                  "problems": list(executor.registry.problems), "shipped": list(shipped_workflows())}
     with _catalogue_lock:
-        _catalogue_cache[key] = (time.monotonic(), catalogue)
+        _catalogue_cache[executor] = (time.monotonic(), catalogue)
     return catalogue
 
 

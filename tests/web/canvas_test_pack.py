@@ -10,6 +10,7 @@ import time
 from PIL import Image
 
 import json
+from pathlib import Path
 
 from flux_core.node import Boolean, Combo, Float, Input, Int, Node, Output, String
 
@@ -81,4 +82,20 @@ class EveryWidget(Node):
         return json.dumps(values, sort_keys=True)
 
 
-NODES = [SlowSteps, TestPicture, WritePicture, EveryWidget]
+def _checkpoint_files(env) -> list[str]:
+    folder = Path(env.models_dir) / "checkpoints" if env is not None else None
+    return sorted(p.name for p in folder.glob("*.safetensors")) if folder and folder.is_dir() else []
+
+
+class PickModelFile(Node):
+    """Chooses a file from the models folder's checkpoints/ (a dropdown that changes with the disk)."""
+
+    category = "test"
+    inputs = [Combo("file", _checkpoint_files, optional=True)]
+    outputs = [Output("name", "STRING")]
+
+    def run(self, ctx, file=None):
+        return file or ""
+
+
+NODES = [SlowSteps, TestPicture, WritePicture, EveryWidget, PickModelFile]

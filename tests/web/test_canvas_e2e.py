@@ -472,3 +472,22 @@ def test_a_seed_marked_random_changes_before_every_run(page, tmp_path, artifacts
         received.append(seed)
     assert received[0] == 5 and len(set(received)) == 3
     page.screenshot(path=str(artifacts / "every-widget.png"))
+
+
+def test_model_file_dropdown_follows_the_models_folder(page, tmp_path, module_executor):
+    folder = module_executor.env.models_dir / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "old.safetensors").write_bytes(b"")
+    page.click('[data-action="refresh"]')
+    open_workflow(page, doc([("m", "PickModelFile", {"file": "old.safetensors"}, (0, 0)),
+                             ("s", "ShowValue", {}, (420, 0))], [("m", "name", "s", "value")]), tmp_path)
+    choice = node(page, "m").locator('select[data-widget="file"]')
+    assert choice.locator("option").all_text_contents() == ["old.safetensors"]
+    (folder / "new.safetensors").write_bytes(b"")
+    page.click('[data-action="refresh"]')
+    page.wait_for_function("() => document.querySelectorAll('.fw-node[data-node-id=\"m\"] option').length === 2")
+    choice = node(page, "m").locator('select[data-widget="file"]')
+    choice.select_option("new.safetensors")
+    page.click('[data-action="run"]')
+    page.wait_for_selector('.fw-node[data-node-id="s"][data-status="done"]')
+    assert node(page, "s").locator(".fw-text").text_content() == repr("new.safetensors")

@@ -1073,4 +1073,8 @@ if (graph.nodes.length) {
     showBanner("warning", (packs ? packs + "\n" : "") + (res.message || "the workflow has problems"));
   }).catch(reportError);
 }
+// the catalogue in the page config was made when the app started: re-read model lists once per page load
+server.refresh_catalogue(null).then((cat) => {
+  if (cat && JSON.stringify(cat) !== JSON.stringify(props.catalogue)) { setCatalogue(cat); renderAll(); }
+}).catch(reportError);
 root.dataset.ready = "1";

@@ -1,0 +1,303 @@
+"""`NodeCanvas`: the node editor as a Gradio component (a `gr.HTML` subclass), embeddable in any Blocks.
+
+The component's value is the workflow document (a dict in fluxwire's format). Its props carry the node
+catalogue (from the same `Node.describe()` the executor validates against, plus the socket type table)
+and the streamed run state. Plain JS and CSS from `web/static/` do the drawing; they are read from the
+package, inlined into the component config, and never fetched from anywhere.
+
+Small request/response calls (validate, open a file, pick a shipped workflow, refresh model lists) are
+Gradio *server functions*: every one re-checks in Python whatever the browser sent.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+import time
+import weakref
+from importlib import resources
+from typing import Any, Callable
+
+import gradio as gr
+
+from flux_core.executor import Executor
+from flux_core.types import catalogue_types
+from flux_core.workflow import FORMAT, VERSION, Problem, WorkflowError, loads_document, parse_document
+
+from .runner import CanvasRunner, targets_from_event
+
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # a workflow JSON or a PNG carrying one; larger files are refused
+UPLOAD_KINDS = (".json", ".png")
+
+_STATIC = resources.files(__package__) / "static"
+_ASSET_CACHE: dict[str, str] = {}
+
+TEMPLATE = """
+<div class="fw-root" data-ready="0" tabindex="0">
+  <div class="fw-toolbar">
+    <button type="button" class="fw-btn fw-primary" data-action="run" title="Run the whole workflow (Ctrl+Enter)">&#9654; Run</button>
+    <button type="button" class="fw-btn" data-action="run-selected" title="Run only what the selected nodes need">Run selected</button>
+    <button type="button" class="fw-btn fw-danger" data-action="stop" title="Stop the running workflow">&#9632; Stop</button>
+    <span class="fw-sep"></span>
+    <button type="button" class="fw-btn" data-action="palette" title="Add a node (double-click the canvas)">+ Add node</button>
+    <button type="button" class="fw-btn" data-action="undo" title="Undo (Ctrl+Z)">Undo</button>
+    <button type="button" class="fw-btn" data-action="redo" title="Redo (Ctrl+Y)">Redo</button>
+    <button type="button" class="fw-btn" data-action="fit" title="Fit the workflow in view">Fit</button>
+    <button type="button" class="fw-btn" data-action="refresh" title="Re-read the node list and the model files">&#8635;</button>
+    <span class="fw-sep"></span>
+    <button type="button" class="fw-btn" data-action="save" title="Download the workflow as JSON">Save</button>
+    <button type="button" class="fw-btn" data-action="open" title="Open a workflow JSON or a fluxwire PNG">Open</button>
+    <input type="file" class="fw-file" accept=".json,.png,application/json,image/png" hidden>
+    <select class="fw-shipped" data-action="shipped" title="Shipped workflows"><option value="">Workflows&#8230;</option></select>
+    <span class="fw-status" data-role="status"></span>
+  </div>
+  <div class="fw-banner" data-role="banner" hidden><button type="button" class="fw-banner-close" data-action="dismiss" title="Dismiss">&#215;</button><span data-role="banner-text"></span></div>
+  <div class="fw-stage" data-role="stage">
+    <div class="fw-world" data-role="world">
+      <svg class="fw-wires" data-role="wires" width="1" height="1"></svg>
+      <div class="fw-nodes" data-role="nodes"></div>
+    </div>
+    <div class="fw-rubber" data-role="rubber" hidden></div>
+    <div class="fw-toast" data-role="toast" hidden></div>
+    <div class="fw-palette" data-role="palette" hidden>
+      <input type="search" class="fw-palette-search" placeholder="Search nodes" aria-label="Search nodes">
+      <div class="fw-palette-list"></div>
+    </div>
+    <div class="fw-drop-hint">Drop a workflow .json or a fluxwire .png to open it</div>
+  </div>
+</div>
+"""
+
+
+def _asset(name: str) -> str:
+    """A file from web/static, read once per process (Gradio re-creates the component on prop updates)."""
+    if name not in _ASSET_CACHE:
+        _ASSET_CACHE[name] = (_STATIC / name).read_text(encoding="utf-8")
+    return _ASSET_CACHE[name]
+
+
+# ----------------------------------------------------------------------------- documents
+
+def empty_document(title: str = "untitled") -> dict:
+    return {"format": FORMAT, "version": VERSION, "metadata": {"title": title}, "nodes": [], "links": []}
+
+
+def shipped_workflows() -> dict[str, Any]:
+    """The workflow files shipped in the `workflows` package: name (file stem) -> resource."""
+    try:
+        folder = resources.files("workflows")
+    except ModuleNotFoundError:
+        return {}
+    return {f.name[:-5]: f for f in sorted(folder.iterdir(), key=lambda f: f.name) if f.name.endswith(".json")}
+
+
+DEFAULT_WORKFLOWS = ("flux-mini", "flux-schnell")
+
+
+def default_document() -> tuple[dict, str | None]:
+    """The workflow the canvas opens with, and a notice when there is none to show."""
+    shipped = shipped_workflows()
+    for name in DEFAULT_WORKFLOWS:
+        if name in shipped:
+            try:
+                return loads_document(shipped[name].read_text(encoding="utf-8"), name).to_dict(), None
+            except WorkflowError as e:
+                return empty_document(), f"the shipped workflow {name!r} cannot be read: {e}"
+    return empty_document(), ("no default workflow is shipped yet (workflows/flux-mini.json); "
+                              "add nodes from the palette or open a workflow file")
+
+
+def _document_or_problems(parse: Callable[[], Any], executor: Executor) -> dict:
+    """{"ok", "workflow", "problems", "message"}: a structurally valid document is always returned so
+    the user can fix it on the canvas; validation problems come with it."""
+    try:
+        wf = parse()
+    except WorkflowError as e:
+        return {"ok": False, "workflow": None, "problems": [p.to_dict() for p in e.problems], "message": str(e)}
+    try:
+        executor.validate(wf)
+        problems, message = [], ""
+    except WorkflowError as e:
+        problems, message = [p.to_dict() for p in e.problems], str(e)
+    return {"ok": True, "workflow": wf.to_dict(), "problems": problems, "message": message}
+
+
+# ----------------------------------------------------------------------------- catalogue
+
+_catalogue_cache: "weakref.WeakKeyDictionary[Executor, tuple[float, dict]]" = weakref.WeakKeyDictionary()
+_catalogue_lock = threading.Lock()
+CATALOGUE_TTL = 5.0
+
+
+def node_catalogue(executor: Executor, fresh: bool = False) -> dict:
+    """What the palette and the connection rule need: node declarations, socket types, pack problems,
+    shipped workflow names. Cached briefly because Gradio rebuilds the component on every prop update."""
+    with _catalogue_lock:
+        hit = _catalogue_cache.get(executor)
+        if hit and not fresh and time.monotonic() - hit[0] < CATALOGUE_TTL:
+            return hit[1]
+    catalogue = {"nodes": executor.registry.describe(executor.env), "types": catalogue_types(),
+                 "problems": list(executor.registry.problems), "shipped": list(shipped_workflows())}
+    with _catalogue_lock:
+        _catalogue_cache[executor] = (time.monotonic(), catalogue)
+    return catalogue
+
+
+_default_executor: Executor | None = None
+
+
+def default_executor() -> Executor:
+    global _default_executor
+    if _default_executor is None:
+        _default_executor = Executor()
+    return _default_executor
+
+
+# ----------------------------------------------------------------------------- the component
+from gradio.events import Dependency
+
+class NodeCanvas(gr.HTML):
+    """The node editor. Value: a workflow document (dict). Call `wire()` inside the Blocks to add Run/Stop.
+
+    Every prop Gradio may update is a named keyword here (Gradio re-creates the component with
+    ``cls(**constructor_args, **update)``), and the constructor stays cheap for the same reason.
+    """
+
+    def __init__(self, value: dict | str | None = None, *, executor: Executor | None = None,
+                 catalogue: dict | None = None, run_state: dict | None = None, notice: str = "",
+                 elem_id: str | None = None, elem_classes: list[str] | str | None = None, **kwargs):
+        self.executor = executor or default_executor()
+        if catalogue is None:
+            catalogue = node_catalogue(self.executor)
+        if value is None:
+            value, default_notice = default_document()
+            notice = notice or default_notice or ""
+        ex = self.executor
+
+        def validate_graph(graph):
+            """Structured problems of a graph, exactly as the CLI reports them."""
+            return _document_or_problems(lambda: parse_document(graph), ex)
+
+        def read_workflow_file(upload):
+            """A dropped or opened file ({name, data: base64}) -> its workflow; JSON or fluxwire PNG only."""
+            return read_uploaded_workflow(upload, ex)
+
+        def shipped_workflow(name):
+            files = shipped_workflows()
+            if not isinstance(name, str) or name not in files:
+                return {"ok": False, "workflow": None, "problems": [],
+                        "message": f"there is no shipped workflow named {str(name)[:80]!r}"}
+            return _document_or_problems(lambda: loads_document(files[name].read_text(encoding="utf-8"), name),
+                                         ex)
+
+        def refresh_catalogue(_=None):
+            """Re-read node declarations (e.g. model files added to the models folder)."""
+            return node_catalogue(ex, fresh=True)
+
+        super().__init__(
+            value=self._as_document(value),
+            html_template=TEMPLATE,
+            css_template=_asset("canvas.css"),
+            js_on_load=_asset("canvas.js"),
+            apply_default_css=False,
+            server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue],
+            elem_id=elem_id,
+            elem_classes=elem_classes,
+            catalogue=catalogue,
+            run_state=run_state or {},
+            notice=notice,
+            **kwargs,
+        )
+
+    @staticmethod
+    def _as_document(value: Any) -> Any:
+        if isinstance(value, str):
+            return loads_document(value).to_dict()
+        if hasattr(value, "to_dict"):
+            return value.to_dict()
+        return value
+
+    # Gradio hooks: the value is JSON data, not HTML text.
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+    def postprocess(self, value: Any) -> Any:
+        return self._as_document(value)
+
+    def api_info(self) -> dict[str, Any]:
+        return {"type": "object", "description": "a fluxwire workflow document"}
+
+    def example_payload(self) -> Any:
+        return empty_document()
+
+    def example_value(self) -> Any:
+        return empty_document()
+
+    # --- events -------------------------------------------------------------------------------
+    def wire(self, gallery: gr.Gallery | None = None, *, runner: CanvasRunner | None = None,
+             api_name: str = "run_graph"):
+        """Bind the canvas's Run and Stop buttons to a queued run on this canvas's executor.
+
+        Must be called inside the same `gr.Blocks` context. Returns the runner. Runs from every tab go
+        through one queue (concurrency 1); pressing Run again while running queues the next run."""
+        runner = runner or CanvasRunner(self.executor)
+        outputs: list[Any] = [self] + ([gallery] if gallery is not None else [])
+
+        def run_graph(graph, evt: gr.EventData, request: gr.Request):
+            session = getattr(request, "session_hash", None)
+            targets = targets_from_event(getattr(evt, "_data", None))
+            for state in runner.run(graph, targets=targets, session=session):
+                update = gr.update(run_state=state)
+                if gallery is None:
+                    yield update
+                elif state["status"] == "success" or (state["status"] != "running" and state["images"]):
+                    yield update, list(state["images"])  # the gallery shows the images of the last run
+                else:
+                    yield update, gr.skip()
+
+        def stop_run(request: gr.Request):
+            runner.stop(getattr(request, "session_hash", None))
+
+        self.run_graph(run_graph, inputs=[self], outputs=outputs, api_name=api_name,
+                       concurrency_limit=1, concurrency_id="fluxwire-executor", trigger_mode="multiple",
+                       show_progress="hidden")
+        self.stop_run(stop_run, inputs=None, outputs=None, api_name="stop_run", queue=False,
+                      show_progress="hidden")
+        return runner
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def read_uploaded_workflow(upload: Any, executor: Executor) -> dict:
+    """Check an upload sent by the browser ({name, data}) and return its workflow or the problems."""
+    def refuse(message: str, code: str = "bad_upload") -> dict:
+        return {"ok": False, "workflow": None, "message": message,
+                "problems": [Problem(message, code=code).to_dict()]}
+
+    if not isinstance(upload, dict) or not isinstance(upload.get("data"), str):
+        return refuse("the upload must be {name, data} with base64 data")
+    name = str(upload.get("name") or "upload")[:200]
+    if not name.lower().endswith(UPLOAD_KINDS):
+        return refuse(f"{name}: only .json workflows and .png images carrying a workflow can be opened",
+                      "bad_file_type")
+    encoded = upload["data"]
+    if len(encoded) > (MAX_UPLOAD_BYTES * 4) // 3 + 8:
+        return refuse(f"{name}: the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", "too_large")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return refuse(f"{name}: the upload is not valid base64")
+    if raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        from flux_core.pnginfo import workflow_text_from_png
+
+        return _document_or_problems(lambda: loads_document(workflow_text_from_png(raw, name), name), executor)
+    if name.lower().endswith(".png"):
+        return refuse(f"{name}: this is not a PNG file", "bad_file_type")
+    return _document_or_problems(lambda: loads_document(raw, name), executor)
+
+
+__all__ = ["NodeCanvas", "node_catalogue", "default_document", "shipped_workflows", "read_uploaded_workflow",
+           "MAX_UPLOAD_BYTES"]
