@@ -80,7 +80,7 @@ def diffusers_vae_for(p: AutoEncoderParams):
 
 
 def randomize_(module: nn.Module, seed: int = 0, std: float = 0.2) -> nn.Module:
-    """Draw every parameter from N(0, std^2), norm weights from 1 + N(0, 0.1^2): defaults hide mapping bugs."""
+    """Every parameter from N(0, std^2), GroupNorm weights from 1 + N(0, 0.1^2): default inits hide mapping bugs."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in module.named_parameters():
