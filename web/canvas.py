@@ -2,8 +2,8 @@
 
 The component's value is the workflow document (a dict in fluxwire's format). Its props carry the node
 catalogue (from the same `Node.describe()` the executor validates against, plus the socket type table)
-and the streamed run state. Plain JS and CSS from `web/static/` do the drawing; they are read from the
-package, inlined into the component config, and never fetched from anywhere.
+and the streamed run state. Plain JS (five files sharing one scope) and CSS from `web/static/` do the
+drawing; they are read from the package, inlined into the component config, and never fetched from anywhere.
 
 Small request/response calls (validate, open a file, pick a shipped workflow, refresh model lists) are
 Gradio *server functions*: every one re-checks in Python whatever the browser sent.
@@ -30,6 +30,7 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # a workflow JSON or a PNG carrying one; la
 UPLOAD_KINDS = (".json", ".png")
 
 _STATIC = resources.files(__package__) / "static"
+JS_PARTS = ("state.js", "nodes.js", "editing.js", "files.js", "run.js")  # joined in this order
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """
@@ -197,7 +198,7 @@ class NodeCanvas(gr.HTML):
             value=self._as_document(value),
             html_template=TEMPLATE,
             css_template=_asset("canvas.css"),
-            js_on_load=_asset("canvas.js"),
+            js_on_load="\n".join(_asset(name) for name in JS_PARTS),
             apply_default_css=False,
             server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue],
             elem_id=elem_id,

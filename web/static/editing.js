@@ -1,0 +1,385 @@
+// fluxwire canvas, part 3 of 5: selection, add/delete/duplicate/copy/paste/rename, view, palette,
+// pointer gestures and keyboard shortcuts.
+
+// ------------------------------------------------------------------ selection, add, delete, duplicate
+function select(ids, additive) {
+  if (!additive) selected.clear();
+  for (const id of ids) selected.add(id);
+  for (const [id, e] of nodeEls) {
+    if (selected.has(id)) e.dataset.selected = "1"; else delete e.dataset.selected;
+  }
+  refreshToolbar();
+}
+function nextId() {
+  let max = 0;
+  for (const n of graph.nodes) { const k = Number.parseInt(n.id, 10); if (String(k) === n.id && k > max) max = k; }
+  let k = max + 1;
+  while (nodeById(String(k))) k++;
+  return String(k);
+}
+function addNode(type, pos) {
+  const d = defs[type];
+  if (!d) return null;
+  const before = snapshot();
+  const widgets = {};
+  for (const i of d.inputs) if (i.widget && i.widget.default !== null && i.widget.default !== undefined) widgets[i.name] = i.widget.default;
+  const at = freeSpot(pos);
+  const node = { id: nextId(), type, version: d.version, widgets, ui: { pos: [Math.round(at[0]), Math.round(at[1])] } };
+  graph.nodes.push(node);
+  const e = renderNode(node);
+  nodeEls.set(node.id, e);
+  nodesLayer.appendChild(e);
+  select([node.id]);
+  commit(before);
+  return node.id;
+}
+function deleteSelected() {
+  if (!selected.size) return;
+  const before = snapshot();
+  graph.nodes = graph.nodes.filter((n) => !selected.has(n.id));
+  graph.links = graph.links.filter((l) => !selected.has(l.from) && !selected.has(l.to));
+  selected.clear();
+  renderAll();
+  commit(before);
+}
+function insertCopies(nodes, links, place) {
+  // add copies of `nodes` (new ids) and of the `links` between them; `place(pos)` gives each new position
+  const before = snapshot();
+  const map = {};
+  for (const n of nodes) {
+    const copy = clone(n);
+    copy.id = nextId();
+    map[n.id] = copy.id;
+    copy.ui = Object.assign({}, copy.ui, { pos: place(n.ui.pos) });
+    graph.nodes.push(copy);
+  }
+  for (const l of links) {
+    if (map[l.from] && map[l.to]) graph.links.push({ from: map[l.from], output: l.output, to: map[l.to], input: l.input });
+  }
+  selected = new Set(Object.values(map));
+  renderAll();
+  commit(before);
+}
+function selectedPart() {
+  return { nodes: graph.nodes.filter((n) => selected.has(n.id)).map(clone),
+           links: graph.links.filter((l) => selected.has(l.from) && selected.has(l.to)).map(clone) };
+}
+function duplicateSelected() {
+  if (!selected.size) return;
+  const part = selectedPart();
+  insertCopies(part.nodes, part.links, (p) => [p[0] + 30, p[1] + 30]);
+}
+let clipboard = null;
+let pointerWorld = null;
+function copySelected() { if (selected.size) clipboard = selectedPart(); }
+function paste() {
+  if (!clipboard || !clipboard.nodes.length) return;
+  const x0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[0])), y0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[1]));
+  const at = pointerWorld || [x0 + 40, y0 + 40];
+  insertCopies(clipboard.nodes, clipboard.links, (p) => [Math.round(at[0] + p[0] - x0), Math.round(at[1] + p[1] - y0)]);
+}
+function renameNode(id) {
+  const n = nodeById(id), e = nodeEls.get(id);
+  if (!n || !e) return;
+  const span = e.querySelector(".fw-title-text");
+  const input = el("input", "fw-title-edit");
+  input.value = n.ui.title || declOf(n).display_name || n.type;
+  input.dataset.widget = "__title";
+  span.replaceWith(input);
+  input.focus();
+  input.select();
+  let done = false;
+  const finish = (keep) => {
+    if (done) return;
+    done = true;
+    const text = input.value.trim();
+    const before = snapshot();
+    if (keep) { if (text && text !== (declOf(n).display_name || n.type)) n.ui.title = text.slice(0, 200); else delete n.ui.title; }
+    rerenderNode(id);
+    drawWires();
+    if (keep) commit(before);
+    root.focus({ preventScroll: true });
+  };
+  input.addEventListener("keydown", (k) => {
+    if (k.key === "Enter") finish(true);
+    else if (k.key === "Escape") finish(false);
+    k.stopPropagation();
+  });
+  input.addEventListener("blur", () => finish(true));
+}
+function renderGroups() {
+  for (const g of Array.isArray(graph.groups) ? graph.groups : []) {
+    if (!g || !Array.isArray(g.bounding) || g.bounding.length < 4 || !g.bounding.every(Number.isFinite)) continue;
+    const box = el("div", "fw-group");
+    Object.assign(box.style, { left: g.bounding[0] + "px", top: g.bounding[1] + "px",
+      width: g.bounding[2] + "px", height: g.bounding[3] + "px" });
+    if (g.color) box.style.setProperty("--fw-group-color", String(g.color));
+    box.appendChild(el("div", "fw-group-title", g.title || ""));
+    nodesLayer.appendChild(box);
+  }
+}
+
+// ------------------------------------------------------------------ view
+function toWorld(clientX, clientY) {
+  const r = stage.getBoundingClientRect();
+  return [(clientX - r.left - view.x) / view.zoom, (clientY - r.top - view.y) / view.zoom];
+}
+function fitView() {
+  const r = stage.getBoundingClientRect();
+  if (!graph.nodes.length || r.width < 10 || r.height < 10) { applyView(); return; }
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const n of graph.nodes) {
+    const e = nodeEls.get(n.id);
+    const w = e ? e.offsetWidth : NODE_WIDTH, h = e ? e.offsetHeight : 150;
+    x0 = Math.min(x0, n.ui.pos[0]); y0 = Math.min(y0, n.ui.pos[1]);
+    x1 = Math.max(x1, n.ui.pos[0] + w); y1 = Math.max(y1, n.ui.pos[1] + h);
+  }
+  const pad = 30;
+  const zoom = Math.max(0.2, Math.min(1.2, (r.width - 2 * pad) / (x1 - x0), (r.height - 2 * pad) / (y1 - y0)));
+  view = { zoom, x: pad - x0 * zoom + Math.max(0, (r.width - 2 * pad - (x1 - x0) * zoom) / 2), y: pad - y0 * zoom };
+  applyView();
+  drawWires();
+}
+
+// ------------------------------------------------------------------ palette
+function paletteMatches(q) {
+  // every word of the query must appear; matches in the name rank before matches in the description
+  const words = q.split(/\s+/).filter(Boolean);
+  const out = [];
+  for (const d of catalogue.nodes || []) {
+    const name = (d.display_name + " " + d.type).toLowerCase();
+    const hay = name + " " + (d.category + " " + (d.description || "")).toLowerCase();
+    if (!words.every((w) => hay.includes(w))) continue;
+    const score = words.filter((w) => name.includes(w)).length * 10 + (name.startsWith(words[0] || "") ? 5 : 0);
+    out.push([score, d]);
+  }
+  out.sort((a, b) => b[0] - a[0] || a[1].display_name.localeCompare(b[1].display_name));
+  return out.map((x) => x[1]);
+}
+function paletteItem(d, showCategory) {
+  const item = el("div", "fw-palette-item");
+  item.dataset.nodeType = d.type;
+  item.tabIndex = 0;
+  item.appendChild(el("span", "fw-palette-name", d.display_name));
+  const side = showCategory ? d.category : d.pack;
+  if (side) item.appendChild(el("span", "fw-palette-pack", side));
+  item.title = d.description || d.type;
+  return item;
+}
+function buildPalette() {
+  paletteList.textContent = "";
+  const q = paletteSearch.value.trim().toLowerCase();
+  if (q) {  // a ranked flat list while searching
+    const found = paletteMatches(q);
+    if (!found.length) paletteList.appendChild(el("div", "fw-palette-empty", "no node matches"));
+    for (const d of found) paletteList.appendChild(paletteItem(d, true));
+    return;
+  }
+  const groups = {};
+  for (const d of catalogue.nodes || []) (groups[d.category] = groups[d.category] || []).push(d);
+  for (const c of Object.keys(groups).sort()) {
+    paletteList.appendChild(el("div", "fw-palette-category", c));
+    for (const d of groups[c].sort((a, b) => a.display_name.localeCompare(b.display_name))) paletteList.appendChild(paletteItem(d, false));
+  }
+}
+function freeSpot(pos) {
+  // step down-right from `pos` until a new node would not sit on top of another one
+  let [x, y] = pos;
+  for (let i = 0; i < 60; i++) {
+    const hit = graph.nodes.some((n) => {
+      const e = nodeEls.get(n.id);
+      const w = e ? e.offsetWidth : NODE_WIDTH, h = e ? e.offsetHeight : 120;
+      return x < n.ui.pos[0] + w && x + NODE_WIDTH > n.ui.pos[0] && y < n.ui.pos[1] + h && y + 80 > n.ui.pos[1];
+    });
+    if (!hit) break;
+    x += 40; y += 40;
+  }
+  return [x, y];
+}
+let paletteAt = null;
+function openPalette(worldPos) {
+  const r = stage.getBoundingClientRect();
+  paletteAt = worldPos || toWorld(r.left + r.width / 3, r.top + r.height / 5);
+  palette.hidden = false;
+  paletteSearch.value = "";
+  buildPalette();
+  paletteSearch.focus();
+}
+function closePalette() { palette.hidden = true; }
+paletteSearch.addEventListener("input", buildPalette);
+paletteSearch.addEventListener("keydown", (e) => {
+  if (e.key === "Enter") {
+    const first = paletteList.querySelector(".fw-palette-item");
+    if (first) { addNode(first.dataset.nodeType, paletteAt); closePalette(); }
+  } else if (e.key === "Escape") closePalette();
+});
+paletteList.addEventListener("click", (e) => {
+  const item = e.target.closest(".fw-palette-item");
+  if (!item) return;
+  addNode(item.dataset.nodeType, paletteAt);
+  closePalette();
+});
+
+// ------------------------------------------------------------------ pointer gestures
+function gesture(onMove, onUp) {
+  const move = (e) => onMove(e);
+  const up = (e) => {
+    window.removeEventListener("pointermove", move);
+    window.removeEventListener("pointerup", up);
+    window.removeEventListener("pointercancel", up);
+    onUp(e);
+  };
+  window.addEventListener("pointermove", move);
+  window.addEventListener("pointerup", up);
+  window.addEventListener("pointercancel", up);
+}
+function startWire(e, fromSocket, fromNode) {
+  const temp = document.createElementNS(SVGNS, "path");
+  temp.setAttribute("class", "fw-wire fw-wire-temp");
+  temp.setAttribute("stroke", typeColor(fromSocket.dataset.socketType));
+  wires.appendChild(temp);
+  const a = socketPos(fromSocket);
+  gesture((m) => {
+    temp.setAttribute("d", curve(a, toWorld(m.clientX, m.clientY)));
+  }, (u) => {
+    temp.remove();
+    const target = document.elementFromPoint(u.clientX, u.clientY);
+    const nodeEl = target && target.closest(".fw-node");
+    if (!nodeEl || !root.contains(nodeEl)) return;
+    let inSock = target.closest('[data-socket-dir="in"]');
+    if (!inSock) {
+      const row = target.closest(".fw-row-in");
+      inSock = row ? row.querySelector('[data-socket-dir="in"]') : null;
+    }
+    const outType = fromSocket.dataset.socketType;
+    if (!inSock) {  // dropped on a node: the first free input that accepts this type
+      const candidates = [...nodeEl.querySelectorAll('[data-socket-dir="in"]')]
+        .filter((s) => canConnect(outType, s.dataset.socketType));
+      inSock = candidates.find((s) => !linkInto(nodeEl.dataset.nodeId, s.dataset.socketName)) || candidates[0];
+      if (!inSock) { showToast("refused: " + nodeEl.dataset.nodeType + " has no input that takes a " + outType, u.clientX, u.clientY); return; }
+    }
+    const reason = connect(fromNode, fromSocket.dataset.socketName, outType, nodeEl.dataset.nodeId,
+      inSock.dataset.socketName, inSock.dataset.socketType);
+    if (reason) showToast("refused: " + reason, u.clientX, u.clientY);
+  });
+}
+stage.addEventListener("pointerdown", (e) => {
+  if (e.button !== 0 && e.button !== 1) return;
+  if (!palette.hidden && !palette.contains(e.target)) closePalette();
+  if (palette.contains(e.target) || isTyping(e.target) || e.target.closest("button, a")) return;
+  root.focus({ preventScroll: true });
+  const sock = e.target.closest("[data-socket-dir]");
+  const nodeEl = e.target.closest(".fw-node");
+  if (sock && nodeEl && e.button === 0) {
+    e.preventDefault();
+    const id = nodeEl.dataset.nodeId;
+    if (sock.dataset.socketDir === "out") { startWire(e, sock, id); return; }
+    const l = linkInto(id, sock.dataset.socketName);
+    if (l) {  // pick up an existing wire from its input end
+      const before = snapshot();
+      graph.links = graph.links.filter((x) => x !== l);
+      rerenderNode(id);
+      drawWires();
+      commit(before);
+      const src = socketEl(l.from, "out", l.output);
+      if (src) startWire(e, src, l.from);
+    }
+    return;
+  }
+  if (nodeEl && e.button === 0) {
+    e.preventDefault();
+    const id = nodeEl.dataset.nodeId;
+    if (e.shiftKey || e.ctrlKey || e.metaKey) {
+      if (selected.has(id)) { selected.delete(id); select([], true); } else select([id], true);
+    } else if (!selected.has(id)) select([id]);
+    if (!e.target.closest(".fw-title")) return;
+    const start = [e.clientX, e.clientY];
+    const origin = {};
+    for (const sid of selected) { const n = nodeById(sid); if (n) origin[sid] = n.ui.pos.slice(); }
+    const before = snapshot();
+    let moved = false;
+    gesture((m) => {
+      const dx = (m.clientX - start[0]) / view.zoom, dy = (m.clientY - start[1]) / view.zoom;
+      if (Math.abs(dx) + Math.abs(dy) > 1) moved = true;
+      for (const sid in origin) {
+        const n = nodeById(sid), ne = nodeEls.get(sid);
+        n.ui.pos = [Math.round(origin[sid][0] + dx), Math.round(origin[sid][1] + dy)];
+        ne.style.left = n.ui.pos[0] + "px";
+        ne.style.top = n.ui.pos[1] + "px";
+      }
+      drawWires();
+    }, () => { if (moved) commit(before); });
+    return;
+  }
+  // empty canvas: drag pans; shift/ctrl-drag selects a rectangle
+  e.preventDefault();
+  const start = [e.clientX, e.clientY];
+  const r = stage.getBoundingClientRect();
+  if ((e.shiftKey || e.ctrlKey || e.metaKey) && e.button === 0) {
+    rubber.hidden = false;
+    gesture((m) => {
+      const x0 = Math.min(start[0], m.clientX) - r.left, y0 = Math.min(start[1], m.clientY) - r.top;
+      Object.assign(rubber.style, { left: x0 + "px", top: y0 + "px",
+        width: Math.abs(m.clientX - start[0]) + "px", height: Math.abs(m.clientY - start[1]) + "px" });
+    }, (u) => {
+      rubber.hidden = true;
+      const box = [Math.min(start[0], u.clientX), Math.min(start[1], u.clientY), Math.max(start[0], u.clientX), Math.max(start[1], u.clientY)];
+      const hits = [];
+      for (const [id, ne] of nodeEls) {
+        const b = ne.getBoundingClientRect();
+        if (b.left < box[2] && b.right > box[0] && b.top < box[3] && b.bottom > box[1]) hits.push(id);
+      }
+      select(hits, true);
+    });
+    return;
+  }
+  const v0 = { x: view.x, y: view.y };
+  let moved = false;
+  gesture((m) => {
+    if (Math.abs(m.clientX - start[0]) + Math.abs(m.clientY - start[1]) > 2) moved = true;
+    view.x = v0.x + m.clientX - start[0];
+    view.y = v0.y + m.clientY - start[1];
+    applyView();
+  }, () => { if (!moved) select([]); });
+});
+stage.addEventListener("pointermove", (e) => { pointerWorld = toWorld(e.clientX, e.clientY); });
+stage.addEventListener("pointerleave", () => { pointerWorld = null; });
+stage.addEventListener("dblclick", (e) => {
+  const title = e.target.closest(".fw-title");
+  if (title && !isTyping(e.target)) { renameNode(title.closest(".fw-node").dataset.nodeId); return; }
+  if (e.target.closest(".fw-node") || palette.contains(e.target)) return;
+  openPalette(toWorld(e.clientX, e.clientY));
+});
+stage.addEventListener("wheel", (e) => {
+  if (palette.contains(e.target) || e.target.closest(".fw-node textarea")) return;
+  e.preventDefault();
+  const r = stage.getBoundingClientRect();
+  const px = e.clientX - r.left, py = e.clientY - r.top;
+  const zoom = Math.max(0.15, Math.min(3, view.zoom * Math.exp(-e.deltaY * 0.0015)));
+  view.x = px - (px - view.x) * zoom / view.zoom;
+  view.y = py - (py - view.y) * zoom / view.zoom;
+  view.zoom = zoom;
+  applyView();
+}, { passive: false });
+
+// ------------------------------------------------------------------ keyboard
+root.addEventListener("keydown", (e) => {
+  const mod = e.ctrlKey || e.metaKey;
+  if (mod && e.key === "Enter") {
+    e.preventDefault();
+    // a widget being typed in has not sent its change yet
+    if (e.target.matches && e.target.matches("[data-widget]")) e.target.dispatchEvent(new Event("change"));
+    runGraph(null);
+    return;
+  }
+  if (isTyping(e.target)) return;
+  const k = e.key.toLowerCase();
+  if (e.key === "Delete" || e.key === "Backspace") { e.preventDefault(); deleteSelected(); }
+  else if (mod && k === "z" && !e.shiftKey) { e.preventDefault(); undo(); }
+  else if (mod && (k === "y" || (k === "z" && e.shiftKey))) { e.preventDefault(); redo(); }
+  else if (mod && k === "d") { e.preventDefault(); duplicateSelected(); }
+  else if (mod && k === "c") { copySelected(); }
+  else if (mod && k === "v") { e.preventDefault(); paste(); }
+  else if (mod && k === "a") { e.preventDefault(); select(graph.nodes.map((n) => n.id)); }
+  else if (e.key === "Escape") { closePalette(); select([]); }
+});

@@ -1,0 +1,314 @@
+// fluxwire canvas, part 2 of 5: drawing nodes, their widgets and the wires between them.
+
+// ------------------------------------------------------------------ rendering
+function applyView() {
+  world.style.transform = "translate(" + view.x + "px," + view.y + "px) scale(" + view.zoom + ")";
+  stage.style.backgroundPosition = view.x + "px " + view.y + "px";
+  stage.style.backgroundSize = 24 * view.zoom + "px " + 24 * view.zoom + "px";
+}
+function renderAll() {
+  nodesLayer.textContent = "";
+  nodeEls = new Map();
+  renderGroups();
+  for (const n of graph.nodes) {
+    const e = renderNode(n);
+    nodeEls.set(n.id, e);
+    nodesLayer.appendChild(e);
+  }
+  applyView();
+  drawWires();
+  refreshToolbar();
+}
+function rerenderNode(id) {
+  const n = nodeById(id), old = nodeEls.get(id);
+  if (!n || !old) return;
+  const e = renderNode(n);
+  old.replaceWith(e);
+  nodeEls.set(id, e);
+}
+function renderNode(n) {
+  const d = declOf(n);
+  const e = el("div", "fw-node");
+  e.dataset.nodeId = n.id;
+  e.dataset.nodeType = n.type;
+  const st = statusById[n.id] || {};
+  e.dataset.status = st.status || "idle";
+  if (selected.has(n.id)) e.dataset.selected = "1";
+  if (d.unknown) e.classList.add("fw-unknown");
+  if (d.output_node) e.classList.add("fw-output-node");
+  e.style.left = n.ui.pos[0] + "px";
+  e.style.top = n.ui.pos[1] + "px";
+  const width = Array.isArray(n.ui.size) && n.ui.size[0] >= 120 ? n.ui.size[0] : NODE_WIDTH;
+  e.style.width = width + "px";
+  if (n.ui.color) e.style.setProperty("--fw-node-color", String(n.ui.color));
+
+  const title = el("div", "fw-title");
+  title.appendChild(el("span", "fw-title-text", n.ui.title || d.display_name || n.type));
+  title.appendChild(el("span", "fw-badge", ""));
+  title.title = (d.description || d.type || "") + "  [" + n.id + "]";
+  e.appendChild(title);
+  const bar = el("div", "fw-progress");
+  bar.appendChild(el("div", "fw-progress-bar"));
+  e.appendChild(bar);
+  if (d.unknown) e.appendChild(el("div", "fw-note", "unknown node type " + n.type + "; is its node pack installed?"));
+
+  for (const out of d.outputs || []) {
+    const row = el("div", "fw-row fw-row-out");
+    row.appendChild(el("span", "fw-label", out.name + " \u00b7 " + out.type));
+    row.appendChild(socket("out", out.name, out.type, out.description));
+    e.appendChild(row);
+  }
+  for (const inp of d.inputs || []) {
+    const row = el("div", "fw-row fw-row-in");
+    row.dataset.input = inp.name;
+    row.appendChild(socket("in", inp.name, inp.type, inp.description));
+    const label = el("label", "fw-label", inp.label || inp.name);
+    if (inp.description) label.title = inp.description;
+    row.appendChild(label);
+    const linked = linkInto(n.id, inp.name);
+    if (inp.widget && !linked) {
+      row.appendChild(widgetControl(n, inp));
+      row.classList.add("fw-has-widget");
+    } else if (inp.widget && linked) {
+      row.appendChild(el("span", "fw-linked", "\u2190 linked"));
+    } else if (!inp.optional && !linked) {
+      row.appendChild(el("span", "fw-hint", inp.type));
+    }
+    e.appendChild(row);
+  }
+  const err = el("div", "fw-error", st.error ? (st.input ? st.input + ": " : "") + st.error : "");
+  err.hidden = !st.error;
+  e.appendChild(err);
+  const preview = el("img", "fw-preview");
+  preview.alt = "live preview";
+  preview.hidden = true;
+  if (st.preview && String(st.preview).startsWith("data:image/")) { preview.src = st.preview; preview.hidden = false; }
+  e.appendChild(preview);
+  const images = el("div", "fw-images");
+  e.appendChild(images);
+  if (st.images) showImages(images, st.images);
+  const text = el("pre", "fw-text", st.text || "");
+  text.hidden = !st.text;
+  e.appendChild(text);
+  if (st.status === "running" && st.max) bar.firstChild.style.width = Math.round(100 * st.value / st.max) + "%";
+  return e;
+}
+function socket(dir, name, type, description) {
+  const s = el("span", "fw-socket fw-socket-" + dir);
+  s.dataset.socketDir = dir;
+  s.dataset.socketName = name;
+  s.dataset.socketType = type;
+  s.style.setProperty("--fw-socket-color", typeColor(type));
+  s.title = type + (description ? ": " + description : "");
+  return s;
+}
+function showImages(container, images) {
+  container.textContent = "";
+  for (const im of images) {
+    const url = fileUrl(im.path);
+    const fig = el("figure", "fw-image");
+    const img = el("img");
+    img.src = url;
+    img.alt = im.name || "result";
+    img.addEventListener("load", () => drawWires());
+    const a = el("a", "fw-download", "\u2b07 PNG");
+    a.href = url;
+    a.download = im.name || "fluxwire.png";
+    a.title = "Download the PNG (it carries this workflow)";
+    fig.appendChild(img);
+    fig.appendChild(a);
+    container.appendChild(fig);
+  }
+}
+
+// ------------------------------------------------------------------ widgets
+function widgetControl(n, inp) {
+  const w = inp.widget;
+  const has = Object.prototype.hasOwnProperty.call(n.widgets, inp.name);
+  const value = has ? n.widgets[inp.name] : w.default;
+  const wrap = el("span", "fw-widget fw-widget-" + w.kind);
+  const set = (v) => setWidget(n.id, inp.name, v);
+  let control;
+  if (w.kind === "int" || w.kind === "float") {
+    control = el("input");
+    control.type = "number";
+    if (w.min !== null && w.min !== undefined) control.min = String(w.min);
+    if (w.max !== null && w.max !== undefined) control.max = String(w.max);
+    control.step = w.kind === "int" ? String(w.step || 1) : String(w.step || "any");
+    control.value = value === null || value === undefined ? "" : String(value);
+    const parse = (text) => {
+      const v = w.kind === "int" ? Number.parseInt(text, 10) : Number.parseFloat(text);
+      return Number.isFinite(v) ? v : null;
+    };
+    if (w.display === "slider" && w.min !== null && w.max !== null && w.min !== undefined && w.max !== undefined) {
+      const slider = el("input");
+      slider.type = "range";
+      slider.min = String(w.min); slider.max = String(w.max); slider.step = control.step;
+      slider.value = control.value;
+      slider.dataset.widget = inp.name + ".slider";
+      slider.addEventListener("input", () => { control.value = slider.value; });
+      slider.addEventListener("change", () => { const v = parse(slider.value); if (v !== null) set(v); });
+      wrap.appendChild(slider);
+    }
+    control.addEventListener("change", () => {
+      const v = parse(control.value);
+      if (v === null) { control.value = value === undefined || value === null ? "" : String(value); return; }
+      set(v);
+    });
+    wrap.appendChild(control);
+    if (w.seed) {
+      const dice = el("button", "fw-dice", "\u2684");
+      dice.type = "button";
+      dice.title = "New random seed";
+      dice.dataset.action = "randomize";
+      dice.addEventListener("click", () => set(randomSeed(w)));
+      wrap.appendChild(dice);
+      // ComfyUI's "control after generate": a seed marked random gets a new value before every run
+      const mode = el("select", "fw-seed-mode");
+      for (const m of ["fixed", "random"]) { const o = el("option", null, m); o.value = m; mode.appendChild(o); }
+      mode.value = seedMode(n, inp.name);
+      mode.dataset.widget = inp.name + ".mode";
+      mode.title = "fixed: keep this seed; random: a new seed before every run";
+      mode.addEventListener("change", () => {
+        const before = snapshot();
+        n.properties = Object.assign({}, n.properties);
+        n.properties.seed_modes = Object.assign({}, n.properties.seed_modes, { [inp.name]: mode.value });
+        commit(before);
+      });
+      wrap.appendChild(mode);
+    }
+  } else if (w.kind === "boolean") {
+    control = el("input");
+    control.type = "checkbox";
+    control.checked = !!value;
+    control.addEventListener("change", () => set(control.checked));
+    wrap.appendChild(control);
+  } else if (w.kind === "combo") {
+    control = el("select");
+    const choices = Array.isArray(w.choices) ? w.choices.slice() : [];
+    if (value !== null && value !== undefined && !choices.includes(value)) {
+      const o = el("option", null, String(value) + " (missing)");
+      o.value = String(value);
+      control.appendChild(o);
+    }
+    if (!choices.length && (value === null || value === undefined)) {
+      const o = el("option", null, "(nothing to choose)");
+      o.value = "";
+      control.appendChild(o);
+    }
+    for (const c of choices) {
+      const o = el("option", null, c);
+      o.value = c;
+      control.appendChild(o);
+    }
+    control.value = value === null || value === undefined ? "" : String(value);
+    control.addEventListener("change", () => set(control.value));
+    wrap.appendChild(control);
+  } else {
+    control = el(w.multiline ? "textarea" : "input");
+    if (!w.multiline) control.type = "text";
+    else control.rows = 3;
+    if (w.placeholder) control.placeholder = w.placeholder;
+    control.value = value === null || value === undefined ? "" : String(value);
+    control.addEventListener("change", () => set(control.value));
+    wrap.appendChild(control);
+  }
+  control.dataset.widget = inp.name;
+  control.name = inp.name;
+  control.setAttribute("aria-label", inp.label || inp.name);
+  return wrap;
+}
+function randomSeed(w) {
+  const lo = Math.max(0, Number(w.min || 0));
+  const hi = Math.min(Number(w.max === null || w.max === undefined ? 2 ** 32 - 1 : w.max), 2 ** 32 - 1);
+  return lo + Math.floor(Math.random() * (hi - lo + 1));
+}
+function seedMode(n, name) {
+  const modes = n.properties && n.properties.seed_modes;
+  return modes && modes[name] === "random" ? "random" : "fixed";
+}
+function reseed() {
+  // new values for seeds marked "random", recorded in the document so saved files say which seed was used
+  const before = snapshot();
+  for (const n of graph.nodes) {
+    for (const inp of declOf(n).inputs || []) {
+      if (inp.widget && inp.widget.seed && seedMode(n, inp.name) === "random" && !linkInto(n.id, inp.name)) {
+        n.widgets[inp.name] = randomSeed(inp.widget);
+        const ctl = nodeEls.get(n.id) && nodeEls.get(n.id).querySelector('[data-widget="' + CSS.escape(inp.name) + '"]');
+        if (ctl) ctl.value = String(n.widgets[inp.name]);
+      }
+    }
+  }
+  if (before !== snapshot()) commit(before);
+}
+function setWidget(id, name, value) {
+  const n = nodeById(id);
+  if (!n) return;
+  const before = snapshot();
+  n.widgets[name] = value;
+  if (n.widgets[name] === value) {
+    const ctl = nodeEls.get(id) && nodeEls.get(id).querySelector('[data-widget="' + CSS.escape(name) + '"]');
+    if (ctl && ctl.type === "number" && String(ctl.value) !== String(value)) ctl.value = String(value);
+  }
+  commit(before);
+}
+
+// ------------------------------------------------------------------ wires
+function socketEl(id, dir, name) {
+  const e = nodeEls.get(id);
+  return e && e.querySelector('[data-socket-dir="' + dir + '"][data-socket-name="' + CSS.escape(name) + '"]');
+}
+function socketPos(s) {
+  const r = s.getBoundingClientRect(), w = world.getBoundingClientRect();
+  return [(r.left + r.width / 2 - w.left) / view.zoom, (r.top + r.height / 2 - w.top) / view.zoom];
+}
+function curve(a, b) {
+  const dx = Math.max(40, Math.abs(b[0] - a[0]) / 2);
+  return "M" + a[0] + "," + a[1] + " C" + (a[0] + dx) + "," + a[1] + " " + (b[0] - dx) + "," + b[1] + " " + b[0] + "," + b[1];
+}
+function drawWires() {
+  wires.textContent = "";
+  for (const l of graph.links) {
+    const a = socketEl(l.from, "out", l.output), b = socketEl(l.to, "in", l.input);
+    if (!a || !b) continue;
+    const p = document.createElementNS(SVGNS, "path");
+    p.setAttribute("d", curve(socketPos(a), socketPos(b)));
+    p.setAttribute("class", "fw-wire");
+    p.setAttribute("stroke", typeColor(a.dataset.socketType));
+    p.dataset.from = l.from; p.dataset.output = l.output; p.dataset.to = l.to; p.dataset.input = l.input;
+    wires.appendChild(p);
+  }
+}
+function wouldCycle(from, to) {
+  // a link from -> to makes a cycle when `from` is already reachable from `to`
+  const stack = [to], seen = new Set();
+  while (stack.length) {
+    const id = stack.pop();
+    if (id === from) return true;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    for (const l of graph.links) if (l.from === id) stack.push(l.to);
+  }
+  return false;
+}
+function connect(from, output, outType, to, input, inType) {
+  const reason = from === to ? "a node cannot feed itself" : whyNot(outType, inType) ||
+    (wouldCycle(from, to) ? "that link would make a cycle" : null);
+  if (reason) return reason;
+  const before = snapshot();
+  graph.links = graph.links.filter((l) => !(l.to === to && l.input === input));
+  graph.links.push({ from, output, to, input });
+  rerenderNode(to);
+  drawWires();
+  commit(before);
+  return null;
+}
+function showToast(text, x, y) {
+  toast.textContent = text;
+  toast.hidden = false;
+  const r = stage.getBoundingClientRect();
+  toast.style.left = Math.max(4, x - r.left + 12) + "px";
+  toast.style.top = Math.max(4, y - r.top + 12) + "px";
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { toast.hidden = true; }, 4000);
+}

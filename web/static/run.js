@@ -1,0 +1,154 @@
+// fluxwire canvas, part 5 of 5: Run/Stop, the run state streamed from Python, the toolbar, start-up.
+
+// ------------------------------------------------------------------ run state from Python
+function setStatus(text) { statusEl.textContent = text; }
+function showBanner(kind, text) { banner.hidden = false; banner.dataset.kind = kind; bannerText.textContent = text; }
+function hideBanner() { banner.hidden = true; bannerText.textContent = ""; }
+banner.querySelector('[data-action="dismiss"]').addEventListener("click", hideBanner);
+function reportError(err) { showBanner("error", String(err && err.message ? err.message : err)); }
+function markProblems(problems) {
+  statusById = {};
+  for (const p of problems) if (p.node) statusById[p.node] = { status: "error", error: p.message, input: p.input };
+  for (const id of Object.keys(statusById)) rerenderNode(id);
+  drawWires();
+}
+function refreshToolbar() {
+  root.querySelector('[data-action="run-selected"]').disabled = selected.size === 0;
+  root.querySelector('[data-action="undo"]').disabled = undoStack.length === 0;
+  root.querySelector('[data-action="redo"]').disabled = redoStack.length === 0;
+  root.dataset.running = currentRun && !finishedRuns.has(currentRun) ? "1" : "0";
+}
+function applyRunState(state) {
+  if (!state || typeof state !== "object" || !state.run_id) return;
+  const fresh = state.run_id !== currentRun;
+  if (fresh) {
+    currentRun = state.run_id;
+    for (const id of Object.keys(statusById)) {
+      const s = statusById[id];
+      statusById[id] = s.images ? { images: s.images } : {};
+    }
+    hideBanner();
+  }
+  const nodes = state.nodes || {};
+  for (const n of graph.nodes) {
+    const s = nodes[n.id];
+    const prev = statusById[n.id] || {};
+    const next = s ? Object.assign({}, s, { images: s.images || prev.images }) : (fresh ? { images: prev.images } : prev);
+    statusById[n.id] = next;
+    const e = nodeEls.get(n.id);
+    if (!e) continue;
+    e.dataset.status = next.status || "idle";
+    const bar = e.querySelector(".fw-progress-bar");
+    bar.style.width = next.status === "running" && next.max ? Math.round(100 * next.value / next.max) + "%" : (next.status === "done" ? "100%" : "0");
+    const err = e.querySelector(".fw-error");
+    err.textContent = next.error ? (next.input ? next.input + ": " : "") + next.error : "";
+    err.hidden = !next.error;
+    const badge = e.querySelector(".fw-badge");
+    badge.textContent = next.status === "running" && next.max ? next.value + "/" + next.max :
+      next.status === "cached" ? "cached" : next.status === "done" && next.seconds !== undefined ? (next.seconds < 0.01 ? "<0.01 s" : next.seconds.toFixed(2) + " s") : "";
+    const pv = e.querySelector(".fw-preview");
+    if (next.preview && String(next.preview).startsWith("data:image/") && next.status === "running") {
+      if (pv.getAttribute("src") !== next.preview) pv.src = next.preview;
+      pv.hidden = false;
+    } else if (next.status !== "running") pv.hidden = true;
+    if (s && s.images) showImages(e.querySelector(".fw-images"), s.images);
+    const txt = e.querySelector(".fw-text");
+    if (next.text !== undefined) { txt.textContent = next.text; txt.hidden = !next.text; }
+  }
+  const final = ["success", "error", "interrupted", "invalid"].includes(state.status);
+  if (final && !finishedRuns.has(state.run_id)) {
+    finishedRuns.add(state.run_id);
+    pendingRuns = Math.max(0, pendingRuns - 1);
+  }
+  if (state.status === "error" || state.status === "invalid") {
+    const lines = (state.problems || []).map((p) => (p.node ? "node " + p.node + (p.input ? ", input " + p.input : "") + ": " : "") + p.message);
+    showBanner("error", lines.length ? lines.join("\n") : state.message || "the run failed");
+  }
+  const queued = pendingRuns > 1 ? " (" + (pendingRuns - 1) + " more queued)" : "";
+  const count = Object.values(nodes).filter((s) => s.status === "done" || s.status === "cached").length;
+  const label = { running: "running " + count + "/" + Object.keys(nodes).length, success: "done", error: "failed",
+    interrupted: "stopped", invalid: "not run: the workflow has problems" }[state.status] || state.status;
+  setStatus(label + queued);
+  root.dataset.runStatus = state.status;
+  refreshToolbar();
+  requestAnimationFrame(drawWires);
+}
+function runGraph(targets) {
+  closePalette();
+  reseed();
+  send();
+  pendingRuns += 1;
+  if (pendingRuns > 1) setStatus("queued: " + (pendingRuns - 1) + " run(s) waiting");
+  else {
+    setStatus("starting");
+    for (const [id, e] of nodeEls) e.dataset.status = "queued";
+  }
+  trigger("run_graph", { outputs: targets && targets.length ? targets : null });
+}
+function stopRun() {
+  trigger("stop_run");
+  setStatus("stopping");
+}
+
+// ------------------------------------------------------------------ toolbar
+root.querySelector(".fw-toolbar").addEventListener("click", (e) => {
+  const b = e.target.closest("button[data-action]");
+  if (!b) return;
+  const a = b.dataset.action;
+  if (a === "run") runGraph(null);
+  else if (a === "run-selected") runGraph([...selected]);
+  else if (a === "stop") stopRun();
+  else if (a === "palette") { if (palette.hidden) openPalette(); else closePalette(); }
+  else if (a === "undo") undo();
+  else if (a === "redo") redo();
+  else if (a === "fit") fitView();
+  else if (a === "refresh") server.refresh_catalogue(null).then((cat) => {
+    setCatalogue(cat);
+    renderAll();
+    setStatus("node list and model files re-read");
+  }).catch(reportError);
+  else if (a === "save") saveJson();
+  else if (a === "open") fileInput.click();
+});
+
+// ------------------------------------------------------------------ start
+setCatalogue(props.catalogue);
+if (props.catalogue && props.catalogue.problems && props.catalogue.problems.length) {
+  showBanner("warning", props.catalogue.problems.join("\n"));
+} else if (props.notice) {
+  showBanner("info", String(props.notice));
+}
+graph = normalise(props.value);
+lastSent = props.value;
+renderAll();
+const savedView = graph.extra && graph.extra.view;
+if (savedView && isFinite(savedView.zoom) && savedView.zoom > 0) { view = Object.assign({}, savedView); applyView(); }
+else requestAnimationFrame(fitView);
+watch("value", () => {
+  if (props.value === lastSent) return;
+  generation += 1;
+  graph = normalise(props.value);
+  lastSent = props.value;
+  statusById = {};
+  renderAll();
+  fitView();
+});
+watch("run_state", () => applyRunState(props.run_state));
+watch("catalogue", () => { setCatalogue(props.catalogue); renderAll(); });
+new ResizeObserver(() => drawWires()).observe(stage);
+setStatus(graph.nodes.length ? "ready" : "empty canvas: add nodes with + Add node or double-click");
+if (graph.nodes.length) {
+  // say at once what would stop the opening workflow from running (e.g. a model file not installed)
+  const asked = generation;
+  server.validate_graph(props.value).then((res) => {
+    if (asked !== generation || currentRun || !res || !res.problems || !res.problems.length) return;
+    markProblems(res.problems);
+    const packs = (catalogue.problems || []).join("\n");
+    showBanner("warning", (packs ? packs + "\n" : "") + (res.message || "the workflow has problems"));
+  }).catch(reportError);
+}
+// the catalogue in the page config was made when the app started: re-read model lists once per page load
+server.refresh_catalogue(null).then((cat) => {
+  if (cat && JSON.stringify(cat) !== JSON.stringify(props.catalogue)) { setCatalogue(cat); renderAll(); }
+}).catch(reportError);
+root.dataset.ready = "1";
