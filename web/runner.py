@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 from flux_core import events as ev
 from flux_core.executor import Executor, RunFailed, RunInterrupted
 from flux_core.pnginfo import WORKFLOW_KEY, text_chunks
-from flux_core.workflow import Problem, WorkflowError, dumps_document
+from flux_core.workflow import Problem, Workflow, WorkflowError, dumps_document, parse_document
 
 PREVIEW_PIXELS = 256  # longest side of the live preview sent to the browser
 YIELD_INTERVAL = 0.15  # seconds between streamed states while events keep coming
@@ -159,7 +159,9 @@ class CanvasRunner:
         state: dict[str, Any] = {"run_id": run_id, "status": "running", "message": "validating", "nodes": {},
                                  "problems": [], "images": []}
         try:
-            checked = self.executor.validate(graph)
+            # only a document (never a str, which the executor would read as a server-side path)
+            workflow = graph if isinstance(graph, Workflow) else parse_document(graph)
+            checked = self.executor.validate(workflow)
         except WorkflowError as e:
             state.update(status="invalid", message=str(e), problems=problems_of(e))
             for p in e.problems:

@@ -166,3 +166,13 @@ def test_two_tabs_share_the_cache_but_never_see_each_others_nodes(executor, publ
     # same work under other ids: whichever ran second took every node from the shared cache
     statuses = sorted(tuple(sorted(n["status"] for n in f["nodes"].values())) for f in finals)
     assert statuses == [("cached", "cached"), ("done", "done")]
+
+
+def test_text_from_the_browser_is_never_read_as_a_server_path(executor, publisher, tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps(doc([("s", "ShowValue", {})])))
+    runner = CanvasRunner(executor, publisher)
+    for sent in (str(secret), [1, 2], None):
+        final = states(runner, sent)[-1]
+        assert final["status"] == "invalid"
+        assert [p["code"] for p in final["problems"]] == ["not_an_object"]
