@@ -126,7 +126,6 @@ if (savedView && isFinite(savedView.zoom) && savedView.zoom > 0) { view = Object
 else requestAnimationFrame(fitView);
 watch("value", () => {
   if (props.value === lastSent) return;
-  generation += 1;
   graph = normalise(props.value);
   lastSent = props.value;
   statusById = {};
@@ -139,12 +138,13 @@ new ResizeObserver(() => drawWires()).observe(stage);
 setStatus(graph.nodes.length ? "ready" : "empty canvas: add nodes with + Add node or double-click");
 if (graph.nodes.length) {
   // say at once what would stop the opening workflow from running (e.g. a model file not installed)
-  const asked = generation;
+  const asked = snapshot();
   server.validate_graph(props.value).then((res) => {
-    if (asked !== generation || currentRun || !res || !res.problems || !res.problems.length) return;
+    if (asked !== snapshot() || currentRun || !res || !res.problems || !res.problems.length) return;
     markProblems(res.problems);
     const packs = (catalogue.problems || []).join("\n");
     showBanner("warning", (packs ? packs + "\n" : "") + (res.message || "the workflow has problems"));
+    if (!savedView) requestAnimationFrame(fitView);  // the banner took room from the stage
   }).catch(reportError);
 }
 // the catalogue in the page config was made when the app started: re-read model lists once per page load

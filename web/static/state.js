@@ -142,9 +142,7 @@ function commit(before) {
   }
   send();
 }
-let generation = 0;  // counts documents loaded, so a late answer about an older one is ignored
 function loadGraph(doc, opts) {
-  generation += 1;
   const before = snapshot();
   graph = normalise(doc);
   selected.clear();
