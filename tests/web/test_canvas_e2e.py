@@ -312,7 +312,7 @@ def test_stop_a_run_and_other_tabs_stay_untouched(page, browser, app_url, tmp_pa
 
 
 def test_run_again_while_running_queues_the_next_run(page, tmp_path):
-    open_workflow(page, doc([("slow", "SlowSteps", {"steps": 8, "delay": 0.1}, (0, 0)),
+    open_workflow(page, doc([("slow", "SlowSteps", {"steps": 30, "delay": 0.1}, (0, 0)),
                              ("s", "ShowValue", {}, (420, 0))], [("slow", "count", "s", "value")]), tmp_path)
     page.click('[data-action="run"]')
     page.wait_for_selector('.fw-node[data-node-id="slow"][data-status="running"]')

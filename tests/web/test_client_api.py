@@ -9,7 +9,7 @@ from PIL import Image
 from .canvas_helpers import launch_app
 
 GRAPH = {"format": "fluxwire.workflow", "version": 1, "metadata": {"title": "api"},
-         "nodes": [{"id": "p", "type": "TestPicture", "widgets": {"width": 32, "height": 24, "delay": 0.05}},
+         "nodes": [{"id": "p", "type": "TestPicture", "widgets": {"width": 32, "height": 24, "delay": 0.3}},
                    {"id": "w", "type": "WritePicture", "widgets": {"prefix": "api"}}],
          "links": [{"from": "p", "output": "image", "to": "w", "input": "image"}]}
 
