@@ -205,9 +205,6 @@ def cmd_run(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: binding {args.host} makes the editor reachable from other machines; it has no "
-              f"login and can write files in {args.output_dir}", file=sys.stderr)
     if args.device:
         from .device import set_device
 
