@@ -41,7 +41,8 @@ def _input_roots(env) -> list[Path]:
     """The user's input folder, then the pictures shipped with fluxwire (so shipped workflows run as-is)."""
     import workflows
 
-    return [Path(env.input_dir), Path(workflows.__file__).parent / "input"]
+    user = getattr(env, "input_dir", None) or "input"  # no environment: the catalogue's default folders
+    return [Path(user), Path(workflows.__file__).parent / "input"]
 
 
 def input_images(env) -> list[str]:
@@ -66,5 +67,5 @@ def input_image_path(env, name: str) -> Path:
         if path.is_file():
             return path
     present = ", ".join(input_images(env)[:20]) or "no images"
-    raise NodeError(f"image {name!r} is not in {Path(env.input_dir).resolve()}; found there: {present}",
+    raise NodeError(f"image {name!r} is not in {_input_roots(env)[0].resolve()}; found there: {present}",
                     input="image")
