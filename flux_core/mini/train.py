@@ -42,7 +42,7 @@ class TrainConfig:
     ae_ch_mult: tuple = (1, 2, 4, 4)
     ae_res_blocks: int = 1
     ae_norm_groups: int = 4
-    ae_steps: int = 1800
+    ae_steps: int = 1200
     ae_batch: int = 16
     ae_lr: float = 2e-3
     ae_kl: float = 1e-6
