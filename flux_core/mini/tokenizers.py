@@ -8,12 +8,13 @@
   ``<|endoftext|>`` last), trained until every caption word is one token. Saved as vocab.json +
   merges.txt, which CLIPTokenizer loads.
 
-Building the T5 model needs ``protobuf`` (to edit the sentencepiece model); loading the result does not.
+Nothing here needs the protobuf package.
 """
 from __future__ import annotations
 
 import json
 import math
+import struct
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -30,42 +31,89 @@ def _word_counts(captions: list[str]) -> Counter:
     return counts
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _read_varint(buf: bytes, i: int) -> tuple[int, int]:
+    n = shift = 0
+    while True:
+        byte = buf[i]
+        i += 1
+        n |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return n, i
+
+
+def _proto_fields(buf: bytes):
+    """(field number, raw value) of a serialized protobuf message: enough wire format to read one field."""
+    i = 0
+    while i < len(buf):
+        key, i = _read_varint(buf, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _read_varint(buf, i)
+        elif wire == 1:
+            value, i = buf[i:i + 8], i + 8
+        elif wire == 5:
+            value, i = buf[i:i + 4], i + 4
+        elif wire == 2:
+            size, i = _read_varint(buf, i)
+            value, i = buf[i:i + size], i + size
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire} in the sentencepiece model")
+        yield number, value
+
+
+def _piece_record(piece: str, score: float) -> bytes:
+    """A ModelProto ``pieces`` entry (field 1: piece, score, type NORMAL); repeated fields may be appended."""
+    text = piece.encode()
+    body = b"\x0a" + _varint(len(text)) + text + b"\x15" + struct.pack("<f", score) + b"\x18\x01"
+    return b"\x0a" + _varint(len(body)) + body
+
+
 def build_t5_tokenizer(folder: Path) -> Path:
-    """Train the sentencepiece model and save a T5 tokenizer folder; returns the folder."""
+    """Train the sentencepiece model and save it as a T5 tokenizer folder (tokenizer.json: the same unigram
+    pieces, scores and normalisation); returns the folder.
+
+    The whole-word pieces are appended to the serialized model directly (protobuf wire format), and the
+    transformers tokenizer is built from its pieces, scores and normalisation map, so neither needs the
+    protobuf package.
+    """
     import sentencepiece as spm
-    from sentencepiece import sentencepiece_model_pb2 as pb
     from transformers import T5Tokenizer
 
     captions = all_captions()
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
         corpus.write_text("\n".join(captions) + "\n")
-        prefix = Path(tmp) / "spiece"
         spm.SentencePieceTrainer.train(
-            input=str(corpus), model_prefix=str(prefix), model_type="unigram", vocab_size=60,
+            input=str(corpus), model_prefix=str(Path(tmp) / "spiece"), model_type="unigram", vocab_size=60,
             hard_vocab_limit=False, pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
             normalization_rule_name="nmt_nfkc_cf", character_coverage=1.0, minloglevel=2)
-        proto = pb.ModelProto()
-        proto.ParseFromString((Path(tmp) / "spiece.model").read_bytes())
-    have = {p.piece for p in proto.pieces}
+        model = (Path(tmp) / "spiece.model").read_bytes()
+    trained = spm.SentencePieceProcessor(model_proto=model)
+    have = {trained.id_to_piece(i) for i in range(trained.get_piece_size())}
     counts = _word_counts(captions)
     total = sum(counts.values())
     for word in vocabulary():
         piece = "\u2581" + word if word != "," else ","
-        if piece in have:
-            continue
-        new = proto.pieces.add()
-        new.piece = piece
-        new.score = math.log(counts[word] / total) + 5.0  # whole words win over any split of them
-        new.type = pb.ModelProto.SentencePiece.NORMAL
-        have.add(piece)
+        if piece not in have:
+            model += _piece_record(piece, math.log(counts[word] / total) + 5.0)  # whole words beat any split
+            have.add(piece)
+    final = spm.SentencePieceProcessor(model_proto=model)
+    pieces = [(final.id_to_piece(i), final.get_score(i)) for i in range(final.get_piece_size())]
+    normalizer = next(value for number, value in _proto_fields(model) if number == 3)  # normalizer_spec
+    charsmap = next(value for number, value in _proto_fields(normalizer) if number == 2)  # precompiled_charsmap
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        model_file = Path(tmp) / "spiece.model"
-        model_file.write_bytes(proto.SerializeToString())
-        tok = T5Tokenizer.from_pretrained(tmp, extra_ids=0)
-        tok.save_pretrained(str(folder))
+    T5Tokenizer(vocab=pieces, _spm_precompiled_charsmap=charsmap, extra_ids=0).save_pretrained(str(folder))
     return folder
 
 

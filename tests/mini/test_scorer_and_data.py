@@ -63,3 +63,20 @@ def test_shipped_tokenizers_load_with_autotokenizer_and_keep_words_whole():
             assert tok.eos_token_id not in ids[1:-1]
         assert tok.decode(ids, skip_special_tokens=True).replace(" ,", ",") == \
             "a large red circle on a blue background, top left"
+
+
+def test_tokenizer_build_reproduces_the_shipped_tokenizers_without_protobuf(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    from flux_core.mini.tokenizers import build_clip_tokenizer, build_t5_tokenizer
+    from flux_core.model_folders import SHIPPED_MODELS
+
+    monkeypatch.setitem(sys.modules, "google.protobuf", None)  # building must not need protobuf
+    shipped = SHIPPED_MODELS / "tokenizers"
+    t5 = build_t5_tokenizer(tmp_path / "t5")
+    assert json.loads((t5 / "tokenizer.json").read_text()) == \
+        json.loads((shipped / "flux-mini-t5" / "tokenizer.json").read_text())
+    clip = build_clip_tokenizer(tmp_path / "clip")
+    for name in ("vocab.json", "merges.txt"):
+        assert (clip / name).read_text() == (shipped / "flux-mini-clip" / name).read_text()
