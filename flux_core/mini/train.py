@@ -128,6 +128,8 @@ def train_autoencoder(cfg: TrainConfig, work: Path) -> AutoEncoder:
         ae.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
+        if "rng" in state:  # the posterior noise continues exactly where it stopped
+            torch.set_rng_state(state["rng"])
     if step >= cfg.ae_steps:
         return ae
     held, _, _ = data.dataset(256, seed=999, resolution=cfg.resolution)
@@ -153,7 +155,8 @@ def train_autoencoder(cfg: TrainConfig, work: Path) -> AutoEncoder:
             with torch.no_grad():
                 p = psnr(ae.decoder(ae.encode_moments(held[:64])[0]), held[:64])
             bar.set_postfix(loss=f"{loss.item():.4f}", psnr=f"{p:.1f}")
-            torch.save({"model": ae.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt)
+            torch.save({"model": ae.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "rng": torch.get_rng_state()}, ckpt)
             log(work, {"stage": "ae", "step": step, "loss": loss.item(), "psnr": p, "seconds": time.time() - start})
     bar.close()
     return ae
