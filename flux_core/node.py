@@ -206,12 +206,13 @@ class Combo(Widget):
     widget_kind: ClassVar[str] = "combo"
 
     def __init__(self, name, choices: Sequence[str] | Callable[[Any], Sequence[str]], default=None, *,
-                 optional=False, description="", label=None):
+                 upload: str | None = None, optional=False, description="", label=None):
         if default is None and not callable(choices) and choices:
             default = choices[0]
         super().__init__(name=name, type="STRING", optional=optional, description=description, label=label,
                          default=default)
         self.choices = choices
+        self.upload = upload  # "image": the canvas offers to upload a picture into the input folder
 
     def options(self, ctx=None) -> list[str]:
         return list(self.choices(ctx) if callable(self.choices) else self.choices)
@@ -226,7 +227,7 @@ class Combo(Widget):
         return value
 
     def widget_description(self, ctx=None):
-        return {"kind": "combo", "default": self.default, "choices": self.options(ctx)}
+        return {"kind": "combo", "default": self.default, "choices": self.options(ctx), "upload": self.upload}
 
 
 class MissingModelError(ValueError):

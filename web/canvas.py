@@ -15,6 +15,7 @@ import binascii
 import threading
 import time
 import weakref
+from pathlib import Path
 from importlib import resources
 from typing import Any, Callable
 
@@ -190,6 +191,10 @@ class NodeCanvas(gr.HTML):
             return _document_or_problems(lambda: loads_document(files[name].read_text(encoding="utf-8"), name),
                                          ex)
 
+        def upload_image(upload):
+            """A picture for LoadImage ({name, data: base64}) saved into the input folder -> {ok, name}."""
+            return save_uploaded_image(upload, ex)
+
         def refresh_catalogue(_=None):
             """Re-read node declarations (e.g. model files added to the models folder)."""
             return node_catalogue(ex, fresh=True)
@@ -200,7 +205,7 @@ class NodeCanvas(gr.HTML):
             css_template=_asset("canvas.css"),
             js_on_load="\n".join(_asset(name) for name in JS_PARTS),
             apply_default_css=False,
-            server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue],
+            server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image],
             elem_id=elem_id,
             elem_classes=elem_classes,
             catalogue=catalogue,
@@ -294,5 +299,58 @@ def read_uploaded_workflow(upload: Any, executor: Executor) -> dict:
     return _document_or_problems(lambda: loads_document(raw, name), executor)
 
 
+IMAGE_UPLOAD_KINDS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
+MAX_UPLOAD_PIXELS = 8192 * 8192
+
+
+def save_uploaded_image(upload: Any, executor: Executor) -> dict:
+    """Check a picture sent by the browser and save it into the executor's input folder.
+
+    Only common image types, at most MAX_UPLOAD_BYTES, that Pillow can actually decode; the stored name is
+    the upload's base name made safe, with a number added rather than overwriting a different file."""
+    import hashlib
+    import io
+    import re
+
+    from PIL import Image, UnidentifiedImageError
+
+    def refuse(message: str) -> dict:
+        return {"ok": False, "name": None, "message": message}
+
+    if not isinstance(upload, dict) or not isinstance(upload.get("data"), str):
+        return refuse("the upload must be {name, data} with base64 data")
+    original = str(upload.get("name") or "upload.png")[:200]
+    stem, dot, ext = Path(original).name.rpartition(".")
+    ext = "." + ext.lower() if dot else ""
+    if ext not in IMAGE_UPLOAD_KINDS:
+        return refuse(f"{original}: only pictures can be uploaded ({', '.join(IMAGE_UPLOAD_KINDS)})")
+    if len(upload["data"]) > (MAX_UPLOAD_BYTES * 4) // 3 + 8:
+        return refuse(f"{original}: the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+    try:
+        raw = base64.b64decode(upload["data"], validate=True)
+        with Image.open(io.BytesIO(raw)) as im:
+            if im.width * im.height > MAX_UPLOAD_PIXELS:
+                return refuse(f"{original}: {im.width}x{im.height} is larger than fluxwire accepts")
+            im.verify()
+    except (binascii.Error, ValueError, UnidentifiedImageError, OSError, SyntaxError) as e:
+        return refuse(f"{original}: not a picture fluxwire can read ({e})")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-")[:80] or "upload"
+    folder = Path(executor.env.input_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(raw).hexdigest()
+    for i in range(10_000):
+        name = f"{safe}{'' if i == 0 else f'-{i}'}{ext}"
+        target = folder / name
+        if target.exists():
+            if hashlib.sha256(target.read_bytes()).hexdigest() == digest:
+                return {"ok": True, "name": name, "message": f"{name} is already in the input folder"}
+            continue
+        with open(target, "xb") as f:
+            f.write(raw)
+        return {"ok": True, "name": name, "message": f"uploaded {name}"}
+    return refuse(f"{original}: too many files with that name in the input folder")
+
+
 __all__ = ["NodeCanvas", "node_catalogue", "default_document", "shipped_workflows", "read_uploaded_workflow",
+           "save_uploaded_image",
            "MAX_UPLOAD_BYTES"]

@@ -66,7 +66,7 @@ class LoadImage(Node):
     cropped or resized so both sides are multiples of 16."""
 
     category = "image"
-    inputs = [Combo("image", input_images, "example.png"),
+    inputs = [Combo("image", input_images, "example.png", upload="image"),
               Combo("fit", ["none", "crop", "resize"], description="make the sides multiples of 16")]
     outputs = [Output("image", "IMAGE")]
 

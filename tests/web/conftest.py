@@ -46,7 +46,8 @@ def registry(test_nodes_dir):
 def executor(registry, tmp_path):
     from flux_core.executor import Executor
 
-    return Executor(registry, output_dir=tmp_path / "output", models_dir=tmp_path / "models")
+    return Executor(registry, output_dir=tmp_path / "output", models_dir=tmp_path / "models",
+                    input_dir=tmp_path / "input")
 
 
 @pytest.fixture
@@ -95,4 +96,4 @@ def module_executor(registry, tmp_path_factory):
     from flux_core.executor import Executor
 
     folder = tmp_path_factory.mktemp("run")
-    return Executor(registry, output_dir=folder / "output", models_dir=folder / "models")
+    return Executor(registry, output_dir=folder / "output", models_dir=folder / "models", input_dir=folder / "input")

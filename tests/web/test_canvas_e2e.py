@@ -491,3 +491,18 @@ def test_model_file_dropdown_follows_the_models_folder(page, tmp_path, module_ex
     page.click('[data-action="run"]')
     page.wait_for_selector('.fw-node[data-node-id="s"][data-status="done"]')
     assert node(page, "s").locator(".fw-text").text_content() == repr("new.safetensors")
+
+
+def test_upload_a_picture_for_load_image(page, tmp_path, module_executor):
+    picture = tmp_path / "my photo.png"
+    Image.new("RGB", (40, 24), (10, 200, 30)).save(picture)
+    open_workflow(page, doc([("img", "LoadImage", {"image": "example.png", "fit": "none"}, (0, 0)),
+                             ("s", "ShowValue", {}, (420, 0))], [("img", "image", "s", "value")]), tmp_path)
+    node(page, "img").locator('[data-upload="image"] ~ input[type="file"]').set_input_files(str(picture))
+    page.wait_for_function(
+        "() => document.querySelector('.fw-node[data-node-id=\"img\"] select').value === 'my-photo.png'")
+    stored = module_executor.env.input_dir / "my-photo.png"
+    assert stored.read_bytes() == picture.read_bytes()
+    page.click('[data-action="run"]')
+    page.wait_for_selector('.fw-node[data-node-id="s"][data-status="done"]')
+    assert "[0.0392, 0.7843, 0.1176]" in node(page, "s").locator(".fw-text").text_content()  # the uploaded green

@@ -122,3 +122,32 @@ def test_only_loopback_hosts_are_served_without_a_warning(host, local):
     if not local:
         assert host in host_warning(host) and "no login" in host_warning(host)
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
+
+
+def test_uploaded_pictures_are_checked_and_never_overwrite(executor):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from web.canvas import save_uploaded_image
+
+    def encode(image, fmt="PNG"):
+        buf = io.BytesIO()
+        image.save(buf, format=fmt)
+        return base64.b64encode(buf.getvalue()).decode()
+
+    red, blue = encode(Image.new("RGB", (8, 8), "red")), encode(Image.new("RGB", (8, 8), "blue"))
+    first = save_uploaded_image({"name": "../../etc/photo.png", "data": red}, executor)
+    assert first["ok"] and first["name"] == "photo.png"
+    assert (executor.env.input_dir / "photo.png").is_file()
+    again = save_uploaded_image({"name": "photo.png", "data": red}, executor)
+    assert again["ok"] and again["name"] == "photo.png"  # same bytes: the same file
+    other = save_uploaded_image({"name": "photo.png", "data": blue}, executor)
+    assert other["ok"] and other["name"] == "photo-1.png"
+    with Image.open(executor.env.input_dir / "photo.png") as im:
+        assert im.getpixel((0, 0)) == (255, 0, 0)
+    assert not save_uploaded_image({"name": "x.exe", "data": red}, executor)["ok"]
+    assert not save_uploaded_image({"name": "fake.png", "data": base64.b64encode(b"not a picture").decode()},
+                                   executor)["ok"]
+    assert not save_uploaded_image({"name": "y.png", "data": "%%%"}, executor)["ok"]

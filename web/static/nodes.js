@@ -122,6 +122,41 @@ function showImages(container, images) {
 }
 
 // ------------------------------------------------------------------ widgets
+function uploadButton(set) {
+  // a picture goes into the input folder on the server; the dropdown then offers it and selects it
+  const button = el("button", "fw-upload", "\u2b06");
+  button.type = "button";
+  button.title = "upload a picture into the input folder";
+  button.dataset.upload = "image";
+  const picker = el("input");
+  picker.type = "file";
+  picker.accept = "image/png,image/jpeg,image/webp,image/bmp,image/gif";
+  picker.hidden = true;
+  picker.addEventListener("change", async () => {
+    const file = picker.files[0];
+    picker.value = "";
+    if (!file) return;
+    if (file.size > MAX_UPLOAD) { showBanner("error", file.name + ": the file is larger than 16 MB"); return; }
+    const data = await new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ""));
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(file);
+    });
+    const res = await server.upload_image({ name: file.name, data });
+    if (!res || !res.ok) { showBanner("error", (res && res.message) || "upload failed"); return; }
+    setCatalogue(await server.refresh_catalogue(null));
+    set(res.name);
+    renderAll();
+    setStatus(res.message);
+  });
+  button.addEventListener("click", () => picker.click());
+  const box = el("span", "fw-upload-box");
+  box.appendChild(button);
+  box.appendChild(picker);
+  return box;
+}
+
 function widgetControl(n, inp) {
   const w = inp.widget;
   const has = Object.prototype.hasOwnProperty.call(n.widgets, inp.name);
@@ -204,6 +239,7 @@ function widgetControl(n, inp) {
     control.value = value === null || value === undefined ? "" : String(value);
     control.addEventListener("change", () => set(control.value));
     wrap.appendChild(control);
+    if (w.upload === "image") wrap.appendChild(uploadButton(set));
   } else {
     control = el(w.multiline ? "textarea" : "input");
     if (!w.multiline) control.type = "text";
