@@ -130,9 +130,14 @@ def cmd_nodes(args) -> int:
         if cls.category != category:
             category = cls.category
             print(f"{category}:")
-        doc = (cls.__doc__ or "").strip().splitlines()
-        print(f"  {cls.type_name:<22} {doc[0] if doc else ''}")
+        print(f"  {cls.type_name:<22} {_first_sentence(cls.__doc__ or '')}")
     return EXIT_OK
+
+
+def _first_sentence(doc: str) -> str:
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    head, dot, _ = paragraph.partition(". ")
+    return head + "." if dot else paragraph
 
 
 class _ProgressBars:
