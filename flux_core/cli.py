@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output-dir", default="output", help="where output nodes write files (default ./output)")
     run.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: auto)")
     run.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
+    run.add_argument("--cache-bytes", type=int, default=None,
+                     help="memory budget of the result cache (default: half the RAM, or $FLUXWIRE_CACHE_BYTES)")
     common(run)
 
     val = sub.add_parser("validate", help="check a workflow file and list every problem")
@@ -178,7 +180,7 @@ def cmd_run(args) -> int:
 
     registry = _registry(args)
     executor = Executor(registry, models_dir=args.models_dir, output_dir=Path(args.output_dir),
-                        device=args.device)
+                        device=args.device, cache_bytes=args.cache_bytes)
     bars = _ProgressBars(enabled=sys.stderr.isatty() or not args.json)
     try:
         workflow = read_document(args.workflow)
