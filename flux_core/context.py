@@ -49,10 +49,13 @@ class NodeContext:
 
     @property
     def device(self):
-        from .device import get_device, set_device
+        """The executor's device if it was given one, else the central automatic choice."""
+        from .device import get_device
 
-        if self.env.device:
-            set_device(self.env.device)
+        if self.env.device and self.env.device != "auto":
+            import torch
+
+            return torch.device(self.env.device)
         return get_device()
 
     @property
