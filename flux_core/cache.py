@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -77,9 +77,6 @@ class CacheEntry:
     ui: dict[str, Any]
     nbytes: int
     pins: int = 0
-    node_type: str = ""
-    seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 class ResultCache:
@@ -88,7 +85,6 @@ class ResultCache:
         self._entries: "OrderedDict[str, CacheEntry]" = OrderedDict()
         self._lock = threading.RLock()
         self._total = 0
-        self.evictions = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -107,10 +103,8 @@ class ResultCache:
                 self._entries.move_to_end(signature)
             return entry
 
-    def put(self, signature: str, outputs: dict, ui: dict, node_type: str = "", seconds: float = 0.0,
-            pins: int = 0) -> CacheEntry:
-        entry = CacheEntry(outputs=outputs, ui=ui, nbytes=estimate_bytes(outputs), pins=pins,
-                           node_type=node_type, seconds=seconds)
+    def put(self, signature: str, outputs: dict, ui: dict) -> CacheEntry:
+        entry = CacheEntry(outputs=outputs, ui=ui, nbytes=estimate_bytes(outputs))
         with self._lock:
             old = self._entries.pop(signature, None)
             if old is not None:
@@ -147,7 +141,6 @@ class ResultCache:
                 self._total -= entry.nbytes
                 del self._entries[sig]
                 dropped.append(sig)
-            self.evictions += len(dropped)
         return dropped
 
     def clear(self) -> None:

@@ -248,7 +248,7 @@ class Executor:
                     start = time.perf_counter()
                     values = cls.normalise_result(cls().run(ctx, **inputs))
                     seconds = time.perf_counter() - start
-                    entry = self.cache.put(sigs[nid], values, dict(ctx.ui), cls.type_name, seconds)
+                    entry = self.cache.put(sigs[nid], values, dict(ctx.ui))
                     result.executed.append(nid)
                     result.timings[nid] = seconds
                     emit(ev.NODE_FINISHED, node=nid, node_type=cls.type_name, seconds=seconds, ui=entry.ui)

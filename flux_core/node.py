@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Sequence
 
-from .types import ANY, can_connect, is_known
+from .types import ANY, is_known
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -47,13 +47,6 @@ class Input:
              "description": self.description, "label": self.label or self.name.replace("_", " ")}
         return d
 
-    @property
-    def has_default(self) -> bool:
-        return False
-
-
-_MISSING = object()
-
 
 @dataclass
 class Widget(Input):
@@ -62,10 +55,6 @@ class Widget(Input):
     default: Any = None
     is_widget: ClassVar[bool] = True
     widget_kind: ClassVar[str] = "widget"
-
-    @property
-    def has_default(self) -> bool:
-        return self.default is not None
 
     def coerce(self, value: Any, ctx: Any = None) -> Any:
         """Return the value checked against this widget's rules, or raise ValueError with a sentence."""
@@ -418,9 +407,6 @@ def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
-
-def link_type_ok(output_type: str, inp: Input) -> bool:
-    return can_connect(output_type, inp.type)
 
 
 __all__ = ["Input", "Widget", "Int", "Float", "String", "Boolean", "Combo", "ModelFile", "Output", "Node", "NodeError", "ANY"]

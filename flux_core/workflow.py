@@ -6,7 +6,6 @@ classes (types, ranges, links, cycles) is checked by `flux_core.validation`.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import tempfile
@@ -121,12 +120,6 @@ class Workflow:
             doc["extra"] = self.extra
         return doc
 
-    def copy(self) -> "Workflow":
-        return copy.deepcopy(self)
-
-    def set_widget(self, node_id: str, name: str, value: Any) -> None:
-        self.nodes[node_id].widgets[name] = value
-
 
 # ----------------------------------------------------------------------------- parsing
 
@@ -187,11 +180,7 @@ def parse_document(data: Any, source: str | None = None) -> Workflow:
         nodes[spec.id] = spec
 
     links: list[Link] = []
-    raw_links = data.get("links", [])
-    if not isinstance(raw_links, list):
-        problems.append(Problem(f'"links" must be a list, got {_kind(raw_links)}', code="bad_type"))
-        raw_links = []
-    for i, raw in enumerate(raw_links):
+    for i, raw in enumerate(_expect(data, "links", list, [], problems)):
         link = _parse_link(raw, i, problems)
         if link is None:
             continue

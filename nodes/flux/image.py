@@ -114,8 +114,8 @@ def _summary(ctx) -> str:
     upstream, stack = set(), [ctx.node_id]
     while stack:
         nid = stack.pop()
-        for link in workflow.links:
-            if link.target == nid and link.source not in upstream:
+        for link in workflow.links_into(nid).values():
+            if link.source not in upstream:
                 upstream.add(link.source)
                 stack.append(link.source)
     keys = ("text", "clip_text", "seed", "steps", "denoise", "guidance", "width", "height", "model_name",
