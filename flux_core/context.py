@@ -4,7 +4,6 @@ Nodes never pick a device or a folder themselves; they ask their `NodeContext`.
 """
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -27,9 +26,9 @@ class Environment:
     temp_dir: Path = Path(tempfile.gettempdir()) / "fluxwire"  # previews and uploads, not kept
 
     def __post_init__(self):
-        if self.models_dir is None:
-            self.models_dir = Path(os.environ.get("FLUXWIRE_MODELS_DIR", "models"))
-        self.models_dir = Path(self.models_dir)
+        from .model_folders import default_models_dir
+
+        self.models_dir = Path(self.models_dir) if self.models_dir is not None else default_models_dir()
         self.output_dir = Path(self.output_dir)
         self.input_dir = Path(self.input_dir)
         self.temp_dir = Path(self.temp_dir)

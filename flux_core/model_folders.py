@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .mini import MODELS_DIR
+
 # folder kind -> the sub-folders that hold it (ComfyUI's names and aliases)
 FOLDERS = {
     "diffusion_models": ("diffusion_models", "unet"),
@@ -20,16 +22,21 @@ FOLDERS = {
     "tokenizers": ("tokenizers",),
 }
 WEIGHT_SUFFIXES = (".safetensors", ".sft")
-SHIPPED_MODELS = Path(__file__).parent / "mini" / "models"
+SHIPPED_MODELS = MODELS_DIR  # flux-mini's folder, searched after the user's
 
 
 class ModelNameError(ValueError):
     """A model name that is unsafe or not present; the message lists what is there."""
 
 
+def default_models_dir() -> Path:
+    """The user's models folder when none is given: $FLUXWIRE_MODELS_DIR, else ./models."""
+    return Path(os.environ.get("FLUXWIRE_MODELS_DIR") or "models")
+
+
 def roots(models_dir: str | os.PathLike | None) -> list[Path]:
     """The models folders searched, the user's first."""
-    user = Path(models_dir) if models_dir is not None else Path(os.environ.get("FLUXWIRE_MODELS_DIR", "models"))
+    user = Path(models_dir) if models_dir is not None else default_models_dir()
     out = [user]
     if SHIPPED_MODELS.is_dir() and SHIPPED_MODELS.resolve() != user.resolve():
         out.append(SHIPPED_MODELS)

@@ -13,6 +13,7 @@ import os
 import socket
 from pathlib import Path
 
+from ..model_folders import default_models_dir
 from .errors import ModelLoadError
 
 HUB_IDS = {"t5": "google/t5-v1_1-xxl", "clip": "openai/clip-vit-large-patch14"}
@@ -30,10 +31,6 @@ REQUIRED_FILES = {
     "clip": "vocab.json and merges.txt (or tokenizer.json) with tokenizer_config.json and special_tokens_map.json",
 }
 _hub_answer: bool | None = None
-
-
-def default_models_dir() -> Path:
-    return Path(os.environ.get("FLUXWIRE_MODELS_DIR") or "models")
 
 
 def hub_reachable() -> bool:
