@@ -160,8 +160,10 @@ class CanvasRunner:
                                  "problems": [], "images": []}
         try:
             # only a document (never a str, which the executor would read as a server-side path)
-            workflow = graph if isinstance(graph, Workflow) else parse_document(graph)
-            checked = self.executor.validate(workflow)
+            if not isinstance(graph, (Workflow, dict)):
+                parse_document(graph)  # raises the structured "a workflow is a JSON object" error
+            # the executor remembers the dict it just checked, so the run below does not check it again
+            checked = self.executor.validate(graph)
         except WorkflowError as e:
             state.update(status="invalid", message=str(e), problems=problems_of(e))
             for p in e.problems:
@@ -175,7 +177,7 @@ class CanvasRunner:
 
         def work():
             try:
-                outcome["result"] = self.executor.run(checked.workflow, outputs=targets or None,
+                outcome["result"] = self.executor.run(graph, outputs=targets or None,
                                                       listener=self._listener(run_id, events), run_id=run_id)
             except BaseException as e:  # reported through the state, never lost in the thread
                 outcome["error"] = e
