@@ -24,6 +24,7 @@ class Environment:
     input_dir: Path = Path("input")
     device: str | None = None  # None: the central automatic choice
     temp_dir: Path = Path(tempfile.gettempdir()) / "fluxwire"  # previews and uploads, not kept
+    library_dir: Path | None = None  # the user's subgraph library; None: $FLUXWIRE_LIBRARY_DIR, else ./library
 
     def __post_init__(self):
         from .model_folders import default_models_dir

@@ -21,7 +21,9 @@ from . import events as ev
 from .cache import ResultCache
 from .context import Environment, Interrupted, NodeContext
 from .node import Node, NodeError
+from .library import Library
 from .registry import Registry, default_registry
+from .subgraphs import expand as expand_subgraphs
 from .validation import CheckedGraph, check, recheck_volatile
 from .workflow import Problem, Workflow, WorkflowError, parse_document, read_document
 
@@ -74,10 +76,10 @@ class Executor:
 
     def __init__(self, registry: Registry | None = None, *, models_dir=None, output_dir="output",
                  input_dir="input", device: str | None = None, cache_bytes: int | None = None,
-                 nodes_dir=None):
+                 nodes_dir=None, library_dir=None):
         self.registry = registry if registry is not None else default_registry(nodes_dir)
         self.env = Environment(models_dir=models_dir, output_dir=Path(output_dir), input_dir=Path(input_dir),
-                               device=device)
+                               device=device, library_dir=library_dir)
         if device:
             from .device import set_device
 
@@ -105,11 +107,14 @@ class Executor:
         values depend on files are checked again anyway.
         """
         key = self._memo_key(workflow, overrides)
-        if key is not None and self._last_checked is not None and self._last_checked[0] == key:
+        if key is not None and self._last_checked is not None and self._last_checked[0] == key and (
+                self._last_checked[1].workflow.expansion is None
+                or self._last_checked[1].workflow.expansion.files_unchanged()):
             graph = self._last_checked[1]
             recheck_volatile(graph, self.env)
             return graph
         wf = as_workflow(workflow)
+        wf, overrides = expand_subgraphs(wf, self.registry, Library(self.env.library_dir), overrides)
         if overrides:
             wf = self._apply_overrides(wf, overrides)
         graph = check(wf, self.registry, self.env)

@@ -41,6 +41,9 @@ def recheck_volatile(graph: CheckedGraph, env: Any = None) -> None:
 
 def check(workflow: Workflow, registry: Registry, env: Any = None) -> CheckedGraph:
     """Validate and return the checked graph, or raise WorkflowError listing every problem."""
+    from .subgraphs import expand_for_check
+
+    workflow = expand_for_check(workflow, registry, env)  # subgraph instances -> plain nodes with path ids
     problems: list[Problem] = []
     classes: dict[str, type[Node]] = {}
     values: dict[str, dict[str, Any]] = {}

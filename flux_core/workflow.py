@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 FORMAT = "fluxwire.workflow"
-VERSION = 1
+VERSION = 2  # 2 added subgraphs; documents that use none are still written as version 1
 TOP_LEVEL_KEYS = {"format", "version", "metadata", "nodes", "links", "groups", "subgraphs", "extra"}
-NODE_KEYS = {"id", "type", "version", "widgets", "ui", "properties"}
+NODE_KEYS = {"id", "type", "version", "widgets", "ui", "properties", "subgraph"}
 LINK_KEYS = {"from", "output", "to", "input"}
 
 
@@ -67,11 +67,14 @@ class NodeSpec:
     widgets: dict[str, Any] = field(default_factory=dict)
     ui: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
+    subgraph: Any = None  # a `subgraph_document.SubgraphRef` on nodes of type "Subgraph"
 
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"id": self.id, "type": self.type, "widgets": self.widgets}
         if self.version is not None:
             d["version"] = self.version
+        if self.subgraph is not None:
+            d["subgraph"] = self.subgraph.to_dict()
         if self.ui:
             d["ui"] = self.ui
         if self.properties:
@@ -97,8 +100,13 @@ class Workflow:
     links: list[Link] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     groups: list[dict] = field(default_factory=list)
-    subgraphs: dict[str, Any] = field(default_factory=dict)
+    subgraphs: dict[str, Any] = field(default_factory=dict)  # id -> subgraph_document.SubgraphDef
     extra: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = field(default=None, compare=False, repr=False)  # the file it came from (relative refs)
+    expansion: Any = field(default=None, compare=False, repr=False)  # subgraphs.Expansion on expanded copies
+
+    def uses_subgraphs(self) -> bool:
+        return bool(self.subgraphs) or any(n.subgraph is not None for n in self.nodes.values())
 
     def links_into(self, node_id: str) -> dict[str, Link]:
         """The links feeding `node_id`, by input name."""
@@ -107,7 +115,7 @@ class Workflow:
     def to_dict(self) -> dict:
         doc: dict[str, Any] = {
             "format": FORMAT,
-            "version": VERSION,
+            "version": VERSION if self.uses_subgraphs() else 1,
             "metadata": self.metadata,
             "nodes": [n.to_dict() for n in self.nodes.values()],
             "links": [l.to_dict() for l in sorted(self.links, key=lambda l: (l.target, l.input))],
@@ -115,7 +123,7 @@ class Workflow:
         if self.groups:
             doc["groups"] = self.groups
         if self.subgraphs:
-            doc["subgraphs"] = self.subgraphs
+            doc["subgraphs"] = {k: d.to_dict() for k, d in self.subgraphs.items()}
         if self.extra:
             doc["extra"] = self.extra
         return doc
@@ -136,6 +144,10 @@ def parse_document(data: Any, source: str | None = None) -> Workflow:
     if "format" not in data and data and all(isinstance(v, dict) and "class_type" in v for v in data.values()):
         raise WorkflowError([Problem("this looks like a ComfyUI API prompt; fluxwire cannot import it yet",
                                      code="foreign_format")], source)
+    if data.get("format") == "fluxwire.subgraph":
+        raise WorkflowError([Problem("this is a subgraph file; use it from a workflow through a node of type "
+                                     '"Subgraph" with "subgraph": {"file": ...} or {"library": ...}',
+                                     code="subgraph_file")], source)
     if data.get("format") != FORMAT:
         problems.append(Problem(f'"format" must be "{FORMAT}", got {_short(data.get("format"))}',
                                 code="bad_format"))
@@ -159,8 +171,9 @@ def parse_document(data: Any, source: str | None = None) -> Workflow:
         if not isinstance(g, dict):
             problems.append(Problem(f"group #{i} must be an object, got {_kind(g)}", code="bad_group"))
     if subgraphs:
-        problems.append(Problem("subgraphs are reserved for a later fluxwire version and cannot run yet",
-                                code="unsupported"))
+        from .subgraph_document import parse_definitions
+
+        subgraphs = parse_definitions(subgraphs, problems)
 
     nodes: dict[str, NodeSpec] = {}
     raw_nodes = data.get("nodes")
@@ -236,10 +249,24 @@ def _parse_node(raw: Any, index: int, problems: list[Problem]) -> NodeSpec | Non
         if type(value) not in _SIMPLE and not _is_plain_value(value):
             problems.append(Problem(f"widget values are numbers, text or true/false, got {_kind(value)}",
                                     node=nid, input=name, code="bad_value"))
+    ref = None
+    if "subgraph" in raw or ntype == "Subgraph":
+        from .subgraph_document import SUBGRAPH_TYPE, parse_ref
+
+        if ntype != SUBGRAPH_TYPE:
+            problems.append(Problem(f'only nodes of type "{SUBGRAPH_TYPE}" have a "subgraph" reference', node=nid,
+                                    code="bad_subgraph_ref"))
+        elif "subgraph" not in raw:
+            problems.append(Problem('a "Subgraph" node needs "subgraph": {"id" | "file" | "library": ...}',
+                                    node=nid, code="bad_subgraph_ref"))
+        else:
+            ref = parse_ref(raw["subgraph"], nid, problems)
+            if version is not None:
+                problems.append(Problem('a "Subgraph" node has no "version"', node=nid, code="bad_version"))
     # a node with problems is still returned, so duplicate ids and links to it are judged correctly
     return NodeSpec(id=nid, type=ntype if isinstance(ntype, str) else "",
                     version=version if isinstance(version, int) else None,
-                    widgets=dict(parts["widgets"]), ui=parts["ui"], properties=parts["properties"])
+                    widgets=dict(parts["widgets"]), ui=parts["ui"], properties=parts["properties"], subgraph=ref)
 
 
 _SIMPLE = {bool, int, str, type(None)}
@@ -326,8 +353,11 @@ def read_document(path: str | os.PathLike) -> Workflow:
         from .pnginfo import workflow_text_from_png
 
         text = workflow_text_from_png(raw, str(path))
-        return loads_document(text, str(path))
-    return loads_document(raw, str(path))
+        workflow = loads_document(text, str(path))
+    else:
+        workflow = loads_document(raw, str(path))
+    workflow.path = path
+    return workflow
 
 
 def dumps_document(workflow: Workflow | dict) -> str:
