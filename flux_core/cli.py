@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--nodes-dir", default=None, help="folder of extra node packs (default ./custom_nodes)")
         sp.add_argument("--models-dir", default=None,
                         help="models folder (default $FLUXWIRE_MODELS_DIR or ./models)")
+        sp.add_argument("--library-dir", default=None,
+                        help="your subgraph library (default $FLUXWIRE_LIBRARY_DIR or ./library)")
 
     run = sub.add_parser("run", help="run a workflow file (.json or a fluxwire .png)")
     run.add_argument("workflow")
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
     if getattr(args, "models_dir", None):
         os.environ["FLUXWIRE_MODELS_DIR"] = args.models_dir
+    if getattr(args, "library_dir", None):
+        os.environ["FLUXWIRE_LIBRARY_DIR"] = args.library_dir
     try:
         return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve}[args.command](args)
     except KeyboardInterrupt:
@@ -108,7 +112,7 @@ def cmd_validate(args) -> int:
     registry = _registry(args)
     try:
         workflow = read_document(args.workflow)
-        check(workflow, registry, Environment(models_dir=args.models_dir))
+        check(workflow, registry, Environment(models_dir=args.models_dir, library_dir=args.library_dir))
     except WorkflowError as e:
         e.source = e.source or args.workflow
         _print_problems(e, args.json)
@@ -124,11 +128,15 @@ def cmd_nodes(args) -> int:
     from .context import Environment
     from .types import catalogue_types
 
+    from .library import Library
+    from .subgraph_catalogue import library_catalogue
+
     registry = _registry(args)
-    env = Environment(models_dir=args.models_dir)
+    env = Environment(models_dir=args.models_dir, library_dir=args.library_dir)
+    library_nodes, library_problems = library_catalogue(Library(args.library_dir), registry, env)
     if args.json:
-        print(json.dumps({"nodes": registry.describe(env), "types": catalogue_types(),
-                          "problems": registry.problems}, indent=2, default=str))
+        print(json.dumps({"nodes": registry.describe(env) + library_nodes, "types": catalogue_types(),
+                          "problems": registry.problems + library_problems}, indent=2, default=str))
         return EXIT_OK
     category = None
     for cls in sorted(registry, key=lambda c: (c.category, c.type_name)):
@@ -136,6 +144,12 @@ def cmd_nodes(args) -> int:
             category = cls.category
             print(f"{category}:")
         print(f"  {cls.type_name:<22} {_first_sentence(cls.__doc__ or '')}")
+    if library_nodes:
+        print("library subgraphs (type Subgraph):")
+        for entry in library_nodes:
+            print(f"  {entry['subgraph']['library']:<22} {_first_sentence(entry['description'])}")
+    for problem in library_problems:
+        print(f"warning: {problem}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -180,7 +194,7 @@ def cmd_run(args) -> int:
 
     registry = _registry(args)
     executor = Executor(registry, models_dir=args.models_dir, output_dir=Path(args.output_dir),
-                        device=args.device, cache_bytes=args.cache_bytes)
+                        device=args.device, cache_bytes=args.cache_bytes, library_dir=args.library_dir)
     bars = _ProgressBars(enabled=sys.stderr.isatty() or not args.json)
     try:
         workflow = read_document(args.workflow)

@@ -153,3 +153,157 @@ b.node("vae", "LoadVAE", (40, 420), urls=False, vae_name="flux-mini-ae.safetenso
 pipeline(b, ("model", "model", "text_encoders", "text_encoder", "vae", "vae"), steps=4, size=64,
          prompt="a large red circle on a blue background, center", prefix="flux-mini")
 b.save("workflows/flux-mini.json")
+
+
+# ----------------------------------------------------------------------------- subgraph library and its users
+from flux_core.subgraph_document import SUBGRAPH_FORMAT
+from flux_core.workflow import dumps_document
+
+
+class L(B):
+    """A library subgraph: a definition with declared inputs and outputs, saved as a subgraph file."""
+
+    def __init__(self, name, description, category):
+        self.doc = {"format": SUBGRAPH_FORMAT, "version": 2, "name": name, "description": description,
+                    "category": category, "inputs": [], "outputs": [], "nodes": [], "links": []}
+
+    def input(self, name, stype, to, default=None, widget=None, description="", optional=False):
+        d = {"name": name, "type": stype, "description": description}
+        if default is not None:
+            d["default"] = default
+        if widget is not None:
+            d["widget"] = widget
+        if optional:
+            d["optional"] = True
+        self.doc["inputs"].append(d)
+        for nid, inp in to:
+            self.link("@inputs", name, nid, inp)
+
+    def output(self, name, stype, frm, description=""):
+        self.doc["outputs"].append({"name": name, "type": stype, "description": description})
+        self.link(*frm, "@outputs", name)
+
+    def save(self, path):
+        from pathlib import Path
+        from flux_core.subgraphs import parse_subgraph_file
+
+        text = json.dumps(self.doc)
+        loaded = parse_subgraph_file(text.encode(), Path(path))  # checks it
+        from flux_core.subgraphs import subgraph_file_document
+        out = dumps_document(subgraph_file_document(loaded.definition))
+        Path(path).write_text(out, encoding="utf-8")
+        return out
+
+
+def library_ref(library):
+    """A reference to a shipped library entry with the revision and sockets it is made against."""
+    from pathlib import Path
+    from flux_core.subgraphs import load_subgraph_file
+
+    loaded = load_subgraph_file(Path("workflows/library") / (library + ".json"))
+    return {"library": library, "revision": loaded.revision, "sockets": loaded.definition.sockets()}
+
+
+def instance(b, nid, library, pos, **widgets):
+    """An instance of a shipped library entry."""
+    b.doc["version"] = 2
+    b.doc["nodes"].append({"id": nid, "type": "Subgraph", "widgets": widgets, "ui": {"pos": list(pos)},
+                           "subgraph": library_ref(library)})
+    return nid
+
+
+SEED = {"min": 0, "max": 2 ** 64 - 1, "seed": True}
+
+s = L("Sample (N Euler steps)", "Sample a latent in `steps` Euler steps from a seed: noise, schedule (with "
+      "denoise < 1 for img2img) and sampler in one node, like ComfyUI's KSampler.", "subgraphs/sampling")
+s.node("noise", "RandomNoise", (40, 300), seed=0)
+s.node("scheduler", "Scheduler", (40, 60), steps=4, denoise=1.0, shift="auto", base_shift=0.5, max_shift=1.15)
+s.node("sampler", "Sampler", (320, 60))
+s.input("model", "MODEL", [("scheduler", "model"), ("sampler", "model")], description="the diffusion model")
+s.input("conditioning", "CONDITIONING", [("sampler", "conditioning")], description="the encoded prompt")
+s.input("latent", "LATENT", [("scheduler", "latent"), ("sampler", "latent")],
+        description="an empty latent (text-to-image) or an encoded picture (img2img)")
+s.input("seed", "INT", [("noise", "seed")], default=0, widget=SEED, description="the noise seed")
+s.input("steps", "INT", [("scheduler", "steps")], default=4, widget={"min": 1, "max": 10000},
+        description="number of Euler steps")
+s.input("denoise", "FLOAT", [("scheduler", "denoise")], default=1.0, widget={"min": 0.0, "max": 1.0, "step": 0.01},
+        description="1 starts from pure noise; less keeps more of the input latent")
+s.link("noise", "noise", "sampler", "noise")
+s.link("scheduler", "sigmas", "sampler", "sigmas")
+s.output("latent", "LATENT", ("sampler", "latent"), "the sampled latent")
+s.save("workflows/library/flux-sample.json")
+
+
+def text_to_image(title, description, model, t5_len, steps, guidance=None):
+    t = L(title, description, "subgraphs/flux")
+    t.node("model", "LoadDiffusionModel", (40, 40), model_name=model, weight_dtype="default")
+    t.node("text_encoders", "LoadTextEncoders", (40, 220), t5_name="t5xxl_fp16.safetensors",
+           clip_name="clip_l.safetensors", t5_max_length=t5_len, weight_dtype="default")
+    t.node("vae", "LoadVAE", (40, 420), vae_name="ae.safetensors")
+    t.node("prompt", "TextEncode", (340, 200), text=PROMPT, clip_text="")
+    t.link("text_encoders", "text_encoder", "prompt", "text_encoder")
+    cond = ("prompt", "conditioning")
+    if guidance is not None:
+        t.node("guidance", "FluxGuidance", (600, 200), guidance=guidance)
+        t.link("prompt", "conditioning", "guidance", "conditioning")
+        cond = ("guidance", "conditioning")
+    t.node("latent", "EmptyLatent", (340, 420), width=1024, height=1024, batch_size=1)
+    instance(t, "sample", "flux-sample", (860, 200), steps=steps)
+    t.link("model", "model", "sample", "model")
+    t.link(*cond, "sample", "conditioning")
+    t.link("latent", "latent", "sample", "latent")
+    t.node("decode", "VAEDecode", (1120, 200))
+    t.link("vae", "vae", "decode", "vae")
+    t.link("sample", "latent", "decode", "latent")
+    t.input("prompt", "STRING", [("prompt", "text")], default=PROMPT, widget={"multiline": True},
+            description="what the picture shows")
+    t.input("seed", "INT", [("sample", "seed")], default=0, widget=SEED, description="the noise seed")
+    t.input("width", "INT", [("latent", "width")], default=1024, widget={"min": 16, "max": 8192, "step": 16})
+    t.input("height", "INT", [("latent", "height")], default=1024, widget={"min": 16, "max": 8192, "step": 16})
+    if guidance is not None:
+        t.input("guidance", "FLOAT", [("guidance", "guidance")], default=guidance,
+                widget={"min": 0.0, "max": 100.0, "step": 0.1}, description="distilled guidance strength")
+    t.input("steps", "INT", [("sample", "steps")], default=steps, widget={"min": 1, "max": 10000})
+    t.output("image", "IMAGE", ("decode", "image"), "the picture")
+    return t
+
+
+text_to_image("FLUX schnell text-to-image", "FLUX.1 [schnell] from split files: prompt, seed and size in, picture "
+              "out (4 steps, no guidance).", "flux1-schnell.safetensors", "256", 4).save(
+    "workflows/library/flux-schnell-t2i.json")
+text_to_image("FLUX dev text-to-image", "FLUX.1 [dev] from split files: prompt, seed, size and guidance in, picture "
+              "out (20 steps, T5 512 tokens).", "flux1-dev.safetensors", "512", 20, guidance=3.5).save(
+    "workflows/library/flux-dev-t2i.json")
+
+b = B("FLUX.1 schnell, two pictures from the library", "Two instances of the library subgraph 'FLUX schnell "
+      "text-to-image' (which itself holds the 'Sample (N Euler steps)' subgraph) with their own prompts and seeds; "
+      "the models load once for both.")
+instance(b, "cabin", "flux-schnell-t2i", (40, 40), prompt=PROMPT, seed=0)
+instance(b, "harbour", "flux-schnell-t2i", (40, 400), seed=1,
+         prompt="a small fishing harbour at dawn, boats and gulls, mist on the water, photograph")
+b.node("save_cabin", "SaveImage", (420, 40), filename_prefix="flux-cabin")
+b.node("save_harbour", "SaveImage", (420, 400), filename_prefix="flux-harbour")
+b.link("cabin", "image", "save_cabin", "images")
+b.link("harbour", "image", "save_harbour", "images")
+b.save("workflows/flux-schnell-library.json")
+
+b = B("FLUX.1 schnell img2img (subgraph)", "The img2img workflow with the library subgraph 'Sample (N Euler steps)' "
+      "in place of the noise, schedule and sampler nodes (denoise 0.75, 4 steps).")
+m, mo, te, teo, v, vo = split_loaders(b)
+b.node("image", "LoadImage", (40, 600), image="example.png", fit="crop")
+b.node("encode", "VAEEncode", (340, 600))
+b.link("vae", "vae", "encode", "vae")
+b.link("image", "image", "encode", "image")
+b.node("prompt", "TextEncode", (340, 200), text="a watercolour painting of a lighthouse on a cliff at sunset",
+       clip_text="")
+b.link(te, teo, "prompt", "text_encoder")
+instance(b, "sample", "flux-sample", (640, 200), seed=0, steps=4, denoise=0.75)
+b.link(m, mo, "sample", "model")
+b.link("prompt", "conditioning", "sample", "conditioning")
+b.link("encode", "latent", "sample", "latent")
+b.node("decode", "VAEDecode", (920, 200))
+b.link(v, vo, "decode", "vae")
+b.link("sample", "latent", "decode", "latent")
+b.node("save", "SaveImage", (1160, 200), filename_prefix="flux-img2img-subgraph")
+b.link("decode", "image", "save", "images")
+b.save("workflows/flux-img2img-subgraph.json")

@@ -178,6 +178,9 @@ class SaveImage(Node):
 
         prefix = _check_prefix(filename_prefix)
         workflow = ctx.run_info.get("workflow")
+        expansion = getattr(workflow, "expansion", None)
+        if expansion is not None and expansion.document is not None:
+            workflow = expansion.document  # the document as written, with its subgraph instances
         text = dumps_document(workflow) if workflow is not None else None
         summary = _summary(ctx)
         paths = [str(_write_png(p, Path(ctx.output_dir), prefix, text, summary)) for p in _to_pil(images)]
