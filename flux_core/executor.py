@@ -181,7 +181,10 @@ class Executor:
                 raise WorkflowError([Problem("the workflow has no output node (e.g. SaveImage) to run",
                                              code="no_outputs")])
             return targets
-        targets = list(outputs)
+        targets = []
+        for t in outputs:  # a subgraph instance stands for the nodes inside it
+            inner = [] if t in graph.classes else [n for n in graph.order if n.startswith(f"{t}/")]
+            targets += inner or [t]
         missing = [t for t in targets if t not in graph.classes]
         if missing or not targets:
             raise WorkflowError([Problem(f"requested output node {t!r} is not in the workflow", node=t,

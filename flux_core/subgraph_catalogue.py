@@ -90,5 +90,9 @@ def library_catalogue(library, registry=None, ctx: Any = None) -> tuple[list[dic
             problems.append(f"library entry {name!r} cannot be read: {e}")
             continue
         ref = {"library": name, "revision": loaded.revision, "sockets": loaded.definition.sockets()}
-        nodes.append(describe_definition(loaded.definition, registry, ctx, ref=ref, pack="library"))
+        entry = describe_definition(loaded.definition, registry, ctx, ref=ref, pack="library")
+        # the inside, so the canvas can open, copy or unpack an instance without asking again
+        entry["definition"] = loaded.definition.to_dict()
+        entry["definitions"] = {k: d.to_dict() for k, d in loaded.scope.definitions.items()}
+        nodes.append(entry)
     return nodes, problems

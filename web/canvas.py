@@ -22,6 +22,8 @@ from typing import Any, Callable
 import gradio as gr
 
 from flux_core.executor import Executor
+from flux_core.library import Library
+from flux_core.subgraph_catalogue import library_catalogue
 from flux_core.types import catalogue_types
 from flux_core.workflow import FORMAT, VERSION, Problem, WorkflowError, loads_document, parse_document
 
@@ -31,7 +33,7 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # a workflow JSON or a PNG carrying one; la
 UPLOAD_KINDS = (".json", ".png")
 
 _STATIC = resources.files(__package__) / "static"
-JS_PARTS = ("state.js", "nodes.js", "editing.js", "files.js", "run.js")  # joined in this order
+JS_PARTS = ("state.js", "nodes.js", "editing.js", "files.js", "subgraphs.js", "run.js")  # joined in this order
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """
@@ -42,6 +44,7 @@ TEMPLATE = """
     <button type="button" class="fw-btn fw-danger" data-action="stop" title="Stop the running workflow">&#9632; Stop</button>
     <span class="fw-sep"></span>
     <button type="button" class="fw-btn" data-action="palette" title="Add a node (double-click the canvas)">+ Add node</button>
+    <button type="button" class="fw-btn" data-action="make-subgraph" title="Put the selected nodes into a subgraph (one node)">Make subgraph</button>
     <button type="button" class="fw-btn" data-action="undo" title="Undo (Ctrl+Z)">Undo</button>
     <button type="button" class="fw-btn" data-action="redo" title="Redo (Ctrl+Y)">Redo</button>
     <button type="button" class="fw-btn" data-action="fit" title="Fit the workflow in view">Fit</button>
@@ -53,6 +56,7 @@ TEMPLATE = """
     <select class="fw-shipped" data-action="shipped" title="Shipped workflows"><option value="">Workflows&#8230;</option></select>
     <span class="fw-status" data-role="status"></span>
   </div>
+  <div class="fw-breadcrumb" data-role="breadcrumb" hidden></div>
   <div class="fw-banner" data-role="banner" hidden><button type="button" class="fw-banner-close" data-action="dismiss" title="Dismiss">&#215;</button><span data-role="banner-text"></span></div>
   <div class="fw-stage" data-role="stage">
     <div class="fw-world" data-role="world">
@@ -65,6 +69,7 @@ TEMPLATE = """
       <input type="search" class="fw-palette-search" placeholder="Search nodes" aria-label="Search nodes">
       <div class="fw-palette-list"></div>
     </div>
+    <div class="fw-dialog" data-role="dialog" hidden></div>
     <div class="fw-drop-hint">Drop a workflow .json or a fluxwire .png to open it</div>
   </div>
 </div>
@@ -138,8 +143,11 @@ def node_catalogue(executor: Executor, fresh: bool = False) -> dict:
         hit = _catalogue_cache.get(executor)
         if hit and not fresh and time.monotonic() - hit[0] < CATALOGUE_TTL:
             return hit[1]
-    catalogue = {"nodes": executor.registry.describe(executor.env), "types": catalogue_types(),
-                 "problems": list(executor.registry.problems), "shipped": list(shipped_workflows())}
+    library_nodes, library_problems = library_catalogue(Library(executor.env.library_dir), executor.registry,
+                                                        executor.env)
+    catalogue = {"nodes": executor.registry.describe(executor.env) + library_nodes, "types": catalogue_types(),
+                 "problems": list(executor.registry.problems) + library_problems,
+                 "shipped": list(shipped_workflows())}
     with _catalogue_lock:
         _catalogue_cache[executor] = (time.monotonic(), catalogue)
     return catalogue
@@ -195,6 +203,15 @@ class NodeCanvas(gr.HTML):
             """A picture for LoadImage ({name, data: base64}) saved into the input folder -> {ok, name}."""
             return save_uploaded_image(upload, ex)
 
+        def save_to_library(request):
+            """Write a subgraph ({name, definition, definitions}) into the user's library folder."""
+            from .library_save import save_library_entry
+
+            result = save_library_entry(request, ex)
+            if result.get("ok"):
+                node_catalogue(ex, fresh=True)
+            return result
+
         def refresh_catalogue(_=None):
             """Re-read node declarations (e.g. model files added to the models folder)."""
             return node_catalogue(ex, fresh=True)
@@ -202,10 +219,11 @@ class NodeCanvas(gr.HTML):
         super().__init__(
             value=self._as_document(value),
             html_template=TEMPLATE,
-            css_template=_asset("canvas.css"),
+            css_template=_asset("canvas.css") + _asset("subgraphs.css"),
             js_on_load="\n".join(_asset(name) for name in JS_PARTS),
             apply_default_css=False,
-            server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image],
+            server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image,
+                              save_to_library],
             elem_id=elem_id,
             elem_classes=elem_classes,
             catalogue=catalogue,

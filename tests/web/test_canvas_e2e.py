@@ -129,10 +129,11 @@ def test_page_loads_with_default_workflow_hooks_and_catalogue(page, module_execu
     assert banner.get_attribute("data-kind") == "warning"
     assert "broken_pack" in banner.text_content() and "on purpose" in banner.text_content()
     page.click('[data-action="palette"]')
-    listed = page.locator(".fw-palette-item").evaluate_all("els => els.map(e => e.dataset.nodeType)")
+    listed = page.locator(".fw-palette-item:not([data-library])").evaluate_all("els => els.map(e => e.dataset.nodeType)")
     assert sorted(listed) == sorted(cls.type_name for cls in module_executor.registry)
     categories = page.locator(".fw-palette-category").all_text_contents()
-    assert sorted(categories) == sorted({cls.category for cls in module_executor.registry})
+    library = {"subgraphs/flux", "subgraphs/sampling"}  # the shipped library subgraphs (tests/web/test_subgraphs_e2e.py)
+    assert sorted(categories) == sorted({cls.category for cls in module_executor.registry} | library)
     page.screenshot(path=str(artifacts / "canvas-loaded.png"))
 
 

@@ -34,6 +34,7 @@ function addNode(type, pos) {
   return node.id;
 }
 function deleteSelected() {
+  for (const id of BOUNDARY_IDS) selected.delete(id);  // an opened subgraph's inputs and outputs stay
   if (!selected.size) return;
   const before = snapshot();
   graph.nodes = graph.nodes.filter((n) => !selected.has(n.id));
@@ -61,7 +62,7 @@ function insertCopies(nodes, links, place) {
   commit(before);
 }
 function selectedPart() {
-  return { nodes: graph.nodes.filter((n) => selected.has(n.id)).map(clone),
+  return { nodes: graph.nodes.filter((n) => selected.has(n.id) && !BOUNDARY_IDS.includes(n.id)).map(clone),
            links: graph.links.filter((l) => selected.has(l.from) && selected.has(l.to)).map(clone) };
 }
 function duplicateSelected() {
@@ -159,6 +160,7 @@ function paletteMatches(q) {
 function paletteItem(d, showCategory) {
   const item = el("div", "fw-palette-item");
   item.dataset.nodeType = d.type;
+  if (d.subgraph && d.subgraph.library) item.dataset.library = d.subgraph.library;
   item.tabIndex = 0;
   item.appendChild(el("span", "fw-palette-name", d.display_name));
   const side = showCategory ? d.category : d.pack;
@@ -210,13 +212,13 @@ paletteSearch.addEventListener("input", buildPalette);
 paletteSearch.addEventListener("keydown", (e) => {
   if (e.key === "Enter") {
     const first = paletteList.querySelector(".fw-palette-item");
-    if (first) { addNode(first.dataset.nodeType, paletteAt); closePalette(); }
+    if (first) { addPaletteItem(first, paletteAt); closePalette(); }
   } else if (e.key === "Escape") closePalette();
 });
 paletteList.addEventListener("click", (e) => {
   const item = e.target.closest(".fw-palette-item");
   if (!item) return;
-  addNode(item.dataset.nodeType, paletteAt);
+  addPaletteItem(item, paletteAt);
   closePalette();
 });
 

@@ -47,6 +47,7 @@ function renderNode(n) {
   title.appendChild(el("span", "fw-badge", ""));
   title.title = (d.description || d.type || "") + "  [" + n.id + "]";
   e.appendChild(title);
+  decorateSubgraphNode(e, n);
   const bar = el("div", "fw-progress");
   bar.appendChild(el("div", "fw-progress-bar"));
   e.appendChild(bar);

@@ -8,7 +8,10 @@ banner.querySelector('[data-action="dismiss"]').addEventListener("click", hideBa
 function reportError(err) { showBanner("error", String(err && err.message ? err.message : err)); }
 function markProblems(problems) {
   statusById = {};
-  for (const p of problems) if (p.node) statusById[p.node] = { status: "error", error: p.message, input: p.input };
+  for (const p of problems) {
+    const id = p.node && viewNodeId(p.node);  // a path id inside a subgraph shows on its instance
+    if (id) statusById[id] = { status: "error", error: p.node === id ? p.message : p.node + ": " + p.message, input: p.input };
+  }
   for (const id of Object.keys(statusById)) rerenderNode(id);
   drawWires();
 }
@@ -29,7 +32,7 @@ function applyRunState(state) {
     }
     hideBanner();
   }
-  const nodes = state.nodes || {};
+  const nodes = viewRunState(state.nodes || {});  // inner nodes of subgraphs summed up on their instance
   for (const n of graph.nodes) {
     const s = nodes[n.id];
     const prev = statusById[n.id] || {};
@@ -96,7 +99,7 @@ root.querySelector(".fw-toolbar").addEventListener("click", (e) => {
   if (!b) return;
   const a = b.dataset.action;
   if (a === "run") runGraph(null);
-  else if (a === "run-selected") runGraph([...selected]);
+  else if (a === "run-selected") runGraph([...selected].filter((id) => !BOUNDARY_IDS.includes(id)).map(pathOf));
   else if (a === "stop") stopRun();
   else if (a === "palette") { if (palette.hidden) openPalette(); else closePalette(); }
   else if (a === "undo") undo();
@@ -126,6 +129,7 @@ if (savedView && isFinite(savedView.zoom) && savedView.zoom > 0) { view = Object
 else requestAnimationFrame(fitView);
 watch("value", () => {
   if (props.value === lastSent) return;
+  leaveSubgraphs();
   graph = normalise(props.value);
   lastSent = props.value;
   statusById = {};

@@ -33,6 +33,9 @@ let currentRun = null;
 let finishedRuns = new Set();
 let pendingRuns = 0;
 let toastTimer = null;
+let libraryDefs = {};  // library subgraphs from the catalogue, by library name (subgraphs.js)
+let rootDoc = null;    // while inside a subgraph: the whole document; `graph` is then a view of one definition
+let navStack = [];     // the instances opened, outermost first: [{instance, defId, title, view}]
 
 // ------------------------------------------------------------------ small helpers
 function el(tag, cls, text) {
@@ -74,7 +77,11 @@ function setCatalogue(cat) {
   if (!cat || typeof cat !== "object") return;
   catalogue = Object.assign({ nodes: [], types: { types: {}, any: "*", widenings: [] }, problems: [], shipped: [] }, cat);
   defs = {};
-  for (const d of catalogue.nodes || []) defs[d.type] = d;
+  libraryDefs = {};
+  for (const d of catalogue.nodes || []) {
+    if (d.subgraph && d.subgraph.library) libraryDefs[d.subgraph.library] = d;  // all have type "Subgraph"
+    else defs[d.type] = d;
+  }
   buildPalette();
   shippedSelect.length = 1;
   for (const name of catalogue.shipped || []) {
@@ -84,6 +91,8 @@ function setCatalogue(cat) {
   }
 }
 function declOf(node) {
+  const sub = subgraphDecl(node);  // subgraph instances and the boundary of an opened subgraph
+  if (sub) return sub;
   const d = defs[node.type];
   if (d) return d;
   // An unknown type: show the sockets its links use, so the user sees what is missing.
@@ -131,7 +140,7 @@ function depths(g) {
 function snapshot() { return JSON.stringify(graph); }
 function send() {
   graph.extra = Object.assign({}, graph.extra || {}, { view: { x: view.x, y: view.y, zoom: view.zoom } });
-  lastSent = clone(graph);
+  lastSent = clone(documentToSend());  // inside a subgraph: the whole document, with this level written back
   props.value = lastSent;
 }
 function commit(before) {
@@ -144,6 +153,7 @@ function commit(before) {
 }
 function loadGraph(doc, opts) {
   const before = snapshot();
+  leaveSubgraphs();
   graph = normalise(doc);
   selected.clear();
   statusById = {};
