@@ -22,7 +22,6 @@ from .types import why_not
 from .workflow import Link, NodeSpec, Problem, Workflow, WorkflowError
 
 MAX_DEPTH = 32  # instances inside instances; deeper is surely a mistake (cycles are caught before this)
-FILE_KEYS = DEFINITION_KEYS | {"format", "version", "subgraphs", "metadata"}
 
 
 @dataclass
@@ -98,13 +97,10 @@ def parse_subgraph_file(raw: bytes, path: Path) -> LoadedFile:
         problems.append(Problem(f'"version" of a subgraph file must be 2, got {version!r}'
                                 + ("; update fluxwire" if isinstance(version, int) and version > 2 else ""),
                                 code="bad_version"))
-    for key in ("metadata",):
-        if key in data and not isinstance(data[key], dict):
-            problems.append(Problem(f'"{key}" must be an object', code="bad_type"))
+    if "metadata" in data and not isinstance(data["metadata"], dict):
+        problems.append(Problem('"metadata" must be an object', code="bad_type"))
     body = {k: v for k, v in data.items() if k not in ("format", "version", "subgraphs", "metadata")}
     definition = parse_definition(body, "the subgraph", problems, allowed=DEFINITION_KEYS)
-    for key in sorted(set(data) - FILE_KEYS, key=str):
-        pass  # reported by parse_definition as unknown keys
     embedded = data.get("subgraphs", {})
     if not isinstance(embedded, dict):
         problems.append(Problem('"subgraphs" must be an object', code="bad_type"))

@@ -119,6 +119,11 @@ def test_two_instances_with_equal_inputs_compute_once(registry):
     assert len([n for n in runs_of() if n.endswith("/k")]) == 1
 
 
+def test_running_only_an_instance_runs_what_its_inner_nodes_need(registry):
+    result = Executor(registry).run(two_adders(), outputs=["a1"])
+    assert sorted(result.executed) == ["a1/add", "a1/k", "n"] and runs_of() == ["a1/add", "a1/k", "n"]
+
+
 def test_editing_one_instance_reruns_only_that_instance(registry):
     ex = Executor(registry)
     ex.run(two_adders(k1=3.0, k2=4.0))
