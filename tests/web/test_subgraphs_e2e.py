@@ -190,3 +190,50 @@ def test_an_error_inside_shows_on_the_instance_and_inside(page, tmp_path):
     node(page, "d").locator('[data-action="open-subgraph"]').click()
     page.wait_for_selector('.fw-node[data-node-id="div"][data-status="error"]')
     assert "divide by zero" in node(page, "div").locator(".fw-error").text_content()
+
+
+def shared_document():
+    sub = {"name": "Combine", "inputs": [{"name": "x", "type": "FLOAT"}], "outputs": [{"name": "y", "type": "FLOAT"}],
+           "nodes": [{"id": "op", "type": "Math", "widgets": {"b": 2, "op": "add"}, "ui": {"pos": [0, 0]}}],
+           "links": [{"from": "@inputs", "output": "x", "to": "op", "input": "a"},
+                     {"from": "op", "output": "result", "to": "@outputs", "input": "y"}]}
+    d = doc([("f", "FloatValue", {"value": 5}, (0, 0)), ("s1", "ShowValue", {}, (640, 0)),
+             ("s2", "ShowValue", {}, (640, 300))])
+    d["version"] = 2
+    d["subgraphs"] = {"combine": sub}
+    d["nodes"] += [{"id": "a1", "type": "Subgraph", "subgraph": {"id": "combine"}, "widgets": {}, "ui": {"pos": [320, 0]}},
+                   {"id": "a2", "type": "Subgraph", "subgraph": {"id": "combine"}, "widgets": {}, "ui": {"pos": [320, 300]}}]
+    d["links"] = [{"from": "f", "output": "value", "to": "a1", "input": "x"},
+                  {"from": "f", "output": "value", "to": "a2", "input": "x"},
+                  {"from": "a1", "output": "y", "to": "s1", "input": "value"},
+                  {"from": "a2", "output": "y", "to": "s2", "input": "value"}]
+    return d
+
+
+def test_editing_inside_a_shared_subgraph_changes_only_that_node_unless_asked(page, tmp_path):
+    open_workflow(page, shared_document(), tmp_path)
+    node(page, "a1").locator('[data-action="open-subgraph"]').click()
+    scope = page.locator('[data-role="edit-scope"]')
+    assert scope.input_value() == "one" and "all 2 nodes" in scope.text_content()
+    node(page, "op").locator('select[data-widget="op"]').select_option("multiply")
+    page.locator('[data-action="breadcrumb"][data-level="0"]').click()
+    run_and_wait(page)
+    assert node(page, "s1").locator(".fw-text").text_content() == "10.0"  # 5 * 2: a1 got its own copy
+    assert node(page, "s2").locator(".fw-text").text_content() == "7.0"  # 5 + 2: a2 untouched
+    saved = saved_document(page, tmp_path)
+    assert sorted(saved["subgraphs"]) == ["combine", "combine-2"]
+    # asked for: one edit reaches every node using the subgraph
+    node(page, "a2").locator('[data-action="open-subgraph"]').click()
+    assert page.locator('[data-role="edit-scope"]').count() == 0  # "combine" has one user now
+    page.locator('[data-action="breadcrumb"][data-level="0"]').click()
+    d = shared_document()
+    open_workflow(page, d, tmp_path, name="again.json")
+    node(page, "a2").locator('[data-action="open-subgraph"]').click()
+    page.locator('[data-role="edit-scope"]').select_option("all")
+    b = node(page, "op").locator('input[data-widget="b"]')
+    b.fill("3")
+    b.press("Tab")
+    page.locator('[data-action="breadcrumb"][data-level="0"]').click()
+    run_and_wait(page)
+    assert node(page, "s1").locator(".fw-text").text_content() == "8.0"
+    assert node(page, "s2").locator(".fw-text").text_content() == "8.0"

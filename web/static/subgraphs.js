@@ -30,15 +30,47 @@ function documentToSend() {
 function writeBack() {
   // the open view -> its definition in the whole document
   const top = navStack[navStack.length - 1];
+  if (top.scope !== "all" && insideOf(graph) !== top.baseline) {
+    // the first change inside an instance whose subgraph other nodes use too: this node gets its own copy,
+    // so an edit never reaches the other instances behind the user's back
+    if (ownDefinition(navStack.length - 1)) setStatus("this node now has its own copy of the subgraph; the other nodes keep theirs");
+    top.baseline = insideOf(graph);
+  }
   const old = definitions()[top.defId] || { inputs: [], outputs: [] };
   const def = Object.assign({}, old);
-  def.nodes = graph.nodes.filter((n) => !BOUNDARY_IDS.includes(n.id));
-  def.links = graph.links.slice();
+  def.nodes = clone(graph.nodes.filter((n) => !BOUNDARY_IDS.includes(n.id)));  // copies: the view keeps changing
+  def.links = clone(graph.links);
   const at = (id) => { const n = graph.nodes.find((x) => x.id === id); return n ? n.ui.pos.slice() : undefined; };
   const extra = Object.assign({}, graph.extra || {});
   extra.boundary = { inputs: at(BOUNDARY_IN), outputs: at(BOUNDARY_OUT) };
   def.extra = extra;
   definitions()[top.defId] = def;
+}
+function insideOf(view) {
+  return JSON.stringify([view.nodes.filter((n) => !BOUNDARY_IDS.includes(n.id)), view.links]);
+}
+function usersOf(defId) {
+  let count = 0;
+  for (const c of [rootDoc || graph, ...Object.values(definitions())]) {
+    for (const n of c.nodes || []) if (n.type === "Subgraph" && n.subgraph && n.subgraph.id === defId) count++;
+  }
+  return count;
+}
+function ownDefinition(level) {
+  // make the definition open at `level` belong to the instance it was opened from alone (copied when shared);
+  // the definition holding that instance is made its own first, so the change stays on this path
+  const frame = navStack[level];
+  if (usersOf(frame.defId) <= 1) return false;
+  if (level > 0) ownDefinition(level - 1);
+  const container = level === 0 ? rootDoc : definitions()[navStack[level - 1].defId];
+  const inst = (container.nodes || []).find((n) => n.id === frame.instance);
+  if (!inst) return false;
+  const newId = uniqueDefinitionId(frame.defId);
+  definitions()[newId] = clone(definitions()[frame.defId]);
+  inst.subgraph = { id: newId };
+  frame.defId = newId;
+  renderBreadcrumb();
+  return true;
 }
 function viewOfDefinition(def) {
   const nodes = clone(def.nodes || []);
@@ -188,6 +220,21 @@ function renderBreadcrumb() {
     if (i === navStack.length - 1) breadcrumb.appendChild(el("span", "fw-crumb-here", f.title));
     else crumb(f.title, i + 1);
   });
+  const top = navStack[navStack.length - 1];
+  const users = usersOf(top.defId);
+  if (users > 1) {
+    // who an edit inside reaches: this node alone (it gets its own copy) or every node using the subgraph
+    const scope = el("select", "fw-edit-scope");
+    scope.dataset.role = "edit-scope";
+    for (const [value, text] of [["one", "edits apply to this node only"], ["all", "edits apply to all " + users + " nodes using it"]]) {
+      const o = el("option", null, text);
+      o.value = value;
+      scope.appendChild(o);
+    }
+    scope.value = top.scope === "all" ? "all" : "one";
+    scope.addEventListener("change", () => { top.scope = scope.value; });
+    breadcrumb.appendChild(scope);
+  }
 }
 function showLevel() {
   selected.clear();
@@ -220,8 +267,9 @@ function openInstance(id) {
   const def = definitions()[inst.subgraph.id];
   if (!def) { showBanner("error", "the subgraph " + inst.subgraph.id + " is not defined in this document"); return; }
   if (!navStack.length) rootDoc = graph; else writeBack();
-  navStack.push({ instance: id, defId: inst.subgraph.id, title: inst.ui.title || def.name || inst.subgraph.id });
+  navStack.push({ instance: id, defId: inst.subgraph.id, title: inst.ui.title || def.name || inst.subgraph.id, scope: "one" });
   graph = normalise(viewOfDefinition(def));
+  navStack[navStack.length - 1].baseline = insideOf(graph);
   showLevel();
 }
 function leaveTo(level) {
@@ -229,7 +277,10 @@ function leaveTo(level) {
   writeBack();
   navStack = navStack.slice(0, level);
   if (!navStack.length) { graph = rootDoc; rootDoc = null; }
-  else graph = normalise(viewOfDefinition(definitions()[navStack[navStack.length - 1].defId]));
+  else {
+    graph = normalise(viewOfDefinition(definitions()[navStack[navStack.length - 1].defId]));
+    navStack[navStack.length - 1].baseline = insideOf(graph);
+  }
   showLevel();
 }
 function uniqueDefinitionId(base) {
@@ -242,8 +293,9 @@ function uniqueDefinitionId(base) {
 
 // ------------------------------------------------------------------ rename a declared input or output
 function renameSocket(side, oldName, newName) {
+  if (!currentDefinition() || oldName === newName) return;
+  if (navStack[navStack.length - 1].scope !== "all") ownDefinition(navStack.length - 1);  // see writeBack
   const def = currentDefinition();
-  if (!def || oldName === newName) return;
   const list = def[side] || [];
   if (!SOCKET_NAME.test(newName) || list.some((s) => s.name === newName)) {
     showBanner("error", "'" + newName + "' cannot be used: names are letters, digits and _, each used once");
