@@ -477,3 +477,20 @@ def test_mutated_subgraph_documents_give_structured_errors(registry, tmp_path, d
         for p in e.problems:
             assert isinstance(p.message, str) and p.message
         json.dumps(e.to_dict())
+
+
+def test_the_json_schema_accepts_subgraph_documents_and_files_and_rejects_broken_references():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "docs" / "workflow.schema.json").read_text())
+    jsonschema.validate(two_adders(), schema)
+    jsonschema.validate(chain_document(3), schema)
+    for path in [ROOT / "workflows" / "flux-schnell-library.json", *(ROOT / "workflows" / "library").glob("*.json")]:
+        jsonschema.validate(json.loads(path.read_text()), schema)
+    broken = two_adders()
+    broken["nodes"][-1]["subgraph"] = {"id": "adder", "library": "x"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+    broken = two_adders()
+    broken["subgraphs"]["adder"]["inputs"][0]["name"] = "not a name"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
