@@ -179,6 +179,8 @@ class _Expander:
         self.instances: dict[str, str] = {}
         self.instance_values: dict[str, dict] = {}
         self.used_overrides: set = set()
+        self._orders: dict[int, tuple] = {}
+        self._boundary_checked: set[int] = set()  # definitions whose declared types fit their inside
         self._by_node: dict[str, dict[str, Any]] = {}
         for key, value in overrides.items():
             nid, dot, name = str(key).rpartition(".")
@@ -188,7 +190,10 @@ class _Expander:
     # --- one level of nodes (the document, or the inside of one instance) -------------------
     def expand_level(self, nodes: dict[str, NodeSpec], links: list[Link], prefix: str,
                      inputs: dict[str, Source | None], scope: Scope, chain: list) -> dict[str, Source | None]:
-        order, cycle = _order(nodes, links)
+        key = id(nodes)  # a definition's order is the same for every instance of it
+        if key not in self._orders:
+            self._orders[key] = _order(nodes, links)
+        order, cycle = self._orders[key]
         if cycle:
             self.problems.append(Problem("the links form a cycle through nodes "
                                          + " -> ".join(repr(prefix + n) for n in cycle),
@@ -206,7 +211,8 @@ class _Expander:
                                                  "(ids with '/' are path ids of nodes inside subgraphs)",
                                                  node=path, code="duplicate_id"))
                     continue
-                self.nodes[path] = dataclasses.replace(spec, id=path, widgets=dict(spec.widgets))
+                self.nodes[path] = NodeSpec(id=path, type=spec.type, version=spec.version, widgets=dict(spec.widgets),
+                                            ui=spec.ui, properties=spec.properties)
                 continue
             given = {name: self._source(l, prefix, inputs, nodes, produced) for name, l in into.get(nid, {}).items()}
             produced[nid] = self.expand_instance(spec, path, given, into.get(nid, {}), prefix, scope, chain)
@@ -307,8 +313,10 @@ class _Expander:
         before = len(self.problems)
         outputs = self.expand_level(definition.nodes, definition.links, path + "/", inputs, inner_scope,
                                     chain + [(key, label)])
-        if len(self.problems) == before:
+        if len(self.problems) == before and id(definition) not in self._boundary_checked:
             self._check_boundary_types(definition, path)
+            if len(self.problems) == before:
+                self._boundary_checked.add(id(definition))
         return outputs
 
     def _resolve(self, ref: SubgraphRef, path: str, scope: Scope):
