@@ -194,6 +194,13 @@ def test_nesting_twenty_deep_works(registry):
     assert "top/" + "in/" * 19 + "add" in result.outputs
 
 
+def test_nesting_past_the_limit_is_a_structured_problem(registry):
+    with pytest.raises(WorkflowError) as e:
+        Executor(registry).validate(chain_document(40))
+    (p,) = problems(e, "too_deep")
+    assert "32" in p.message and p.node.count("/") == 32
+
+
 def test_a_subgraph_containing_itself_is_a_cycle_naming_the_chain(registry):
     d = chain_document(3)
     d["subgraphs"]["level0"] = wrap("level2")  # level2 -> level1 -> level0 -> level2
