@@ -8,7 +8,7 @@ import json
 import pytest
 
 from .canvas_helpers import launch_app
-from .test_canvas_e2e import centre, doc, node, open_workflow
+from .test_canvas_e2e import doc, drag, node, open_workflow
 
 pytestmark = pytest.mark.e2e
 
@@ -132,10 +132,18 @@ def test_make_run_open_edit_save_unpack(page, tmp_path, library_dir, artifacts):
     rename.fill("product")
     rename.press("Enter")
     page.wait_for_selector('.fw-node[data-node-id="@outputs"] [data-socket-name="product"]')
+    # a wire from the boundary's empty socket to a widget declares a new (promoted) input; x removes one
+    drag(page, node(page, "@inputs").locator('[data-socket-dir="out"][data-socket-name="+"]'),
+         node(page, "steps").locator('[data-socket-dir="in"][data-socket-name="steps"]'))
+    assert page.locator('path.fw-wire[data-from="@inputs"][data-output="steps"][data-to="steps"]').count() == 1
+    node(page, "@inputs").locator('[data-action="remove-socket"][data-socket="delay"]').click()
+    assert node(page, "@inputs").locator('[data-socket-name="delay"]').count() == 0
     page.screenshot(path=str(artifacts / "subgraph-opened.png"))
     page.locator('[data-action="breadcrumb"][data-level="0"]').click()
     crumbs.wait_for(state="hidden")
     assert page.locator(f'path.fw-wire[data-from="{iid}"][data-output="product"][data-to="s"]').count() == 1
+    assert instance.locator('input[data-widget="steps"]').input_value() == "3"  # the inner value as default
+    assert instance.locator('[data-socket-name="delay"]').count() == 0
     run_and_wait(page)
     assert node(page, "s").locator(".fw-text").text_content() == "30.0"  # 3 * 10, and "c" came from the cache
 

@@ -329,6 +329,7 @@ function wouldCycle(from, to) {
   return false;
 }
 function connect(from, output, outType, to, input, inType) {
+  if (output === NEW_SOCKET || input === NEW_SOCKET) return connectNewSocket(from, output, outType, to, input, inType);
   const reason = from === to ? "a node cannot feed itself" : whyNot(outType, inType) ||
     (wouldCycle(from, to) ? "that link would make a cycle" : null);
   if (reason) return reason;

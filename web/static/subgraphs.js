@@ -8,6 +8,7 @@
 
 const BOUNDARY_IN = "@inputs", BOUNDARY_OUT = "@outputs";
 const BOUNDARY_IDS = [BOUNDARY_IN, BOUNDARY_OUT];
+const NEW_SOCKET = "+";  // the empty socket on the boundary: a wire to it declares a new input or output
 const VALUE_TYPES = ["INT", "FLOAT", "STRING", "BOOLEAN"];
 const SOCKET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const breadcrumb = part("breadcrumb"), dialog = part("dialog");
@@ -108,7 +109,8 @@ function subgraphDecl(node) {
   if (BOUNDARY_IDS.includes(node.id) && navStack.length) {
     const def = currentDefinition() || { inputs: [], outputs: [] };
     const sockets = (list) => (list || []).map((s) => ({ name: s.name, type: s.type, description: s.description || "",
-      label: s.name, widget: null, optional: true }));
+      label: s.name, widget: null, optional: true }))
+      .concat([{ name: NEW_SOCKET, type: "*", label: "+ new", description: "drag a wire here to add one", widget: null, optional: true }]);
     if (node.id === BOUNDARY_IN) return { type: BOUNDARY_IN, display_name: "Inputs", description: "the subgraph's declared inputs", inputs: [], outputs: sockets(def.inputs), boundary: "in" };
     return { type: BOUNDARY_OUT, display_name: "Outputs", description: "the subgraph's declared outputs", inputs: sockets(def.outputs), outputs: [], boundary: "out" };
   }
@@ -170,7 +172,15 @@ function decorateSubgraphNode(e, n) {
       for (const row of e.querySelectorAll(n.id === BOUNDARY_IN ? ".fw-row-out" : ".fw-row-in")) {
         const s = row.querySelector("[data-socket-name]");
         const label = row.querySelector(".fw-label");
-        if (!s || !label) continue;
+        if (!s || !label || s.dataset.socketName === NEW_SOCKET) continue;
+        const side = n.id === BOUNDARY_IN ? "inputs" : "outputs";
+        const remove = el("button", "fw-mini-btn", "\u00d7");
+        remove.type = "button";
+        remove.dataset.action = "remove-socket";
+        remove.dataset.socket = s.dataset.socketName;
+        remove.title = "remove this " + side.slice(0, -1) + " (from every node using the subgraph)";
+        remove.addEventListener("click", (ev) => { ev.stopPropagation(); removeSocket(side, s.dataset.socketName); });
+        row.appendChild(remove);
         const input = el("input", "fw-boundary-name");
         input.value = s.dataset.socketName;
         input.dataset.boundaryName = s.dataset.socketName;
@@ -323,6 +333,63 @@ function renameSocket(side, oldName, newName) {
         if (side === "outputs" && l.from === n.id && l.output === oldName) l.output = newName;
       }
     }
+  }
+  renderAll();
+  commit(before);
+}
+
+// ------------------------------------------------------------------ add or remove a declared input or output
+function uniqueSocketName(list, base) {
+  let name = SOCKET_NAME.test(base) ? base : "value", k = 2;
+  const taken = new Set((list || []).map((s) => s.name));
+  const stem = name;
+  while (taken.has(name)) name = stem + "_" + k++;
+  return name;
+}
+function connectNewSocket(from, output, outType, to, input, inType) {
+  if (!navStack.length) return "the + socket belongs to an opened subgraph";
+  if ((from === BOUNDARY_IN) === (to === BOUNDARY_OUT)) return "a new input must feed a node inside, a new output must come from one";
+  const before = snapshot();
+  if (navStack[navStack.length - 1].scope !== "all") ownDefinition(navStack.length - 1);
+  const def = currentDefinition();
+  if (to === BOUNDARY_OUT) {
+    const name = uniqueSocketName(def.outputs, output);
+    def.outputs = (def.outputs || []).concat([{ name, type: outType }]);
+    graph.links.push({ from, output, to: BOUNDARY_OUT, input: name });
+  } else {
+    // a new input; one that feeds a widget is promoted: the instance shows it, with the inner value as default
+    const target = nodeById(to);
+    const inp = (declOf(target).inputs || []).find((i) => i.name === input);
+    const name = uniqueSocketName(def.inputs, input);
+    const decl = { name, type: inType };
+    if (inp && inp.widget) {
+      decl.widget = {};
+      const v = Object.prototype.hasOwnProperty.call(target.widgets, input) ? target.widgets[input] : inp.widget.default;
+      if (v !== undefined && v !== null) decl.default = v;
+    }
+    def.inputs = (def.inputs || []).concat([decl]);
+    graph.links = graph.links.filter((l) => !(l.to === to && l.input === input));
+    graph.links.push({ from: BOUNDARY_IN, output: name, to, input });
+  }
+  renderAll();
+  commit(before);
+  return null;
+}
+function removeSocket(side, name) {
+  if (!navStack.length) return;
+  const before = snapshot();
+  if (navStack[navStack.length - 1].scope !== "all") ownDefinition(navStack.length - 1);
+  const def = currentDefinition();
+  def[side] = (def[side] || []).filter((s) => s.name !== name);
+  graph.links = graph.links.filter((l) => !(side === "inputs" ? l.from === BOUNDARY_IN && l.output === name
+                                                              : l.to === BOUNDARY_OUT && l.input === name));
+  const defId = navStack[navStack.length - 1].defId;
+  for (const c of [rootDoc, ...Object.values(definitions())]) {
+    const users = new Set((c.nodes || []).filter((n) => n.type === "Subgraph" && n.subgraph && n.subgraph.id === defId).map((n) => n.id));
+    if (!users.size) continue;
+    for (const n of c.nodes) if (users.has(n.id) && side === "inputs" && n.widgets) delete n.widgets[name];
+    c.links = (c.links || []).filter((l) => !(side === "inputs" ? users.has(l.to) && l.input === name
+                                                                 : users.has(l.from) && l.output === name));
   }
   renderAll();
   commit(before);
