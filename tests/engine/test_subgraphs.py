@@ -501,3 +501,17 @@ def test_the_json_schema_accepts_subgraph_documents_and_files_and_rejects_broken
     broken["subgraphs"]["adder"]["inputs"][0]["name"] = "not a name"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=json_values | st.builds(
+    lambda body, key, value: {"format": "fluxwire.subgraph", "version": 2, **dict(ADDER, **{key: value})},
+    st.none(), st.sampled_from(sorted(ADDER) + ["subgraphs", "version", "format"]), json_values))
+def test_garbage_referenced_files_give_structured_errors(registry, tmp_path, content):
+    (tmp_path / "part.json").write_text(json.dumps(content))
+    path = file_document(tmp_path, {"file": "part.json"})
+    try:
+        Executor(registry).run(read_document(path))
+    except WorkflowError as e:
+        assert e.problems and all(p.node == "a" for p in e.problems)
+        json.dumps(e.to_dict())
