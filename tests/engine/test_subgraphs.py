@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from flux_core import Executor, RunFailed, WorkflowError, load_workflow
 from flux_core.cli import main
-from flux_core.library import Library
 from flux_core.subgraphs import revision_of
 from flux_core.workflow import dumps_document, loads_document, parse_document, read_document
 

@@ -11,7 +11,7 @@ from flux_core import Executor, load_workflow
 from flux_core.cli import main
 from flux_core.library import Library
 from flux_core.subgraphs import load_subgraph_file
-from flux_core.workflow import dumps_document, read_document
+from flux_core.workflow import read_document
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
