@@ -2,7 +2,7 @@
 
 The component's value is the workflow document (a dict in fluxwire's format). Its props carry the node
 catalogue (from the same `Node.describe()` the executor validates against, plus the socket type table)
-and the streamed run state. Plain JS (five files sharing one scope) and CSS from `web/static/` do the
+and the streamed run state. Plain JS (files sharing one scope, JS_PARTS) and CSS from `web/static/` do the
 drawing; they are read from the package, inlined into the component config, and never fetched from anywhere.
 
 Small request/response calls (validate, open a file, pick a shipped workflow, refresh model lists) are
@@ -33,7 +33,8 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # a workflow JSON or a PNG carrying one; la
 UPLOAD_KINDS = (".json", ".png")
 
 _STATIC = resources.files(__package__) / "static"
-JS_PARTS = ("state.js", "nodes.js", "editing.js", "files.js", "subgraphs.js", "run.js")  # joined in this order
+JS_PARTS = ("state.js", "nodes.js", "editing.js", "files.js", "subgraphs.js", "subgraph_edits.js",
+            "run.js")  # joined in this order
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """

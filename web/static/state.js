@@ -1,6 +1,7 @@
 "use strict";
 // fluxwire canvas, part 1 of 5: DOM handles, state, the connection rule, the document and undo.
-// The five parts are joined in order (web/canvas.py, JS_PARTS) into the body of Gradio's js_on_load,
+// The five parts (and subgraphs.js, subgraph_edits.js between parts 4 and 5) are joined in order (web/canvas.py,
+// JS_PARTS) into the body of Gradio's js_on_load,
 // with `element`, `trigger`, `props`, `server`, `upload` and `watch` in scope; they share one scope.
 // Events fired to Python: 'run_graph' and 'stop_run'.
 // Props read: 'value' (the workflow document), 'catalogue', 'run_state', 'notice'.
