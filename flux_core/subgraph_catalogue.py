@@ -80,7 +80,7 @@ def _has_output_node(definition: SubgraphDef, registry) -> bool:
 
 def library_catalogue(library, registry=None, ctx: Any = None) -> tuple[list[dict], list[str]]:
     """Every library entry described as a node, and a sentence per entry that cannot be read."""
-    from .subgraphs import load_subgraph_file
+    from .subgraph_files import load_subgraph_file
 
     nodes, problems = [], []
     for name, path in library.entries().items():

@@ -185,11 +185,11 @@ class L(B):
 
     def save(self, path):
         from pathlib import Path
-        from flux_core.subgraphs import parse_subgraph_file
+        from flux_core.subgraph_files import parse_subgraph_file
 
         text = json.dumps(self.doc)
         loaded = parse_subgraph_file(text.encode(), Path(path))  # checks it
-        from flux_core.subgraphs import subgraph_file_document
+        from flux_core.subgraph_files import subgraph_file_document
         out = dumps_document(subgraph_file_document(loaded.definition))
         Path(path).write_text(out, encoding="utf-8")
         return out
@@ -198,7 +198,7 @@ class L(B):
 def library_ref(library):
     """A reference to a shipped library entry with the revision and sockets it is made against."""
     from pathlib import Path
-    from flux_core.subgraphs import load_subgraph_file
+    from flux_core.subgraph_files import load_subgraph_file
 
     loaded = load_subgraph_file(Path("workflows/library") / (library + ".json"))
     return {"library": library, "revision": loaded.revision, "sockets": loaded.definition.sockets()}

@@ -12,7 +12,7 @@ from typing import Any
 from flux_core.executor import Executor
 from flux_core.library import Library, valid_name
 from flux_core.subgraph_document import SUBGRAPH_FORMAT
-from flux_core.subgraphs import parse_subgraph_file
+from flux_core.subgraph_files import parse_subgraph_file, subgraph_file_document
 from flux_core.workflow import WorkflowError, dumps_document, save_document
 
 
@@ -37,8 +37,6 @@ def save_library_entry(request: Any, executor: Executor) -> dict:
         loaded = parse_subgraph_file(json.dumps(doc).encode(), Path(path))
     except (WorkflowError, TypeError, ValueError) as e:
         return refuse(f"the subgraph cannot be saved: {e}")
-    from flux_core.subgraphs import subgraph_file_document
-
     text_doc = subgraph_file_document(loaded.definition, loaded.scope.definitions)
     if path.exists():
         if path.read_text(encoding="utf-8") == dumps_document(text_doc):

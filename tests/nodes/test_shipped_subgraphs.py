@@ -10,7 +10,7 @@ from PIL import Image
 from flux_core import Executor, load_workflow
 from flux_core.cli import main
 from flux_core.library import Library
-from flux_core.subgraphs import load_subgraph_file
+from flux_core.subgraph_files import load_subgraph_file
 from flux_core.workflow import read_document
 
 ROOT = Path(__file__).resolve().parents[2]
