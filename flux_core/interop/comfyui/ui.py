@@ -1,0 +1,286 @@
+"""ComfyUI's UI (litegraph) workflow format read into a `ComfyGraph`, doing what the ComfyUI frontend does
+before it sends a prompt: widgets_values are named by the table's widget order, reroutes are followed,
+PrimitiveNode values are pushed into the widgets they feed, bypassed nodes (mode 4) pass each output's
+consumers on to an input of the same type, muted nodes (mode 2) are dropped together with every node that
+only fed them, and legacy group nodes (``extra.groupNodes``) are expanded into their inner nodes.
+Positions, sizes, titles, colours and groups are kept for the fluxwire document.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ...workflow import Problem
+from .graph import ComfyGraph, ComfyNode, Ref
+from .table import BY_CLASS, CONTROL
+
+MUTED, BYPASSED = 2, 4
+VIRTUAL = ("Reroute", "PrimitiveNode")
+
+
+def is_ui_workflow(data: Any) -> bool:
+    return (isinstance(data, dict) and "format" not in data and isinstance(data.get("nodes"), list)
+            and "links" in data and ("last_node_id" in data or "last_link_id" in data or "state" in data
+                                     or data.get("version") in (0.4, 1)))
+
+
+@dataclass
+class _Link:
+    origin: str
+    slot: int
+    target: str
+    target_slot: int
+    type: str
+
+
+def _links(raw_links: Any, problems: list[Problem]) -> dict[Any, _Link]:
+    out: dict[Any, _Link] = {}
+    for i, raw in enumerate(raw_links if isinstance(raw_links, list) else []):
+        try:
+            if isinstance(raw, list):
+                lid, origin, slot, target, tslot = raw[:5]
+                kind = raw[5] if len(raw) > 5 else "*"
+            else:
+                lid, origin, slot, target, tslot = (raw["id"], raw["origin_id"], raw["origin_slot"], raw["target_id"],
+                                                     raw["target_slot"])
+                kind = raw.get("type", "*")
+            out[lid] = _Link(str(origin), int(slot), str(target), int(tslot), kind if isinstance(kind, str) else "*")
+        except (KeyError, TypeError, ValueError, IndexError):
+            problems.append(Problem(f"link #{i} of the ComfyUI workflow is malformed: {str(raw)[:60]}",
+                                    code="bad_comfyui_link"))
+    return out
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+class _Reader:
+    def __init__(self, data: dict, problems: list[Problem]):
+        self.problems = problems
+        self.links = _links(data.get("links"), problems)
+        self.nodes: dict[str, dict] = {}
+        for i, raw in enumerate(_list(data.get("nodes"))):
+            if not isinstance(raw, dict) or "id" not in raw or not isinstance(raw.get("type"), str):
+                problems.append(Problem(f"node #{i} of the ComfyUI workflow needs an id and a type",
+                                        code="bad_comfyui_node"))
+                continue
+            self.nodes[str(raw["id"])] = raw
+        self.group_configs = _dict(_dict(data.get("extra")).get("groupNodes"))
+        self.subgraph_ids = {sg.get("id") for sg in _list(_dict(data.get("definitions")).get("subgraphs"))
+                             if isinstance(sg, dict)}
+
+    # ------------------------------------------------------------------ legacy group nodes
+    def expand_group_nodes(self) -> None:
+        for nid, raw in list(self.nodes.items()):
+            kind = raw["type"]
+            for prefix in ("workflow/", "workflow>"):
+                if kind.startswith(prefix) and kind[len(prefix):] in self.group_configs:
+                    self._expand(nid, raw, self.group_configs[kind[len(prefix):]])
+                    break
+
+    def _expand(self, gid: str, inst: dict, config: dict) -> None:
+        inner = [n for n in _list(config.get("nodes")) if isinstance(n, dict) and isinstance(n.get("type"), str)]
+        index_of = {n.get("index", i): i for i, n in enumerate(inner)}
+        new_ids = [f"{gid}:{i}" for i in range(len(inner))]
+        made = []
+        for i, n in enumerate(inner):
+            made.append({"id": new_ids[i], "type": n["type"], "mode": inst.get("mode", 0) or n.get("mode", 0),
+                         "inputs": [dict(x, link=None) for x in _list(n.get("inputs")) if isinstance(x, dict)],
+                         "outputs": [dict(x, links=[]) for x in _list(n.get("outputs")) if isinstance(x, dict)],
+                         "widgets_values": list(_list(n.get("widgets_values"))), "title": n.get("title"),
+                         "pos": inst.get("pos"), "properties": n.get("properties", {})})
+        linked_in, linked_out = set(), set()
+        for k, raw in enumerate(_list(config.get("links"))):
+            try:
+                o, os_, t, ts = index_of[raw[0]], int(raw[1]), index_of[raw[2]], int(raw[3])
+            except (KeyError, TypeError, ValueError, IndexError):
+                continue
+            lid = f"{gid}:link{k}"
+            kind = raw[5] if len(raw) > 5 and isinstance(raw[5], str) else "*"
+            self.links[lid] = _Link(new_ids[o], os_, new_ids[t], ts, kind)
+            if ts < len(made[t]["inputs"]):
+                made[t]["inputs"][ts]["link"] = lid
+            linked_in.add((t, ts))
+            linked_out.add((o, os_))
+        external = {(index_of.get(e[0]), e[1]) for e in _list(config.get("external"))
+                    if isinstance(e, list) and len(e) >= 2}
+        # the instance's inputs: inner sockets not linked inside, in inner-node order
+        exposed_in = [(t, ts) for t, n in enumerate(made) for ts, x in enumerate(n["inputs"])
+                      if (t, ts) not in linked_in]
+        sockets = [x for x in _list(inst.get("inputs")) if isinstance(x, dict) and not x.get("widget")]
+        for (t, ts), x in zip(exposed_in, sockets):
+            self._retarget(x.get("link"), made[t], new_ids[t], ts)
+        for x in _list(inst.get("inputs")):
+            if isinstance(x, dict) and isinstance(x.get("widget"), dict):
+                wname = str(x["widget"].get("name", ""))
+                for t, n in enumerate(made):
+                    hit = next((ts for ts, y in enumerate(n["inputs"]) if isinstance(y.get("widget"), dict)
+                                and (wname == y["widget"].get("name") or
+                                     wname.endswith(" " + str(y["widget"].get("name"))))), None)
+                    if hit is not None:
+                        self._retarget(x.get("link"), n, new_ids[t], hit)
+                        break
+        exposed_out = [(o, s) for o, n in enumerate(made) for s in range(len(n["outputs"]))
+                       if (o, s) not in linked_out or (o, s) in external]
+        for link in self.links.values():
+            if link.origin == gid and link.slot < len(exposed_out):
+                o, s = exposed_out[link.slot]
+                link.origin, link.slot = new_ids[o], s
+        # widget values: the instance's list, spread over the inner widgets not fed from inside the group
+        values = list(_list(inst.get("widgets_values")))
+        for t, n in enumerate(made):
+            twin = BY_CLASS.get(n["type"])
+            if twin is None:
+                continue
+            fed = {y["widget"].get("name") for ts, y in enumerate(n["inputs"])
+                   if isinstance(y.get("widget"), dict) and (t, ts) in linked_in}
+            own = n["widgets_values"]
+            for w_i, wname in enumerate(twin.widgets):
+                if wname in fed:
+                    continue
+                if not values:
+                    break
+                value = values.pop(0)
+                while len(own) <= w_i:
+                    own.append(None)
+                own[w_i] = value
+        del self.nodes[gid]
+        for n in made:
+            self.nodes[n["id"]] = n
+
+    def _retarget(self, lid: Any, node: dict, node_id: str, slot: int) -> None:
+        if lid is None or lid not in self.links:
+            return
+        link = self.links[lid]
+        link.target, link.target_slot = node_id, slot
+        node["inputs"][slot]["link"] = lid
+
+    # ------------------------------------------------------------------ muted and bypassed nodes
+    def dropped(self) -> set[str]:
+        """Muted nodes and, repeatedly, every node all of whose consumers were dropped."""
+        gone = {nid for nid, n in self.nodes.items() if n.get("mode") == MUTED}
+        consumers: dict[str, set[str]] = {}
+        for link in self.links.values():
+            if link.origin in self.nodes and link.target in self.nodes:
+                consumers.setdefault(link.origin, set()).add(link.target)
+        changed = True
+        while changed:
+            changed = False
+            for nid, targets in consumers.items():
+                if nid not in gone and targets and targets <= gone:
+                    gone.add(nid)
+                    changed = True
+        return gone
+
+    def resolve(self, lid: Any, gone: set[str], seen: frozenset = frozenset()):
+        """What a link delivers after reroutes, primitives and bypasses: a Ref, ("value", v) or None."""
+        link = self.links.get(lid)
+        if link is None or lid in seen or link.origin not in self.nodes:
+            return None
+        seen = seen | {lid}
+        origin = self.nodes[link.origin]
+        if link.origin in gone:
+            return None
+        kind = origin["type"]
+        if kind == "Reroute":
+            ins = _list(origin.get("inputs"))
+            return self.resolve(ins[0].get("link"), gone, seen) if ins and isinstance(ins[0], dict) else None
+        if kind == "PrimitiveNode":
+            values = origin.get("widgets_values")
+            return ("value", values[0]) if isinstance(values, list) and values else None
+        if origin.get("mode") == BYPASSED:
+            ins = [x for x in _list(origin.get("inputs")) if isinstance(x, dict)]
+            want = link.type
+            order = ([ins[link.slot]] if link.slot < len(ins) else []) + ins
+            for x in order:
+                if x.get("link") is not None and (x.get("type") == want or "*" in (x.get("type"), want)):
+                    return self.resolve(x["link"], gone, seen)
+            return None
+        return Ref(link.origin, link.slot)
+
+    # ------------------------------------------------------------------ the graph
+    def graph(self) -> ComfyGraph:
+        self.expand_group_nodes()
+        gone = self.dropped()
+        graph = ComfyGraph(kind="ui")
+        for nid, raw in self.nodes.items():
+            kind = raw["type"]
+            if kind in VIRTUAL or nid in gone or raw.get("mode") == BYPASSED:
+                continue
+            if kind in self.subgraph_ids:
+                self.problems.append(Problem(
+                    f"node {nid} is a subgraph ({_subgraph_name(kind, raw)}); fluxwire cannot import ComfyUI "
+                    "subgraphs yet: unpack it in ComfyUI (right-click, Unpack Subgraph) and save again",
+                    node=nid, code="unsupported_subgraph"))
+                continue
+            graph.nodes[nid] = self._node(nid, raw, gone)
+        return graph
+
+    def _node(self, nid: str, raw: dict, gone: set[str]) -> ComfyNode:
+        kind = raw["type"]
+        twin = BY_CLASS.get(kind)
+        inputs: dict[str, Any] = {}
+        values = raw.get("widgets_values")
+        if isinstance(values, dict):
+            inputs.update({str(k): v for k, v in values.items()})
+        elif isinstance(values, list) and twin is not None:
+            for name, value in zip(twin.widgets, values):
+                if name != CONTROL:
+                    inputs[name] = value
+        for x in _list(raw.get("inputs")):
+            if not isinstance(x, dict) or x.get("link") is None:
+                continue
+            name = x.get("widget", {}).get("name") if isinstance(x.get("widget"), dict) else None
+            name = name or x.get("name")
+            got = self.resolve(x["link"], gone)
+            if isinstance(got, Ref):
+                inputs[str(name)] = got
+            elif isinstance(got, tuple):
+                inputs[str(name)] = got[1]
+        ui = {}
+        pos = raw.get("pos")
+        if isinstance(pos, dict):
+            pos = [pos.get("0"), pos.get("1")]
+        if isinstance(pos, list) and len(pos) >= 2 and all(_number(v) for v in pos[:2]):
+            ui["pos"] = [pos[0], pos[1]]
+        size = raw.get("size")
+        if isinstance(size, dict):
+            size = [size.get("0"), size.get("1")]
+        if isinstance(size, list) and len(size) >= 2 and all(_number(v) for v in size[:2]):
+            ui["size"] = [size[0], size[1]]
+        for key in ("color", "bgcolor"):
+            if isinstance(raw.get(key), str):
+                ui[key] = raw[key]
+        if _dict(raw.get("flags")).get("collapsed") is True:
+            ui["collapsed"] = True
+        title = raw.get("title") if isinstance(raw.get("title"), str) else None
+        models = [m for m in _list(_dict(raw.get("properties")).get("models")) if isinstance(m, dict)]
+        return ComfyNode(nid, kind, inputs, title, ui, models)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) < 1e9
+
+
+def _subgraph_name(kind: str, raw: dict) -> str:
+    return str(raw.get("title") or kind)
+
+
+def read_ui(data: dict, problems: list[Problem]) -> ComfyGraph:
+    reader = _Reader(data, problems)
+    graph = reader.graph()
+    for i, g in enumerate(_list(data.get("groups"))):
+        if not isinstance(g, dict):
+            continue
+        box = g.get("bounding")
+        if isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box):
+            group = {"title": str(g.get("title", "")), "bounding": list(box)}
+            if isinstance(g.get("color"), str):
+                group["color"] = g["color"]
+            graph.groups.append(group)
+    return graph
