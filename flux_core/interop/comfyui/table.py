@@ -44,6 +44,8 @@ def twin(comfy: str, node: str, sockets=(), widgets=(), outputs=(), **kw) -> Twi
 
 _DTYPES = {"default": "default", "fp8_e4m3fn": "fp8_e4m3fn", "fp8_e4m3fn_fast": "fp8_e4m3fn"}
 _COMFY_T5 = {"t5_max_length": "comfyui"}
+_EULER = {"sampler_name": {"euler": "euler"}}  # the only sampler fluxwire has
+_SIMPLE = {"scheduler": {"simple": "simple"}}  # the only schedule fluxwire has
 
 TWINS: list[Twin] = [
     # loaders
@@ -80,19 +82,21 @@ TWINS: list[Twin] = [
     twin("DisableNoise", "DisableNoise", (), (), ("noise",)),
     twin("ModelSamplingFlux", "ModelSamplingFlux", ("model",), ("max_shift", "base_shift", "width", "height"),
          ("model",)),
-    twin("BasicScheduler", "BasicScheduler", ("model",), ("scheduler", "steps", "denoise"), ("sigmas",)),
+    twin("BasicScheduler", "BasicScheduler", ("model",), ("scheduler", "steps", "denoise"), ("sigmas",),
+         values=_SIMPLE),
     twin("SetFirstSigma", "SetFirstSigma", ("sigmas",), ("sigma",), ("sigmas",)),
     twin("SplitSigmas", "SplitSigmas", ("sigmas",), ("step",), ("high_sigmas", "low_sigmas")),
-    twin("KSamplerSelect", "KSamplerSelect", (), ("sampler_name",), ("sampler",)),
+    twin("KSamplerSelect", "KSamplerSelect", (), ("sampler_name",), ("sampler",), values=_EULER),
     twin("BasicGuider", "BasicGuider", ("model", "conditioning"), (), ("guider",)),
     twin("CFGGuider", "CFGGuider", ("model", "positive", "negative"), ("cfg",), ("guider",)),
     twin("SamplerCustomAdvanced", "SamplerCustomAdvanced", ("noise", "guider", "sampler", "sigmas", "latent_image"),
          (), ("output", "denoised_output")),
     twin("KSampler", "KSampler", ("model", "positive", "negative", "latent_image"),
-         ("seed", CONTROL, "steps", "cfg", "sampler_name", "scheduler", "denoise"), ("latent",)),
+         ("seed", CONTROL, "steps", "cfg", "sampler_name", "scheduler", "denoise"), ("latent",),
+         values={**_EULER, **_SIMPLE}),
     twin("KSamplerAdvanced", "KSamplerAdvanced", ("model", "positive", "negative", "latent_image"),
          ("add_noise", "noise_seed", CONTROL, "steps", "cfg", "sampler_name", "scheduler", "start_at_step",
-          "end_at_step", "return_with_leftover_noise"), ("latent",)),
+          "end_at_step", "return_with_leftover_noise"), ("latent",), values={**_EULER, **_SIMPLE}),
     twin("LatentUpscale", "LatentUpscale", ("samples",), ("upscale_method", "width", "height", "crop"), ("latent",)),
     twin("RepeatLatentBatch", "RepeatLatentBatch", ("samples",), ("amount",), ("latent",)),
     # pixels

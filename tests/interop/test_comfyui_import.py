@@ -1,0 +1,217 @@
+"""ComfyUI documents (API, UI, PNG) open as fluxwire documents and run on a ComfyUI models folder."""
+import copy
+import json
+
+import pytest
+import torch
+
+from flux_core import load_workflow
+from flux_core.context import Environment
+from flux_core.workflow import WorkflowError
+
+from .conftest import fixture
+
+
+def load(data, models):
+    return load_workflow(data, env=Environment(models_dir=models))
+
+
+def image_of(executor, workflow, node):
+    result = executor.run(workflow)
+    assert result.status == "success"
+    return result.outputs[node]["image"]
+
+
+def manual_schnell(models, prompt, seed, width, height, sigmas):
+    """The same picture computed by hand: ComfyUI's noise (global seed, one CPU randn), Euler on the notes'
+    sigma table, then the autoencoder."""
+    from flux_core.loading import load_diffusion_model, load_text_encoders, load_vae
+    from flux_core.sampling import img_ids, pack, txt_ids, unpack
+
+    model = load_diffusion_model(models / "diffusion_models" / "flux1-schnell.safetensors").eval()
+    cond = load_text_encoders(models / "text_encoders" / "t5xxl_fp16.safetensors", models / "clip" / "clip_l.safetensors",
+                              models_dir=models)
+    cond.tokenization, cond.t5_max_length = "comfyui", 256
+    txt, vec = cond.encode([prompt], no_grad=True)
+    torch.manual_seed(seed)
+    x = torch.randn([1, 16, height // 8, width // 8])
+    with torch.no_grad():
+        for s, nxt in zip(sigmas[:-1], sigmas[1:]):
+            v = model(img=pack(x), img_ids=img_ids(1, height // 8, width // 8), txt=txt,
+                      txt_ids=txt_ids(1, txt.shape[1]), y=vec, timesteps=torch.tensor([s]))
+            x = x + (nxt - s) * unpack(v, height, width)
+        ae = load_vae(models / "vae" / "ae.safetensors").eval()
+        pixels = ae.decode(x)
+    return ((pixels.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1)
+
+
+def test_api_schnell_matches_a_hand_computed_picture(comfy_models, executor):
+    workflow = load(fixture("api_schnell_split.json"), comfy_models)
+    assert workflow.nodes["12"].type == "LoadDiffusionModel"
+    got = image_of(executor, workflow, "8")
+    want = manual_schnell(comfy_models, "a red fox in the snow", 972054013131368, 64, 48, [1.0, 0.75, 0.5, 0.25, 0.0])
+    assert got.shape == (1, 48, 64, 3)
+    assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_ui_and_api_forms_of_one_graph_give_the_same_picture(comfy_models, executor):
+    ui = load(fixture("ui_dev_split.json"), comfy_models)
+    api = load(fixture("api_dev_split.json"), comfy_models)
+    assert torch.equal(image_of(executor, ui, "16"), image_of(executor, api, "16"))
+
+
+def test_ui_reroute_primitive_bypass_mute_note(comfy_models, executor):
+    data = fixture("ui_dev_split.json")
+    workflow = load(data, comfy_models)
+    assert "10" not in workflow.nodes and "13" not in workflow.nodes  # reroute and primitive are UI-only
+    assert workflow.links_into("9")["model"].source == "4"  # through the reroute
+    assert workflow.nodes["12"].widgets["seed"] == 42  # pushed in by the primitive
+    assert "7" not in workflow.nodes and workflow.links_into("8")["conditioning"].source == "6"  # bypassed
+    assert "19" not in workflow.nodes and "18" not in workflow.nodes  # muted, and what only fed it
+    note = workflow.nodes["20"]
+    assert note.type == "Note" and note.widgets["text"].startswith("FLUX dev")
+    # the bypassed node really is left out: un-bypassing it (guidance 30) changes the picture
+    plain = image_of(executor, workflow, "16")
+    data["nodes"][[n["id"] for n in data["nodes"]].index(7)]["mode"] = 0
+    assert not torch.equal(plain, image_of(executor, load(data, comfy_models), "16"))
+
+
+def test_ui_positions_titles_colours_groups_and_model_urls_carry_over(comfy_models):
+    workflow = load(fixture("ui_dev_split.json"), comfy_models)
+    prompt = workflow.nodes["5"]
+    assert prompt.ui == {"pos": [380, 200], "size": [400, 200], "color": "#232", "bgcolor": "#353", "title": "Prompt"}
+    assert workflow.groups == [{"title": "Loaders", "bounding": [0, 0, 360, 440], "color": "#3f789e"}]
+    assert workflow.nodes["1"].properties["models"][0]["folder"] == "diffusion_models"
+    assert workflow.nodes["1"].properties["comfyui"] == {"class_type": "UNETLoader"}
+
+
+def test_legacy_group_node_expands_to_the_same_picture(comfy_models, executor):
+    grouped = load(fixture("ui_schnell_group_node.json"), comfy_models)
+    assert {grouped.nodes["30:0"].type, grouped.nodes["30:1"].type} == {"TextEncode", "BasicGuider"}
+    assert grouped.nodes["30:0"].widgets["text"] == "a red fox in the snow"
+    assert grouped.links_into("13")["guider"].source == "30:1"
+    api = load(fixture("api_schnell_split.json"), comfy_models)
+    assert torch.equal(image_of(executor, grouped, "8"), image_of(executor, api, "8"))
+
+
+def test_dev_checkpoint_cfg1_ignores_the_negative_and_cfg_above_1_uses_it(comfy_models, executor):
+    data = fixture("api_dev_checkpoint.json")
+    base = image_of(executor, load(data, comfy_models), "8")
+    other_negative = copy.deepcopy(data)
+    other_negative["33"]["inputs"]["text"] = "blurry, ugly"
+    assert torch.equal(base, image_of(executor, load(other_negative, comfy_models), "8"))  # cfg 1: skipped
+    cfg2 = copy.deepcopy(other_negative)
+    cfg2["31"]["inputs"]["cfg"] = 2.0
+    guided = image_of(executor, load(cfg2, comfy_models), "8")
+    assert (guided - base).abs().max() > 1e-3
+    # real CFG: with the positive prompt also as the negative, cfg has nothing to push against
+    same = copy.deepcopy(cfg2)
+    same["31"]["inputs"]["negative"] = ["35", 0]
+    assert torch.allclose(image_of(executor, load(same, comfy_models), "8"), base, atol=1e-5)
+
+
+def test_model_names_with_subfolders_and_windows_separators(comfy_models, executor):
+    data = fixture("api_schnell_split.json")
+    data["12"]["inputs"]["unet_name"] = "flux\\schnell.safetensors"  # saved on Windows, found under unet/flux/
+    workflow = load(data, comfy_models)
+    assert workflow.nodes["12"].widgets["model_name"] == "flux/schnell.safetensors"
+    assert torch.equal(image_of(executor, workflow, "8"),
+                       image_of(executor, load(fixture("api_schnell_split.json"), comfy_models), "8"))
+
+
+def test_a_missing_model_names_the_node_the_comfyui_name_and_the_folders(comfy_models):
+    data = fixture("api_schnell_split.json")
+    data["12"]["inputs"]["unet_name"] = "flux1-krea-dev.safetensors"
+    with pytest.raises(WorkflowError) as e:
+        load(data, comfy_models)
+    (p,) = e.value.problems
+    assert p.node == "12" and "flux1-krea-dev.safetensors" in p.message
+    assert "diffusion_models" in p.message and "unet" in p.message
+
+
+def test_unsupported_classes_are_all_listed_at_once(comfy_models):
+    data = fixture("api_schnell_split.json")
+    data["40"] = {"class_type": "UltimateSDUpscale", "inputs": {"image": ["8", 0]}, "_meta": {"title": "Upscale!"}}
+    data["41"] = {"class_type": "CLIPLoader", "inputs": {"clip_name": "t5xxl_fp16.safetensors", "type": "sd3"}}
+    data["42"] = {"class_type": "CLIPLoader", "inputs": {"clip_name": "clip_l.safetensors", "type": "stable_diffusion",
+                                                         "device": "default"}}
+    data["16"]["inputs"]["sampler_name"] = "dpmpp_2m"
+    with pytest.raises(WorkflowError) as e:
+        load(data, comfy_models)
+    by_node = {p.node: p for p in e.value.problems}
+    assert set(by_node) == {"40", "41", "42"}  # class problems first; values are checked once classes are known
+    assert "UltimateSDUpscale" in by_node["40"].message and '"Upscale!"' in by_node["40"].message
+    assert "no equivalent" in by_node["40"].message
+    assert "Stable Diffusion 3" in by_node["41"].message
+    del data["40"], data["41"], data["42"]
+    with pytest.raises(WorkflowError) as e:
+        load(data, comfy_models)
+    (p,) = e.value.problems
+    assert p.node == "16" and "dpmpp_2m" in p.message and p.code == "unsupported_value"
+
+
+@pytest.mark.parametrize("cls, inputs, family", [
+    ("EmptyFlux2LatentImage", {"width": 1024, "height": 1024, "batch_size": 1}, "FLUX.2"),
+    ("CLIPLoader", {"clip_name": "mistral_3_small_flux2.safetensors", "type": "flux2"}, "FLUX.2"),
+    ("DualCLIPLoader", {"clip_name1": "clip_g.safetensors", "clip_name2": "clip_l.safetensors", "type": "sdxl"},
+     "Stable Diffusion XL"),
+    ("WanImageToVideo", {}, "Wan"),
+])
+def test_other_model_families_are_refused_by_name(cls, inputs, family, comfy_models):
+    data = {"1": {"class_type": cls, "inputs": inputs}}
+    with pytest.raises(WorkflowError) as e:
+        load(data, comfy_models)
+    assert e.value.problems[0].code == "other_model_family" and family in e.value.problems[0].message
+
+
+def test_a_gguf_or_tiled_twin_is_refused_until_its_node_exists(comfy_models):
+    from flux_core.registry import default_registry
+
+    data = fixture("api_schnell_split.json")
+    data["8"]["class_type"] = "VAEDecodeTiled"
+    data["8"]["inputs"].update({"tile_size": 512, "overlap": 64, "temporal_size": 64, "temporal_overlap": 8})
+    if "VAEDecodeTiled" in default_registry():
+        assert load(data, comfy_models).nodes["8"].widgets == {"tile_size": 512, "overlap": 64}
+    else:
+        with pytest.raises(WorkflowError) as e:
+            load(data, comfy_models)
+        assert "not installed" in e.value.problems[0].message
+
+
+def _png(path, chunks):
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in chunks.items():
+        info.add_text(key, value)
+    Image.new("RGB", (8, 8)).save(path, pnginfo=info)
+    return path
+
+
+def test_png_prefers_the_ui_workflow_and_falls_back_to_the_prompt(comfy_models, tmp_path):
+    ui, api = json.dumps(fixture("ui_dev_split.json")), json.dumps(fixture("api_dev_split.json"))
+    both = load(_png(tmp_path / "both.png", {"prompt": api, "workflow": ui}), comfy_models)
+    assert both.nodes["20"].type == "Note"  # only the UI workflow has the note
+    only_prompt = load(_png(tmp_path / "prompt.png", {"prompt": api}), comfy_models)
+    assert "20" not in only_prompt.nodes and only_prompt.nodes["15"].type == "SamplerCustomAdvanced"
+    broken_ui = load(_png(tmp_path / "broken.png", {"prompt": api, "workflow": "{not json"}), comfy_models)
+    assert broken_ui.nodes["15"].type == "SamplerCustomAdvanced"
+    with pytest.raises(WorkflowError):
+        load(_png(tmp_path / "bad.png", {"workflow": "{not json"}), comfy_models)
+
+
+def test_cli_runs_and_validates_comfyui_files(comfy_models, tmp_path, capsys):
+    from flux_core.cli import main
+
+    path = tmp_path / "flux_schnell_api.json"
+    path.write_text(json.dumps(fixture("api_schnell_split.json")))
+    assert main(["validate", str(path), "--models-dir", str(comfy_models)]) == 0
+    png = _png(tmp_path / "from_comfy.png", {"prompt": path.read_text()})
+    assert main(["run", str(png), "--models-dir", str(comfy_models), "--output-dir", str(tmp_path / "o")]) == 0
+    assert list((tmp_path / "o").glob("ComfyUI_*.png"))
+    bad = fixture("api_schnell_split.json")
+    bad["99"] = {"class_type": "FaceDetailer", "inputs": {}}
+    path.write_text(json.dumps(bad))
+    capsys.readouterr()
+    assert main(["validate", str(path), "--models-dir", str(comfy_models)]) == 2
+    assert "FaceDetailer" in capsys.readouterr().err
