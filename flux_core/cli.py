@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--nodes-dir", default=None, help="folder of extra node packs (default ./custom_nodes)")
         sp.add_argument("--models-dir", default=None,
                         help="models folder (default $FLUXWIRE_MODELS_DIR or ./models)")
+        sp.add_argument("--extra-model-paths", default=None, metavar="FILE",
+                        help="also search the folders of a ComfyUI extra_model_paths.yaml")
 
     run = sub.add_parser("run", help="run a workflow file (.json or a fluxwire .png)")
     run.add_argument("workflow")
@@ -62,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
     if getattr(args, "models_dir", None):
         os.environ["FLUXWIRE_MODELS_DIR"] = args.models_dir
+    if getattr(args, "extra_model_paths", None):
+        from .interop.comfyui.model_paths import ExtraPathsError, use_extra_paths
+
+        try:
+            use_extra_paths(args.extra_model_paths)
+        except ExtraPathsError as e:
+            print(f"error: --extra-model-paths: {e}", file=sys.stderr)
+            return EXIT_INVALID
     try:
         return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve}[args.command](args)
     except KeyboardInterrupt:
