@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--json", action="store_true")
     common(val)
 
+    export = sub.add_parser("export", help="write a workflow in another tool's format")
+    export.add_argument("workflow")
+    export.add_argument("--comfyui-api", action="store_true", required=True,
+                        help="as a ComfyUI API prompt (every node needs a ComfyUI twin)")
+    export.add_argument("-o", "--output", default=None, help="file to write (default: standard output)")
+    common(export)
+
     nodes = sub.add_parser("nodes", help="list the available node types")
     nodes.add_argument("--json", action="store_true", help="the full catalogue as JSON")
     common(nodes)
@@ -73,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --extra-model-paths: {e}", file=sys.stderr)
             return EXIT_INVALID
     try:
-        return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve}[args.command](args)
+        return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve,
+                "export": cmd_export}[args.command](args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -127,6 +135,25 @@ def cmd_validate(args) -> int:
         print(json.dumps({"valid": True, "nodes": len(workflow.nodes), "links": len(workflow.links)}))
     else:
         print(f"{args.workflow}: valid ({len(workflow.nodes)} nodes, {len(workflow.links)} links)")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from .interop.comfyui.export import dumps_api_prompt, to_api_prompt
+    from .workflow import WorkflowError, read_document
+
+    registry = _registry(args)
+    try:
+        text = dumps_api_prompt(to_api_prompt(read_document(args.workflow), registry))
+    except WorkflowError as e:
+        e.source = e.source or args.workflow
+        _print_problems(e, False)
+        return EXIT_INVALID
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 

@@ -215,3 +215,36 @@ def test_cli_runs_and_validates_comfyui_files(comfy_models, tmp_path, capsys):
     capsys.readouterr()
     assert main(["validate", str(path), "--models-dir", str(comfy_models)]) == 2
     assert "FaceDetailer" in capsys.readouterr().err
+
+
+def test_export_then_import_gives_the_same_picture(comfy_models, executor, tmp_path):
+    from flux_core.cli import main
+    from flux_core.interop.comfyui.export import to_api_prompt
+    from flux_core.registry import default_registry
+
+    for name, out in (("ui_dev_split.json", "16"), ("api_dev_checkpoint.json", "8")):
+        imported = load(fixture(name), comfy_models)
+        prompt = to_api_prompt(imported, default_registry())
+        assert "20" not in prompt  # the note is UI-only in ComfyUI
+        assert all(isinstance(v["class_type"], str) for v in prompt.values())
+        again = load(json.loads(json.dumps(prompt)), comfy_models)
+        assert torch.equal(image_of(executor, imported, out), image_of(executor, again, out))
+    doc = tmp_path / "doc.json"
+    from flux_core import save_workflow
+
+    save_workflow(load(fixture("api_schnell_split.json"), comfy_models), doc)
+    assert main(["export", "--comfyui-api", str(doc), "-o", str(tmp_path / "api.json")]) == 0
+    exported = json.loads((tmp_path / "api.json").read_text())
+    assert exported["13"]["inputs"]["guider"] == ["22", 0] and exported["11"]["inputs"]["type"] == "flux"
+
+
+def test_export_refuses_nodes_without_a_twin(capsys):
+    from pathlib import Path
+
+    import workflows
+    from flux_core.cli import main
+
+    shipped = Path(workflows.__file__).parent / "flux-schnell.json"
+    assert main(["export", "--comfyui-api", str(shipped)]) == 2
+    err = capsys.readouterr().err
+    assert "Scheduler has no ComfyUI twin" in err and "Sampler has no ComfyUI twin" in err
