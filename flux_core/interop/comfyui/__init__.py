@@ -36,15 +36,18 @@ def comfyui_to_document(data: Any, source: str | None = None, registry=None) -> 
     data = unwrap(data)
     problems: list[Problem] = []
     kind = detect(data)
-    if kind == "api":
-        graph = read_api(data, problems)
-    elif kind == "ui":
-        graph = read_ui(data, problems)
-    else:
+    if kind is None:
         raise WorkflowError([Problem("not a ComfyUI API prompt or UI workflow", code="not_comfyui")], source)
-    if not graph.nodes and not problems:
-        problems.append(Problem("the ComfyUI workflow has no nodes fluxwire could run", code="empty"))
-    doc, more = to_document(graph, source, _registry(registry))
+    try:
+        graph = read_api(data, problems) if kind == "api" else read_ui(data, problems)
+        if not graph.nodes and not problems:
+            problems.append(Problem("the ComfyUI workflow has no nodes fluxwire could run", code="empty"))
+        doc, more = to_document(graph, source, _registry(registry))
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as e:
+        # a shape the readers do not expect somewhere deep in a hand-edited file: still a structured error
+        raise WorkflowError([Problem(f"cannot read the ComfyUI {kind.upper()} workflow: a value has an unexpected "
+                                     f"shape ({type(e).__name__}: {str(e)[:80]})", code="bad_comfyui_workflow")],
+                            source) from None
     problems += more
     if problems:
         raise WorkflowError(problems, source)

@@ -75,7 +75,7 @@ def _node(node: ComfyNode, twin: Twin, graph: ComfyGraph, links: list[dict], pro
             continue  # a widget of a newer or older ComfyUI version that fluxwire's twin does not have
         if name in twin.values:
             table = twin.values[name]
-            if value not in table:
+            if not isinstance(value, (str, int, float, bool, type(None))) or value not in table:
                 allowed = ", ".join(repr(k) for k in table)
                 problems.append(Problem(f"{describe(node)}: {name} {value!r} is not supported by fluxwire "
                                         f"(supported: {allowed})", node=node.id, input=target,

@@ -44,11 +44,18 @@ def _links(raw_links: Any, problems: list[Problem]) -> dict[Any, _Link]:
                 lid, origin, slot, target, tslot = (raw["id"], raw["origin_id"], raw["origin_slot"], raw["target_id"],
                                                      raw["target_slot"])
                 kind = raw.get("type", "*")
+            if _lid(lid) is None:
+                raise TypeError("bad link id")
             out[lid] = _Link(str(origin), int(slot), str(target), int(tslot), kind if isinstance(kind, str) else "*")
         except (KeyError, TypeError, ValueError, IndexError):
             problems.append(Problem(f"link #{i} of the ComfyUI workflow is malformed: {str(raw)[:60]}",
                                     code="bad_comfyui_link"))
     return out
+
+
+def _lid(value: Any) -> Any:
+    """A link id as it may key the link table (a number or text), else None."""
+    return value if isinstance(value, (int, str)) and not isinstance(value, bool) else None
 
 
 def _list(value: Any) -> list:
@@ -85,7 +92,7 @@ class _Reader:
 
     def _expand(self, gid: str, inst: dict, config: dict) -> None:
         inner = [n for n in _list(config.get("nodes")) if isinstance(n, dict) and isinstance(n.get("type"), str)]
-        index_of = {n.get("index", i): i for i, n in enumerate(inner)}
+        index_of = {n.get("index", i) if _lid(n.get("index", i)) is not None else i: i for i, n in enumerate(inner)}
         new_ids = [f"{gid}:{i}" for i in range(len(inner))]
         made = []
         for i, n in enumerate(inner):
@@ -108,7 +115,7 @@ class _Reader:
             linked_in.add((t, ts))
             linked_out.add((o, os_))
         external = {(index_of.get(e[0]), e[1]) for e in _list(config.get("external"))
-                    if isinstance(e, list) and len(e) >= 2}
+                    if isinstance(e, list) and len(e) >= 2 and _lid(e[0]) is not None and _lid(e[1]) is not None}
         # the instance's inputs: inner sockets not linked inside, in inner-node order
         exposed_in = [(t, ts) for t, n in enumerate(made) for ts, x in enumerate(n["inputs"])
                       if (t, ts) not in linked_in]
@@ -154,6 +161,7 @@ class _Reader:
             self.nodes[n["id"]] = n
 
     def _retarget(self, lid: Any, node: dict, node_id: str, slot: int) -> None:
+        lid = _lid(lid)
         if lid is None or lid not in self.links:
             return
         link = self.links[lid]
@@ -179,7 +187,8 @@ class _Reader:
 
     def resolve(self, lid: Any, gone: set[str], seen: frozenset = frozenset()):
         """What a link delivers after reroutes, primitives and bypasses: a Ref, ("value", v) or None."""
-        link = self.links.get(lid)
+        lid = _lid(lid)
+        link = self.links.get(lid) if lid is not None else None
         if link is None or lid in seen or link.origin not in self.nodes:
             return None
         seen = seen | {lid}
