@@ -49,6 +49,7 @@ TEMPLATE = """
     <span class="fw-sep"></span>
     <button type="button" class="fw-btn" data-action="save" title="Download the workflow as JSON">Save</button>
     <button type="button" class="fw-btn" data-action="open" title="Open a workflow JSON or a fluxwire PNG">Open</button>
+    <button type="button" class="fw-btn" data-action="export-comfyui" title="Download the workflow as a ComfyUI API prompt">Export ComfyUI</button>
     <input type="file" class="fw-file" accept=".json,.png,application/json,image/png" hidden>
     <select class="fw-shipped" data-action="shipped" title="Shipped workflows"><option value="">Workflows&#8230;</option></select>
     <span class="fw-status" data-role="status"></span>
@@ -195,6 +196,12 @@ class NodeCanvas(gr.HTML):
             """A picture for LoadImage ({name, data: base64}) saved into the input folder -> {ok, name}."""
             return save_uploaded_image(upload, ex)
 
+        def export_comfyui(graph):
+            """The graph as a ComfyUI API prompt (text), or the nodes that have no ComfyUI twin."""
+            from flux_core.interop.comfyui.export import export_for_canvas
+
+            return export_for_canvas(graph, ex.registry)
+
         def refresh_catalogue(_=None):
             """Re-read node declarations (e.g. model files added to the models folder)."""
             return node_catalogue(ex, fresh=True)
@@ -205,7 +212,8 @@ class NodeCanvas(gr.HTML):
             css_template=_asset("canvas.css"),
             js_on_load="\n".join(_asset(name) for name in JS_PARTS),
             apply_default_css=False,
-            server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image],
+            server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image,
+                              export_comfyui],
             elem_id=elem_id,
             elem_classes=elem_classes,
             catalogue=catalogue,

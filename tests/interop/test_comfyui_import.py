@@ -248,3 +248,30 @@ def test_export_refuses_nodes_without_a_twin(capsys):
     assert main(["export", "--comfyui-api", str(shipped)]) == 2
     err = capsys.readouterr().err
     assert "Scheduler has no ComfyUI twin" in err and "Sampler has no ComfyUI twin" in err
+
+
+def test_canvas_opens_comfyui_files_and_exports_api_prompts(comfy_models, tmp_path):
+    import base64
+
+    import gradio as gr
+
+    from flux_core import Executor
+    from web.canvas import NodeCanvas
+
+    executor = Executor(models_dir=comfy_models, output_dir=tmp_path / "out", input_dir=tmp_path / "in")
+    with gr.Blocks():
+        canvas = NodeCanvas(executor=executor)
+    ui = json.dumps(fixture("ui_dev_split.json")).encode()
+    opened = canvas.read_workflow_file({"name": "flux_dev.json", "data": base64.b64encode(ui).decode()})
+    assert opened["ok"] and opened["problems"] == [] and len(opened["workflow"]["nodes"]) == 15
+    png = _png(tmp_path / "comfy.png", {"workflow": ui.decode()}).read_bytes()
+    dropped = canvas.read_workflow_file({"name": "comfy.png", "data": base64.b64encode(png).decode()})
+    assert dropped["ok"] and dropped["workflow"]["nodes"] == opened["workflow"]["nodes"]
+    exported = canvas.export_comfyui(opened["workflow"])
+    assert exported["ok"] and json.loads(exported["text"])["15"]["class_type"] == "SamplerCustomAdvanced"
+    from pathlib import Path
+
+    import workflows
+
+    refused = canvas.export_comfyui(json.loads((Path(workflows.__file__).parent / "flux-schnell.json").read_text()))
+    assert not refused["ok"] and {p["node"] for p in refused["problems"]} >= {"sampler", "scheduler"}

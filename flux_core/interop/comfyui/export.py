@@ -83,3 +83,14 @@ def to_api_prompt(workflow: Workflow, registry) -> dict:
 
 def dumps_api_prompt(prompt: dict) -> str:
     return json.dumps(prompt, indent=2, ensure_ascii=False) + "\n"
+
+
+def export_for_canvas(graph: Any, registry) -> dict:
+    """{"ok", "text", "message", "problems"} for the canvas's "Export ComfyUI" item."""
+    from ...workflow import parse_document
+
+    try:
+        text = dumps_api_prompt(to_api_prompt(parse_document(graph), registry))
+    except WorkflowError as e:
+        return {"ok": False, "text": None, "message": str(e), "problems": [p.to_dict() for p in e.problems]}
+    return {"ok": True, "text": text, "message": "", "problems": []}
