@@ -12,7 +12,8 @@ from flux_core.workflow import WorkflowError, parse_document
 
 from .conftest import fixture
 
-BASES = [fixture("api_schnell_split.json"), fixture("ui_dev_split.json"), fixture("ui_schnell_group_node.json")]
+BASES = [fixture("api_schnell_split.json"), fixture("ui_dev_split.json"), fixture("ui_schnell_group_node.json"),
+         fixture("ui_schnell_subgraph.json")]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | st.text(max_size=8),

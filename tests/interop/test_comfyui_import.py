@@ -275,3 +275,40 @@ def test_canvas_opens_comfyui_files_and_exports_api_prompts(comfy_models, tmp_pa
 
     refused = canvas.export_comfyui(json.loads((Path(workflows.__file__).parent / "flux-schnell.json").read_text()))
     assert not refused["ok"] and {p["node"] for p in refused["problems"]} >= {"sampler", "scheduler"}
+
+
+def test_subgraph_maps_onto_fluxwire_subgraphs_with_ids_and_promoted_widgets():
+    from flux_core.interop.comfyui.convert import to_document
+    from flux_core.interop.comfyui.ui import read_ui
+
+    problems = []
+    graph = read_ui(fixture("ui_schnell_subgraph.json"), problems)
+    doc, more = to_document(graph, "sub.json", None, subgraphs_supported=True)
+    assert problems == [] and more == []
+    uuid = "3f1c2a4e-7b2d-4c1e-9a77-5d0c1e2f3a41"
+    (instance,) = [n for n in doc["nodes"] if n["id"] == "30"]
+    assert instance["type"] == "Subgraph" and instance["subgraph"] == {"id": uuid}
+    assert instance["widgets"] == {"text": "a red fox in the snow"} and instance["ui"]["title"] == "prompt subgraph"
+    definition = doc["subgraphs"][uuid]
+    assert [(i["name"], i["type"], "widget" in i) for i in definition["inputs"]] == [
+        ("clip", "TEXT_ENCODER", False), ("model", "MODEL", False), ("text", "STRING", True)]
+    assert definition["outputs"] == [{"name": "GUIDER", "type": "GUIDER"}]
+    assert {(n["id"], n["type"]) for n in definition["nodes"]} == {("1", "TextEncode"), ("2", "BasicGuider")}
+    assert {"from": "@inputs", "output": "text", "to": "1", "input": "text"} in definition["links"]
+    assert {"from": "2", "output": "guider", "to": "@outputs", "input": "GUIDER"} in definition["links"]
+    assert {"from": "30", "output": "GUIDER", "to": "13", "input": "guider"} in doc["links"]
+    assert doc["version"] == 2
+
+
+def test_subgraph_runs_like_the_flat_graph_or_is_refused_clearly(comfy_models, executor):
+    from flux_core.workflow import VERSION
+
+    data = fixture("ui_schnell_subgraph.json")
+    if VERSION < 2:  # this fluxwire has no subgraphs yet: one clear problem, not half a workflow
+        with pytest.raises(WorkflowError) as e:
+            load(data, comfy_models)
+        assert [p.code for p in e.value.problems] == ["unsupported_subgraph"]
+        assert "Unpack Subgraph" in e.value.problems[0].message
+        return
+    flat = load(fixture("api_schnell_split.json"), comfy_models)
+    assert torch.equal(image_of(executor, load(data, comfy_models), "8"), image_of(executor, flat, "8"))

@@ -23,12 +23,38 @@ class ComfyNode:
     models: list[dict] = field(default_factory=list)  # properties.models of UI files
 
 
+INPUTS, OUTPUTS = "@inputs", "@outputs"  # a subgraph's boundary, as fluxwire's subgraph links name it
+
+
+@dataclass
+class SubgraphSocket:
+    name: str  # fluxwire socket name (ComfyUI's, made an identifier)
+    type: str  # ComfyUI type
+    widget: bool = False  # an input that feeds inner widgets: it is a (promoted) widget on instances
+    comfy_name: str = ""
+
+
+@dataclass
+class ComfySubgraph:
+    """A UI 0.4 subgraph definition: its inside, its sockets, and what feeds each output."""
+
+    id: str
+    name: str
+    inputs: list[SubgraphSocket]
+    outputs: list[SubgraphSocket]
+    graph: "ComfyGraph"
+    output_feeds: dict[int, Any] = field(default_factory=dict)  # output slot -> Ref
+    description: str = ""
+    category: str = ""
+
+
 @dataclass
 class ComfyGraph:
     nodes: dict[str, ComfyNode] = field(default_factory=dict)
     groups: list[dict] = field(default_factory=list)
     kind: str = "api"  # "api" or "ui"
     extra: dict[str, Any] = field(default_factory=dict)
+    subgraphs: dict[str, ComfySubgraph] = field(default_factory=dict)  # only on the top-level graph
 
 
 def describe(node: ComfyNode) -> str:

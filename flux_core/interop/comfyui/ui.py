@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...workflow import Problem
-from .graph import ComfyGraph, ComfyNode, Ref
+import re
+
+from .graph import INPUTS, ComfyGraph, ComfyNode, ComfySubgraph, Ref, SubgraphSocket
 from .table import BY_CLASS, CONTROL
 
 MUTED, BYPASSED = 2, 4
 VIRTUAL = ("Reroute", "PrimitiveNode")
+SUBGRAPH_INPUT, SUBGRAPH_OUTPUT = "-10", "-20"  # the ids of a subgraph definition's boundary nodes
 
 
 def is_ui_workflow(data: Any) -> bool:
@@ -67,7 +70,7 @@ def _dict(value: Any) -> dict:
 
 
 class _Reader:
-    def __init__(self, data: dict, problems: list[Problem]):
+    def __init__(self, data: dict, problems: list[Problem], subgraph_ids: set | None = None):
         self.problems = problems
         self.links = _links(data.get("links"), problems)
         self.nodes: dict[str, dict] = {}
@@ -78,8 +81,7 @@ class _Reader:
                 continue
             self.nodes[str(raw["id"])] = raw
         self.group_configs = _dict(_dict(data.get("extra")).get("groupNodes"))
-        self.subgraph_ids = {sg.get("id") for sg in _list(_dict(data.get("definitions")).get("subgraphs"))
-                             if isinstance(sg, dict)}
+        self.subgraph_ids = subgraph_ids if subgraph_ids is not None else set()
 
     # ------------------------------------------------------------------ legacy group nodes
     def expand_group_nodes(self) -> None:
@@ -174,7 +176,7 @@ class _Reader:
         gone = {nid for nid, n in self.nodes.items() if n.get("mode") == MUTED}
         consumers: dict[str, set[str]] = {}
         for link in self.links.values():
-            if link.origin in self.nodes and link.target in self.nodes:
+            if link.origin in self.nodes and (link.target in self.nodes or link.target == SUBGRAPH_OUTPUT):
                 consumers.setdefault(link.origin, set()).add(link.target)
         changed = True
         while changed:
@@ -189,6 +191,8 @@ class _Reader:
         """What a link delivers after reroutes, primitives and bypasses: a Ref, ("value", v) or None."""
         lid = _lid(lid)
         link = self.links.get(lid) if lid is not None else None
+        if link is not None and link.origin == SUBGRAPH_INPUT:
+            return Ref(INPUTS, link.slot)
         if link is None or lid in seen or link.origin not in self.nodes:
             return None
         seen = seen | {lid}
@@ -221,21 +225,24 @@ class _Reader:
             kind = raw["type"]
             if kind in VIRTUAL or nid in gone or raw.get("mode") == BYPASSED:
                 continue
-            if kind in self.subgraph_ids:
-                self.problems.append(Problem(
-                    f"node {nid} is a subgraph ({_subgraph_name(kind, raw)}); fluxwire cannot import ComfyUI "
-                    "subgraphs yet: unpack it in ComfyUI (right-click, Unpack Subgraph) and save again",
-                    node=nid, code="unsupported_subgraph"))
-                continue
             graph.nodes[nid] = self._node(nid, raw, gone)
         return graph
+
+    def output_feeds(self, gone: set[str]) -> dict[int, Any]:
+        """In a subgraph definition: what feeds each output of the subgraph (links into node -20)."""
+        return {link.target_slot: self.resolve(lid, gone) for lid, link in self.links.items()
+                if link.target == SUBGRAPH_OUTPUT}
 
     def _node(self, nid: str, raw: dict, gone: set[str]) -> ComfyNode:
         kind = raw["type"]
         twin = BY_CLASS.get(kind)
         inputs: dict[str, Any] = {}
         values = raw.get("widgets_values")
-        if isinstance(values, dict):
+        if kind in self.subgraph_ids:  # an instance: its widget values go to its widget inputs, in order
+            widget_names = [str(x.get("name")) for x in _list(raw.get("inputs"))
+                            if isinstance(x, dict) and isinstance(x.get("widget"), dict)]
+            inputs.update(dict(zip(widget_names, _list(values))))
+        elif isinstance(values, dict):
             inputs.update({str(k): v for k, v in values.items()})
         elif isinstance(values, list) and twin is not None:
             for name, value in zip(twin.widgets, values):
@@ -276,13 +283,57 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) < 1e9
 
 
-def _subgraph_name(kind: str, raw: dict) -> str:
-    return str(raw.get("title") or kind)
+def _identifier(name: Any, taken: set[str]) -> str:
+    base = re.sub(r"\W", "_", str(name)).strip("_") or "input"
+    base = base if re.match(r"[A-Za-z_]", base) else "_" + base
+    out, n = base, 2
+    while out in taken:
+        out, n = f"{base}_{n}", n + 1
+    taken.add(out)
+    return out
+
+
+def _definitions(data: dict) -> list[dict]:
+    """Every subgraph definition, also ones nested in other definitions."""
+    out, stack = [], [data]
+    while stack:
+        for sg in _list(_dict(stack.pop().get("definitions")).get("subgraphs")):
+            if isinstance(sg, dict) and isinstance(sg.get("id"), str) and sg["id"]:
+                out.append(sg)
+                stack.append(sg)
+    return out
+
+
+def _read_subgraph(sg: dict, ids: set, problems: list[Problem]) -> ComfySubgraph:
+    reader = _Reader(sg, problems, ids)
+    inner = reader.graph()
+    gone = reader.dropped()
+    taken: set[str] = set()
+    inputs = []
+    for x in _list(sg.get("inputs")):
+        x = _dict(x)
+        feeds_widget = any(
+            isinstance(y.get("widget"), dict)
+            for lid in _list(x.get("linkIds")) if _lid(lid) is not None and lid in reader.links
+            for n in [reader.nodes.get(reader.links[lid].target, {})]
+            for y in _list(n.get("inputs"))[reader.links[lid].target_slot:reader.links[lid].target_slot + 1]
+            if isinstance(y, dict))
+        inputs.append(SubgraphSocket(_identifier(x.get("name"), taken), str(x.get("type", "*")), feeds_widget,
+                                     str(x.get("name"))))
+    taken = set()
+    outputs = [SubgraphSocket(_identifier(_dict(x).get("name"), taken), str(_dict(x).get("type", "*")),
+                              comfy_name=str(_dict(x).get("name"))) for x in _list(sg.get("outputs"))]
+    return ComfySubgraph(sg["id"], str(sg.get("name") or sg["id"]), inputs, outputs, inner,
+                         reader.output_feeds(gone), str(sg.get("description") or ""), str(sg.get("category") or ""))
 
 
 def read_ui(data: dict, problems: list[Problem]) -> ComfyGraph:
-    reader = _Reader(data, problems)
+    definitions = _definitions(data)
+    ids = {sg["id"] for sg in definitions}
+    reader = _Reader(data, problems, ids)
     graph = reader.graph()
+    for sg in definitions:
+        graph.subgraphs[sg["id"]] = _read_subgraph(sg, ids, problems)
     for i, g in enumerate(_list(data.get("groups"))):
         if not isinstance(g, dict):
             continue
