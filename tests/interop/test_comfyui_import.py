@@ -135,15 +135,17 @@ def test_unsupported_classes_are_all_listed_at_once(comfy_models):
     data["41"] = {"class_type": "CLIPLoader", "inputs": {"clip_name": "t5xxl_fp16.safetensors", "type": "sd3"}}
     data["42"] = {"class_type": "CLIPLoader", "inputs": {"clip_name": "clip_l.safetensors", "type": "stable_diffusion",
                                                          "device": "default"}}
+    data["43"] = {"class_type": "SamplerCustom", "inputs": {"noise_seed": 1}}
     data["16"]["inputs"]["sampler_name"] = "dpmpp_2m"
     with pytest.raises(WorkflowError) as e:
         load(data, comfy_models)
     by_node = {p.node: p for p in e.value.problems}
-    assert set(by_node) == {"40", "41", "42"}  # class problems first; values are checked once classes are known
+    assert set(by_node) == {"40", "41", "42", "43"}  # classes first; values are checked once classes are known
+    assert "SamplerCustomAdvanced" in by_node["43"].message  # it says which fluxwire nodes do the same
     assert "UltimateSDUpscale" in by_node["40"].message and '"Upscale!"' in by_node["40"].message
     assert "no equivalent" in by_node["40"].message
     assert "Stable Diffusion 3" in by_node["41"].message
-    del data["40"], data["41"], data["42"]
+    del data["40"], data["41"], data["42"], data["43"]
     with pytest.raises(WorkflowError) as e:
         load(data, comfy_models)
     (p,) = e.value.problems

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...workflow import FORMAT, VERSION, Problem
 from .graph import INPUTS, OUTPUTS, ComfyGraph, ComfyNode, ComfySubgraph, Ref, describe
-from .table import BY_CLASS, NOT_FOR_FLUX1, Twin, family_of
+from .table import BY_CLASS, EQUIVALENTS, NOT_FOR_FLUX1, Twin, family_of
 
 # properties.models "directory" values and fluxwire's folder kinds
 _FOLDER_OF = {"diffusion_models": "diffusion_models", "unet": "diffusion_models", "text_encoders": "text_encoders",
@@ -40,6 +40,9 @@ def unsupported(graph: ComfyGraph, registry, subgraphs: dict, where: str = "") -
         elif node.cls in NOT_FOR_FLUX1:
             problems.append(Problem(f"{what} cannot run: {NOT_FOR_FLUX1[node.cls]}", node=node.id,
                                     code="unsupported_class"))
+        elif twin is None and node.cls in EQUIVALENTS:
+            problems.append(Problem(f"{what} has no direct twin in fluxwire: {EQUIVALENTS[node.cls]}",
+                                    node=node.id, code="unsupported_class"))
         elif twin is None:
             problems.append(Problem(f"{what} is a ComfyUI node fluxwire has no equivalent for",
                                     node=node.id, code="unsupported_class"))

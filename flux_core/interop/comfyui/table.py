@@ -133,6 +133,21 @@ NOT_FOR_FLUX1 = {
                       "DualCLIPLoaderGGUF with type flux (fluxwire: LoadTextEncoders)",
 }
 
+# ComfyUI classes without a twin but with a way to do the same in fluxwire
+EQUIVALENTS = {
+    "SamplerCustom": "SamplerCustomAdvanced with RandomNoise (or DisableNoise) and CFGGuider does the same",
+    "ImageScaleBy": "ImageScale with the target width and height does the same",
+    "LatentUpscaleBy": "LatentUpscale with the target width and height does the same",
+    "CheckpointLoader": "CheckpointLoaderSimple (fluxwire: LoadCheckpoint) loads the same file",
+    "UNETLoaderNF4": "LoadDiffusionModel loads bf16/fp8/GGUF files of the same model",
+    "CLIPTextEncodeFluxGuidance": "TextEncode followed by FluxGuidance does the same",
+    "ModelSamplingDiscrete": "FLUX uses ModelSamplingFlux",
+    "ConditioningCombine": "fluxwire has no conditioning mixing yet",
+    "ControlNetLoader": "fluxwire has no ControlNet support yet",
+    "StyleModelLoader": "fluxwire has no Redux (style model) support yet",
+    "CLIPVisionLoader": "fluxwire has no CLIP-vision (Redux) support yet",
+}
+
 # Classes (or class-name prefixes) that belong to other model families, and the family's name
 FAMILIES = {
     "EmptyFlux2LatentImage": "FLUX.2", "Flux2Scheduler": "FLUX.2", "CLIPTextEncodeFlux2": "FLUX.2",
