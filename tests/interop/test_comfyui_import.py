@@ -312,5 +312,12 @@ def test_subgraph_runs_like_the_flat_graph_or_is_refused_clearly(comfy_models, e
         assert [p.code for p in e.value.problems] == ["unsupported_subgraph"]
         assert "Unpack Subgraph" in e.value.problems[0].message
         return
+    from flux_core.interop.comfyui.export import to_api_prompt
+    from flux_core.registry import default_registry
+
     flat = load(fixture("api_schnell_split.json"), comfy_models)
-    assert torch.equal(image_of(executor, load(data, comfy_models), "8"), image_of(executor, flat, "8"))
+    nested = load(data, comfy_models)
+    assert torch.equal(image_of(executor, nested, "8"), image_of(executor, flat, "8"))
+    prompt = to_api_prompt(nested, default_registry())  # exported with the subgraph expanded
+    assert prompt["30/2"]["class_type"] == "BasicGuider" and prompt["13"]["inputs"]["guider"] == ["30/2", 0]
+    assert torch.equal(image_of(executor, load(prompt, comfy_models), "8"), image_of(executor, flat, "8"))

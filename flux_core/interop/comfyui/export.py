@@ -24,7 +24,14 @@ def _reverse(table: dict, value: Any) -> tuple[bool, Any]:
 
 
 def to_api_prompt(workflow: Workflow, registry) -> dict:
-    """The API prompt ({id: {class_type, inputs, _meta}}); raise WorkflowError listing what cannot be written."""
+    """The API prompt ({id: {class_type, inputs, _meta}}); raise WorkflowError listing what cannot be written.
+    Subgraph instances are written as their inner nodes (ids "instance/inner"), as fluxwire runs them."""
+    try:
+        from ...subgraphs import expand_for_check
+    except ImportError:  # a fluxwire without subgraphs
+        pass
+    else:
+        workflow = expand_for_check(workflow, registry)
     problems: list[Problem] = []
     prompt: dict[str, dict] = {}
     twins = {}
