@@ -55,5 +55,5 @@ def workflow_text_from_png(data: bytes, source: str | None = None) -> str:
 
         return document_text(chunks, source)  # a ComfyUI picture: its workflow, converted
     if WORKFLOW_KEY not in chunks:
-        raise WorkflowError([Problem("the PNG carries no fluxwire or ComfyUI workflow", code="no_workflow")], source)
+        raise WorkflowError([Problem("the PNG carries no fluxwire workflow (nor a ComfyUI one)", code="no_workflow")], source)
     return chunks[WORKFLOW_KEY]
