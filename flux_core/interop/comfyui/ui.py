@@ -3,7 +3,8 @@ before it sends a prompt: widgets_values are named by the table's widget order, 
 PrimitiveNode values are pushed into the widgets they feed, bypassed nodes (mode 4) pass each output's
 consumers on to an input of the same type, muted nodes (mode 2) are dropped together with every node that
 only fed them, and legacy group nodes (``extra.groupNodes``) are expanded into their inner nodes.
-Positions, sizes, titles, colours and groups are kept for the fluxwire document.
+Subgraph definitions (``definitions.subgraphs``) are read the same way, with their boundary nodes -10
+(inputs) and -20 (outputs). Positions, sizes, titles, colours and groups are kept for the fluxwire document.
 """
 from __future__ import annotations
 
@@ -228,6 +229,15 @@ class _Reader:
             graph.nodes[nid] = self._node(nid, raw, gone)
         return graph
 
+    def feeds_widget(self, lid: Any) -> bool:
+        """Whether a link ends in a widget input (one converted to a socket)."""
+        link = self.links.get(lid) if _lid(lid) is not None else None
+        if link is None:
+            return False
+        inputs = _list(self.nodes.get(link.target, {}).get("inputs"))
+        slot = inputs[link.target_slot] if 0 <= link.target_slot < len(inputs) else None
+        return isinstance(slot, dict) and isinstance(slot.get("widget"), dict)
+
     def output_feeds(self, gone: set[str]) -> dict[int, Any]:
         """In a subgraph definition: what feeds each output of the subgraph (links into node -20)."""
         return {link.target_slot: self.resolve(lid, gone) for lid, link in self.links.items()
@@ -312,12 +322,7 @@ def _read_subgraph(sg: dict, ids: set, problems: list[Problem]) -> ComfySubgraph
     inputs = []
     for x in _list(sg.get("inputs")):
         x = _dict(x)
-        feeds_widget = any(
-            isinstance(y.get("widget"), dict)
-            for lid in _list(x.get("linkIds")) if _lid(lid) is not None and lid in reader.links
-            for n in [reader.nodes.get(reader.links[lid].target, {})]
-            for y in _list(n.get("inputs"))[reader.links[lid].target_slot:reader.links[lid].target_slot + 1]
-            if isinstance(y, dict))
+        feeds_widget = any(reader.feeds_widget(lid) for lid in _list(x.get("linkIds")))
         inputs.append(SubgraphSocket(_identifier(x.get("name"), taken), str(x.get("type", "*")), feeds_widget,
                                      str(x.get("name"))))
     taken = set()
