@@ -321,3 +321,31 @@ def test_subgraph_runs_like_the_flat_graph_or_is_refused_clearly(comfy_models, e
     prompt = to_api_prompt(nested, default_registry())  # exported with the subgraph expanded
     assert prompt["30/2"]["class_type"] == "BasicGuider" and prompt["13"]["inputs"]["guider"] == ["30/2", 0]
     assert torch.equal(image_of(executor, load(prompt, comfy_models), "8"), image_of(executor, flat, "8"))
+
+
+def test_lora_loaders_map_to_load_lora_once_it_exists(comfy_models):
+    from flux_core.registry import default_registry
+
+    data = fixture("api_dev_checkpoint.json")
+    data["50"] = {"class_type": "LoraLoader", "inputs": {"model": ["4", 0], "clip": ["4", 1],
+                                                        "lora_name": "styles\\ink.safetensors",
+                                                        "strength_model": 0.8, "strength_clip": 0.5}}
+    data["51"] = {"class_type": "LoraLoaderModelOnly", "inputs": {"model": ["50", 0], "lora_name": "ink2.safetensors",
+                                                                  "strength_model": 1.0}}
+    data["31"]["inputs"]["model"] = ["51", 0]
+    data["6"]["inputs"]["clip"] = ["50", 1]
+    if "LoadLoRA" not in default_registry():
+        with pytest.raises(WorkflowError) as e:
+            load(data, comfy_models)
+        assert {p.node for p in e.value.problems} == {"50", "51"} and "LoadLoRA" in e.value.problems[0].message
+        return
+    for name in ("styles/ink.safetensors", "ink2.safetensors"):
+        (comfy_models / "loras" / name).parent.mkdir(parents=True, exist_ok=True)
+        (comfy_models / "loras" / name).write_bytes(b"")  # validation only checks that the file is there
+    workflow = load(data, comfy_models)
+    lora = workflow.nodes["50"]
+    assert lora.type == "LoadLoRA" and lora.widgets == {"lora_name": "styles/ink.safetensors", "strength_model": 0.8,
+                                                        "strength_clip": 0.5}
+    assert workflow.links_into("50")["text_encoders"].source == "4"
+    assert workflow.links_into("6")["text_encoder"].output == "text_encoders"
+    assert workflow.links_into("31")["model"].source == "51"
