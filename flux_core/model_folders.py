@@ -20,7 +20,14 @@ FOLDERS = {
     "checkpoints": ("checkpoints",),
     "diffusers": ("diffusers",),
     "tokenizers": ("tokenizers",),
+    "loras": ("loras",),
+    "clip_vision": ("clip_vision",),
+    "style_models": ("style_models",),
+    "model_patches": ("model_patches",),
 }
+# kind -> more folders searched after the models folders (ComfyUI's extra_model_paths.yaml; see
+# flux_core/interop/comfyui/model_paths.py)
+EXTRA_FOLDERS: dict[str, list[Path]] = {}
 WEIGHT_SUFFIXES = (".safetensors", ".sft")
 SHIPPED_MODELS = MODELS_DIR  # flux-mini's folder, searched after the user's
 
@@ -46,7 +53,7 @@ def roots(models_dir: str | os.PathLike | None) -> list[Path]:
 def folders(kind: str, models_dir=None) -> list[Path]:
     if kind not in FOLDERS:
         raise ValueError(f"unknown model folder kind {kind!r}; known: {', '.join(FOLDERS)}")
-    return [root / sub for root in roots(models_dir) for sub in FOLDERS[kind]]
+    return [root / sub for root in roots(models_dir) for sub in FOLDERS[kind]] + list(EXTRA_FOLDERS.get(kind, ()))
 
 
 def list_names(kind: str, models_dir=None) -> list[str]:
@@ -88,6 +95,7 @@ def resolve(kind: str, name: str, models_dir=None) -> Path:
             raise ModelNameError(f"model name {name!r} points outside {folder} (a link leaving the folder); refused")
         return real
     present = list_names(kind, models_dir)
-    where = " or ".join(str(f) for f in folders(kind, models_dir)[: len(FOLDERS[kind])])
+    extra = list(EXTRA_FOLDERS.get(kind, ()))
+    where = " or ".join(str(f) for f in folders(kind, models_dir)[: len(FOLDERS[kind])] + extra)
     listing = ", ".join(present[:20]) + (" ..." if len(present) > 20 else "") if present else "no model files"
     raise ModelNameError(f"model file {name!r} is not in {where}; found there: {listing}")

@@ -50,7 +50,10 @@ def workflow_text_from_png(data: bytes, source: str | None = None) -> str:
         chunks = text_chunks(data)
     except (ValueError, zlib.error, UnicodeDecodeError, struct.error) as e:
         raise WorkflowError([Problem(f"cannot read the PNG's text chunks: {e}", code="bad_png")], source) from None
+    if WORKFLOW_KEY not in chunks and ("workflow" in chunks or "prompt" in chunks):
+        from .interop.comfyui.png import document_text
+
+        return document_text(chunks, source)  # a ComfyUI picture: its workflow, converted
     if WORKFLOW_KEY not in chunks:
-        hint = " (it has a ComfyUI workflow, which fluxwire cannot import yet)" if "workflow" in chunks else ""
-        raise WorkflowError([Problem(f"the PNG carries no fluxwire workflow{hint}", code="no_workflow")], source)
+        raise WorkflowError([Problem("the PNG carries no fluxwire workflow (nor a ComfyUI one)", code="no_workflow")], source)
     return chunks[WORKFLOW_KEY]

@@ -137,13 +137,11 @@ def parse_document(data: Any, source: str | None = None) -> Workflow:
     if not isinstance(data, dict):
         raise WorkflowError([Problem(f"a workflow is a JSON object, got {_kind(data)}", code="not_an_object")],
                             source)
-    if "format" not in data and isinstance(data.get("nodes"), list) and "links" in data and (
-            "last_node_id" in data or "last_link_id" in data):
-        raise WorkflowError([Problem("this looks like a ComfyUI UI workflow; fluxwire cannot import it yet",
-                                     code="foreign_format")], source)
-    if "format" not in data and data and all(isinstance(v, dict) and "class_type" in v for v in data.values()):
-        raise WorkflowError([Problem("this looks like a ComfyUI API prompt; fluxwire cannot import it yet",
-                                     code="foreign_format")], source)
+    if "format" not in data:
+        from .interop.comfyui import comfyui_to_document, detect
+
+        if detect(data) is not None:  # ComfyUI API prompt or UI workflow: converted, then checked as ours
+            return parse_document(comfyui_to_document(data, source), source)
     if data.get("format") == "fluxwire.subgraph":
         raise WorkflowError([Problem("this is a subgraph file; use it from a workflow through a node of type "
                                      '"Subgraph" with "subgraph": {"file": ...} or {"library": ...}',

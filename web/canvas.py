@@ -53,6 +53,7 @@ TEMPLATE = """
     <span class="fw-sep"></span>
     <button type="button" class="fw-btn" data-action="save" title="Download the workflow as JSON">Save</button>
     <button type="button" class="fw-btn" data-action="open" title="Open a workflow JSON or a fluxwire PNG">Open</button>
+    <button type="button" class="fw-btn" data-action="export-comfyui" title="Download the workflow as a ComfyUI API prompt">Export ComfyUI</button>
     <input type="file" class="fw-file" accept=".json,.png,application/json,image/png" hidden>
     <select class="fw-shipped" data-action="shipped" title="Shipped workflows"><option value="">Workflows&#8230;</option></select>
     <span class="fw-status" data-role="status"></span>
@@ -213,6 +214,12 @@ class NodeCanvas(gr.HTML):
                 node_catalogue(ex, fresh=True)
             return result
 
+        def export_comfyui(graph):
+            """The graph as a ComfyUI API prompt (text), or the nodes that have no ComfyUI twin."""
+            from flux_core.interop.comfyui.export import export_for_canvas
+
+            return export_for_canvas(graph, ex.registry)
+
         def refresh_catalogue(_=None):
             """Re-read node declarations (e.g. model files added to the models folder)."""
             return node_catalogue(ex, fresh=True)
@@ -224,7 +231,7 @@ class NodeCanvas(gr.HTML):
             js_on_load="\n".join(_asset(name) for name in JS_PARTS),
             apply_default_css=False,
             server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image,
-                              save_to_library],
+                              save_to_library, export_comfyui],
             elem_id=elem_id,
             elem_classes=elem_classes,
             catalogue=catalogue,

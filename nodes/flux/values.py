@@ -24,6 +24,7 @@ class FluxModel:
 
     model: torch.nn.Module
     name: str
+    shift: float | None = None  # ComfyUI's ModelSamplingFlux: the schedule's shift (mu); None = the model's own
 
     @property
     def params(self):
@@ -87,6 +88,7 @@ class Conditioning:
     vec: torch.Tensor
     guidance: float | None = None
     prompt: str = ""
+    guidance_off: bool = False  # FluxDisableGuidance: a dev model runs without its guidance embedding
 
     def with_guidance(self, guidance: float | None) -> "Conditioning":
         return replace(self, guidance=guidance)
@@ -117,13 +119,18 @@ class Latent:
 
 @dataclass(frozen=True)
 class Noise:
-    """NOISE: a seed; the noise itself is drawn for the latent it is applied to (its size and batch)."""
+    """NOISE: a seed; the noise itself is drawn for the latent it is applied to (its size and batch).
+    ``enabled`` False is ComfyUI's DisableNoise: zeros of the latent's shape."""
 
     seed: int
+    enabled: bool = True
 
     def for_latent(self, latent: Latent) -> torch.Tensor:
         """[B, 16, H/8, W/8] float32 on the CPU, drawn in one call like ComfyUI's prepare_noise."""
         from flux_core.sampling import seeded_noise
+
+        if not self.enabled:
+            return torch.zeros(tuple(latent.samples.shape), dtype=torch.float32)
 
         return seeded_noise(tuple(latent.samples.shape), self.seed)
 
