@@ -1,0 +1,331 @@
+"""Every file fluxwire writes goes through here: confined to its folder, whole or not at all.
+
+Why one module: a picture, a preview, an upload and a saved document must all obey the same two rules,
+and a rule kept in four places drifts.
+
+* Confined. A name chosen by a user or a document (a filename prefix, an upload's name, a model name) is a
+  name, not a path: `check_name` refuses absolute and Windows paths, ``..``, NUL and control characters,
+  reserved device names and over-long parts. Sub-folders (``portraits/fox``) are allowed and stay inside the
+  folder. Writes walk the folder one part at a time with ``O_NOFOLLOW`` from an open directory handle, so a
+  link already lying inside the folder (or swapped in while we write) is refused rather than followed; the
+  folder itself may be a link, because the user chose it.
+* Whole or not at all. The bytes go to a temp file in the target folder, are flushed to disk, then the
+  temp file is linked under its final name (a hard link fails if the name exists, so nothing is ever
+  overwritten) or renamed over it (documents), and the folder entry is flushed too. A writer killed
+  half-way leaves only a temp file, named ``.<name>.<host>.<pid>.<random>.fluxwire-tmp``, which the next
+  writer in that folder removes once its process is gone.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import secrets
+import shutil
+import socket
+import stat
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+TEMP_SUFFIX = ".fluxwire-tmp"
+STALE_TEMP_SECONDS = 24 * 3600  # a temp file this old is stale whoever wrote it (pid reuse, other hosts)
+MAX_PART_BYTES = 150  # one folder or file name; leaves room under the usual 255-byte limit for temp names
+MAX_NAME_BYTES = 1024
+MAX_DEPTH = 8
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$", re.IGNORECASE)
+_HOST = format(zlib.crc32(socket.gethostname().encode()), "08x")
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIR_FDS = {os.open, os.mkdir, os.link, os.unlink, os.stat, os.rename, os.replace} <= os.supports_dir_fd \
+    and bool(_O_NOFOLLOW and _O_DIRECTORY)
+
+
+class UnsafeName(ValueError):
+    """A name that would leave its folder, or that no file system can hold; the message says which rule."""
+
+
+# ----------------------------------------------------------------------------- names
+
+def check_name(name, what: str = "name", *, subfolders: bool = True) -> list[str]:
+    """The parts of a relative name (``a/b.png`` -> ``["a", "b.png"]``), or UnsafeName saying what is wrong."""
+    if not isinstance(name, str) or not name:
+        raise UnsafeName(f"{what} must be a non-empty name")
+    shown = repr(name if len(name) <= 60 else name[:57] + "...")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UnsafeName(f"{what} {shown} contains a NUL or control character")
+    if "\\" in name or re.match(r"^[A-Za-z]:", name) or (os.name == "nt" and ":" in name):
+        raise UnsafeName(f"{what} {shown} must use '/' between folders and be a name, not a Windows path "
+                         "(no '\\', no drive letter)")
+    if name.startswith("/"):
+        raise UnsafeName(f"{what} {shown} must be a name inside its folder, not an absolute path")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise UnsafeName(f"{what} is longer than {MAX_NAME_BYTES} bytes")
+    parts = name.split("/")
+    if not subfolders and len(parts) > 1:
+        raise UnsafeName(f"{what} {shown} must be a plain name without '/'")
+    if len(parts) > MAX_DEPTH:
+        raise UnsafeName(f"{what} {shown} has more than {MAX_DEPTH} folder levels")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise UnsafeName(f"{what} {shown} must not contain '..', '.' or empty parts")
+        if part != part.strip() or part.endswith("."):
+            raise UnsafeName(f"{what} {shown} has a part with surrounding spaces or a trailing dot")
+        if part.startswith("."):
+            raise UnsafeName(f"{what} {shown} has a part starting with '.' (hidden names are not used)")
+        if _RESERVED.match(part):
+            raise UnsafeName(f"{what} {shown} uses the reserved device name {part.split('.')[0]!r}")
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_PART_BYTES:
+            raise UnsafeName(f"{what} has a part longer than {MAX_PART_BYTES} bytes")
+    return parts
+
+
+def is_safe_name(name) -> bool:
+    """True when `check_name` accepts the name (for filtering folder listings)."""
+    try:
+        check_name(name)
+    except UnsafeName:
+        return False
+    return True
+
+
+def inside(root: str | os.PathLike, name: str, what: str = "name") -> Path:
+    """For reading: the real path of ``root/name`` after following links, refused if it leaves `root`."""
+    check_name(name, what)
+    real_root = Path(root).resolve()
+    real = (Path(root) / name).resolve()
+    if real != real_root and real_root not in real.parents:
+        raise UnsafeName(f"{what} {name!r} points outside {root} (a link leaving the folder); refused")
+    return real
+
+
+# ----------------------------------------------------------------------------- temp files
+
+def _temp_name(final: str) -> str:
+    return f".{final[:60]}.{_HOST}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
+def _writer_gone(name: str) -> bool:
+    """True when the process that made this temp name has ended (only decidable on this host)."""
+    try:
+        host, pid = name[: -len(TEMP_SUFFIX)].rsplit(".", 3)[1:3]
+        pid = int(pid)
+    except ValueError:
+        return False
+    if host != _HOST:
+        return False
+    if pid == os.getpid():
+        return False  # another thread of ours may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, someone else's
+    return False
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def clean_stale_temps(folder: str | os.PathLike, dir_fd: int | None = None) -> int:
+    """Remove temp files left in `folder` by writers that died; returns how many were removed."""
+    removed = 0
+    try:
+        names = os.listdir(dir_fd if dir_fd is not None else folder)
+    except OSError:
+        return 0
+    now = time.time()
+    for name in names:
+        if not is_temp_name(name):
+            continue
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False) if dir_fd is not None \
+                else os.lstat(Path(folder) / name)
+            if not stat.S_ISREG(st.st_mode) and not stat.S_ISLNK(st.st_mode):
+                continue
+            if _writer_gone(name) or now - st.st_mtime > STALE_TEMP_SECONDS:
+                if dir_fd is not None:
+                    os.unlink(name, dir_fd=dir_fd)
+                else:
+                    os.unlink(Path(folder) / name)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+# ----------------------------------------------------------------------------- confined folders
+
+def _open_folder(root: Path, parts: list[str], what: str) -> int:
+    """An open handle of ``root/parts...``, made if missing, refusing any link or non-folder inside root."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    try:
+        for i, part in enumerate(parts):
+            try:
+                os.mkdir(part, 0o755, dir_fd=fd)
+            except FileExistsError:
+                pass
+            try:
+                sub = os.open(part, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=fd)
+            except OSError as e:
+                if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                    where = "/".join(parts[: i + 1])
+                    raise UnsafeName(f"{what}: {where!r} in {root} is a link or not a folder; fluxwire does "
+                                     "not write through links") from None
+                raise
+            os.close(fd)
+            fd = sub
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _write_temp(dir_fd: int, final_hint: str, write: Callable[[BinaryIO], None]) -> str:
+    """Write and flush a new temp file in the open folder; returns its name."""
+    tmp = _temp_name(final_hint)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o644, dir_fd=dir_fd)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        _unlink_quietly(tmp, dir_fd)
+        raise
+    return tmp
+
+
+def _unlink_quietly(name: str, dir_fd: int) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        pass
+
+
+def _claim(dir_fd: int, tmp: str, final: str) -> None:
+    """Give the whole temp file its final name, failing with FileExistsError if the name is taken."""
+    try:
+        os.link(tmp, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError as e:  # a file system without hard links: check, then rename (a small race remains)
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+            raise
+        try:
+            os.stat(final, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            os.rename(tmp, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            return
+        raise FileExistsError(errno.EEXIST, "file exists", final) from None
+    _unlink_quietly(tmp, dir_fd)
+
+
+def _as_writer(data) -> Callable[[BinaryIO], None]:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return lambda f: f.write(data)
+    return data
+
+
+def write_new(root: str | os.PathLike, name: str, data, *, what: str = "file name") -> Path:
+    """Write ``root/name`` whole (bytes, or a function writing to a binary file); FileExistsError if taken."""
+    parts = check_name(name, what)
+    fd = _open_folder(Path(root), parts[:-1], what)
+    try:
+        clean_stale_temps(None, fd)
+        tmp = _write_temp(fd, parts[-1], _as_writer(data))
+        try:
+            _claim(fd, tmp, parts[-1])
+        except BaseException:
+            _unlink_quietly(tmp, fd)
+            raise
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return Path(root, *parts)
+
+
+def write_numbered(root: str | os.PathLike, prefix: str, suffix: str, data, *, what: str = "file name prefix",
+                   digits: int = 5) -> Path:
+    """Write ``root/prefix_00001.suffix`` (the next free number), whole, never overwriting another file."""
+    parts = check_name(prefix, what)
+    stem = parts[-1]
+    fd = _open_folder(Path(root), parts[:-1], what)
+    try:
+        names = os.listdir(fd)
+        clean_stale_temps(None, fd)
+        pattern = re.compile(re.escape(stem) + r"_(\d+)" + re.escape(suffix) + "$")
+        counter = 1 + max((int(m.group(1)) for n in names if (m := pattern.match(n))), default=0)
+        tmp = _write_temp(fd, f"{stem}{suffix}", _as_writer(data))
+        try:
+            while True:
+                final = f"{stem}_{counter:0{digits}d}{suffix}"
+                try:
+                    _claim(fd, tmp, final)
+                    break
+                except FileExistsError:
+                    counter += 1
+        except BaseException:
+            _unlink_quietly(tmp, fd)
+            raise
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return Path(root, *parts[:-1], final)
+
+
+def replace_file(path: str | os.PathLike, data) -> Path:
+    """Write `path` whole, replacing what is there (a document the user saves again); a link at `path` is
+    replaced by the file, never written through."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    try:
+        clean_stale_temps(None, fd)
+        tmp = _write_temp(fd, path.name, _as_writer(data))
+        try:
+            os.replace(tmp, path.name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            _unlink_quietly(tmp, fd)
+            raise
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
+
+
+# ----------------------------------------------------------------------------- private temp folders
+
+def private_folder(base: str | os.PathLike, kind: str) -> Path:
+    """A new folder only this process uses (mode 0700), e.g. for previews; the caller removes it at exit.
+    Folders of the same kind left by processes that died (killed, crashed) are removed first."""
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    prefix = f"fluxwire-{kind}-{_HOST}."
+    for entry in os.listdir(base):
+        if not entry.startswith(prefix):
+            continue
+        try:
+            pid = int(entry[len(prefix):].split(".", 1)[0])
+            st = os.lstat(base / entry)
+        except (ValueError, OSError):
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(base / entry, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=base))
+
+
+__all__ = ["UnsafeName", "check_name", "is_safe_name", "inside", "write_new", "write_numbered", "replace_file",
+           "clean_stale_temps", "is_temp_name", "private_folder", "TEMP_SUFFIX"]
