@@ -163,8 +163,11 @@ def clean_stale_temps(folder: str | os.PathLike, dir_fd: int | None = None) -> i
 
 def _open_folder(root: Path, parts: list[str], what: str) -> int:
     """An open handle of ``root/parts...``, made if missing, refusing any link or non-folder inside root."""
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    except (FileExistsError, NotADirectoryError):  # not "the name is taken": the folder itself is unusable
+        raise NotADirectoryError(f"{root} is not a folder (a file or a broken link is in its place)") from None
     try:
         for i, part in enumerate(parts):
             try:

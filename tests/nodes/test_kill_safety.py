@@ -108,3 +108,36 @@ def test_temp_files_of_live_writers_are_kept(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_running_a_cut_off_picture_is_a_document_error_with_exit_2(tmp_path):
+    """What a writer killed before this fix left under the final name: the workflow chunk complete, the
+    pixels or the end missing. Cut at every chunk boundary and inside the last chunks."""
+    import struct
+
+    from nodes.flux.image import _write_png
+
+    doc = json.loads((ROOT / "workflows" / "flux-schnell.json").read_text())
+    whole = _write_png(Image.effect_noise((64, 64), 30).convert("RGB"), tmp_path, "w", json.dumps(doc), "")
+    data = whole.read_bytes()
+    cuts, pos = [], 8
+    while pos < len(data):
+        length = struct.unpack(">I", data[pos:pos + 4])[0]
+        pos += 12 + length
+        cuts.append(pos)
+    cuts = sorted(set(cuts[1:-1]) | {len(data) - 1, len(data) - 4, len(data) - 10})
+    from flux_core.workflow import WorkflowError
+
+    for cut in cuts:
+        (tmp_path / "cut.png").write_bytes(data[:cut])
+        with pytest.raises(WorkflowError) as e:
+            read_document(tmp_path / "cut.png")
+        assert e.value.problems[0].code == "bad_png" and "truncated" in str(e.value), cut
+    (tmp_path / "cut.png").write_bytes(data[:cuts[0]])  # pixels missing, workflow complete
+    for command in ("run", "validate"):
+        res = subprocess.run([sys.executable, "-m", "flux_core.cli", command, str(tmp_path / "cut.png")],
+                             capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert res.returncode == 2, (command, res.stdout, res.stderr)
+        assert "truncated" in res.stderr and "Traceback" not in res.stderr
+    assert read_document(whole).nodes.keys() == {n["id"] for n in doc["nodes"]}
