@@ -40,7 +40,8 @@ _HOST = format(zlib.crc32(socket.gethostname().encode()), "08x")
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_DIR_FDS = {os.open, os.mkdir, os.link, os.unlink, os.stat, os.rename, os.replace} <= os.supports_dir_fd \
+# os.replace takes dir_fd arguments like os.rename, though supports_dir_fd does not list it
+_DIR_FDS = {os.open, os.mkdir, os.link, os.unlink, os.stat, os.rename} <= os.supports_dir_fd \
     and bool(_O_NOFOLLOW and _O_DIRECTORY)
 
 
@@ -132,102 +133,154 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
 
-def clean_stale_temps(folder: str | os.PathLike, dir_fd: int | None = None) -> int:
-    """Remove temp files left in `folder` by writers that died; returns how many were removed."""
-    removed = 0
-    try:
-        names = os.listdir(dir_fd if dir_fd is not None else folder)
-    except OSError:
-        return 0
-    now = time.time()
-    for name in names:
-        if not is_temp_name(name):
-            continue
-        try:
-            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False) if dir_fd is not None \
-                else os.lstat(Path(folder) / name)
-            if not stat.S_ISREG(st.st_mode) and not stat.S_ISLNK(st.st_mode):
-                continue
-            if _writer_gone(name) or now - st.st_mtime > STALE_TEMP_SECONDS:
-                if dir_fd is not None:
-                    os.unlink(name, dir_fd=dir_fd)
-                else:
-                    os.unlink(Path(folder) / name)
-                removed += 1
-        except OSError:
-            continue
-    return removed
-
-
 # ----------------------------------------------------------------------------- confined folders
 
-def _open_folder(root: Path, parts: list[str], what: str) -> int:
-    """An open handle of ``root/parts...``, made if missing, refusing any link or non-folder inside root."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-    except (FileExistsError, NotADirectoryError):  # not "the name is taken": the folder itself is unusable
-        raise NotADirectoryError(f"{root} is not a folder (a file or a broken link is in its place)") from None
-    try:
+class _Folder:
+    """An open folder that names inside it are resolved against.
+
+    Where the OS can work relative to an open directory (Linux, macOS) this holds a directory descriptor, so
+    a folder renamed or replaced by a link after we checked it cannot redirect the write. Elsewhere
+    (Windows) it holds the checked path, and each step re-checks for links (a small race remains there)."""
+
+    def __init__(self, root: Path, what: str):
+        self.what, self.root, self.fd, self.path = what, root, None, str(root)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            if _DIR_FDS:
+                self.fd = os.open(root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+            elif not root.is_dir():
+                raise NotADirectoryError
+        except (FileExistsError, NotADirectoryError):  # not "the name is taken": the folder itself is unusable
+            raise NotADirectoryError(f"{root} is not a folder (a file or a broken link is in its place)") from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)
+
+    def _at(self, name: str) -> dict:
+        return {"dir_fd": self.fd} if self.fd is not None else {}
+
+    def _p(self, name: str) -> str:
+        return name if self.fd is not None else os.path.join(self.path, name)
+
+    def enter(self, parts: list[str]) -> None:
+        """Move into root/parts..., making missing folders, refusing links and non-folders."""
         for i, part in enumerate(parts):
             try:
-                os.mkdir(part, 0o755, dir_fd=fd)
+                os.mkdir(self._p(part), 0o755, **self._at(part))
             except FileExistsError:
                 pass
             try:
-                sub = os.open(part, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=fd)
+                if self.fd is not None:
+                    sub = os.open(part, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=self.fd)
+                    os.close(self.fd)
+                    self.fd = sub
+                else:
+                    path = self._p(part)
+                    st = os.lstat(path)
+                    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode) or _is_junction(path):
+                        raise OSError(errno.ELOOP, "a link", path)
+                    self.path = path
             except OSError as e:
                 if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
                     where = "/".join(parts[: i + 1])
-                    raise UnsafeName(f"{what}: {where!r} in {root} is a link or not a folder; fluxwire does "
-                                     "not write through links") from None
+                    raise UnsafeName(f"{self.what}: {where!r} in {self.root} is a link or not a folder; fluxwire "
+                                     "does not write through links") from None
                 raise
-            os.close(fd)
-            fd = sub
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
+    def names(self) -> list[str]:
+        return os.listdir(self.fd if self.fd is not None else self.path)
 
-def _write_temp(dir_fd: int, final_hint: str, write: Callable[[BinaryIO], None]) -> str:
-    """Write and flush a new temp file in the open folder; returns its name."""
-    tmp = _temp_name(final_hint)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o644, dir_fd=dir_fd)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        _unlink_quietly(tmp, dir_fd)
-        raise
-    return tmp
+    def lstat(self, name: str) -> os.stat_result:
+        return os.stat(self._p(name), follow_symlinks=False, **self._at(name))
 
-
-def _unlink_quietly(name: str, dir_fd: int) -> None:
-    try:
-        os.unlink(name, dir_fd=dir_fd)
-    except OSError:
-        pass
-
-
-def _claim(dir_fd: int, tmp: str, final: str) -> None:
-    """Give the whole temp file its final name, failing with FileExistsError if the name is taken."""
-    try:
-        os.link(tmp, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
-    except FileExistsError:
-        raise
-    except OSError as e:  # a file system without hard links: check, then rename (a small race remains)
-        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
-            raise
+    def unlink(self, name: str, quietly: bool = False) -> None:
         try:
-            os.stat(final, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            os.rename(tmp, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            return
-        raise FileExistsError(errno.EEXIST, "file exists", final) from None
-    _unlink_quietly(tmp, dir_fd)
+            os.unlink(self._p(name), **self._at(name))
+        except OSError:
+            if not quietly:
+                raise
+
+    def write_temp(self, final_hint: str, write: Callable[[BinaryIO], None]) -> str:
+        """Write and flush a new temp file here; returns its name."""
+        tmp = _temp_name(final_hint)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_BINARY", 0)
+        fd = os.open(self._p(tmp), flags, 0o644, **self._at(tmp))
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            self.unlink(tmp, quietly=True)
+            raise
+        return tmp
+
+    def claim(self, tmp: str, final: str) -> None:
+        """Give the whole temp file its final name; FileExistsError if the name is taken (never overwrites)."""
+        both = {"src_dir_fd": self.fd, "dst_dir_fd": self.fd} if self.fd is not None else {}
+        try:
+            os.link(self._p(tmp), self._p(final), follow_symlinks=False, **both)
+        except FileExistsError:
+            raise
+        except (OSError, NotImplementedError) as e:  # no hard links here: check, then rename (a small race)
+            if isinstance(e, OSError) and e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP,
+                                                           errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+                raise
+            try:
+                self.lstat(final)
+            except FileNotFoundError:
+                os.rename(self._p(tmp), self._p(final), **both)  # on Windows rename refuses an existing name
+                return
+            raise FileExistsError(errno.EEXIST, "file exists", final) from None
+        self.unlink(tmp, quietly=True)
+
+    def replace(self, tmp: str, final: str) -> None:
+        both = {"src_dir_fd": self.fd, "dst_dir_fd": self.fd} if self.fd is not None else {}
+        os.replace(self._p(tmp), self._p(final), **both)
+
+    def sync(self) -> None:
+        """Flush the folder entry (the new name) to disk; not possible on every system."""
+        if self.fd is not None:
+            os.fsync(self.fd)
+
+    def clean_stale_temps(self) -> int:
+        removed = 0
+        try:
+            names = self.names()
+        except OSError:
+            return 0
+        now = time.time()
+        for name in names:
+            if not is_temp_name(name):
+                continue
+            try:
+                st = self.lstat(name)
+                if (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and \
+                        (_writer_gone(name) or now - st.st_mtime > STALE_TEMP_SECONDS):
+                    self.unlink(name)
+                    removed += 1
+            except OSError:
+                continue
+        return removed
+
+
+def _is_junction(path: str) -> bool:
+    return bool(getattr(os.path, "isjunction", lambda p: False)(path))
+
+
+def clean_stale_temps(folder: str | os.PathLike) -> int:
+    """Remove temp files left in `folder` by writers that died; returns how many were removed."""
+    if not Path(folder).is_dir():
+        return 0
+    try:
+        with _Folder(Path(folder), "folder") as here:
+            return here.clean_stale_temps()
+    except OSError:
+        return 0
 
 
 def _as_writer(data) -> Callable[[BinaryIO], None]:
@@ -239,18 +292,16 @@ def _as_writer(data) -> Callable[[BinaryIO], None]:
 def write_new(root: str | os.PathLike, name: str, data, *, what: str = "file name") -> Path:
     """Write ``root/name`` whole (bytes, or a function writing to a binary file); FileExistsError if taken."""
     parts = check_name(name, what)
-    fd = _open_folder(Path(root), parts[:-1], what)
-    try:
-        clean_stale_temps(None, fd)
-        tmp = _write_temp(fd, parts[-1], _as_writer(data))
+    with _Folder(Path(root), what) as here:
+        here.enter(parts[:-1])
+        here.clean_stale_temps()
+        tmp = here.write_temp(parts[-1], _as_writer(data))
         try:
-            _claim(fd, tmp, parts[-1])
+            here.claim(tmp, parts[-1])
         except BaseException:
-            _unlink_quietly(tmp, fd)
+            here.unlink(tmp, quietly=True)
             raise
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        here.sync()
     return Path(root, *parts)
 
 
@@ -259,27 +310,25 @@ def write_numbered(root: str | os.PathLike, prefix: str, suffix: str, data, *, w
     """Write ``root/prefix_00001.suffix`` (the next free number), whole, never overwriting another file."""
     parts = check_name(prefix, what)
     stem = parts[-1]
-    fd = _open_folder(Path(root), parts[:-1], what)
-    try:
-        names = os.listdir(fd)
-        clean_stale_temps(None, fd)
+    with _Folder(Path(root), what) as here:
+        here.enter(parts[:-1])
+        names = here.names()
+        here.clean_stale_temps()
         pattern = re.compile(re.escape(stem) + r"_(\d+)" + re.escape(suffix) + "$")
         counter = 1 + max((int(m.group(1)) for n in names if (m := pattern.match(n))), default=0)
-        tmp = _write_temp(fd, f"{stem}{suffix}", _as_writer(data))
+        tmp = here.write_temp(f"{stem}{suffix}", _as_writer(data))
         try:
             while True:
                 final = f"{stem}_{counter:0{digits}d}{suffix}"
                 try:
-                    _claim(fd, tmp, final)
+                    here.claim(tmp, final)
                     break
                 except FileExistsError:
                     counter += 1
         except BaseException:
-            _unlink_quietly(tmp, fd)
+            here.unlink(tmp, quietly=True)
             raise
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        here.sync()
     return Path(root, *parts[:-1], final)
 
 
@@ -287,19 +336,15 @@ def replace_file(path: str | os.PathLike, data) -> Path:
     """Write `path` whole, replacing what is there (a document the user saves again); a link at `path` is
     replaced by the file, never written through."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.parent, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-    try:
-        clean_stale_temps(None, fd)
-        tmp = _write_temp(fd, path.name, _as_writer(data))
+    with _Folder(path.parent, "file") as here:
+        here.clean_stale_temps()
+        tmp = here.write_temp(path.name, _as_writer(data))
         try:
-            os.replace(tmp, path.name, src_dir_fd=fd, dst_dir_fd=fd)
+            here.replace(tmp, path.name)
         except BaseException:
-            _unlink_quietly(tmp, fd)
+            here.unlink(tmp, quietly=True)
             raise
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        here.sync()
     return path
 
 

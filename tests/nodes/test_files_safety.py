@@ -104,7 +104,17 @@ def test_save_image_prefixes_are_names_not_paths(sandbox):
     assert not Path("/etc/passwd_00001.png").exists()
 
 
-def test_save_image_never_writes_through_links_lying_in_the_output_folder(sandbox):
+@pytest.fixture(params=["dir_fd", "paths"])
+def folder_mode(request, monkeypatch):
+    """Both ways flux_core.files works: relative to open folders (POSIX) and by checked paths (Windows)."""
+    from flux_core import files
+
+    if request.param == "paths":
+        monkeypatch.setattr(files, "_DIR_FDS", False)
+    return request.param
+
+
+def test_save_image_never_writes_through_links_lying_in_the_output_folder(sandbox, folder_mode):
     ex, out, outside = executor(sandbox), sandbox / "out", sandbox / "outside"
     secret = outside / "secret.png"
     original = secret.read_bytes()
@@ -313,7 +323,7 @@ def test_check_name_refuses_every_hostile_name_and_keeps_the_allowed_ones():
     assert [check_name(n) for n in ALLOWED][0] == ["sub", "name"]
 
 
-def test_write_new_never_overwrites_and_write_numbered_takes_the_next_free_number(tmp_path):
+def test_write_new_never_overwrites_and_write_numbered_takes_the_next_free_number(tmp_path, folder_mode):
     write_new(tmp_path, "a.bin", b"first")
     with pytest.raises(FileExistsError):
         write_new(tmp_path, "a.bin", b"second")
@@ -322,3 +332,23 @@ def test_write_new_never_overwrites_and_write_numbered_takes_the_next_free_numbe
     assert write_numbered(tmp_path, "p", ".x", b"n").name == "p_00003.x"
     assert replace_file(tmp_path / "a.bin", b"again").read_bytes() == b"again"
     assert sorted(os.listdir(tmp_path)) == ["a.bin", "p_00002.x", "p_00003.x"]
+    (tmp_path / "link").symlink_to(tmp_path.parent, target_is_directory=True)
+    with pytest.raises(UnsafeName):
+        write_new(tmp_path, "link/escape.bin", b"no")
+    assert not (tmp_path.parent / "escape.bin").exists()
+
+
+def test_a_folder_swapped_for_a_link_while_writing_does_not_redirect_the_write(tmp_path):
+    """The check-then-write race: the write goes to the folder that was checked, wherever it is now."""
+    from flux_core import files
+
+    if not files._DIR_FDS:
+        pytest.skip("needs directory descriptors (POSIX)")
+    root, outside = tmp_path / "out", tmp_path / "outside"
+    outside.mkdir()
+    with files._Folder(root, "file name prefix") as here:
+        here.enter(["sub"])
+        os.rename(root / "sub", root / "moved")
+        (root / "sub").symlink_to(outside, target_is_directory=True)
+        here.claim(here.write_temp("a.png", lambda f: f.write(b"data")), "a.png")
+    assert (root / "moved" / "a.png").read_bytes() == b"data" and list(outside.iterdir()) == []
