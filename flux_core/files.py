@@ -364,7 +364,7 @@ def private_folder(base: str | os.PathLike, kind: str) -> Path:
             st = os.lstat(base / entry)
         except (ValueError, OSError):
             continue
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or pid == os.getpid():
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != getattr(os, "getuid", lambda: st.st_uid)() or pid == os.getpid():
             continue
         try:
             os.kill(pid, 0)
