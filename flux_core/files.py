@@ -118,10 +118,16 @@ def _writer_gone(name: str) -> bool:
         return False
     if host != _HOST:
         return False
-    if pid == os.getpid():
-        return False  # another thread of ours may be writing it
+    return pid != os.getpid() and _process_gone(pid)  # our own pid: another thread may be writing it
+
+
+def _process_gone(pid: int) -> bool:
+    """True when no process `pid` runs on this machine. Unknown (False) on Windows, where os.kill would end
+    the process; there the age rule alone removes leftovers."""
+    if os.name == "nt":
+        return False
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return True
     except OSError:
@@ -364,14 +370,11 @@ def private_folder(base: str | os.PathLike, kind: str) -> Path:
             st = os.lstat(base / entry)
         except (ValueError, OSError):
             continue
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != getattr(os, "getuid", lambda: st.st_uid)() or pid == os.getpid():
+        mine = st.st_uid == getattr(os, "getuid", lambda: st.st_uid)()
+        if not stat.S_ISDIR(st.st_mode) or not mine or pid == os.getpid():
             continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _process_gone(pid):
             shutil.rmtree(base / entry, ignore_errors=True)
-        except OSError:
-            pass
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=base))
 
 
