@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+_PREVIEW_LOCK = threading.Lock()
+
+
 class Interrupted(Exception):
     """Raised inside a run when someone called `Executor.interrupt()`."""
 
@@ -43,11 +46,12 @@ class Environment:
         Made on first use under `temp_dir` (mode 0700, so no one else can plant links in it) and removed when
         the environment is garbage-collected or the process exits; folders of processes that were killed are
         removed the next time one is made. Never shared between servers or executors."""
-        if self._preview_dir is None:
-            from .files import private_folder
+        with _PREVIEW_LOCK:  # two runs asking at once must not make two folders
+            if self._preview_dir is None:
+                from .files import private_folder
 
-            self._preview_dir = private_folder(self.temp_dir, "previews")
-            weakref.finalize(self, shutil.rmtree, str(self._preview_dir), True)
+                self._preview_dir = private_folder(self.temp_dir, "previews")
+                weakref.finalize(self, shutil.rmtree, str(self._preview_dir), True)
         return self._preview_dir
 
 

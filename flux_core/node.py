@@ -212,9 +212,8 @@ class Combo(Widget):
         one broken node pack cannot stop validation, the catalogue or the server."""
         if not callable(self.choices):
             return _checked_choices(self.name, lambda: self.choices)
-        if getattr(self, "_hung", False):
-            raise ChoicesError(f"the choices function of widget {self.name!r} did not answer within "
-                               f"{CHOICES_SECONDS:g} s earlier and is not asked again; fix it to return quickly")
+        if getattr(self, "_hung", None):
+            raise ChoicesError(self._hung)
         box: dict[str, Any] = {}
 
         def ask():
@@ -226,10 +225,10 @@ class Combo(Widget):
         worker = threading.Thread(target=ask, name=f"choices of {self.name}", daemon=True)
         worker.start()
         worker.join(CHOICES_SECONDS)
-        if worker.is_alive():
-            self._hung = True
-            raise ChoicesError(f"the choices function of widget {self.name!r} did not answer within "
-                               f"{CHOICES_SECONDS:g} s; fix it to return a list of names quickly")
+        if worker.is_alive():  # the thread cannot be stopped; never start another one for this widget
+            self._hung = (f"the choices function of widget {self.name!r} did not answer within {CHOICES_SECONDS:g} s "
+                          "and is not asked again; fix it to return a list of names quickly")
+            raise ChoicesError(self._hung)
         if "error" in box:
             error = box["error"]
             if isinstance(error, ChoicesError):
