@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -365,21 +364,7 @@ def dumps_document(workflow: Workflow | dict) -> str:
 
 
 def save_document(workflow: Workflow | dict, path: str | os.PathLike) -> Path:
-    """Write atomically: a temp file in the same folder, flushed, then renamed over the target."""
-    path = Path(path)
-    text = dumps_document(workflow)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    """Write whole or not at all (see `flux_core.files.replace_file`): temp file, fsync, rename over the target."""
+    from .files import replace_file
+
+    return replace_file(path, dumps_document(workflow).encode("utf-8"))

@@ -340,6 +340,8 @@ def save_uploaded_image(upload: Any, executor: Executor) -> dict:
 
     from PIL import Image, UnidentifiedImageError
 
+    from flux_core.files import UnsafeName, write_new
+
     def refuse(message: str) -> dict:
         return {"ok": False, "name": None, "message": message}
 
@@ -367,12 +369,18 @@ def save_uploaded_image(upload: Any, executor: Executor) -> dict:
     for i in range(10_000):
         name = f"{safe}{'' if i == 0 else f'-{i}'}{ext}"
         target = folder / name
+        if target.is_symlink():
+            continue  # never read or write through a link lying in the input folder
         if target.exists():
             if hashlib.sha256(target.read_bytes()).hexdigest() == digest:
                 return {"ok": True, "name": name, "message": f"{name} is already in the input folder"}
             continue
-        with open(target, "xb") as f:
-            f.write(raw)
+        try:
+            write_new(folder, name, raw, what="upload name")  # whole or not at all, never through a link
+        except FileExistsError:
+            continue
+        except UnsafeName as e:
+            return refuse(f"{original}: {e}")
         return {"ok": True, "name": name, "message": f"uploaded {name}"}
     return refuse(f"{original}: too many files with that name in the input folder")
 
