@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .errors import ModelLoadError, first_keys
-from .fp8 import is_fp8, swap_linears
+from .fp8 import default_weight_expansion, is_fp8, set_weight_expansion, swap_linears
 from .tensors import LazyTensor
 
 _meta_state = threading.local()
@@ -149,4 +149,7 @@ def load_module(
     if leftovers:
         raise ModelLoadError(f"{source}: internal error, {what} tensors were not loaded: {first_keys(leftovers)}")
     module.requires_grad_(False)
+    expansion = default_weight_expansion(module, device)
+    if expansion is not None:  # fp8 layers: expand at first use (a memory manager may switch later)
+        set_weight_expansion(module, expansion, now=False)
     return module.eval()
