@@ -26,8 +26,12 @@ _original_register_parameter = nn.Module.register_parameter
 
 
 def _register_parameter_on_meta(self, name, param):
-    if param is not None and getattr(_meta_state, "active", False) and param.device.type != "meta":
-        param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+    if param is not None and getattr(_meta_state, "active", False):
+        if param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        # transformers' init_weights skips tensors flagged as initialised: random values for weights
+        # the file overwrites anyway were most of a text encoder's build time
+        param._is_hf_initialized = True
     _original_register_parameter(self, name, param)
 
 
