@@ -248,3 +248,33 @@ class AutoEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x))
+
+    PREVIEW_PROBE_CELLS = 16  # side of the random latents the preview projection is fitted on
+
+    def preview_projection(self) -> Tensor:
+        """[z_channels + 1, 3]: the least-squares linear map from a latent cell (and 1) to the mean colour
+        of the 8x8 pixels this decoder makes of it, fitted once on two random latents and kept.
+
+        Previews need colours every sampling step, and a full decode costs about as much as a step;
+        this map costs a few multiply-adds per cell (the same idea as ComfyUI's latent-to-RGB
+        factors, but measured from this very autoencoder, so any FLUX-layout VAE gets its own).
+        """
+        kept = getattr(self, "_preview_projection", None)
+        if kept is not None:
+            return kept
+        param = next(self.parameters())
+        n, f = self.PREVIEW_PROBE_CELLS, self.downscale
+        z = torch.randn(2, self.params.z_channels, n, n, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            rgb = self.decode(z.to(param.device, param.dtype)).float().cpu()
+        cells = F.avg_pool2d(rgb, f).permute(0, 2, 3, 1).reshape(-1, rgb.shape[1])
+        inputs = torch.cat([z.permute(0, 2, 3, 1).reshape(-1, z.shape[1]), torch.ones(cells.shape[0], 1)], dim=1)
+        self._preview_projection = torch.linalg.lstsq(inputs.double(), cells.double()).solution.float()
+        return self._preview_projection
+
+    def preview_decode(self, z: Tensor) -> Tensor:
+        """A cheap approximate decode for previews: scaled latent [B, C, h, w] -> image [B, 3, h*f, w*f]
+        in about [-1, 1], from :meth:`preview_projection`, upsampled bilinearly."""
+        proj = self.preview_projection().to(z.device)
+        cells = torch.einsum("bchw,cd->bdhw", z.float(), proj[:-1]) + proj[-1].view(1, -1, 1, 1)
+        return F.interpolate(cells, scale_factor=self.downscale, mode="bilinear", align_corners=False)
