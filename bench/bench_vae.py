@@ -23,6 +23,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
@@ -73,6 +74,21 @@ def decode_flops(p: AutoEncoderParams, side: int) -> float:
     return flops
 
 
+def to_png_seconds(image: torch.Tensor) -> tuple[float, float]:
+    """(seconds to make 8-bit pixels, seconds to encode the PNG) of a decoded [1, 3, H, W] image, the way
+    SaveImage does it (clamp, x255, round; PIL at compress_level 4)."""
+    import io
+
+    from PIL import Image
+
+    start = time.perf_counter()
+    arr = (((image[0].permute(1, 2, 0) + 1) / 2).clamp(0, 1).numpy() * 255).round().astype("uint8")
+    pixels = time.perf_counter() - start
+    start = time.perf_counter()
+    Image.fromarray(arr).save(io.BytesIO(), format="PNG", compress_level=4)
+    return pixels, time.perf_counter() - start
+
+
 def time_pair(fn_ours, fn_ref, repeats: int) -> tuple[list[float], list[float]]:
     t_ours, t_ref = [], []
     for i in range(repeats):
@@ -103,10 +119,11 @@ def measure(ch: int = 32, sizes=(256, 1024), repeats: int = 3, encode: bool = Fa
                 a, b = fn_ours(), fn_ref()  # warm-up and parity
                 diff = (a - b).abs().max().item()
                 t_ours, t_ref = time_pair(fn_ours, fn_ref, repeats)
+                pixels, png = to_png_seconds(a) if what == "decode" else (None, None)
                 results.append(dict(
                     what=what, side=side, ours_s=statistics.median(t_ours), diffusers_s=statistics.median(t_ref),
                     ratio=statistics.median(x / y for x, y in zip(t_ours, t_ref)), max_diff=diff,
-                    gflops=decode_flops(p, side) / 1e9 if what == "decode" else None,
+                    gflops=decode_flops(p, side) / 1e9 if what == "decode" else None, pixels_s=pixels, png_s=png,
                 ))
     return results
 
@@ -121,8 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     sizes = tuple(int(s) for s in args.sizes.split(","))
     print(f"FLUX autoencoder layout, base width {args.ch}, fp32, {torch.get_num_threads()} threads, "
           f"median of {args.repeats}")
+    from bench_peak import conv_gflops
+
+    peak = conv_gflops(repeats=3)
+    print(f"3x3 conv peak now: {peak:.0f} GFLOP/s")
     for r in measure(args.ch, sizes, args.repeats, args.encode):
-        rate = f", {r['gflops'] / r['ours_s']:.0f} GFLOP/s ({r['gflops']:.0f} GFLOP)" if r["gflops"] else ""
+        rate = ""
+        if r["gflops"]:
+            rate = (f", {r['gflops'] / r['ours_s']:.0f} GFLOP/s ({r['gflops']:.0f} GFLOP; "
+                    f"{r['gflops'] / r['ours_s'] / peak:.0%} of the conv peak); then 8-bit pixels "
+                    f"{r['pixels_s'] * 1000:.0f} ms, PNG {r['png_s'] * 1000:.0f} ms")
         verdict = "OK" if r["ratio"] <= 1.0 else "ABOVE TARGET"
         print(f"{r['what']} {r['side']}²: ours {r['ours_s']:.2f} s, diffusers {r['diffusers_s']:.2f} s, "
               f"ratio {r['ratio']:.3f} (target <= 1.0: {verdict}), max |diff| {r['max_diff']:.1e}{rate}", flush=True)

@@ -35,8 +35,11 @@ class AutoEncoderParams:
         return cls()
 
 
-def swish(x: Tensor) -> Tensor:
-    return F.silu(x)
+def norm_swish(norm: nn.GroupNorm, x: Tensor) -> Tensor:
+    """swish(norm(x)); in place on the fresh norm output when no gradient is recorded (at 1024² each
+    saved allocation is half a gigabyte of fresh pages)."""
+    h = norm(x)
+    return F.silu(h, inplace=not torch.is_grad_enabled())
 
 
 def conv_layout(x: Tensor) -> Tensor:
@@ -92,11 +95,11 @@ class ResnetBlock(nn.Module):
             self.nin_shortcut = nn.Conv2d(in_channels, out_channels, kernel_size=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.conv1(swish(self.norm1(x)))
-        h = self.conv2(swish(self.norm2(h)))
+        h = self.conv1(norm_swish(self.norm1, x))
+        h = self.conv2(norm_swish(self.norm2, h))
         if self.in_channels != self.out_channels:
             x = self.nin_shortcut(x)
-        return x + h
+        return h.add_(x) if not torch.is_grad_enabled() else x + h
 
 
 class Downsample(nn.Module):
@@ -177,7 +180,7 @@ class Encoder(nn.Module):
             if i != self.num_resolutions - 1:
                 h = level.downsample(h)
         h = self.mid(h)
-        return self.conv_out(swish(self.norm_out(h))).contiguous()
+        return self.conv_out(norm_swish(self.norm_out, h)).contiguous()
 
 
 class Decoder(nn.Module):
@@ -213,7 +216,7 @@ class Decoder(nn.Module):
                 h = block(h)
             if i != 0:
                 h = self.up[i].upsample(h)
-        return self.conv_out(swish(self.norm_out(h))).contiguous()
+        return self.conv_out(norm_swish(self.norm_out, h)).contiguous()
 
 
 class AutoEncoder(nn.Module):
