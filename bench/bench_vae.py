@@ -118,11 +118,16 @@ def measure(ch: int = 32, sizes=(256, 1024), repeats: int = 3, encode: bool = Fa
             for what, fn_ours, fn_ref in jobs:
                 a, b = fn_ours(), fn_ref()  # warm-up and parity
                 diff = (a - b).abs().max().item()
+                rel = ((a - b).norm() / b.norm()).item()
+                # 8-bit pixels that differ (decode only): what a saved picture would show
+                px = lambda t: (((t + 1) / 2).clamp(0, 1) * 255).round()  # noqa: E731
+                pixel_diff = (px(a) != px(b)).float().mean().item() if what == "decode" else 0.0
                 t_ours, t_ref = time_pair(fn_ours, fn_ref, repeats)
                 pixels, png = to_png_seconds(a) if what == "decode" else (None, None)
                 results.append(dict(
                     what=what, side=side, ours_s=statistics.median(t_ours), diffusers_s=statistics.median(t_ref),
-                    ratio=statistics.median(x / y for x, y in zip(t_ours, t_ref)), max_diff=diff,
+                    ratio=statistics.median(x / y for x, y in zip(t_ours, t_ref)), max_diff=diff, rel_diff=rel,
+                    pixel_diff=pixel_diff,
                     gflops=decode_flops(p, side) / 1e9 if what == "decode" else None, pixels_s=pixels, png_s=png,
                 ))
     return results
@@ -150,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['pixels_s'] * 1000:.0f} ms, PNG {r['png_s'] * 1000:.0f} ms")
         verdict = "OK" if r["ratio"] <= 1.0 else "ABOVE TARGET"
         print(f"{r['what']} {r['side']}²: ours {r['ours_s']:.2f} s, diffusers {r['diffusers_s']:.2f} s, "
-              f"ratio {r['ratio']:.3f} (target <= 1.0: {verdict}), max |diff| {r['max_diff']:.1e}{rate}", flush=True)
+              f"ratio {r['ratio']:.3f} (target <= 1.0: {verdict}), max |diff| {r['max_diff']:.1e} "
+              f"(rel. {r['rel_diff']:.1e}, 8-bit pixels differing {r['pixel_diff']:.3%}){rate}", flush=True)
     return 0
 
 
