@@ -13,32 +13,79 @@ SUMMARY_KEY = "parameters"
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def text_chunks(data: bytes) -> dict[str, str]:
-    """All tEXt, zTXt and iTXt chunks of a PNG as {key: text}; raises ValueError for a broken PNG."""
+class PNGTextError(ValueError):
+    """A PNG whose chunks or text chunks are broken, or whose text would inflate past the limit."""
+
+
+def text_chunks(data: bytes, keys: set[str] | None = None, max_text_bytes: int | None = None) -> dict[str, str]:
+    """All tEXt, zTXt and iTXt chunks of a PNG as {key: text} (only `keys`, when given).
+
+    Raises PNGTextError (a ValueError) for a broken PNG or text chunk. Compressed text is inflated at
+    most to `max_text_bytes` in all (default: the document size limit), so a zlib bomb is refused
+    after inflating no more than that.
+    """
+    from .limits import MAX_DOCUMENT_BYTES
+
+    budget = MAX_DOCUMENT_BYTES if max_text_bytes is None else max_text_bytes
     if not data.startswith(_SIGNATURE):
-        raise ValueError("not a PNG file")
+        raise PNGTextError("not a PNG file")
     out: dict[str, str] = {}
     pos = len(_SIGNATURE)
     while pos + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[pos:pos + 8])
         body = data[pos + 8:pos + 8 + length]
         if len(body) < length:
-            raise ValueError("the PNG is truncated")
+            raise PNGTextError(f"the PNG is truncated (a {kind.decode('latin-1')} chunk declares {length:,} bytes, "
+                               f"{len(body):,} are there)")
         pos += 12 + length
-        if kind == b"tEXt":
-            key, _, value = body.partition(b"\0")
-            out[key.decode("latin-1")] = value.decode("latin-1")
-        elif kind == b"zTXt":
-            key, _, rest = body.partition(b"\0")
-            out[key.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
-        elif kind == b"iTXt":
-            key, _, rest = body.partition(b"\0")
-            compressed, _method = rest[0], rest[1]
-            _lang, _, rest = rest[2:].partition(b"\0")
-            _tkey, _, text = rest.partition(b"\0")
-            out[key.decode("latin-1")] = (zlib.decompress(text) if compressed else text).decode("utf-8")
-        elif kind == b"IEND":
+        if kind == b"IEND":
             break
+        if kind not in (b"tEXt", b"zTXt", b"iTXt"):
+            continue
+        name, sep, rest = body.partition(b"\0")
+        key = name.decode("latin-1")
+        if not sep:
+            raise PNGTextError(f"a {kind.decode()} chunk has no end to its key")
+        if keys is not None and key not in keys:
+            continue
+        if kind == b"tEXt":
+            text = rest.decode("latin-1")
+        elif kind == b"zTXt":
+            if len(rest) < 1:
+                raise PNGTextError(f"the zTXt chunk {key!r} is too short")
+            raw = _inflate(rest[1:], budget, key)
+            text = raw.decode("latin-1")
+        else:
+            if len(rest) < 2:
+                raise PNGTextError(f"the iTXt chunk {key!r} is too short (no compression flag and method)")
+            compressed = rest[0]
+            lang, sep1, rest = rest[2:].partition(b"\0")
+            _translated, sep2, raw = rest.partition(b"\0")
+            if not (sep1 and sep2):
+                raise PNGTextError(f"the iTXt chunk {key!r} is too short (language or translated key unterminated)")
+            if compressed:
+                raw = _inflate(raw, budget, key)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise PNGTextError(f"the iTXt chunk {key!r} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+        budget -= len(text)
+        out[key] = text
+    return out
+
+
+def _inflate(raw: bytes, budget: int, key: str) -> bytes:
+    """Decompress at most `budget` bytes; a stream that would give more, or is cut short, is refused."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(raw, max(budget, 0) + 1)
+    except zlib.error as e:
+        raise PNGTextError(f"the compressed text chunk {key!r} is not valid zlib data ({e})") from None
+    if len(out) > budget or inflater.unconsumed_tail:
+        raise PNGTextError(f"the compressed text chunk {key!r} inflates to more than {budget:,} bytes (the limit); "
+                           f"refused")
+    if not inflater.eof:
+        raise PNGTextError(f"the compressed text chunk {key!r} is cut short")
     return out
 
 
@@ -47,8 +94,8 @@ def workflow_text_from_png(data: bytes, source: str | None = None) -> str:
     from .workflow import Problem, WorkflowError
 
     try:
-        chunks = text_chunks(data)
-    except (ValueError, zlib.error, UnicodeDecodeError, struct.error) as e:
+        chunks = text_chunks(data, keys={WORKFLOW_KEY, "workflow"})
+    except PNGTextError as e:
         raise WorkflowError([Problem(f"cannot read the PNG's text chunks: {e}", code="bad_png")], source) from None
     if WORKFLOW_KEY not in chunks:
         hint = " (it has a ComfyUI workflow, which fluxwire cannot import yet)" if "workflow" in chunks else ""
