@@ -66,8 +66,9 @@ def value_problems(data: Any, max_problems: int = 20) -> Iterator[tuple[tuple, s
             pass
         elif kind is int:
             if not -MAX_INT <= value <= MAX_INT:
-                problem = (f"is a whole number with {len(_digits(value))} digits; whole numbers are limited to "
-                           f"{MAX_INT:,} in size")
+                about = "about " if value.bit_length() > 10_000 else ""
+                problem = (f"is a whole number with {about}{len(_digits(value)):,} digits; whole numbers are "
+                           f"limited to {MAX_INT:,} in size")
         elif kind is float:
             if not math.isfinite(value):
                 problem = f"is {value}, but a document holds finite numbers only (JSON has no NaN or Infinity)"
@@ -103,8 +104,8 @@ def value_problems(data: Any, max_problems: int = 20) -> Iterator[tuple[tuple, s
 
 def _digits(value: int) -> str:
     """Decimal digits of a possibly huge int without tripping Python's digit-count limit."""
-    if value.bit_length() > 10_000:
-        return "x" * int(value.bit_length() * 0.30103)  # only the count is shown
+    if value.bit_length() > 10_000:  # str() would refuse; only the count is shown, to within one digit
+        return "x" * (int((value.bit_length() - 1) * 0.30103) + 1)
     return str(abs(value))
 
 

@@ -74,19 +74,30 @@ def text_chunks(data: bytes, keys: set[str] | None = None, max_text_bytes: int |
     return out
 
 
-def _inflate(raw: bytes, budget: int, key: str) -> bytes:
-    """Decompress at most `budget` bytes; a stream that would give more, or is cut short, is refused."""
+def _inflate(raw: bytes, budget: int, key: str) -> bytearray:
+    """Decompress at most `budget` bytes, a piece at a time; more than that, or a stream cut short, is refused."""
     inflater = zlib.decompressobj()
+    out = bytearray()
+    pending = raw
     try:
-        out = inflater.decompress(raw, max(budget, 0) + 1)
+        while pending and not inflater.eof:
+            out += inflater.decompress(pending, _PIECE)
+            pending = inflater.unconsumed_tail
+            if len(out) > budget:
+                raise PNGTextError(f"the compressed text chunk {key!r} inflates to more than {budget:,} bytes "
+                                   f"(the limit); refused")
+        out += inflater.flush()
     except zlib.error as e:
         raise PNGTextError(f"the compressed text chunk {key!r} is not valid zlib data ({e})") from None
-    if len(out) > budget or inflater.unconsumed_tail:
+    if len(out) > budget:
         raise PNGTextError(f"the compressed text chunk {key!r} inflates to more than {budget:,} bytes (the limit); "
                            f"refused")
     if not inflater.eof:
         raise PNGTextError(f"the compressed text chunk {key!r} is cut short")
     return out
+
+
+_PIECE = 1 << 20  # inflate 1 MiB at a time, so the limit is noticed before much more is made
 
 
 def workflow_text_from_png(data: bytes, source: str | None = None) -> str:

@@ -383,7 +383,7 @@ def read_document(path: str | os.PathLike) -> Workflow:
                 raise WorkflowError([Problem(f"the file is {size:,} bytes; at most {most:,} are read as a "
                                              f"{'picture' if most == limits.MAX_PNG_BYTES else 'document'}",
                                              code="too_large")], str(path))
-            raw = head + f.read(most + 1 - len(head))
+            raw = head + f.read(max(size - len(head), 0))  # read(n) reserves n bytes: ask for what is there
     except OSError as e:
         raise WorkflowError([Problem(f"cannot read the file: {e.strerror or e}", code="unreadable")],
                             str(path)) from None
