@@ -129,10 +129,9 @@ class Float(Widget):
     def coerce(self, value, ctx=None):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"expects a number, got {_show(value)}")
-        try:
-            value = float(value)
-        except OverflowError:
-            raise ValueError(f"is {_show(value)}, too large for a number") from None
+        if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:  # a document could not hold it
+            raise ValueError(f"is {_show(value)}, too large: whole numbers are limited to {MAX_INT:,} in size")
+        value = float(value)
         if not math.isfinite(value):
             raise ValueError(f"expects a finite number, got {value}")
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):

@@ -398,7 +398,8 @@ def read_document(path: str | os.PathLike) -> Workflow:
 def dumps_document(workflow: Workflow | dict) -> str:
     """Deterministic text: sorted keys, 2-space indent, trailing newline, so documents diff well."""
     doc = workflow.to_dict() if isinstance(workflow, Workflow) else workflow
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # allow_nan=False: a NaN put in by code after loading fails the save instead of writing a file that is not JSON
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def save_document(workflow: Workflow | dict, path: str | os.PathLike) -> Path:

@@ -263,3 +263,16 @@ def test_walking_every_node_upstream_scans_the_links_once():
     assert CountingList.visited == n - 1  # one scan to build the index, not one per node
     wf.links.append(Link("x", "value", "n0", "b"))  # an edit is seen
     assert set(wf.links_into("n0")) == {"b"}
+
+
+def test_a_nan_put_in_after_loading_fails_the_save_and_keeps_the_file(tmp_path):
+    from flux_core import save_workflow
+
+    target = tmp_path / "w.json"
+    wf = parse_document(good())
+    save_workflow(wf, target)
+    before = target.read_bytes()
+    wf.nodes["x"].widgets["value"] = float("nan")
+    with pytest.raises(ValueError):
+        save_workflow(wf, target)
+    assert target.read_bytes() == before
