@@ -107,10 +107,13 @@ class Int(Widget):
         return value
 
     def parse_text(self, text):
+        if len(text) > 80:  # room for 0b and 64 binary digits; longer text is refused before int() reads it
+            raise ValueError(f"is a whole number of {len(text):,} characters; whole numbers are limited to "
+                             f"{MAX_INT:,} in size")
         try:
             return int(text, 0)
         except ValueError:
-            raise ValueError(f"expects a whole number, got {text!r}") from None
+            raise ValueError(f"expects a whole number, got {_show(text)}") from None
 
     def widget_description(self, ctx=None):
         return {"kind": "int", "default": self.default, "min": self.min, "max": self.max, "step": self.step,
@@ -142,7 +145,7 @@ class Float(Widget):
         try:
             return float(text)
         except ValueError:
-            raise ValueError(f"expects a number, got {text!r}") from None
+            raise ValueError(f"expects a number, got {_show(text)}") from None
 
     def widget_description(self, ctx=None):
         return {"kind": "float", "default": self.default, "min": self.min, "max": self.max, "step": self.step,
@@ -190,7 +193,7 @@ class Boolean(Widget):
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"expects true or false, got {text!r}")
+        raise ValueError(f"expects true or false, got {_show(text)}")
 
     def widget_description(self, ctx=None):
         return {"kind": "boolean", "default": self.default}

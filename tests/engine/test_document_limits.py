@@ -112,9 +112,10 @@ def test_widget_checks_refuse_out_of_limit_values_given_as_overrides(registry):
     from flux_core import Executor
 
     ex = Executor(registry)
-    for value, words in ((10 ** 5000, "digits"), (float("nan"), "finite"), (10 ** 400, "too large")):
+    for value, words in ((10 ** 5000, "digits"), ("9" * 5000, "5,000 characters"), (float("nan"), "finite"),
+                         (10 ** 400, "too large")):
         with pytest.raises(WorkflowError) as e:
-            ex.validate(doc([("v", "IntValue" if words == "digits" else "FloatValue", {}),
+            ex.validate(doc([("v", "IntValue" if "digits" in words or "characters" in words else "FloatValue", {}),
                              ("show", "ShowValue", {})], [("v", "value", "show", "value")]),
                         overrides={"v.value": value})
         [p] = e.value.problems
