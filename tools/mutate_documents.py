@@ -104,6 +104,22 @@ def mutate_dict(rng: random.Random, doc: dict) -> dict:
     return d
 
 
+PLAUSIBLE = [0, 1, 2, 4, 16, 64, 100, 1000, 2**32, 2**63 - 1, 2**64 - 1, -2**63, 0.0, 0.25, 1.0, 3.5, 99.9, 1e-9,
+             "", " ", "a", "red circle", "\n", "\x00", "☃", "a" * 99_999, "auto", "on", "off", "none", "crop", "fp8_e4m3fn",
+             "default", "256", "512", "flux-mini.safetensors", "flux-mini-ae.safetensors", "sub/x.safetensors", ".",
+             "./flux-mini.safetensors", True, False, None]
+
+
+def mutate_widgets(rng: random.Random, doc: dict) -> dict:
+    """One to three widget values replaced by plausible or hostile values (all other structure kept)."""
+    d = copy.deepcopy(doc)
+    slots = [(node, key) for node in d["nodes"] for key in node.get("widgets", {})]
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        node, key = rng.choice(slots)
+        node["widgets"][key] = fresh(rng.choice(PLAUSIBLE + HOSTILE if rng.random() < 0.3 else PLAUSIBLE))
+    return d
+
+
 def mutate_text(rng: random.Random, text: bytes) -> bytes:
     kind = rng.random()
     if kind < 0.3:
@@ -167,6 +183,8 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-run", action="store_true", help="only load and save, never run")
+    ap.add_argument("--widgets-only", action="store_true",
+                    help="mutate only widget values of flux-mini (so many mutants load and run)")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -181,10 +199,13 @@ def main() -> int:
     for i in range(args.count):
         if i and i % 500 == 0:
             print(f"... {i} documents, {time.time() - start:.0f} s", file=sys.stderr)
-        name = rng.choice(list(shipped))
+        name = RUNNABLE if args.widgets_only else rng.choice(list(shipped))
         base = shipped[name]
-        form = rng.random()
-        if form < 0.6:
+        form = 0.0 if args.widgets_only else rng.random()
+        if args.widgets_only:
+            source = mutate_widgets(rng, json.loads(base))
+            form_name = "widgets"
+        elif form < 0.6:
             source: object = mutate_dict(rng, json.loads(base))
             form_name = "dict"
         elif form < 0.85:
