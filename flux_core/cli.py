@@ -14,6 +14,57 @@ from pathlib import Path
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
+def _byte_size(text: str) -> int:
+    """argparse type of --cache-bytes: the same sizes FLUXWIRE_CACHE_BYTES accepts."""
+    from .cache import SettingError, parse_byte_size
+
+    try:
+        return parse_byte_size(text, "--cache-bytes")
+    except SettingError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _device(text: str) -> str:
+    from .device import VALID_DEVICES
+
+    if text.split(":")[0] not in VALID_DEVICES or not text.split(":")[-1]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use one of {', '.join(VALID_DEVICES)} "
+                                         f"(cuda:1 picks a GPU)")
+    return text
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number; use a whole number from 0 to 65535")
+    return port
+
+
+def _environment_problems() -> list[str]:
+    """Environment settings that cannot be used, each as one sentence (checked before any work)."""
+    from .cache import SettingError, parse_byte_size
+    from .device import VALID_DEVICES
+
+    problems = []
+    size = os.environ.get("FLUXWIRE_CACHE_BYTES")
+    if size is not None and size.strip():
+        try:
+            parse_byte_size(size, "FLUXWIRE_CACHE_BYTES")
+        except SettingError as e:
+            problems.append(str(e))
+    device = os.environ.get("FLUXWIRE_DEVICE")
+    if device:
+        try:
+            _device(device)
+        except argparse.ArgumentTypeError:
+            problems.append(f"FLUXWIRE_DEVICE is {device!r}; expected one of {', '.join(VALID_DEVICES)} "
+                            f"(cuda:1 picks a GPU)")
+    return problems
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fluxwire", description="Node-based workflows for FLUX.1 image generation.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -34,10 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", dest="outputs", action="append", default=None, metavar="NODE_ID",
                      help="run only what this output node needs (repeatable)")
     run.add_argument("--output-dir", default="output", help="where output nodes write files (default ./output)")
-    run.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: auto)")
+    run.add_argument("--device", type=_device, default=None, help="cpu, cuda, mps or auto (default: auto)")
     run.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
-    run.add_argument("--cache-bytes", type=int, default=None,
-                     help="memory budget of the result cache (default: half the RAM, or $FLUXWIRE_CACHE_BYTES)")
+    run.add_argument("--cache-bytes", type=_byte_size, default=None,
+                     help="memory budget of the result cache, e.g. 8GB, 512MiB, 1e9 (default: half the RAM, "
+                          "or $FLUXWIRE_CACHE_BYTES)")
     common(run)
 
     val = sub.add_parser("validate", help="check a workflow file and list every problem")
@@ -58,10 +110,10 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="start the canvas in the browser")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--port", type=_port, default=7860)
     serve.add_argument("--output-dir", default="output")
     serve.add_argument("--root-path", default="", help="sub-path when served behind a proxy")
-    serve.add_argument("--device", default=None)
+    serve.add_argument("--device", type=_device, default=None)
     common(serve)
     return p
 
@@ -83,9 +135,19 @@ def main(argv: list[str] | None = None) -> int:
         except ExtraPathsError as e:
             print(f"error: --extra-model-paths: {e}", file=sys.stderr)
             return EXIT_INVALID
+    from .cache import SettingError
+
+    bad_settings = _environment_problems()
+    for problem in bad_settings:
+        print(f"error: {problem}", file=sys.stderr)
+    if bad_settings:
+        return EXIT_INVALID
     try:
         return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve,
                 "export": cmd_export}[args.command](args)
+    except SettingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_INVALID
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -135,6 +197,9 @@ def cmd_validate(args) -> int:
         e.source = e.source or args.workflow
         _print_problems(e, args.json)
         return EXIT_INVALID
+    except Exception as e:  # a bug in fluxwire or a node pack; still a refusal, in one sentence, not a traceback
+        _print_problems(_unchecked(e, args.workflow), args.json)
+        return EXIT_INVALID
     if args.json:
         print(json.dumps({"valid": True, "nodes": len(workflow.nodes), "links": len(workflow.links)}))
     else:
@@ -159,6 +224,14 @@ def cmd_export(args) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _unchecked(error: Exception, source: str):
+    """A WorkflowError for a document whose check itself failed (fail safe: refuse and say why)."""
+    from .workflow import Problem, WorkflowError
+
+    return WorkflowError([Problem(f"the document could not be checked ({type(error).__name__}: {error}); "
+                                  f"please report this", code="check_failed")], source)
 
 
 def cmd_nodes(args) -> int:
@@ -233,10 +306,12 @@ def cmd_run(args) -> int:
     executor = Executor(registry, models_dir=args.models_dir, output_dir=Path(args.output_dir),
                         device=args.device, cache_bytes=args.cache_bytes, library_dir=args.library_dir)
     bars = _ProgressBars(enabled=sys.stderr.isatty() or not args.json)
+    started = []  # set once the run starts: an error before that is about the document
+    listener = lambda event: (started.append(1) if event["type"] == "run_started" else None, bars(event))  # noqa: E731
     try:
         workflow = read_document(args.workflow)
         result = executor.run(workflow, overrides=_parse_overrides(args.overrides), outputs=args.outputs,
-                              listener=bars)
+                              listener=listener)
     except WorkflowError as e:
         e.source = e.source or args.workflow
         _print_problems(e, args.json)
@@ -250,6 +325,12 @@ def cmd_run(args) -> int:
         if args.json:
             print(json.dumps(e.result.summary(), indent=2, default=str))
         print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as e:  # a bug, not the user's: one sentence, no traceback
+        if not started:
+            _print_problems(_unchecked(e, args.workflow), args.json)
+            return EXIT_INVALID
+        print(f"error: the run failed unexpectedly ({type(e).__name__}: {e}); please report this", file=sys.stderr)
         return EXIT_FAILED
     finally:
         bars.close()
