@@ -3,6 +3,13 @@
 A node's signature is a hash of its type, version, fingerprint, widget values and the signatures (and
 output names) of the nodes feeding it — never its id — so unchanged work is found in the cache however
 the graph was renumbered or moved, and the cost of computing keys grows linearly with the graph.
+
+Output nodes (SaveImage, PreviewImage, ShowValue: `output_node = True`) run on every run and their
+results are never cached: what they write and show belongs to the run that asked for it, so two clients
+sending the same graph never share a file or the document embedded in it. Their inputs come from the cache.
+
+Runs execute on a `NodeWorker` thread: `interrupt()` ends the run within a fraction of a second even
+when a node never reports progress (the abandoned node's result is dropped, see `worker`).
 """
 from __future__ import annotations
 
@@ -18,11 +25,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import events as ev
-from .cache import ResultCache
+from .cache import CacheEntry, ResultCache
 from .context import Environment, Interrupted, NodeContext
 from .node import Node, NodeError
 from .registry import Registry, default_registry
 from .validation import CheckedGraph, check, recheck_volatile
+from .worker import NodeWorker
 from .workflow import Problem, Workflow, WorkflowError, parse_document, read_document
 
 
@@ -84,7 +92,9 @@ class Executor:
             set_device(device)
         self.cache = ResultCache(cache_bytes)
         self.events = ev.EventHub()
-        self._interrupt = threading.Event()
+        self._stop: threading.Event | None = None  # the running run's stop flag (a new one per run)
+        self._worker: NodeWorker | None = None
+        self.abandoned_workers: list[NodeWorker] = []  # still computing for an interrupted run
         self._run_lock = threading.Lock()
         self._last_checked: tuple[bytes, CheckedGraph] | None = None
 
@@ -94,8 +104,19 @@ class Executor:
         return self.events.subscribe(listener)
 
     def interrupt(self) -> None:
-        """Stop the current run at the next node boundary or progress report."""
-        self._interrupt.set()
+        """Stop the current run now: `run` raises RunInterrupted within a fraction of a second, even while
+        a node is computing without reporting progress. Does nothing when no run is going on."""
+        stop = self._stop
+        if stop is not None:
+            stop.set()
+
+    def _node_worker(self) -> NodeWorker:
+        worker = self._worker
+        if worker is None or worker.abandoned:
+            if worker is not None:
+                self.abandoned_workers = [w for w in self.abandoned_workers + [worker] if w.thread.is_alive()]
+            worker = self._worker = NodeWorker()
+        return worker
 
     def validate(self, workflow: Any, overrides: dict | None = None) -> CheckedGraph:
         """Check a document (with overrides applied); raise WorkflowError listing every problem.
@@ -131,9 +152,21 @@ class Executor:
         """Validate then run. Raises WorkflowError (nothing ran), RunFailed or RunInterrupted."""
         graph = self.validate(workflow, overrides)
         targets = self._targets(graph, outputs)
+        run_id = run_id or uuid.uuid4().hex[:12]
         with self._run_lock:
-            self._interrupt.clear()
-            return self._execute(graph, targets, listener, run_id or uuid.uuid4().hex[:12], overrides or {})
+            stop = self._stop = threading.Event()
+            live = _LiveRun(RunResult(run_id=run_id))
+            try:
+                return self._node_worker().call(
+                    lambda: self._execute(graph, targets, listener, run_id, overrides or {}, stop, live), stop)
+            except Interrupted:  # the worker is still inside a node: give up on it and end the run now
+                live.abandoned = True
+                live.result.status = "interrupted"
+                self.events.emit(ev.event(ev.RUN_INTERRUPTED, run_id, node=live.current,
+                                          executed=list(live.result.executed)), listener)
+                raise RunInterrupted(live.current, live.result) from None
+            finally:
+                self._stop = None
 
     # --- planning -----------------------------------------------------------------------------
     def _apply_overrides(self, original: Workflow, overrides: dict) -> Workflow:
@@ -213,11 +246,15 @@ class Executor:
         return sigs
 
     # --- running ------------------------------------------------------------------------------
-    def _execute(self, graph: CheckedGraph, targets: list[str], listener, run_id: str, overrides: dict) -> RunResult:
+    def _execute(self, graph: CheckedGraph, targets: list[str], listener, run_id: str, overrides: dict,
+                 stop: threading.Event, live: "_LiveRun") -> RunResult:
         order = self._needed(graph, targets)
         sigs = self.signatures(graph, order)
-        result = RunResult(run_id=run_id)
-        emit = lambda kind, **data: self.events.emit(ev.event(kind, run_id, **data), listener)  # noqa: E731
+        result = live.result
+
+        def emit(kind, **data):
+            if not live.abandoned:  # an abandoned run has already told its listeners that it ended
+                self.events.emit(ev.event(kind, run_id, **data), listener)
         consumers: dict[str, int] = {nid: 0 for nid in order}
         for nid in order:
             for l in graph.links[nid].values():
@@ -228,11 +265,11 @@ class Executor:
         current = None
         try:
             for nid in order:
-                current = nid
+                current = live.current = nid
                 cls = graph.classes[nid]
-                if self._interrupt.is_set():
+                if stop.is_set():
                     raise Interrupted()
-                entry = self.cache.get(sigs[nid])
+                entry = None if cls.output_node else self.cache.get(sigs[nid])
                 if entry is not None:
                     result.cached.append(nid)
                     emit(ev.NODE_CACHED, node=nid, node_type=cls.type_name, ui=entry.ui)
@@ -241,21 +278,26 @@ class Executor:
                     for name, l in graph.links[nid].items():
                         inputs[name] = result.outputs[l.source][l.output]
                     ctx = NodeContext(node_id=nid, node_type=cls.type_name, env=self.env, run_info=run_info,
-                                      _interrupt=self._interrupt,
+                                      _interrupt=stop,
                                       _report=lambda v, m, p, nid=nid, t=cls.type_name: emit(
                                           ev.NODE_PROGRESS, node=nid, node_type=t, value=v, max=m, preview=p))
                     emit(ev.NODE_STARTED, node=nid, node_type=cls.type_name)
                     start = time.perf_counter()
-                    values = cls.normalise_result(cls().run(ctx, **inputs))
+                    values = _run_node(cls, ctx, inputs)
                     seconds = time.perf_counter() - start
-                    entry = self.cache.put(sigs[nid], values, dict(ctx.ui))
+                    if stop.is_set():  # stopped while computing: the result of an abandoned node is dropped
+                        raise Interrupted()
+                    if cls.output_node:  # belongs to this run only (see the module notes)
+                        entry = CacheEntry(outputs=values, ui=dict(ctx.ui), nbytes=0)
+                    else:
+                        entry = self.cache.put(sigs[nid], values, dict(ctx.ui))
                     result.executed.append(nid)
                     result.timings[nid] = seconds
                     emit(ev.NODE_FINISHED, node=nid, node_type=cls.type_name, seconds=seconds, ui=entry.ui)
                 result.outputs[nid] = entry.outputs
                 if entry.ui:
                     result.ui[nid] = entry.ui
-                if consumers[nid]:
+                if consumers[nid] and not cls.output_node:
                     self.cache.pin(sigs[nid])
                     pinned.add(nid)
                 for l in graph.links[nid].values():
@@ -285,3 +327,19 @@ class Executor:
         emit(ev.RUN_FINISHED, status="success", executed=list(result.executed), cached=list(result.cached),
              timings=dict(result.timings))
         return result
+
+
+@dataclass
+class _LiveRun:
+    """What the waiting caller needs to know about a run its worker is executing."""
+
+    result: RunResult
+    current: str | None = None
+    abandoned: bool = False
+
+
+def _run_node(cls, ctx: NodeContext, inputs: dict) -> dict:
+    try:
+        return cls.normalise_result(cls().run(ctx, **inputs))
+    except SystemExit as e:  # a node must fail, never end the process (nor make the CLI exit 0)
+        raise NodeError(f"the node called sys.exit({e.code!r}); a node must raise an error instead") from None
