@@ -27,6 +27,8 @@ from flux_core.workflow import FORMAT, VERSION, Problem, WorkflowError, loads_do
 
 from .runner import CanvasRunner, targets_from_event
 
+# runs admitted to the runner's queue at once (the executor still runs one at a time); more wait in Gradio's
+MAX_WAITING_RUNS = 16
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # a workflow JSON or a PNG carrying one; larger files are refused
 UPLOAD_KINDS = (".json", ".png")
 
@@ -243,8 +245,10 @@ class NodeCanvas(gr.HTML):
              api_name: str = "run_graph"):
         """Bind the canvas's Run and Stop buttons to a queued run on this canvas's executor.
 
-        Must be called inside the same `gr.Blocks` context. Returns the runner. Runs from every tab go
-        through one queue (concurrency 1); pressing Run again while running queues the next run."""
+        Must be called inside the same `gr.Blocks` context. Returns the runner. Runs from every tab wait
+        in the runner's `RunBoard` (one run on the executor at a time, first come first served), where
+        Stop finds them: Stop stops the runs of the session that sends it, waiting or running, and only
+        those; a request without a session stops nothing."""
         runner = runner or CanvasRunner(self.executor)
         outputs: list[Any] = [self] + ([gallery] if gallery is not None else [])
 
@@ -261,10 +265,10 @@ class NodeCanvas(gr.HTML):
                     yield update, gr.skip()
 
         def stop_run(request: gr.Request):
-            runner.stop(getattr(request, "session_hash", None))
+            runner.stop(getattr(request, "session_hash", None) or None)
 
         self.run_graph(run_graph, inputs=[self], outputs=outputs, api_name=api_name,
-                       concurrency_limit=1, concurrency_id="fluxwire-executor", trigger_mode="multiple",
+                       concurrency_limit=MAX_WAITING_RUNS, concurrency_id="fluxwire-runs", trigger_mode="multiple",
                        show_progress="hidden")
         self.stop_run(stop_run, inputs=None, outputs=None, api_name="stop_run", queue=False,
                       show_progress="hidden")

@@ -178,3 +178,31 @@ def test_text_from_the_browser_is_never_read_as_a_server_path(executor, publishe
         final = states(runner, sent)[-1]
         assert final["status"] == "invalid"
         assert [p["code"] for p in final["problems"]] == ["not_an_object"]
+
+
+def test_a_stop_while_queued_cancels_the_run_before_it_starts(executor, publisher):
+    runner = CanvasRunner(executor, publisher, yield_interval=0.02)
+    busy = doc([("slow", "SlowSteps", {"steps": 100, "delay": 0.02}), ("s", "ShowValue", {})],
+               [("slow", "count", "s", "value")])
+    waiting = doc([("v", "IntValue", {"value": 7}), ("w", "ShowValue", {})], [("v", "value", "w", "value")])
+    t1, out1 = _run_in_thread(runner, busy, "tab-A")
+    deadline = time.time() + 10
+    while time.time() < deadline and not any(st["nodes"].get("slow", {}).get("status") == "running"
+                                              for st in out1["states"]):
+        time.sleep(0.02)
+    t2, out2 = _run_in_thread(runner, waiting, "tab-B")
+    while time.time() < deadline and not any("ahead" in st["message"] for st in out2["states"]):
+        time.sleep(0.02)
+    assert runner.stop(None) is False and runner.stop("") is False  # no session: nothing is stopped
+    assert runner.stop("tab-B") is True  # B's run is still waiting for A's
+    t2.join(10)
+    final = out2["states"][-1]
+    assert final["status"] == "interrupted" and final["message"] == "stopped before it started"
+    assert "w" not in final["nodes"] and "text" not in json.dumps(final)  # it never ran
+    assert t1.is_alive()  # A's run was not touched
+    assert runner.stop("tab-A") is True
+    t1.join(10)
+    assert out1["states"][-1]["status"] == "interrupted"
+    # the board is empty again and the executor serves the next run normally
+    assert states(runner, waiting, session="tab-B")[-1]["status"] == "success"
+    assert runner.board.jobs_of("tab-A") == [] and runner.board.jobs_of("tab-B") == []
