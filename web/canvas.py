@@ -159,6 +159,19 @@ def default_executor() -> Executor:
 
 # ----------------------------------------------------------------------------- the component
 
+def keep_one_copy_per_session(component: gr.components.Component, stands_in_for: int | None) -> None:
+    """Make Gradio keep one copy of `component` per session instead of one per run.
+
+    Gradio answers a prop update (`gr.update(...)`, `gr.skip()`) by re-creating the component with a fresh
+    id; the next event then stores that copy in the session under its own id, so a session kept one
+    canvas per run, forever (a server grew by gigabytes). A copy made for an update takes over the id of
+    the component it stands in for, and records it for the copies made from it."""
+    if stands_in_for is not None:
+        component._id = stands_in_for
+    component.constructor_args["stands_in_for"] = component._id
+
+
+
 class NodeCanvas(gr.HTML):
     """The node editor. Value: a workflow document (dict). Call `wire()` inside the Blocks to add Run/Stop.
 
@@ -168,7 +181,8 @@ class NodeCanvas(gr.HTML):
 
     def __init__(self, value: dict | str | None = None, *, executor: Executor | None = None,
                  catalogue: dict | None = None, run_state: dict | None = None, notice: str = "",
-                 elem_id: str | None = None, elem_classes: list[str] | str | None = None, **kwargs):
+                 elem_id: str | None = None, elem_classes: list[str] | str | None = None,
+                 stands_in_for: int | None = None, **kwargs):
         self.executor = executor or default_executor()
         if catalogue is None:
             catalogue = node_catalogue(self.executor)
@@ -215,6 +229,7 @@ class NodeCanvas(gr.HTML):
             notice=notice,
             **kwargs,
         )
+        keep_one_copy_per_session(self, stands_in_for)
 
     @staticmethod
     def _as_document(value: Any) -> Any:
