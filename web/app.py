@@ -15,7 +15,10 @@ import gradio as gr  # noqa: E402
 
 from flux_core.executor import Executor  # noqa: E402
 
+from starlette.middleware import Middleware  # noqa: E402
+
 from .canvas import MAX_UPLOAD_BYTES, NodeCanvas, keep_one_copy_per_session  # noqa: E402
+from .limits import MAX_REQUEST_BYTES, RequestSizeLimit  # noqa: E402
 
 # Gradio's gallery widens one image to the full row; keep result thumbnails a sensible size (cosmetic only).
 # sessions whose Gradio state the server keeps (oldest dropped first); one-shot API callers each open one
@@ -74,6 +77,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, root_path
     demo.queue(default_concurrency_limit=1)
     return demo.launch(server_name=host, server_port=port, root_path=root_path or None,
                        state_session_capacity=MAX_SESSIONS,
+                       app_kwargs={"middleware": [Middleware(RequestSizeLimit, limit=MAX_REQUEST_BYTES)]},
                        max_file_size=MAX_UPLOAD_BYTES, css=PAGE_CSS, prevent_thread_lock=not block, show_error=True,
                        quiet=not block)
 

@@ -31,6 +31,7 @@ from flux_core.pnginfo import WORKFLOW_KEY, text_chunks
 from flux_core.workflow import Problem, Workflow, WorkflowError, dumps_document, parse_document
 
 from .jobs import Job, RunBoard
+from .limits import check_document_size
 
 PREVIEW_PIXELS = 256  # longest side of the live preview sent to the browser
 YIELD_INTERVAL = 0.15  # seconds between streamed states while events keep coming
@@ -154,6 +155,7 @@ class CanvasRunner:
             # only a document (never a str, which the executor would read as a server-side path)
             if not isinstance(graph, (Workflow, dict)):
                 parse_document(graph)  # raises the structured "a workflow is a JSON object" error
+            check_document_size(graph)  # before any work that grows with the document
             # the executor remembers the dict it just checked, so the run below does not check it again
             checked = self.executor.validate(graph)
         except WorkflowError as e:
