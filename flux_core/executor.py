@@ -30,7 +30,9 @@ from .context import Environment, Interrupted, NodeContext
 from .node import Node, NodeError
 from .registry import Registry, default_registry
 from .validation import CheckedGraph, check, recheck_volatile
-from .worker import NodeWorker
+from .worker import POLL_SECONDS, NodeWorker
+
+MAX_ABANDONED = 2  # stopped runs whose node code may still be computing before a new run waits for them
 from .workflow import Problem, Workflow, WorkflowError, parse_document, read_document
 
 
@@ -110,13 +112,15 @@ class Executor:
         if stop is not None:
             stop.set()
 
-    def _node_worker(self) -> NodeWorker:
-        worker = self._worker
-        if worker is None or worker.abandoned:
-            if worker is not None:
-                self.abandoned_workers = [w for w in self.abandoned_workers + [worker] if w.thread.is_alive()]
-            worker = self._worker = NodeWorker()
-        return worker
+    def _wait_for_abandoned(self, stop: threading.Event) -> None:
+        """Hold a new run while MAX_ABANDONED stopped runs' nodes still compute (each holds a core and
+        memory), so stopping and restarting cannot pile up threads; the wait itself can be stopped."""
+        while True:
+            self.abandoned_workers = [w for w in self.abandoned_workers if w.thread.is_alive()]
+            if len(self.abandoned_workers) < MAX_ABANDONED:
+                return
+            if stop.wait(POLL_SECONDS):
+                raise Interrupted()
 
     def validate(self, workflow: Any, overrides: dict | None = None) -> CheckedGraph:
         """Check a document (with overrides applied); raise WorkflowError listing every problem.
@@ -157,9 +161,16 @@ class Executor:
             stop = self._stop = threading.Event()
             live = _LiveRun(RunResult(run_id=run_id))
             try:
-                return self._node_worker().call(
+                self._wait_for_abandoned(stop)
+                if self._worker is None or self._worker.abandoned:  # (abandoned by Ctrl+C, say)
+                    self._worker = NodeWorker()
+                worker = self._worker
+                return worker.call(
                     lambda: self._execute(graph, targets, listener, run_id, overrides or {}, stop, live), stop)
             except Interrupted:  # the worker is still inside a node: give up on it and end the run now
+                if self._worker is not None and self._worker.abandoned:
+                    self.abandoned_workers.append(self._worker)
+                    self._worker = None
                 live.abandoned = True
                 live.result.status = "interrupted"
                 self.events.emit(ev.event(ev.RUN_INTERRUPTED, run_id, node=live.current,

@@ -150,3 +150,41 @@ def test_a_node_calling_sys_exit_fails_with_its_name(tmp_path):
     with pytest.raises(RunFailed) as e:
         Executor(reg, output_dir=tmp_path / "out").run(doc([("q", "Quit", {})]))
     assert e.value.node_id == "q" and "sys.exit(0)" in str(e.value)
+
+
+def test_stopped_runs_cannot_pile_up_threads(pack, tmp_path):
+    from flux_core.executor import MAX_ABANDONED
+
+    reg, module = pack
+    ex = Executor(reg, output_dir=tmp_path / "out")
+
+    def start_and_stop(seconds: int) -> float:
+        """Start a run, stop it once its node computes (or after 1 s); seconds until run() returned."""
+        module.STARTED.clear()
+        outcome = {}
+
+        def run():
+            try:
+                ex.run(graph("Sleep60", seconds=seconds))
+            except RunInterrupted:
+                outcome["interrupted"] = True
+
+        t = threading.Thread(target=run)
+        t.start()
+        module.STARTED.wait(1.0)
+        asked = time.monotonic()
+        ex.interrupt()
+        t.join(10)
+        assert outcome.get("interrupted") and not t.is_alive()
+        return time.monotonic() - asked
+
+    for i in range(MAX_ABANDONED):  # each leaves a node sleeping behind
+        start_and_stop(60 + i)
+        assert module.STARTED.is_set()
+    alive = [w for w in ex.abandoned_workers if w.thread.is_alive()]
+    assert len(alive) == MAX_ABANDONED
+    # the next run waits for them instead of starting a third thread; it can still be stopped at once
+    assert start_and_stop(90) < 1.0
+    assert not module.STARTED.is_set()  # its node never started
+    module.RELEASE.set()
+    assert ex.run(graph("Sleep60", seconds=1)).executed == ["work", "keep"]
