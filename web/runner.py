@@ -141,10 +141,13 @@ class CanvasRunner:
             ) -> Iterator[dict]:
         """Yield the cumulative run state until the run ends (the last state has a final status)."""
         job = self.board.submit(session)
+        ended = False
         try:
             yield from self._run(job, graph, targets)
+            ended = True
         finally:
-            self.board.stop_job(job)  # the client went away mid-run: stop it (a no-op once it ended)
+            if not ended:  # the client went away (Gradio closed the generator): stop the run
+                self.board.stop_job(job)
             self.board.finish(job)
 
     def _run(self, job: Job, graph: Any, targets: list[str] | None) -> Iterator[dict]:

@@ -206,3 +206,23 @@ def test_a_stop_while_queued_cancels_the_run_before_it_starts(executor, publishe
     # the board is empty again and the executor serves the next run normally
     assert states(runner, waiting, session="tab-B")[-1]["status"] == "success"
     assert runner.board.jobs_of("tab-A") == [] and runner.board.jobs_of("tab-B") == []
+
+
+def test_a_client_that_goes_away_stops_its_run_and_frees_the_executor(executor, publisher):
+    runner = CanvasRunner(executor, publisher, yield_interval=0.02)
+    graph = doc([("slow", "SlowSteps", {"steps": 500, "delay": 0.02}), ("s", "ShowValue", {})],
+                [("slow", "count", "s", "value")])
+    events = []
+    executor.subscribe(events.append)
+    gen = runner.run(graph, session="tab-gone")
+    for state in gen:
+        if state["nodes"].get("slow", {}).get("status") == "running":
+            break
+    gen.close()  # what Gradio does when the browser tab closes
+    deadline = time.time() + 5
+    while time.time() < deadline and not any(e["type"] == "run_interrupted" for e in events):
+        time.sleep(0.02)
+    assert any(e["type"] == "run_interrupted" for e in events)
+    assert runner.board.jobs_of("tab-gone") == []
+    quick = doc([("v", "IntValue", {"value": 1}), ("w", "ShowValue", {})], [("v", "value", "w", "value")])
+    assert states(runner, quick, session="tab-next")[-1]["status"] == "success"
