@@ -31,9 +31,9 @@ from .node import Node, NodeError
 from .registry import Registry, default_registry
 from .validation import CheckedGraph, check, recheck_volatile
 from .worker import POLL_SECONDS, NodeWorker
+from .workflow import Problem, Workflow, WorkflowError, parse_document, read_document
 
 MAX_ABANDONED = 2  # stopped runs whose node code may still be computing before a new run waits for them
-from .workflow import Problem, Workflow, WorkflowError, parse_document, read_document
 
 
 @dataclass
