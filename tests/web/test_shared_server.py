@@ -154,8 +154,11 @@ def test_another_clients_output_file_cannot_be_read_by_its_path(server, module_e
         assert status in (403, 404), (path, status)
 
 
-def component_call(url, fn_name, data, session="limits-test"):
-    body = json.dumps({"session_hash": session, "component_id": 1, "fn_name": fn_name, "data": data}).encode()
+def component_call(server, fn_name, data, session="limits-test"):
+    """Call one of the canvas's server functions over HTTP, as the page's JS does."""
+    demo, url = server
+    body = json.dumps({"session_hash": session, "component_id": demo.fluxwire_canvas._id, "fn_name": fn_name,
+                       "data": data}).encode()
     return post(url, "gradio_api/component_server", body)
 
 
@@ -165,7 +168,7 @@ def test_a_huge_document_is_refused_at_the_door_and_others_are_served(server):
 
     _, url = server
     nodes = [{"id": str(i), "type": "IntValue"} for i in range(1_000_000)]
-    huge = json.dumps({"session_hash": "x", "component_id": 1, "fn_name": "validate_graph",
+    huge = json.dumps({"session_hash": "x", "component_id": server[0].fluxwire_canvas._id, "fn_name": "validate_graph",
                        "data": {"format": "fluxwire.workflow", "version": 1, "nodes": nodes, "links": []}}).encode()
     where = urlparse(url)
     conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
@@ -179,12 +182,12 @@ def test_a_huge_document_is_refused_at_the_door_and_others_are_served(server):
     conn.close()
     assert status == 413 and b"accepts at most" in body, (status, body[:300])
     assert seconds < 10, seconds  # (it used to take 48 s and 1.8 GB)
-    status, body = component_call(url, "validate_graph", QUICK)  # the server serves others as before
+    status, body = component_call(server, "validate_graph", QUICK)  # the server serves others as before
     assert status == 200 and json.loads(body)["problems"] == []
     # under the byte limit but over the node limit: refused by counting, before validation
     compact = {"format": "fluxwire.workflow", "version": 1, "nodes": [{"id": str(i)} for i in range(100_001)],
                "links": []}
-    status, body = component_call(url, "validate_graph", compact)
+    status, body = component_call(server, "validate_graph", compact)
     answer = json.loads(body)
     assert status == 200 and answer["ok"] is False
     assert answer["problems"][0]["code"] == "too_large" and "100,000" in answer["message"]
@@ -225,7 +228,7 @@ def b64(data: bytes) -> str:
 @pytest.mark.parametrize("width,height", [(100_000, 100_000), (20_000, 20_000), (8192, 8192)])
 def test_oversized_pictures_are_refused_by_their_header_with_a_clear_answer(server, width, height):
     _, url = server
-    status, body = component_call(url, "upload_image", {"name": "big.png", "data": b64(declared_png(width, height))})
+    status, body = component_call(server, "upload_image", {"name": "big.png", "data": b64(declared_png(width, height))})
     answer = json.loads(body)
     assert status == 200 and answer["ok"] is False, answer
     assert "pixels" in answer["message"] and "scale" in answer["message"], answer["message"]
@@ -241,7 +244,7 @@ def test_broken_png_text_chunks_are_answered_cleanly(server):
     bomb = png_bytes(chunks=[(b"zTXt", b"fluxwire.workflow\0\0" + zlib.compress(b"\0" * (80 << 20), 9))])
     for name, data in (("short.png", short_itxt), ("tiny.png", tiny_itxt), ("badzlib.png", bad_zlib),
                        ("bomb.png", bomb)):
-        status, body = component_call(url, "read_workflow_file", {"name": name, "data": b64(data)})
+        status, body = component_call(server, "read_workflow_file", {"name": name, "data": b64(data)})
         answer = json.loads(body)
         assert status == 200, (name, body[:300])
         assert answer["ok"] is False and answer["workflow"] is None and answer["message"], (name, answer)
