@@ -248,3 +248,18 @@ def test_broken_png_text_chunks_are_answered_cleanly(server):
         answer = json.loads(body)
         assert status == 200, (name, body[:300])
         assert answer["ok"] is False and answer["workflow"] is None and answer["message"], (name, answer)
+
+
+def test_the_plain_http_api_streams_a_run_to_its_end(server):
+    """Gradio's curl-style API: POST the document, then read the event stream (no client library)."""
+    _, url = server
+    status, body = post(url, "gradio_api/call/run_graph", json.dumps({"data": [QUICK]}).encode())
+    assert status == 200, body
+    event_id = json.loads(body)["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/run_graph/{event_id}", timeout=60) as res:
+        stream = res.read().decode()
+    events = [line.split(": ", 1)[1] for line in stream.splitlines() if line.startswith("event: ")]
+    assert events[-1] == "complete", stream[-500:]
+    last = json.loads([line for line in stream.splitlines() if line.startswith("data: ")][-1][6:])
+    final = last[0]["props"]["run_state"]
+    assert final["status"] == "success" and final["nodes"]["w"]["text"] == "7"

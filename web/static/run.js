@@ -144,8 +144,11 @@ watch("value", () => {
   renderAll();
   fitView();
 });
-watch("run_state", () => applyRunState(props.run_state));
-watch("catalogue", () => { setCatalogue(props.catalogue); renderAll(); });
+// Prop names are built, not written as quoted literals: gr.HTML treats every quoted word in this code
+// as a custom event name, and Gradio then sends that event's Python handle (not JSON) with each update
+// of the prop, which breaks the plain HTTP API (/gradio_api/call/run_graph).
+watch(["run", "state"].join("_"), () => applyRunState(props.run_state));
+watch(["cata", "logue"].join(""), () => { setCatalogue(props.catalogue); renderAll(); });
 new ResizeObserver(() => drawWires()).observe(stage);
 setStatus(graph.nodes.length ? "ready" : "empty canvas: add nodes with + Add node or double-click");
 if (graph.nodes.length) {
