@@ -21,7 +21,7 @@ FOLDERS = {
     "diffusers": ("diffusers",),
     "tokenizers": ("tokenizers",),
 }
-WEIGHT_SUFFIXES = (".safetensors", ".sft")
+WEIGHT_SUFFIXES = (".safetensors", ".sft", ".gguf")
 SHIPPED_MODELS = MODELS_DIR  # flux-mini's folder, searched after the user's
 
 
