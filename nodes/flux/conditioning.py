@@ -19,8 +19,11 @@ class TextEncode(Node):
     def run(self, ctx, text_encoder, text, clip_text=""):
         import torch
 
-        with torch.inference_mode():
-            txt, vec = text_encoder.conditioner.encode([text], [clip_text or text], no_grad=True)
+        from flux_core.memory import borrow
+
+        encoders = text_encoder.conditioner
+        with borrow(encoders.t5, encoders.clip, ctx=ctx), torch.inference_mode():
+            txt, vec = encoders.encode([text], [clip_text or text], no_grad=True)
         return Conditioning(txt=txt.float().cpu(), vec=vec.float().cpu(), guidance=None, prompt=text)
 
 

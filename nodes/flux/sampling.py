@@ -108,8 +108,11 @@ class SamplerStep(Node):
         if step >= sigmas.steps:
             raise NodeError(f"step {step} is past the end of a {sigmas.steps}-step schedule (steps count from 0)",
                             input="step")
-        run = _Run(model, conditioning, latent, ctx)
-        img = run.denoise(run.pack(latent.samples), sigmas.values[step:step + 2])
+        from flux_core.memory import borrow
+
+        with borrow(model.model, ctx=ctx):
+            run = _Run(model, conditioning, latent, ctx)
+            img = run.denoise(run.pack(latent.samples), sigmas.values[step:step + 2])
         return run.unpack(img)
 
 
@@ -129,15 +132,18 @@ class Sampler(Node):
 
         if not sigmas.values or sigmas.steps == 0:
             return latent
-        run = _Run(model, conditioning, latent, ctx)
-        start = img2img_start(latent.samples, noise.for_latent(latent), sigmas.values[0])
-        ctx.progress(0, sigmas.steps)
+        from flux_core.memory import borrow
 
-        def after_step(i, n, x, x0):
-            preview = latent_preview(run.unpack(x0).samples, preview_vae)
-            ctx.progress(i + 1, n, preview)  # raises Interrupted when the run was stopped
+        with borrow(model.model, ctx=ctx):
+            run = _Run(model, conditioning, latent, ctx)
+            start = img2img_start(latent.samples, noise.for_latent(latent), sigmas.values[0])
+            ctx.progress(0, sigmas.steps)
 
-        img = run.denoise(run.pack(start), sigmas.values, callback=after_step)
+            def after_step(i, n, x, x0):
+                preview = latent_preview(run.unpack(x0).samples, preview_vae, ctx)
+                ctx.progress(i + 1, n, preview)  # raises Interrupted when the run was stopped
+
+            img = run.denoise(run.pack(start), sigmas.values, callback=after_step)
         return run.unpack(img)
 
 
