@@ -40,14 +40,17 @@ class Device:
 
 
 class SimulatedDevice(Device):
-    """A CPU "accelerator" with ``capacity`` bytes: transfers are real copies, placed in separate memory."""
+    """A CPU "accelerator" with ``capacity`` bytes for weights: transfers are real copies, placed in separate
+    memory. ``activations`` (bytes, default unlimited) is the room left for activations, which decides
+    e.g. whether the autoencoder works in tiles."""
 
     simulated = True
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int, activations: int | None = None):
         self.torch_device = torch.device("cpu")
         self.copy_stream = None
         self.capacity = int(capacity)
+        self.activations = activations
 
     @property
     def is_home(self) -> bool:

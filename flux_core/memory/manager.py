@@ -163,7 +163,7 @@ class MemoryManager:
         if self.device.is_home:
             return None
         if self.device.simulated:
-            return self.device.capacity - self.device_bytes
+            return self.device.activations
         return self.device.free_bytes()
 
     def note(self, kind: str, **info) -> None:
@@ -185,11 +185,25 @@ class MemoryManager:
                          for label, block, slots in _slots_by_unit(module)]
                 entry = _Entry(module, name or type(module).__name__, units, reload)
                 self._entries[id(module)] = entry
+                if self.device.simulated:
+                    self._guard(entry)
                 self._event("adopted", model=entry.name, bytes=entry.nbytes, blocks=len(units) - 1)
                 self._enforce_ram(keep={id(module)})
             elif reload is not None:
                 entry.reload = reload
             return module
+
+    def _guard(self, entry: _Entry) -> None:
+        """On a simulated device, computing with a model that was not borrowed is an error (on a GPU it
+        would be a device mismatch): every layer holding weights checks before its forward."""
+
+        def check(module, _args):
+            if not entry.in_use:
+                raise RuntimeError(f"{entry.name} computed without being borrowed from the memory manager")
+
+        for sub in entry.module.modules():
+            if any(t is not None for t in (*sub._parameters.values(), *sub._buffers.values())):
+                sub.register_forward_pre_hook(check)
 
     def forget(self, module: nn.Module) -> None:
         with self._lock:
