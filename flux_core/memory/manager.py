@@ -126,6 +126,7 @@ class MemoryManager:
         self.peak_device_bytes = 0
         self.bytes_moved = 0
         self.transfers = 0
+        self.ram_history: list[int] = []  # bytes of models held in RAM after each load or reload
 
     # --- budgets ---------------------------------------------------------------------------------
     @property
@@ -189,6 +190,7 @@ class MemoryManager:
                     self._guard(entry)
                 self._event("adopted", model=entry.name, bytes=entry.nbytes, blocks=len(units) - 1)
                 self._enforce_ram(keep={id(module)})
+                self.ram_history.append(self.ram_bytes())
             elif reload is not None:
                 entry.reload = reload
             return module
@@ -348,10 +350,16 @@ class MemoryManager:
                 self._unload(unit)
 
     # --- RAM -----------------------------------------------------------------------------------------
+    def make_ram_room(self, nbytes: int) -> None:
+        """Before loading a file of ``nbytes``: release idle models so that it fits the RAM budget."""
+        with self._lock:
+            self._enforce_ram(keep={id(e.module) for e in self._entries.values() if e.in_use}, incoming=nbytes)
+
     def ram_bytes(self) -> int:
         return sum(e.nbytes for e in self._entries.values() if not e.released)
 
-    def _enforce_ram(self, keep: set[int]) -> None:
+    def _enforce_ram(self, keep: set[int], incoming: int = 0) -> None:
+        """Release idle reloadable models, least recently used first, until ``incoming`` more bytes fit."""
         limit = self.ram_budget
         if limit is None:
             return
@@ -359,23 +367,24 @@ class MemoryManager:
                        if id(e.module) not in keep and not e.in_use and not e.released and e.reload is not None),
                       key=lambda e: e.last_used)
         for entry in idle:
-            if self.ram_bytes() <= limit:
+            if self.ram_bytes() + incoming <= limit:
                 break
             self._release(entry)
 
     def _release(self, entry: _Entry) -> None:
-        """Drop a model's weights from RAM (and the device); its module stays, on the meta device."""
+        """Drop a model's weights from RAM (and the device); its module stays, with empty tensors."""
         self._evict(entry, reason="RAM budget")
         for unit in entry.units:
             for slot in unit.slots:
-                slot.home = torch.empty(slot.home.shape, dtype=slot.home.dtype, device="meta")
+                slot.home = torch.empty(0, dtype=slot.home.dtype)
                 slot.point_at(slot.home)
         entry.released = True
         self._event("released", model=entry.name, bytes=entry.nbytes)
 
     def _reload(self, entry: _Entry) -> None:
         """Read a released model's weights from its file again and point its module at them."""
-        self._enforce_ram(keep={id(entry.module)} | {id(e.module) for e in self._entries.values() if e.in_use})
+        self._enforce_ram(keep={id(entry.module)} | {id(e.module) for e in self._entries.values() if e.in_use},
+                          incoming=entry.nbytes)
         fresh = entry.reload()
         fresh_tensors = {}
         for mod_name, mod in fresh.named_modules():
@@ -394,4 +403,5 @@ class MemoryManager:
                 slot.home = fresh_tensors[names[id(slot.owner)][slot.name]]
                 slot.point_at(slot.home)
         entry.released = False
+        self.ram_history.append(self.ram_bytes())
         self._event("reloaded", model=entry.name, bytes=entry.nbytes)

@@ -152,6 +152,28 @@ def _resnet(tiles: _Tiles, block) -> None:
     tiles.add_skip(shortcut)
 
 
+ATTENTION_SCORES_BYTES = 256 << 20  # fp32 scores per query chunk of the middle block's attention
+
+
+def _mid_block(mid, x: Tensor) -> Tensor:
+    """The decoder's middle block (ResNet, attention, ResNet) on the whole latent, its attention computed in
+    query chunks: at 2048² the latent has 65536 positions, and a full score matrix would be 17 GB."""
+    h = mid.block_1(x)
+    attn = mid.attn_1
+    n = attn.norm(h)
+    b, c, height, width = n.shape
+    q, k, v = (conv(n).reshape(b, c, height * width) for conv in (attn.q, attn.k, attn.v))
+    q = q.transpose(1, 2)  # [B, N, C]
+    v = v.transpose(1, 2)
+    rows = max(1, ATTENTION_SCORES_BYTES // (4 * height * width * b))
+    out = torch.empty_like(q)
+    for start in range(0, q.shape[1], rows):
+        scores = torch.bmm(q[:, start:start + rows] * c ** -0.5, k)
+        out[:, start:start + rows] = torch.bmm(scores.softmax(dim=-1), v)
+    h = h + attn.proj_out(out.transpose(1, 2).reshape(b, c, height, width))
+    return mid.block_2(h)
+
+
 def _place(ae):
     from ..loading.fp8 import module_compute_dtype
 
@@ -175,7 +197,7 @@ def decode_tiled(ae, z: Tensor, tile: int = DEFAULT_TILE, overlap: int = DEFAULT
     device, dtype = _place(ae)
     dec = ae.decoder
     with torch.inference_mode():
-        h = dec.mid(dec.conv_in(z.to(device, dtype) / ae.scale_factor + ae.shift_factor))
+        h = _mid_block(dec.mid, dec.conv_in(z.to(device, dtype) / ae.scale_factor + ae.shift_factor))
         h = h.to(dec.up[-1].block[0].conv1.weight.dtype)
         tiles = _Tiles(h, tile_lat, overlap_lat, device, h.dtype)
         del h
@@ -204,7 +226,7 @@ def encode_tiled(ae, x: Tensor, tile: int = DEFAULT_TILE, overlap: int = DEFAULT
             if i != enc.num_resolutions - 1:
                 tiles.map(level.downsample)
         h = tiles.blend().to(device, dtype)
-        moments = enc.conv_out(F.silu(enc.norm_out(enc.mid(h))))
+        moments = enc.conv_out(F.silu(enc.norm_out(_mid_block(enc.mid, h))))
         mean = torch.chunk(moments, 2, dim=1)[0]
         return (ae.scale_factor * (mean - ae.shift_factor)).float().cpu()
 

@@ -23,10 +23,14 @@ def _load(what: str, input_name: str, fn, *args, **kw):
         raise NodeError(f"cannot load the {what}: {e}", input=input_name) from None
 
 
-def _place(ctx) -> dict:
-    """Loaders build models on the CPU; the memory manager moves them to the compute device on borrow."""
-    from flux_core.memory import compute_device, load_device
+def _place(ctx, *paths) -> dict:
+    """Loaders build models on the CPU; the memory manager moves them to the compute device on borrow.
+    Before a file is read, idle models leave RAM if the file would not fit the RAM budget."""
+    from flux_core.memory import compute_device, load_device, manager_for
 
+    size = sum(p.stat().st_size for p in paths if p.is_file())
+    if size:
+        manager_for(ctx).make_ram_room(size)
     return {"device": load_device(ctx), "compute_device": compute_device(ctx)}
 
 
@@ -53,7 +57,7 @@ class LoadDiffusionModel(Node):
         from flux_core.loading import load_diffusion_model
 
         path = model_path("diffusion_models", model_name, ctx.env, "model_name")
-        kw = dict(dtype=_dtype(weight_dtype), **_place(ctx))
+        kw = dict(dtype=_dtype(weight_dtype), **_place(ctx, path))
         model = _load("diffusion model", "model_name", load_diffusion_model, path, **kw)
         return FluxModel(_adopt(ctx, model, model_name, lambda: load_diffusion_model(path, **kw)), model_name)
 
@@ -81,7 +85,7 @@ class LoadTextEncoders(Node):
         clip = model_path("text_encoders", clip_name, ctx.env, "clip_name")
         length = None if t5_max_length == "auto" else int(t5_max_length)
         kw = dict(dtype=_dtype(weight_dtype), models_dir=models_root_of(t5, ctx.env), t5_max_length=length,
-                  **_place(ctx))
+                  **_place(ctx, t5, clip))
         conditioner = _load("text encoders", "t5_name", load_text_encoders, t5, clip, **kw)
         _adopt(ctx, conditioner.t5, t5_name, lambda: load_text_encoders(t5, clip, **kw).t5)
         _adopt(ctx, conditioner.clip, clip_name, lambda: load_text_encoders(t5, clip, **kw).clip)
@@ -103,7 +107,7 @@ class LoadVAE(Node):
         from flux_core.loading import load_vae
 
         path = model_path("vae", vae_name, ctx.env, "vae_name")
-        ae = _load("autoencoder", "vae_name", load_vae, path, **_place(ctx))
+        ae = _load("autoencoder", "vae_name", load_vae, path, **_place(ctx, path))
         return Vae(_adopt(ctx, ae, vae_name, lambda: load_vae(path, **_place(ctx))), vae_name)
 
 
@@ -123,7 +127,7 @@ class LoadCheckpoint(Node):
         from flux_core.loading import load_checkpoint
 
         path = model_path("checkpoints", ckpt_name, ctx.env, "ckpt_name")
-        kw = dict(dtype=_dtype(weight_dtype), models_dir=models_root_of(path, ctx.env), **_place(ctx))
+        kw = dict(dtype=_dtype(weight_dtype), models_dir=models_root_of(path, ctx.env), **_place(ctx, path))
         model, conditioner, ae = _load("checkpoint", "ckpt_name", load_checkpoint, path, **kw)
         _adopt_all(ctx, ckpt_name, model, conditioner, ae, lambda: load_checkpoint(path, **kw))
         return {"model": FluxModel(model, ckpt_name), "text_encoder": TextEncoders(conditioner, ckpt_name),

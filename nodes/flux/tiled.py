@@ -22,7 +22,7 @@ def decode_latent(vae, samples, ctx):
         if room is not None and decode_peak_bytes(ae, tuple(samples.shape), dtype.itemsize) > room:
             tile = fitting_tile(ae, samples.shape[0], room, dtype.itemsize)
             manager.note("tiled decode", model=vae.name, tile=tile, room=room)
-            return decode_tiled(ae, samples, tile, min(64, tile // 4))
+            return decode_tiled(ae, samples, tile, min(64, tile // 2))
         with torch.inference_mode():
             return ae.decode(samples.to(next(ae.parameters()).device, dtype)).float().cpu()
 
@@ -42,7 +42,7 @@ def encode_pixels(vae, pixels, ctx):
         if room is not None and encode_peak_bytes(ae, tuple(pixels.shape), dtype.itemsize) > room:
             tile = fitting_tile(ae, pixels.shape[0], room, dtype.itemsize)
             manager.note("tiled encode", model=vae.name, tile=tile, room=room)
-            return encode_tiled(ae, pixels, tile, min(64, tile // 4))
+            return encode_tiled(ae, pixels, tile, min(64, tile // 2))
         with torch.inference_mode():
             return ae.encode(pixels.to(next(ae.parameters()).device, dtype)).float().cpu()
 

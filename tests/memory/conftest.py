@@ -24,6 +24,12 @@ def memory_models(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory):
+    """Tiny random FLUX files under the real names (as in tests/nodes)."""
+    return write_models_folder(tmp_path_factory.mktemp("models"))
+
+
 @pytest.fixture(autouse=True)
 def _no_grad():
     with torch.no_grad():

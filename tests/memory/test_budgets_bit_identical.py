@@ -73,3 +73,18 @@ def test_outputs_are_bit_identical_under_every_budget(memory_models, tmp_path, n
             assert evicted, manager.events
         if policy != "evict":
             assert manager.bytes_moved > sum(i["bytes"] for i in manager.report()["models"].values())
+
+
+@pytest.mark.slow
+def test_a_ram_budget_below_the_models_sum_keeps_only_what_the_running_node_needs(memory_models, tmp_path):
+    reference, manager = _run(memory_models, tmp_path, "flux-dev.json", UNLIMITED)
+    sizes = [info["bytes"] for info in manager.report()["models"].values()]
+    ram = max(sizes) + 1024
+    manager = MemoryManager(SimulatedDevice(UNLIMITED), ram_budget=ram)
+    executor = Executor(models_dir=memory_models, output_dir=tmp_path / "ram", memory=manager)
+    result = executor.run(shipped("flux-dev.json", **{"scheduler.steps": 2}))
+    expected, got = _tensors(reference), _tensors(result)
+    assert all(torch.equal(got[k], v) for k, v in expected.items())
+    kinds = [e["event"] for e in manager.events]
+    assert "released" in kinds and "reloaded" in kinds
+    assert max(manager.ram_history) <= ram
