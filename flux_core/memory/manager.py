@@ -72,7 +72,8 @@ class _Entry:
     in_use: int = 0
     last_used: int = 0
     plan: Plan | None = None
-    hooks: list = field(default_factory=list)
+    hooks: list = field(default_factory=list)  # streaming hooks of the current plan
+    guards: list = field(default_factory=list)  # simulated device: "borrowed?" checks
     released: bool = False
 
     @property
@@ -205,13 +206,16 @@ class MemoryManager:
 
         for sub in entry.module.modules():
             if any(t is not None for t in (*sub._parameters.values(), *sub._buffers.values())):
-                sub.register_forward_pre_hook(check)
+                entry.guards.append(sub.register_forward_pre_hook(check))
 
     def forget(self, module: nn.Module) -> None:
         with self._lock:
             entry = self._entries.pop(id(module), None)
             if entry is not None:
                 self._evict(entry, reason="forgotten")
+                self._remove_hooks(entry)
+                for handle in entry.guards:
+                    handle.remove()
 
     @contextlib.contextmanager
     def borrow(self, *modules: nn.Module):
