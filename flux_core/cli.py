@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     def memory_flags(sp):
         sp.add_argument("--vram-budget", default=None, metavar="SIZE",
                         help="device memory for model weights: a size (12GB), auto, or high/normal/low/no-vram "
-                             "(default $FLUXWIRE_VRAM_BUDGET, else unlimited); see docs/memory.md")
+                             "(default $FLUXWIRE_VRAM_BUDGET, else auto); see docs/memory.md")
         sp.add_argument("--ram-budget", default=None, metavar="SIZE",
                         help="RAM for loaded models; idle ones are released and re-read when needed "
                              "(default $FLUXWIRE_RAM_BUDGET, else unlimited)")

@@ -24,7 +24,7 @@ class Environment:
     input_dir: Path = Path("input")
     device: str | None = None  # None: the central automatic choice
     temp_dir: Path = Path(tempfile.gettempdir()) / "fluxwire"  # previews and uploads, not kept
-    vram_budget: Any = None  # None: FLUXWIRE_VRAM_BUDGET, else unlimited; "auto", a preset or bytes
+    vram_budget: Any = None  # None: FLUXWIRE_VRAM_BUDGET, else "auto"; a size, "auto" or a preset
     ram_budget: Any = None  # None: FLUXWIRE_RAM_BUDGET, else unlimited
     memory: Any = None  # the MemoryManager, made on first use (flux_core.memory.manager_for)
 

@@ -116,6 +116,8 @@ class MemoryManager:
                                                  else budgets.from_env(budgets.VRAM_ENV))
         if isinstance(device, SimulatedDevice) and self.vram_setting is None:
             self.vram_setting = device.capacity
+        elif self.vram_setting is None:
+            self.vram_setting = "auto"  # a device that reports its free memory is never overfilled
         self.ram_setting = budgets.parse_budget(ram_budget if ram_budget is not None
                                                 else budgets.from_env(budgets.RAM_ENV))
         self.reserve = budgets.activation_reserve()
@@ -137,6 +139,9 @@ class MemoryManager:
         free = self.device.free_bytes()
         if free is not None and not self.device.simulated:
             free += self.device_bytes  # what the manager itself holds is available to it
+            if self.device.torch_device.type == "cuda":  # blocks torch's allocator keeps cached are free too
+                free += torch.cuda.memory_reserved(self.device.torch_device) - \
+                    torch.cuda.memory_allocated(self.device.torch_device)
         return budgets.resolve(self.vram_setting, free, self.reserve)
 
     @property
@@ -258,6 +263,7 @@ class MemoryManager:
                         budget=budgets.describe(budget))
             self._remove_hooks(entry)
             entry.plan = plan
+            self._choose_expansion(entry, room)
         keep = [entry.units[0], *entry.units[1:1 + plan.resident_blocks]]
         for unit in entry.units[1 + plan.resident_blocks:]:
             self._unload(unit)
@@ -267,6 +273,19 @@ class MemoryManager:
             self._load(unit)
         if plan.policy != "resident" and not entry.hooks:
             self._install_streaming(entry)
+
+    def _choose_expansion(self, entry: _Entry, room: int | None) -> None:
+        """fp8 layers: expanded once when the expanded weights fit the room, else per layer (see expansion)."""
+        from .expansion import apply_fp8_expansion, choose_fp8_expansion
+
+        fp8 = [m.weight for m in entry.module.modules()
+               if hasattr(m, "set_weight_expansion") and getattr(m, "weight", None) is not None]
+        if not fp8:
+            return
+        extra = sum(w.numel() for w in fp8)  # one more byte per weight in bf16 / fp16
+        mode = choose_fp8_expansion(entry.nbytes, entry.nbytes + extra, room)
+        apply_fp8_expansion(entry.module, mode)
+        self._event("fp8 expansion", model=entry.name, mode=mode)
 
     def _make_room(self, entry: _Entry, needed: int, budget: int | None) -> None:
         """Evict whole models not in use, least recently used first, until ``needed`` more bytes fit."""

@@ -126,3 +126,31 @@ def test_ram_budget_releases_idle_models_and_reloads_them_bit_identically():
     assert manager.report()["models"]["b"]["released"] and not manager.report()["models"]["a"]["released"]
     assert [e["event"] for e in manager.events if e["event"] in ("released", "reloaded")] == \
         ["released", "released", "reloaded"]
+
+
+def test_fp8_layers_are_told_to_expand_once_only_when_the_expanded_weights_fit():
+    """The seam for CastLinear's expansion switch: any layer with ``set_weight_expansion`` gets the choice."""
+    from flux_core.loading.fp8 import CastLinear
+
+    class SwitchableCastLinear(CastLinear):
+        mode = None
+
+        def set_weight_expansion(self, mode):
+            self.mode = mode
+
+    def model():
+        layers = nn.Sequential(*[SwitchableCastLinear(64, 64, True, None) for _ in range(4)])
+        for layer in layers:
+            layer.weight = nn.Parameter(torch.randn(64, 64).to(torch.float8_e4m3fn), requires_grad=False)
+            layer.bias = nn.Parameter(torch.zeros(64), requires_grad=False)
+        return layers
+
+    roomy, tight = model(), model()
+    compact = sum(p.numel() * p.element_size() for p in roomy.parameters())
+    for m, capacity in ((roomy, 10 * compact), (tight, compact + 100)):
+        manager = MemoryManager(SimulatedDevice(capacity))
+        manager.adopt(m, "fp8")
+        with manager.borrow(m):
+            m(torch.randn(2, 64))
+    assert {layer.mode for layer in roomy} == {"once"}
+    assert {layer.mode for layer in tight} == {"per_layer"}
