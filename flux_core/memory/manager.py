@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import logging
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -65,7 +66,8 @@ class _Unit:
 
 @dataclass
 class _Entry:
-    module: nn.Module
+    ref: weakref.ref  # the manager never keeps a model alive: dropped by the cache, it is forgotten
+    key: int
     name: str
     units: list[_Unit]  # units[0] is the stem, then the blocks in forward order
     reload: Callable[[], nn.Module] | None = None
@@ -75,6 +77,10 @@ class _Entry:
     hooks: list = field(default_factory=list)  # streaming hooks of the current plan
     guards: list = field(default_factory=list)  # simulated device: "borrowed?" checks
     released: bool = False
+
+    @property
+    def module(self) -> nn.Module | None:
+        return self.ref()
 
     @property
     def nbytes(self) -> int:
@@ -190,7 +196,9 @@ class MemoryManager:
             if entry is None:
                 units = [_Unit(label, block, slots, sum(s.nbytes for s in slots))
                          for label, block, slots in _slots_by_unit(module)]
-                entry = _Entry(module, name or type(module).__name__, units, reload)
+                key = id(module)
+                ref = weakref.ref(module, lambda _ref, key=key: self._forget_dead(key))
+                entry = _Entry(ref, key, name or type(module).__name__, units, reload)
                 self._entries[id(module)] = entry
                 if self.device.simulated:
                     self._guard(entry)
@@ -212,6 +220,21 @@ class MemoryManager:
         for sub in entry.module.modules():
             if any(t is not None for t in (*sub._parameters.values(), *sub._buffers.values())):
                 entry.guards.append(sub.register_forward_pre_hook(check))
+
+    def _forget_dead(self, key: int) -> None:
+        """A model nobody holds any more (e.g. evicted from the result cache): drop its copies and hooks."""
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is None:
+                return
+            for unit in entry.units:
+                if unit.on_device:
+                    self.device_bytes -= unit.nbytes
+                    unit.on_device = False
+            for handle in entry.hooks + entry.guards:
+                handle.remove()
+            entry.units.clear()
+            self._event("dropped", model=entry.name)
 
     def forget(self, module: nn.Module) -> None:
         with self._lock:
@@ -376,7 +399,7 @@ class MemoryManager:
     def make_ram_room(self, nbytes: int) -> None:
         """Before loading a file of ``nbytes``: release idle models so that it fits the RAM budget."""
         with self._lock:
-            self._enforce_ram(keep={id(e.module) for e in self._entries.values() if e.in_use}, incoming=nbytes)
+            self._enforce_ram(keep={e.key for e in self._entries.values() if e.in_use}, incoming=nbytes)
 
     def ram_bytes(self) -> int:
         return sum(e.nbytes for e in self._entries.values() if not e.released)
@@ -387,7 +410,7 @@ class MemoryManager:
         if limit is None:
             return
         idle = sorted((e for e in self._entries.values()
-                       if id(e.module) not in keep and not e.in_use and not e.released and e.reload is not None),
+                       if e.key not in keep and not e.in_use and not e.released and e.reload is not None),
                       key=lambda e: e.last_used)
         for entry in idle:
             if self.ram_bytes() + incoming <= limit:
@@ -406,7 +429,7 @@ class MemoryManager:
 
     def _reload(self, entry: _Entry) -> None:
         """Read a released model's weights from its file again and point its module at them."""
-        self._enforce_ram(keep={id(entry.module)} | {id(e.module) for e in self._entries.values() if e.in_use},
+        self._enforce_ram(keep={entry.key} | {e.key for e in self._entries.values() if e.in_use},
                           incoming=entry.nbytes)
         fresh = entry.reload()
         fresh_tensors = {}

@@ -154,3 +154,17 @@ def test_fp8_layers_are_told_to_expand_once_only_when_the_expanded_weights_fit()
             m(torch.randn(2, 64))
     assert {layer.mode for layer in roomy} == {"once"}
     assert {layer.mode for layer in tight} == {"per_layer"}
+
+
+def test_a_model_nobody_holds_is_forgotten_with_its_device_copies():
+    import gc
+
+    manager = MemoryManager(SimulatedDevice(1 << 30))
+    model = _tiny(64, 0)
+    manager.adopt(model, "gone")
+    with manager.borrow(model):
+        model(torch.randn(1, 64))
+    assert manager.device_bytes > 0
+    del model
+    gc.collect()
+    assert manager.report()["models"] == {} and manager.device_bytes == 0
