@@ -72,12 +72,12 @@ def choose_plan(stem_bytes: int, block_bytes: list[int], budget: int | None, wha
 
 
 def block_lists(module: nn.Module) -> list[tuple[str, nn.ModuleList]]:
-    """The model's lists of repeated blocks, in forward order: each a ModuleList of >= 2 items holding at
+    """The model's lists of repeated blocks, in forward order: each a ModuleList holding at
     least 10% of the model's bytes, not nested in another chosen list."""
     total = _bytes(module) or 1
     chosen: list[tuple[str, nn.ModuleList]] = []
     for name, child in module.named_modules():
-        if not isinstance(child, nn.ModuleList) or len(child) < 2:
+        if not isinstance(child, nn.ModuleList) or len(child) == 0:
             continue
         if any(name.startswith(parent + ".") for parent, _ in chosen):
             continue
