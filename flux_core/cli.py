@@ -78,7 +78,16 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--extra-model-paths", default=None, metavar="FILE",
                         help="also search the folders of a ComfyUI extra_model_paths.yaml")
 
+    def memory_flags(sp):
+        sp.add_argument("--vram-budget", default=None, metavar="SIZE",
+                        help="device memory for model weights: a size (12GB), auto, or high/normal/low/no-vram "
+                             "(default $FLUXWIRE_VRAM_BUDGET, else auto); see docs/memory.md")
+        sp.add_argument("--ram-budget", default=None, metavar="SIZE",
+                        help="RAM for loaded models; idle ones are released and re-read when needed "
+                             "(default $FLUXWIRE_RAM_BUDGET, else unlimited)")
+
     run = sub.add_parser("run", help="run a workflow file (.json or a fluxwire .png)")
+    memory_flags(run)
     run.add_argument("workflow")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="ID.INPUT=VALUE",
                      help="change a widget value for this run (repeatable)")
@@ -114,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--output-dir", default="output")
     serve.add_argument("--root-path", default="", help="sub-path when served behind a proxy")
     serve.add_argument("--device", type=_device, default=None)
+    memory_flags(serve)
     common(serve)
     return p
 
@@ -141,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     for problem in bad_settings:
         print(f"error: {problem}", file=sys.stderr)
     if bad_settings:
+        return EXIT_INVALID
+    if not _apply_memory_flags(args):
         return EXIT_INVALID
     try:
         return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve,
@@ -338,12 +350,46 @@ def cmd_run(args) -> int:
         print(json.dumps(result.summary(), indent=2, default=str))
         return EXIT_OK
     print(f"ran {len(result.executed)} nodes, {len(result.cached)} from cache")
+    memory = _memory_line(executor)
+    if memory:
+        print(memory)
     for nid, ui in result.ui.items():
         for path in ui.get("images", []):
             print(f"{nid}: wrote {path}")
         if "text" in ui:
             print(f"{nid}: {ui['text']}")
     return EXIT_OK
+
+
+def _apply_memory_flags(args) -> bool:
+    """--vram-budget / --ram-budget become the FLUXWIRE_* variables every memory manager of the process reads."""
+    given = [f for f in ("vram_budget", "ram_budget") if getattr(args, f, None) is not None]
+    if not given:
+        return True
+    from .memory.budget import RAM_ENV, VRAM_ENV, BudgetError, parse_budget  # imports torch: only when asked
+
+    for flag in given:
+        value, env = getattr(args, flag), {"vram_budget": VRAM_ENV, "ram_budget": RAM_ENV}[flag]
+        try:
+            parse_budget(value)
+        except BudgetError as e:
+            print(f"error: --{flag.replace('_', '-')}: {e}", file=sys.stderr)
+            return False
+        os.environ[env] = value
+    return True
+
+
+def _memory_line(executor) -> str | None:
+    """Device and RAM budgets of the run's models, next to the result cache's."""
+    from .memory.budget import describe
+
+    manager = executor.env.memory
+    if manager is None:
+        return None
+    r = manager.report()
+    return (f"memory: device {r['device']} budget {describe(r['vram_budget'])} (peak {describe(r['peak_device_bytes'])}"
+            f", {describe(r['bytes_moved'])} moved), RAM budget {describe(r['ram_budget'])}, "
+            f"result cache budget {describe(executor.cache.budget)}")
 
 
 def cmd_serve(args) -> int:

@@ -48,6 +48,9 @@ class Environment:
     device: str | None = None  # None: the central automatic choice
     temp_dir: Path = Path(tempfile.gettempdir())  # where this environment's private preview folder is made
     library_dir: Path | None = None  # the user's subgraph library; None: $FLUXWIRE_LIBRARY_DIR, else ./library
+    vram_budget: Any = None  # None: FLUXWIRE_VRAM_BUDGET, else "auto"; a size, "auto" or a preset
+    ram_budget: Any = None  # None: FLUXWIRE_RAM_BUDGET, else unlimited
+    memory: Any = None  # the MemoryManager, made on first use (flux_core.memory.manager_for)
     _preview_dir: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):

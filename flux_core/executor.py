@@ -86,10 +86,11 @@ class Executor:
 
     def __init__(self, registry: Registry | None = None, *, models_dir=None, output_dir="output",
                  input_dir="input", device: str | None = None, cache_bytes: int | None = None,
-                 nodes_dir=None, library_dir=None):
+                 nodes_dir=None, library_dir=None, vram_budget=None, ram_budget=None, memory=None):
         self.registry = registry if registry is not None else default_registry(nodes_dir)
         self.env = Environment(models_dir=models_dir, output_dir=Path(output_dir), input_dir=Path(input_dir),
-                               device=device, library_dir=library_dir)
+                               device=device, library_dir=library_dir, vram_budget=vram_budget,
+                               ram_budget=ram_budget, memory=memory)
         if device:
             from .device import set_device
 
