@@ -304,7 +304,10 @@ class MemoryManager:
         fp8 = [m.weight for m in fp8_layers(entry.module)]
         if not fp8:
             return
-        extra = sum(w.numel() for w in fp8)  # one more byte per weight in bf16 / fp16
+        from ..loading import module_compute_dtype
+
+        # "once" keeps the fp8 weights and adds their expansion in the compute dtype
+        extra = sum(w.numel() for w in fp8) * module_compute_dtype(entry.module).itemsize
         mode = choose_fp8_expansion(entry.nbytes, entry.nbytes + extra, room)
         apply_fp8_expansion(entry.module, mode)
         self._event("fp8 expansion", model=entry.name, mode=mode)
