@@ -49,8 +49,12 @@ def _widen_img_in(patch: CopyOnWrite, channels: int) -> None:
 
 
 def apply_to_model(model: nn.Module, loras: list[tuple[LoRA, float]]) -> nn.Module:
-    """A copy of the FLUX ``model`` with the LoRAs' transformer updates at the given strengths."""
-    active = [(lora, s) for lora, s in loras if lora.updates[MODEL] or lora.replacements]
+    """A copy of the FLUX ``model`` with the LoRAs' transformer updates at the given strengths.
+
+    A LoRA at strength 0 is left out entirely (its control-LoRA replacements too), so strength 0
+    gives back the very same model object: exactly the base model, fused fast paths included.
+    """
+    active = [(lora, s) for lora, s in loras if (lora.updates[MODEL] or lora.replacements) and s != 0]
     if not active:
         return model
     patch = CopyOnWrite(model)
@@ -73,7 +77,7 @@ def apply_to_model(model: nn.Module, loras: list[tuple[LoRA, float]]) -> nn.Modu
 
 def apply_to_text_encoders(conditioner, loras: list[tuple[LoRA, float]]):
     """A copy of a ``TextConditioner`` whose CLIP / T5 carry the LoRAs' text-encoder updates."""
-    active = [(lora, s) for lora, s in loras if lora.updates[CLIP] or lora.updates[T5]]
+    active = [(lora, s) for lora, s in loras if (lora.updates[CLIP] or lora.updates[T5]) and s != 0]
     if not active:
         return conditioner
     out = copy.copy(conditioner)
