@@ -20,6 +20,7 @@ FOLDERS = {
     "checkpoints": ("checkpoints",),
     "diffusers": ("diffusers",),
     "tokenizers": ("tokenizers",),
+    "loras": ("loras",),
 }
 WEIGHT_SUFFIXES = (".safetensors", ".sft")
 SHIPPED_MODELS = MODELS_DIR  # flux-mini's folder, searched after the user's
