@@ -1,12 +1,15 @@
-"""Train the example LoRA shipped with flux-mini: a new colour word, "pink".
+"""Train the example LoRA shipped with flux-mini: a new shape word, "diamond".
 
-    python -m flux_core.mini.train_lora --out runs/pink-lora            # ~10 min on 2 CPU cores
-    python -m flux_core.mini.train_lora --out runs/pink-lora --export    # also write the shipped file
+    python -m flux_core.mini.train_lora --out runs/diamond-lora            # ~13 min on 2 busy CPU cores
+    python -m flux_core.mini.train_lora --out runs/diamond-lora --export   # also write the shipped file
 
-flux-mini never saw the word "pink" (its palette has eight colours). The LoRA teaches the transformer
-to draw a pink shape when the prompt says "pink", while captions with the known colours keep drawing
-what they drew (half of every batch is the base model's own kind of picture). The base weights and
-both text encoders stay frozen: only rank-8 updates of the attention and MLP layers are trained,
+flux-mini knows four shapes; it never saw the word "diamond" (a square standing on a corner). The LoRA
+teaches the transformer to draw one when the prompt says "diamond", in the prompt's colours and place,
+while the known captions keep drawing what they drew (half of every batch is the base model's own kind
+of picture). A new *colour* word was tried first: flux-mini's autoencoder, trained on eight colours
+only, decodes pink as white, so no transformer LoRA can draw it; a new shape is within its reach.
+The base weights and both text encoders stay frozen: only rank-8 updates of the attention and MLP
+layers are trained,
 through the same run-time LoRA layers (``flux_core.lora.patch``) that apply LoRAs in a workflow.
 The result is written in kohya/sd-scripts layout (``lora_unet_…``, ``.alpha``), the layout most
 downloaded FLUX LoRAs use, so the shipped example also exercises the format converter.
@@ -33,9 +36,8 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 from . import MODELS_DIR, data  # noqa: E402
 
-PINK = (250, 120, 200)  # far from every palette colour (nearest: white, 124 apart)
-WORD = "pink"
-SHIPPED_NAME = "flux-mini-pink.safetensors"
+WORD = "diamond"
+SHIPPED_NAME = "flux-mini-diamond.safetensors"
 SCRIPT_VERSION = "1"
 
 
@@ -48,32 +50,40 @@ class LoRATrainConfig:
     batch: int = 32
     lr: float = 2e-3
     warmup: int = 50
-    pictures: int = 6000  # half pink, half the base model's usual pictures
+    pictures: int = 6000  # half diamonds, half the base model's usual pictures
     targets: tuple = ("img_attn.qkv", "img_attn.proj", "txt_attn.qkv", "txt_attn.proj",
                       "img_mlp.0", "img_mlp.2", "txt_mlp.0", "txt_mlp.2", "linear1", "linear2")
 
 
-def render_pink(scene: data.Scene, resolution: int = 64) -> np.ndarray:
-    """The scene with its shape drawn in pink (data.render knows only the palette colours)."""
+DIAMOND_HALF_DIAGONAL = 1.2  # x the shape "radius": about the area of data's square
+
+
+def diamond_polygon(cx: float, cy: float, r: float) -> list[tuple[float, float]]:
+    h = DIAMOND_HALF_DIAGONAL * r
+    return [(cx, cy - h), (cx + h, cy), (cx, cy + h), (cx - h, cy)]
+
+
+def render_diamond(scene: data.Scene, resolution: int = 64) -> np.ndarray:
+    """The scene with a diamond as its shape (data.render knows only the four base shapes)."""
     big = resolution * data.SUPERSAMPLE
     image = Image.new("RGB", (big, big), data.COLOURS[scene.background])
     cx, cy, r = data.scene_geometry(scene, big)
-    data.draw_shape(ImageDraw.Draw(image), scene.shape, cx, cy, r, PINK)
+    ImageDraw.Draw(image).polygon(diamond_polygon(cx, cy, r), fill=data.COLOURS[scene.colour])
     return np.asarray(image.resize((resolution, resolution), Image.BOX))
 
 
-def pink_example(seed: int, resolution: int = 64) -> tuple[np.ndarray, str, data.Scene]:
+def diamond_example(seed: int, resolution: int = 64) -> tuple[np.ndarray, str, data.Scene]:
     rng = random.Random(seed)
-    scene = dataclasses.replace(data.random_scene(rng), colour=WORD)
-    return render_pink(scene, resolution), data.random_caption(scene, rng), scene
+    scene = dataclasses.replace(data.random_scene(rng), shape=WORD)
+    return render_diamond(scene, resolution), data.random_caption(scene, rng), scene
 
 
 def training_set(cfg: LoRATrainConfig):
     half = cfg.pictures // 2
-    pink = [pink_example(cfg.seed * 10**7 + 5_000_000 + i) for i in range(half)]
+    new = [diamond_example(cfg.seed * 10**7 + 5_000_000 + i) for i in range(half)]
     usual, captions, _ = data.dataset(half, seed=cfg.seed + 31)
-    pixels = np.concatenate([np.stack([p for p, _, _ in pink]), usual])
-    return pixels, [c for _, c, _ in pink] + captions, np.array([1] * half + [0] * half)
+    pixels = np.concatenate([np.stack([p for p, _, _ in new]), usual])
+    return pixels, [c for _, c, _ in new] + captions, np.array([1] * half + [0] * half)
 
 
 def load_base(device="cpu"):
@@ -176,7 +186,7 @@ def train(cfg: LoRATrainConfig, out: Path) -> dict:
             log.append(record)
             print(json.dumps(record), flush=True)
     sd = kohya_state_dict(updates, cfg)
-    meta = {"fluxwire.lora": json.dumps({"base": "flux-mini", "word": WORD, "rgb": PINK, "script_version":
+    meta = {"fluxwire.lora": json.dumps({"base": "flux-mini", "word": WORD, "script_version":
                                          SCRIPT_VERSION, "config": dataclasses.asdict(cfg)}),
             "ss_network_dim": str(cfg.rank), "ss_network_alpha": str(cfg.alpha)}
     out.mkdir(parents=True, exist_ok=True)
@@ -191,7 +201,7 @@ def train(cfg: LoRATrainConfig, out: Path) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="runs/pink-lora")
+    parser.add_argument("--out", default="runs/diamond-lora")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--export", action="store_true", help=f"copy the result to {MODELS_DIR}/loras/")

@@ -93,3 +93,18 @@ def test_fused_diffusers_model_matches(setup):
         expected = run_reference(reference(ours, {"a": layouts.diffusers_peft(u1, HIDDEN)}, fuse=0.5), inp)
         patched = apply_to_model(ours, [(convert(layouts.kohya(u1), ours), 0.5)])
         torch.testing.assert_close(patched(**inp), expected, **TOL)
+
+
+def test_xlabs_file_matches_diffusers_own_xlabs_conversion(setup):
+    """diffusers converts the XLabs file itself here (FluxPipeline.lora_state_dict), not our test writer."""
+    from diffusers import FluxPipeline
+
+    ours, inp, _, _ = setup
+    update = layouts.random_update(ours, rank=4, alpha=4.0, seed=14, layers=list(layouts.XLABS_DOUBLE), std=0.2)
+    sd = layouts.xlabs(update)
+    converted = FluxPipeline.lora_state_dict({k: v.clone() for k, v in sd.items()})
+    converted = converted[0] if isinstance(converted, tuple) else converted
+    with torch.no_grad():
+        expected = run_reference(reference(ours, {"x": converted}, {"x": -1.0}), inp)
+        patched = apply_to_model(ours, [(convert(sd, ours), -1.0)])
+        torch.testing.assert_close(patched(**inp), expected, **TOL)
