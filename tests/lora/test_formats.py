@@ -150,3 +150,21 @@ def test_loha_and_lokr_factors_give_their_products(tiny_model):
                                base["double_blocks.0.img_attn.qkv"][0] + 0.5 * torch.from_numpy(loha), atol=1e-5, rtol=0)
     torch.testing.assert_close(got["double_blocks.1.txt_attn.qkv"][0],
                                base["double_blocks.1.txt_attn.qkv"][0] + 0.5 * torch.from_numpy(lokr), atol=1e-5, rtol=0)
+
+
+def test_patched_copy_follows_moves_of_its_blocks_and_of_the_base(tiny_model):
+    """What a memory manager does: convert/move a block of the patched copy, or only the base's block."""
+    from tests.parity.test_transformer import make_inputs
+
+    update = layouts.random_update(tiny_model, seed=8, layers=ALL_LAYERS)
+    lora = convert(layouts.kohya(update), tiny_model)
+    inp = make_inputs(tiny_model.params)
+    expected = apply_to_model(tiny_model, [(lora, 1.0)])(**inp)
+    patched = apply_to_model(tiny_model, [(lora, 1.0)])
+    patched.double_blocks[1].to(torch.float64)  # moves the LoRA buffers and the shared base weights
+    assert patched.double_blocks[1].img_attn.qkv.applied[0].down.dtype == torch.float64
+    assert tiny_model.double_blocks[1].img_attn.qkv.weight.dtype == torch.float64  # same parameter objects
+    patched.double_blocks[1].to(torch.float32)
+    torch.testing.assert_close(patched(**inp), expected, rtol=0, atol=0)
+    tiny_model.single_blocks[0].to(torch.float64).to(torch.float32)  # the base alone: the copy still runs
+    torch.testing.assert_close(patched(**inp), expected, rtol=0, atol=0)
