@@ -48,6 +48,21 @@ def _widen_img_in(patch: CopyOnWrite, channels: int) -> None:
     root.params = dataclasses.replace(root.params, in_channels=channels)
 
 
+def _placed(updates, module: nn.Module):
+    """The updates with their tensors in the module's compute dtype and on its device, cast once here
+    instead of at every call (files are usually fp16/bf16; the base may be fp8)."""
+    from ..loading.fp8 import module_compute_dtype
+
+    dtype = module_compute_dtype(module)
+    device = next(module.parameters()).device
+
+    def place(t):
+        return None if t is None else t.to(device=device, dtype=dtype)
+
+    return [dataclasses.replace(u, up=place(u.up), down=place(u.down), dense=place(u.dense), bias=place(u.bias))
+            for u in updates]
+
+
 def apply_to_model(model: nn.Module, loras: list[tuple[LoRA, float]]) -> nn.Module:
     """A copy of the FLUX ``model`` with the LoRAs' transformer updates at the given strengths.
 
@@ -63,7 +78,7 @@ def apply_to_model(model: nn.Module, loras: list[tuple[LoRA, float]]) -> nn.Modu
             _widen_img_in(patch, lora.img_in_channels)
     for lora, strength in active:
         for path, updates in lora.updates[MODEL].items():
-            patch.add_updates(path, [(u, strength) for u in updates])
+            patch.add_updates(path, [(u, strength) for u in _placed(updates, model)])
         for path, tensor in lora.replacements.items():
             module_path, _, name = path.rpartition(".")
             target = patch.result.get_submodule(module_path)
@@ -84,10 +99,11 @@ def apply_to_text_encoders(conditioner, loras: list[tuple[LoRA, float]]):
     for part, attr in ((CLIP, "clip"), (T5, "t5")):
         if not any(lora.updates[part] for lora, _ in active):
             continue
-        patch = CopyOnWrite(getattr(conditioner, attr))
+        encoder = getattr(conditioner, attr)
+        patch = CopyOnWrite(encoder)
         for lora, strength in active:
             for path, updates in lora.updates[part].items():
-                patch.add_updates(path, [(u, strength) for u in updates])
+                patch.add_updates(path, [(u, strength) for u in _placed(updates, encoder)])
         setattr(out, attr, patch.result)
     return out
 
