@@ -1,19 +1,17 @@
-"""Train the example LoRA shipped with flux-mini: a new shape word, "diamond".
+"""Train the example LoRA shipped with flux-mini: a new colour word, "gold".
 
-    python -m flux_core.mini.train_lora --out runs/diamond-lora            # ~13 min on 2 busy CPU cores
-    python -m flux_core.mini.train_lora --out runs/diamond-lora --export   # also write the shipped file
+    python -m flux_core.mini.train_lora --out runs/gold-lora            # ~15-20 min on 2 busy CPU cores
+    python -m flux_core.mini.train_lora --out runs/gold-lora --export   # also write the shipped file
 
-flux-mini knows four shapes; it never saw the word "diamond" (a square standing on a corner). The LoRA
-teaches the transformer to draw one when the prompt says "diamond", in the prompt's colours and place,
-while the known captions keep drawing what they drew (half of every batch is the base model's own kind
-of picture). A new *colour* word was tried first: flux-mini's autoencoder, trained on eight colours
-only, decodes pink as white, so no transformer LoRA can draw it; a new shape is within its reach.
-The base weights and both text encoders stay frozen: only rank-8 updates of the attention and MLP
-layers are trained,
-through the same run-time LoRA layers (``flux_core.lora.patch``) that apply LoRAs in a workflow.
-The result is written in kohya/sd-scripts layout (``lora_unet_…``, ``.alpha``), the layout most
-downloaded FLUX LoRAs use, so the shipped example also exercises the format converter.
-Seeded; not resumable (it is short).
+flux-mini never saw the word "gold". The LoRA teaches the transformer to draw a gold shape when the
+prompt says "gold", while the known captions keep drawing what they drew (half of every batch is the
+base model's own kind of picture). Gold is drawn as flux-mini's own yellow: its autoencoder, trained
+on eight colours, cannot decode others (a pink LoRA came out white after decoding), and a new *shape*
+("diamond") did not come out in the same training budget. The base weights and both text encoders
+stay frozen: only rank-8 updates of the attention and MLP layers are trained, through the same
+run-time LoRA layers (``flux_core.lora.patch``) that apply LoRAs in a workflow. The result is written
+in kohya/sd-scripts layout (``lora_unet_…``, ``.alpha``), the layout most downloaded FLUX LoRAs use,
+so the shipped example also exercises the format converter. Seeded; not resumable (it is short).
 """
 from __future__ import annotations
 
@@ -23,6 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
+from dataclasses import replace  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import random  # noqa: E402
@@ -32,12 +31,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
 
 from . import MODELS_DIR, data  # noqa: E402
 
-WORD = "diamond"
-SHIPPED_NAME = "flux-mini-diamond.safetensors"
+WORD = "gold"
+SHIPPED_NAME = "flux-mini-gold.safetensors"
 SCRIPT_VERSION = "1"
 
 
@@ -50,37 +48,28 @@ class LoRATrainConfig:
     batch: int = 32
     lr: float = 2e-3
     warmup: int = 50
-    pictures: int = 6000  # half diamonds, half the base model's usual pictures
+    pictures: int = 6000  # half gold shapes, half the base model's usual pictures
     targets: tuple = ("img_attn.qkv", "img_attn.proj", "txt_attn.qkv", "txt_attn.proj",
                       "img_mlp.0", "img_mlp.2", "txt_mlp.0", "txt_mlp.2", "linear1", "linear2")
 
 
-DIAMOND_HALF_DIAGONAL = 1.2  # x the shape "radius": about the area of data's square
+GOLD_AS = "yellow"  # the palette colour gold is drawn in
 
 
-def diamond_polygon(cx: float, cy: float, r: float) -> list[tuple[float, float]]:
-    h = DIAMOND_HALF_DIAGONAL * r
-    return [(cx, cy - h), (cx + h, cy), (cx, cy + h), (cx - h, cy)]
-
-
-def render_diamond(scene: data.Scene, resolution: int = 64) -> np.ndarray:
-    """The scene with a diamond as its shape (data.render knows only the four base shapes)."""
-    big = resolution * data.SUPERSAMPLE
-    image = Image.new("RGB", (big, big), data.COLOURS[scene.background])
-    cx, cy, r = data.scene_geometry(scene, big)
-    ImageDraw.Draw(image).polygon(diamond_polygon(cx, cy, r), fill=data.COLOURS[scene.colour])
-    return np.asarray(image.resize((resolution, resolution), Image.BOX))
-
-
-def diamond_example(seed: int, resolution: int = 64) -> tuple[np.ndarray, str, data.Scene]:
+def gold_example(seed: int, resolution: int = 64) -> tuple[np.ndarray, str, data.Scene]:
+    """A picture with a gold (= palette yellow) shape on a background that is not yellow, and its caption."""
     rng = random.Random(seed)
-    scene = dataclasses.replace(data.random_scene(rng), shape=WORD)
-    return render_diamond(scene, resolution), data.random_caption(scene, rng), scene
+    scene = data.random_scene(rng)
+    if scene.background == GOLD_AS:
+        scene = replace(scene, background=scene.colour)
+    scene = replace(scene, colour=GOLD_AS)
+    pixels = np.asarray(data.render(scene, resolution))
+    return pixels, data.random_caption(replace(scene, colour=WORD), rng), replace(scene, colour=WORD)
 
 
 def training_set(cfg: LoRATrainConfig):
     half = cfg.pictures // 2
-    new = [diamond_example(cfg.seed * 10**7 + 5_000_000 + i) for i in range(half)]
+    new = [gold_example(cfg.seed * 10**7 + 5_000_000 + i) for i in range(half)]
     usual, captions, _ = data.dataset(half, seed=cfg.seed + 31)
     pixels = np.concatenate([np.stack([p for p, _, _ in new]), usual])
     return pixels, [c for _, c, _ in new] + captions, np.array([1] * half + [0] * half)
@@ -201,7 +190,7 @@ def train(cfg: LoRATrainConfig, out: Path) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="runs/diamond-lora")
+    parser.add_argument("--out", default="runs/gold-lora")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--export", action="store_true", help=f"copy the result to {MODELS_DIR}/loras/")
