@@ -1,14 +1,14 @@
 """Cost per sampler step of LoRAs: applied at run time (fluxwire's choice) vs merged into the weights.
 
-Mid-size FLUX config (hidden 768 = 6 heads x 128, 2 double + 4 single blocks, 256 image + 64 text
-tokens, batch 1, CPU), rank-16 LoRAs on every linear layer of every block (what trainers write by
+Small FLUX config (hidden 512 = 4 heads x 128, 1 double + 2 single blocks, 256 image + 64 text
+tokens, batch 1, CPU, one thread: the shared machines are too noisy for more), rank-16 LoRAs on every linear layer of every block (what trainers write by
 default). One model step (one forward = one Euler step) is timed for 0, 1 and 4 LoRAs, at run time
 and merged (a copy whose patched layers hold W + sum of deltas), alternating in rounds so machine load
 hits all variants alike. Also reported: extra memory of each way, how long merging takes (the cost a
 strength change pays when merged), the output difference between the two ways, and the drift that an
 in-place bf16 merge followed by an un-merge leaves in the base weights.
 
-    python bench/bench_lora.py [--rounds 5] [--dtype fp32|bf16]
+    python bench/bench_lora.py [--rounds 15] [--threads 1] [--dtype fp32|bf16]
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ IMG_TOKENS, TXT_TOKENS, RANK = 256, 64, 16
 
 def build(dtype):
     torch.manual_seed(0)
-    params = FluxParams(hidden_size=768, num_heads=6, depth=2, depth_single_blocks=4, guidance_embed=True)
+    params = FluxParams(hidden_size=512, num_heads=4, depth=1, depth_single_blocks=2, guidance_embed=True)
     model = Flux(params).eval()
     with torch.no_grad():
         for p in model.parameters():
@@ -92,10 +92,12 @@ def lora_bytes(patched) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     args = parser.parse_args(argv)
     dtype = torch.float32 if args.dtype == "fp32" else torch.bfloat16
+    torch.set_num_threads(args.threads)
     with torch.no_grad():
         model = build(dtype)
         loras = [random_lora(model, s) for s in range(4)]
@@ -117,7 +119,7 @@ def main(argv=None) -> int:
                 m(**inp)
                 times[name].append(time.perf_counter() - start)
         layers = sum(1 for n, m in model.named_modules() if isinstance(m, nn.Linear) and "blocks" in n)
-        print(f"per-step time, {args.dtype}, hidden 768, 2+4 blocks, {IMG_TOKENS}+{TXT_TOKENS} tokens, "
+        print(f"per-step time, {args.dtype}, {args.threads} thread(s), hidden 512, 1+2 blocks, {IMG_TOKENS}+{TXT_TOKENS} tokens, "
               f"rank-{RANK} LoRAs on all {layers} block layers ({args.rounds} rounds; ratio = median over rounds "
               "of time / the same round's no-LoRA time):")
         for name, t in times.items():
