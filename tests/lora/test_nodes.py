@@ -41,7 +41,7 @@ def models(tmp_path_factory):
     return root
 
 
-def with_loras(*loras, stack=False):
+def with_loras(*loras, stack=False, model_only=False):
     """flux-mini.json with LoadLoRA nodes (or one LoRAStack) between the loaders and their users."""
     doc = json.loads((WORKFLOWS / "flux-mini.json").read_text())
     doc["nodes"] = [n for n in doc["nodes"] if n["id"] != "save"]
@@ -64,9 +64,11 @@ def with_loras(*loras, stack=False):
                   for i, (n, sm, sc) in enumerate(loras)]
     for nid, ntype, widgets in nodes:
         doc["nodes"].append({"id": nid, "type": ntype, "version": 1, "widgets": widgets, "ui": {"pos": [0, 0]}})
-        doc["links"] += [{"from": model[0], "output": model[1], "to": nid, "input": "model"},
-                         {"from": text[0], "output": text[1], "to": nid, "input": "text_encoders"}]
-        model, text = (nid, "model"), (nid, "text_encoders")
+        doc["links"].append({"from": model[0], "output": model[1], "to": nid, "input": "model"})
+        model = (nid, "model")
+        if not model_only:
+            doc["links"].append({"from": text[0], "output": text[1], "to": nid, "input": "text_encoders"})
+            text = (nid, "text_encoders")
     for link in users["model"]:
         link["from"], link["output"] = model
     for link in users["text"]:
@@ -133,3 +135,12 @@ def test_a_lora_for_another_model_fails_naming_the_node_and_file(executor):
         executor.run(with_loras(("sdxl.safetensors", 1.0, 1.0)), outputs=["decode"])
     assert (e.value.node_id, e.value.input) == ("lora0", "lora_name")
     assert "sdxl.safetensors" in e.value.message and "lora_unet_down_blocks_0_proj_in" in e.value.message
+
+
+def test_model_only_lora_reports_its_text_encoder_keys_as_not_applied(executor):
+    """ComfyUI's LoraLoaderModelOnly: no text encoders connected."""
+    result = executor.run(with_loras(("a.safetensors", 1.0, 1.0), model_only=True), outputs=["decode", "lora0"],
+                          overrides={"prompt.text": PROMPT})
+    summary = result.outputs["lora0"]["summary"]
+    assert "lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight: no CLIP-L given to apply it to" in summary
+    assert result.outputs["lora0"]["text_encoders"] is None
