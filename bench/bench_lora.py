@@ -86,8 +86,9 @@ def inputs(params, dtype):
 
 
 def lora_bytes(patched) -> int:
+    """The LoRA tensors of every wrapper: each update's factors plus the stacked copy of fused groups."""
     return sum(t.numel() * t.element_size() for m in patched.modules() if isinstance(m, LoRALinear)
-               for a in m.applied for t in a.buffers())
+               for group in (m.applied, m.fused) for t in group.buffers())
 
 
 def main(argv=None) -> int:

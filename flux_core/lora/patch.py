@@ -109,6 +109,32 @@ class LoRALinear(nn.Module):
         super().__init__()
         self.base = base
         self.applied = nn.ModuleList(applied)
+        self.fused = nn.ModuleList()
+        self._run = self._plan()
+
+    def _plan(self) -> list[_Applied]:
+        """What forward computes: low-rank updates of the same output rows stacked into one pair of
+        matmuls (ranks concatenated, strengths folded into ``up``), so four LoRAs cost two small
+        matmuls, not eight. Not for trainable factors (training needs them separate)."""
+        groups: dict = {}
+        run = []
+        for a in self.applied:
+            if a.factor == 0.0:
+                continue  # strength 0 adds nothing: leave it out
+            plain = a.down is not None and a.dense is None and not a.on_output and not a.down.requires_grad
+            (groups.setdefault(a.rows, []) if plain else run).append(a)
+        for rows, members in groups.items():
+            if len(members) == 1:
+                run.append(members[0])
+                continue
+            dtype = members[0].up.dtype
+            up = torch.cat([m.up.to(dtype) * m.factor for m in members], dim=1)
+            down = torch.cat([m.down.to(dtype) for m in members], dim=0)
+            biases = [m.bias.to(dtype) * m.factor for m in members if m.bias is not None]
+            fused = _Applied(Update(up=up, down=down, bias=sum(biases) if biases else None, rows=rows), 1.0)
+            self.fused.append(fused)
+            run.append(fused)
+        return run
 
     @property
     def in_features(self) -> int:
@@ -124,10 +150,8 @@ class LoRALinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.base(x)
-        base_out = y.clone() if any(a.on_output for a in self.applied) else None
-        for a in self.applied:
-            if a.factor == 0.0:
-                continue  # strength 0 is the base model exactly
+        base_out = y.clone() if any(a.on_output for a in self._run) else None
+        for a in self._run:
             d = a(base_out if a.on_output else x)
             if a.rows is None:
                 y = y + d
