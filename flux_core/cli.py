@@ -124,8 +124,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--root-path", default="", help="sub-path when served behind a proxy")
     serve.add_argument("--device", type=_device, default=None)
     memory_flags(serve)
+    api_flags(serve)
     common(serve)
+
+    api = sub.add_parser("api", help="serve the HTTP API only, without the canvas (docs/api.md)")
+    api.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    api.add_argument("--port", type=_port, default=7861)
+    api.add_argument("--output-dir", default="output")
+    api.add_argument("--input-dir", default="input")
+    api.add_argument("--device", type=_device, default=None)
+    memory_flags(api)
+    api_flags(api)
+    common(api)
     return p
+
+
+def api_flags(sp):
+    sp.add_argument("--api-token", default=None, metavar="TOKEN",
+                    help="token every API request must carry (required off 127.0.0.1: one is generated and "
+                         "printed when not given)")
+    sp.add_argument("--comfyui-compat", action="store_true",
+                    help="also answer ComfyUI's API (POST /prompt, GET /history/ID, GET /view, /ws)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
     try:
         return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve,
-                "export": cmd_export}[args.command](args)
+                "export": cmd_export, "api": cmd_api}[args.command](args)
     except SettingError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INVALID
@@ -400,7 +419,24 @@ def cmd_serve(args) -> int:
     from web.app import serve
 
     serve(host=args.host, port=args.port, models_dir=args.models_dir, output_dir=args.output_dir,
-          nodes_dir=args.nodes_dir, root_path=args.root_path)
+          nodes_dir=args.nodes_dir, root_path=args.root_path, api_token=args.api_token,
+          comfyui_compat=args.comfyui_compat)
+    return EXIT_OK
+
+
+def cmd_api(args) -> int:
+    """`fluxwire api`: the HTTP API alone (scripts, bots, other apps)."""
+    from .executor import Executor
+
+    if args.device:
+        from .device import set_device
+
+        set_device(args.device)
+    from web.api.server import serve_api
+
+    executor = Executor(_registry(args), models_dir=args.models_dir, output_dir=args.output_dir,
+                        input_dir=args.input_dir)
+    serve_api(executor, host=args.host, port=args.port, token=args.api_token, comfyui_compat=args.comfyui_compat)
     return EXIT_OK
 
 

@@ -31,21 +31,26 @@ def token_for(host: str, token: str | None) -> tuple[str | None, bool]:
     return None, False
 
 
-def build_api(executor: Executor, *, token: str | None = None, service: ApiService | None = None) -> FastAPI:
+def build_api(executor: Executor, *, token: str | None = None, service: ApiService | None = None,
+              comfyui_compat: bool = False) -> FastAPI:
     """A FastAPI app with the API under /api, OpenAPI at /api/openapi.json and docs at /api/docs."""
     service = service or ApiService(executor)
     app = FastAPI(title="fluxwire API", description=DESCRIPTION, docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/openapi.json",
                   middleware=[Middleware(RequestSizeLimit, limit=MAX_REQUEST_BYTES)])
     app.include_router(make_router(service, token))
+    if comfyui_compat:
+        from .comfyui_compat import make_compat_router
+
+        app.include_router(make_compat_router(service, token))
     app.state.fluxwire_service = service
     return app
 
 
-def mount_api(app, executor: Executor, *, token: str | None = None) -> ApiService:
+def mount_api(app, executor: Executor, *, token: str | None = None, comfyui_compat: bool = False) -> ApiService:
     """Add the API routes (and its docs) to an already running app (Gradio's), ahead of its own routes."""
     service = ApiService(executor)
-    api = build_api(executor, token=token, service=service)
+    api = build_api(executor, token=token, service=service, comfyui_compat=comfyui_compat)
     before = len(app.router.routes)
     for route in api.router.routes:
         app.router.routes.append(route)
@@ -79,12 +84,12 @@ def announce_token(token: str | None, generated: bool, host: str) -> None:
               f"'Authorization: Bearer TOKEN'): {token}", file=sys.stderr, flush=True)
 
 
-def serve_api(executor: Executor, host: str = "127.0.0.1", port: int = 8188, token: str | None = None,
-              *, block: bool = True):
+def serve_api(executor: Executor, host: str = "127.0.0.1", port: int = 7861, token: str | None = None,
+              *, block: bool = True, comfyui_compat: bool = False):
     """`fluxwire api`: the API without the canvas."""
     token, generated = token_for(host, token)
     announce_token(token, generated, host)
-    app = build_api(executor, token=token)
+    app = build_api(executor, token=token, comfyui_compat=comfyui_compat)
     server, thread, bound = run_uvicorn(app, host, port)
     print(f"fluxwire API on http://{host}:{bound}/api (docs: /api/docs)", file=sys.stderr, flush=True)
     if block:
