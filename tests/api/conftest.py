@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-pytest_plugins = ["tests.web.conftest"]  # the registry with the canvas test pack (SlowSteps, TestPicture)
+# the registry with the canvas test pack (SlowSteps, TestPicture) and an executor on it
+from tests.web.conftest import executor, registry, test_nodes_dir  # noqa: E402,F401
 
 
 def doc(nodes, links=()):

@@ -63,3 +63,34 @@ def test_flux_mini_sweep_loads_models_once_and_writes_every_cell(tmp_path, monke
     array = np.asarray(sheet.convert("RGB"))
     x, y = sheet.width - 4 - w, sheet.height - 4 - h
     assert np.array_equal(array[y:y + h, x:x + w], pictures[3])
+
+
+def test_xygrid_node_runs_its_branch_per_cell_and_saves_a_labelled_grid(executor):
+    from .conftest import doc
+
+    document = doc([("p", "TestPicture", {"width": 24, "height": 16, "seed": 1, "delay": 0.0}),
+                    ("grid", "XYGrid", {"x": "p.seed", "x_values": "10,20,30", "y": "p.width",
+                                        "y_values": "24,32", "filename_prefix": "xy", "thumbnail": 64})],
+                   [("p", "image", "grid", "image")])
+    result = executor.run(document)
+    shown = result.ui["grid"]["images"]
+    assert len(shown) == 1 + 6
+    cells = [np.asarray(Image.open(p).convert("RGB")) for p in shown[1:]]
+    assert [c.shape[:2] for c in cells] == [(16, 24)] * 3 + [(16, 32)] * 3
+    # each cell is what the branch alone makes with those values
+    alone = executor.run(document, {"p.seed": 20, "p.width": 32}, outputs=["p"]).outputs["p"]["image"]
+    assert np.array_equal(cells[4], (alone[0].numpy() * 255).round().astype("uint8"))
+    assert len({c.tobytes() for c in cells}) == 6
+    grid_array = result.outputs["grid"]["grid"][0].numpy()
+    sheet = np.asarray(Image.open(shown[0]).convert("RGB"))
+    assert np.array_equal((grid_array * 255).round().astype("uint8"), sheet)
+    assert sheet.shape[1] >= 3 * 32 and sheet.shape[0] >= 2 * 16
+    assert (sheet[:20] < 100).any()  # the column labels are drawn in black on white
+
+    bad = doc([("p", "TestPicture", {"delay": 0.0}),
+               ("grid", "XYGrid", {"x": "p.nope", "x_values": "1,2"})], [("p", "image", "grid", "image")])
+    from flux_core.executor import RunFailed
+
+    with pytest.raises(RunFailed) as failed:
+        executor.run(bad)
+    assert failed.value.node_id == "grid" and failed.value.input == "x" and "nope" in failed.value.message
