@@ -138,6 +138,10 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--output-dir", default="output")
     sweep.add_argument("--device", type=_device, default=None)
     sweep.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
+    sweep.add_argument("--ray", default=None, metavar="auto|ADDRESS|local",
+                       help="run the cells on a Ray cluster (pip install 'fluxwire[ray]'); local starts one here")
+    sweep.add_argument("--ray-actors", type=int, default=2, help="long-lived actors, each keeping models loaded")
+    sweep.add_argument("--ray-gpus", type=float, default=0, help="GPUs per actor (1: one actor per GPU)")
     common(sweep)
 
     api = sub.add_parser("api", help="serve the HTTP API only, without the canvas (docs/api.md)")
@@ -440,7 +444,7 @@ def cmd_serve(args) -> int:
 def cmd_sweep(args) -> int:
     """`fluxwire sweep`: every cell on one executor, so models load once; a grid picture and a manifest."""
     from .executor import Executor
-    from .sweep import parse_vary, run_sweep, write_results
+    from .sweep import grid, parse_vary, run_sweep, write_results
     from .workflow import WorkflowError, read_document
 
     executor = Executor(_registry(args), models_dir=args.models_dir, output_dir=Path(args.output_dir),
@@ -452,8 +456,19 @@ def cmd_sweep(args) -> int:
         def progress(cell):
             print(f"cell {cell.index + 1}: {cell.status} {cell.overrides}"
                   + (f" ({cell.error})" if cell.error else ""), file=sys.stderr)
-        cells = run_sweep(executor, workflow, axes, base_overrides=_parse_overrides(args.overrides),
-                          outputs=args.outputs, on_cell=progress)
+        if args.ray:
+            from .ray_sweep import RaySweep
+            from .workflow import dumps_document
+
+            for cell in grid(axes):  # every cell checked here before any actor starts
+                executor.validate(workflow, {**_parse_overrides(args.overrides), **cell.overrides})
+            cells = RaySweep(json.loads(dumps_document(workflow)), axes, args.output_dir, address=args.ray,
+                             actors=args.ray_actors, actor_gpus=args.ray_gpus,
+                             base_overrides=_parse_overrides(args.overrides), outputs=args.outputs,
+                             models_dir=args.models_dir, on_cell=lambda cell, _: progress(cell)).run()
+        else:
+            cells = run_sweep(executor, workflow, axes, base_overrides=_parse_overrides(args.overrides),
+                              outputs=args.outputs, on_cell=progress)
     except WorkflowError as e:
         e.source = e.source or args.workflow
         _print_problems(e, args.json)
