@@ -335,6 +335,7 @@ class Output:
     name: str
     type: str
     description: str = ""
+    optional: bool = False  # may hold None: a pass-through of an optional input that was left unconnected
 
     def describe(self) -> dict:
         return {"name": self.name, "type": self.type, "description": self.description}
@@ -387,7 +388,8 @@ class Node:
 
     @classmethod
     def check(cls, ctx, **widgets) -> list[str] | None:
-        """Extra validation of widget values before any node runs; return sentences for problems."""
+        """Extra validation of widget values before any node runs; return sentences for problems (or
+        (input name, sentence) pairs, so the problem names the input)."""
         return None
 
     # --- derived from the declaration --------------------------------------------------------
@@ -494,7 +496,7 @@ class Node:
         value is blamed on the node that made it, not on the next node that trips over it."""
         for out in cls.outputs:
             expected = OUTPUT_CHECKS.get(out.type)
-            if expected is None or out.name not in values:
+            if expected is None or out.name not in values or (out.optional and values[out.name] is None):
                 continue
             accepts, what = expected
             value = values[out.name]
