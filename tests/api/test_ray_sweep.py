@@ -3,6 +3,7 @@ nothing but a retry. Skipped where Ray is not installed (it is the optional extr
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ def test_ray_sweep_matches_serial_bytes_and_survives_a_killed_actor(tmp_path):
     document = json.loads((ROOT / "workflows" / "flux-mini.json").read_text())
     serial = run_sweep(Executor(output_dir=tmp_path / "serial"), document, axes)
 
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a throwaway local cluster needs no token file
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         killed = []
