@@ -89,9 +89,7 @@ def run_sweep(executor, workflow: Any, axes: list[Axis], *, base_overrides: dict
               on_cell: Callable[[Cell], None] | None = None) -> list[Cell]:
     """Run every cell on one executor (shared cache). A failed cell is recorded and the sweep goes on;
     the whole grid is validated before the first cell runs, so a bad value fails fast."""
-    from .executor import RunFailed, RunInterrupted
-    from .pnginfo import WORKFLOW_KEY  # noqa: F401  (SaveImage embeds each cell's document)
-    from .executor import as_workflow
+    from .executor import RunFailed, RunInterrupted, as_workflow
 
     workflow = as_workflow(workflow)
     cells = grid(axes)
