@@ -23,8 +23,21 @@ def _load(what: str, input_name: str, fn, *args, **kw):
         raise NodeError(f"cannot load the {what}: {e}", input=input_name) from None
 
 
+def _is_kontext(path, model) -> bool:
+    """Kontext has dev's shapes: the file's metadata or its name tells (flux_core.loading.detect.model_type)."""
+    from flux_core.loading import ModelLoadError
+    from flux_core.loading.detect import model_type
+    from flux_core.loading.safetensors_io import read_header
+
+    try:
+        metadata = read_header(path).metadata if path.is_file() else {}
+    except (ModelLoadError, OSError, ValueError):  # shards or an index file: the name alone decides
+        metadata = {}
+    return model_type(vars(model.params), metadata, path.name) == "kontext"
+
+
 class LoadDiffusionModel(Node):
-    """Load a FLUX transformer (schnell or dev) from diffusion_models/ (alias unet/)."""
+    """Load a FLUX transformer (schnell, dev, Fill or Kontext) from diffusion_models/ (alias unet/)."""
 
     category = "loaders"
     inputs = [ModelFile("model_name", "diffusion_models", "flux1-schnell.safetensors"),
@@ -41,7 +54,7 @@ class LoadDiffusionModel(Node):
         path = model_path("diffusion_models", model_name, ctx.env, "model_name")
         model = _load("diffusion model", "model_name", load_diffusion_model, path, dtype=_dtype(weight_dtype),
                       device=ctx.device)
-        return FluxModel(model.eval(), model_name)
+        return FluxModel(model.eval(), model_name, kontext=_is_kontext(path, model))
 
 
 class LoadTextEncoders(Node):
