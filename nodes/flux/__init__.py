@@ -2,6 +2,6 @@
 
 Nodes stay thin: they turn socket values into flux_core calls and back.
 """
-from . import conditioning, image, inpaint, latent, loaders, masks, sampling
+from . import conditioning, image, inpaint, kontext, latent, loaders, masks, sampling
 
-NODES = [*loaders.NODES, *conditioning.NODES, *latent.NODES, *sampling.NODES, *image.NODES, *masks.NODES, *inpaint.NODES]
+NODES = [*loaders.NODES, *conditioning.NODES, *latent.NODES, *sampling.NODES, *image.NODES, *masks.NODES, *inpaint.NODES, *kontext.NODES]
