@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="models folder (default $FLUXWIRE_MODELS_DIR or ./models)")
         sp.add_argument("--library-dir", default=None,
                         help="your subgraph library (default $FLUXWIRE_LIBRARY_DIR or ./library)")
+        sp.add_argument("--extra-model-paths", default=None, metavar="FILE",
+                        help="also search the folders of a ComfyUI extra_model_paths.yaml")
 
     run = sub.add_parser("run", help="run a workflow file (.json or a fluxwire .png)")
     run.add_argument("workflow")
@@ -42,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("workflow")
     val.add_argument("--json", action="store_true")
     common(val)
+
+    export = sub.add_parser("export", help="write a workflow in another tool's format")
+    export.add_argument("workflow")
+    export.add_argument("--comfyui-api", action="store_true", required=True,
+                        help="as a ComfyUI API prompt (every node needs a ComfyUI twin)")
+    export.add_argument("-o", "--output", default=None, help="file to write (default: standard output)")
+    common(export)
 
     nodes = sub.add_parser("nodes", help="list the available node types")
     nodes.add_argument("--json", action="store_true", help="the full catalogue as JSON")
@@ -66,8 +75,17 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["FLUXWIRE_MODELS_DIR"] = args.models_dir
     if getattr(args, "library_dir", None):
         os.environ["FLUXWIRE_LIBRARY_DIR"] = args.library_dir
+    if getattr(args, "extra_model_paths", None):
+        from .interop.comfyui.model_paths import ExtraPathsError, use_extra_paths
+
+        try:
+            use_extra_paths(args.extra_model_paths)
+        except ExtraPathsError as e:
+            print(f"error: --extra-model-paths: {e}", file=sys.stderr)
+            return EXIT_INVALID
     try:
-        return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve}[args.command](args)
+        return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve,
+                "export": cmd_export}[args.command](args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -121,6 +139,25 @@ def cmd_validate(args) -> int:
         print(json.dumps({"valid": True, "nodes": len(workflow.nodes), "links": len(workflow.links)}))
     else:
         print(f"{args.workflow}: valid ({len(workflow.nodes)} nodes, {len(workflow.links)} links)")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from .interop.comfyui.export import dumps_api_prompt, to_api_prompt
+    from .workflow import WorkflowError, read_document
+
+    registry = _registry(args)
+    try:
+        text = dumps_api_prompt(to_api_prompt(read_document(args.workflow), registry))
+    except WorkflowError as e:
+        e.source = e.source or args.workflow
+        _print_problems(e, False)
+        return EXIT_INVALID
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 

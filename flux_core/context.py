@@ -4,11 +4,16 @@ Nodes never pick a device or a folder themselves; they ask their `NodeContext`.
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+
+_PREVIEW_LOCK = threading.Lock()
 
 
 class Interrupted(Exception):
@@ -23,8 +28,9 @@ class Environment:
     output_dir: Path = Path("output")
     input_dir: Path = Path("input")
     device: str | None = None  # None: the central automatic choice
-    temp_dir: Path = Path(tempfile.gettempdir()) / "fluxwire"  # previews and uploads, not kept
+    temp_dir: Path = Path(tempfile.gettempdir())  # where this environment's private preview folder is made
     library_dir: Path | None = None  # the user's subgraph library; None: $FLUXWIRE_LIBRARY_DIR, else ./library
+    _preview_dir: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         from .model_folders import default_models_dir
@@ -33,6 +39,21 @@ class Environment:
         self.output_dir = Path(self.output_dir)
         self.input_dir = Path(self.input_dir)
         self.temp_dir = Path(self.temp_dir)
+
+    @property
+    def preview_dir(self) -> Path:
+        """This environment's own folder for pictures that are shown, not kept (PreviewImage).
+
+        Made on first use under `temp_dir` (mode 0700, so no one else can plant links in it) and removed when
+        the environment is garbage-collected or the process exits; folders of processes that were killed are
+        removed the next time one is made. Never shared between servers or executors."""
+        with _PREVIEW_LOCK:  # two runs asking at once must not make two folders
+            if self._preview_dir is None:
+                from .files import private_folder
+
+                self._preview_dir = private_folder(self.temp_dir, "previews")
+                weakref.finalize(self, shutil.rmtree, str(self._preview_dir), True)
+        return self._preview_dir
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from . import events as ev
 from .cache import ResultCache
 from .context import Environment, Interrupted, NodeContext
-from .node import Node, NodeError
+from .node import Node, NodeError, run_node
 from .library import Library
 from .registry import Registry, default_registry
 from .subgraphs import expand as expand_subgraphs
@@ -254,7 +254,7 @@ class Executor:
                                           ev.NODE_PROGRESS, node=nid, node_type=t, value=v, max=m, preview=p))
                     emit(ev.NODE_STARTED, node=nid, node_type=cls.type_name)
                     start = time.perf_counter()
-                    values = cls.normalise_result(cls().run(ctx, **inputs))
+                    values = run_node(cls, ctx, inputs)  # checks outputs; sys.exit() is a node failure
                     seconds = time.perf_counter() - start
                     entry = self.cache.put(sigs[nid], values, dict(ctx.ui))
                     result.executed.append(nid)

@@ -1,4 +1,4 @@
-"""Picture resizing and stitching for the editing nodes (Kontext scaling, side-by-side references).
+"""Picture sizes and stitching for the editing nodes (Kontext references side by side, longest-side scaling).
 Pictures are [B, H, W, 3] floats in 0..1."""
 from __future__ import annotations
 
@@ -6,51 +6,35 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-METHODS = ("bicubic", "bilinear", "nearest", "area")
 SPACING_COLOURS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "red": (1.0, 0.0, 0.0),
                    "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0)}
 
 
-def resize(image: Tensor, width: int, height: int, method: str = "bicubic", crop_centre: bool = False) -> Tensor:
-    """Resize to width x height (antialiased when shrinking); with ``crop_centre`` first cut the middle
-    to the target's aspect ratio so nothing is stretched (ComfyUI's "center" crop)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown resize method {method!r}; choose one of {', '.join(METHODS)}")
-    if width < 1 or height < 1:
-        raise ValueError(f"cannot resize to {width}x{height}")
-    x = image[..., :3].permute(0, 3, 1, 2).float()
-    if crop_centre:
-        h, w = x.shape[-2:]
-        if w / h > width / height:  # too wide: cut the sides
-            keep = round(h * width / height)
-            x = x[..., :, (w - keep) // 2:(w - keep) // 2 + keep]
-        else:
-            keep = round(w * height / width)
-            x = x[..., (h - keep) // 2:(h - keep) // 2 + keep, :]
-    if tuple(x.shape[-2:]) != (height, width):
-        smooth = method in ("bicubic", "bilinear")
-        x = F.interpolate(x, size=(height, width), mode=method, antialias=smooth,
-                          **({"align_corners": False} if smooth else {}))
-    return x.clamp(0, 1).permute(0, 2, 3, 1).contiguous()
+def max_side_size(width: int, height: int, largest: int) -> tuple[int, int]:
+    """(width, height) with the longer side ``largest`` and the aspect ratio kept (ComfyUI
+    ImageScaleToMaxDimension's rounding)."""
+    if height > width:
+        return max(1, round(width / height * largest)), largest
+    if width > height:
+        return largest, max(1, round(height / width * largest))
+    return largest, largest
 
 
-def scale_to_max_side(image: Tensor, largest: int, method: str = "bicubic") -> Tensor:
-    """Resize so the longer side is ``largest``, keeping the aspect ratio (ComfyUI ImageScaleToMaxDimension)."""
-    h, w = image.shape[1:3]
-    if h > w:
-        w, h = round(w / h * largest), largest
-    elif w > h:
-        w, h = largest, round(h / w * largest)
-    else:
-        w = h = largest
-    return resize(image, max(w, 1), max(h, 1), method)
+def matched_size(first: Tensor, second: Tensor, direction: str) -> tuple[int, int]:
+    """(width, height) to scale ``second`` to so it lines up with ``first``: the same height side by
+    side, the same width stacked, keeping its aspect ratio."""
+    h1, w1 = first.shape[1:3]
+    h2, w2 = second.shape[1:3]
+    if direction in ("right", "left"):
+        return max(1, round(w2 * h1 / h2)), h1
+    return w1, max(1, round(h2 * w1 / w2))
 
 
-def stitch(first: Tensor, second: Tensor, direction: str = "right", match_size: bool = True, spacing: int = 0,
+def stitch(first: Tensor, second: Tensor, direction: str = "right", spacing: int = 0,
            spacing_colour: str = "white") -> Tensor:
-    """Put ``second`` to the right of / below / left of / above ``first``. With ``match_size`` the second is
-    scaled to the first's height (side by side) or width (stacked); otherwise the smaller one is padded
-    with black at its end. ``spacing`` pixels of a colour go between them."""
+    """Put ``second`` to the right of / below / left of / above ``first`` (scale it first with
+    :func:`matched_size` to line them up); the smaller one is padded with black at its end. ``spacing``
+    pixels of a colour go between them."""
     if direction not in ("right", "down", "left", "up"):
         raise ValueError(f"unknown direction {direction!r}; choose right, down, left or up")
     if spacing_colour not in SPACING_COLOURS:
@@ -66,12 +50,6 @@ def stitch(first: Tensor, second: Tensor, direction: str = "right", match_size: 
     across = direction in ("right", "left")
     axis = 2 if across else 1
     other = 1 if across else 2
-    if match_size and a.shape[other] != b.shape[other]:
-        h, w = b.shape[1:3]
-        if across:
-            b = resize(b, max(1, round(w * a.shape[1] / h)), a.shape[1])
-        else:
-            b = resize(b, a.shape[2], max(1, round(h * a.shape[2] / w)))
     size = max(a.shape[other], b.shape[other])
 
     def padded(x):

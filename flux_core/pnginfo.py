@@ -22,8 +22,10 @@ def text_chunks(data: bytes) -> dict[str, str]:
     while pos + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[pos:pos + 8])
         body = data[pos + 8:pos + 8 + length]
-        if len(body) < length:
+        if pos + 12 + length > len(data):
             raise ValueError("the PNG is truncated")
+        if struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])[0] != zlib.crc32(kind + body):
+            raise ValueError(f"the PNG is damaged (checksum of its {kind.decode('latin-1')} chunk is wrong)")
         pos += 12 + length
         if kind == b"tEXt":
             key, _, value = body.partition(b"\0")
@@ -38,8 +40,8 @@ def text_chunks(data: bytes) -> dict[str, str]:
             _tkey, _, text = rest.partition(b"\0")
             out[key.decode("latin-1")] = (zlib.decompress(text) if compressed else text).decode("utf-8")
         elif kind == b"IEND":
-            break
-    return out
+            return out
+    raise ValueError("the PNG is truncated (it ends before its IEND chunk): the file was not written whole")
 
 
 def workflow_text_from_png(data: bytes, source: str | None = None) -> str:
@@ -50,7 +52,10 @@ def workflow_text_from_png(data: bytes, source: str | None = None) -> str:
         chunks = text_chunks(data)
     except (ValueError, zlib.error, UnicodeDecodeError, struct.error) as e:
         raise WorkflowError([Problem(f"cannot read the PNG's text chunks: {e}", code="bad_png")], source) from None
+    if WORKFLOW_KEY not in chunks and ("workflow" in chunks or "prompt" in chunks):
+        from .interop.comfyui.png import document_text
+
+        return document_text(chunks, source)  # a ComfyUI picture: its workflow, converted
     if WORKFLOW_KEY not in chunks:
-        hint = " (it has a ComfyUI workflow, which fluxwire cannot import yet)" if "workflow" in chunks else ""
-        raise WorkflowError([Problem(f"the PNG carries no fluxwire workflow{hint}", code="no_workflow")], source)
+        raise WorkflowError([Problem("the PNG carries no fluxwire workflow (nor a ComfyUI one)", code="no_workflow")], source)
     return chunks[WORKFLOW_KEY]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -137,13 +136,11 @@ def parse_document(data: Any, source: str | None = None) -> Workflow:
     if not isinstance(data, dict):
         raise WorkflowError([Problem(f"a workflow is a JSON object, got {_kind(data)}", code="not_an_object")],
                             source)
-    if "format" not in data and isinstance(data.get("nodes"), list) and "links" in data and (
-            "last_node_id" in data or "last_link_id" in data):
-        raise WorkflowError([Problem("this looks like a ComfyUI UI workflow; fluxwire cannot import it yet",
-                                     code="foreign_format")], source)
-    if "format" not in data and data and all(isinstance(v, dict) and "class_type" in v for v in data.values()):
-        raise WorkflowError([Problem("this looks like a ComfyUI API prompt; fluxwire cannot import it yet",
-                                     code="foreign_format")], source)
+    if "format" not in data:
+        from .interop.comfyui import comfyui_to_document, detect
+
+        if detect(data) is not None:  # ComfyUI API prompt or UI workflow: converted, then checked as ours
+            return parse_document(comfyui_to_document(data, source), source)
     if data.get("format") == "fluxwire.subgraph":
         raise WorkflowError([Problem("this is a subgraph file; use it from a workflow through a node of type "
                                      '"Subgraph" with "subgraph": {"file": ...} or {"library": ...}',
@@ -367,21 +364,7 @@ def dumps_document(workflow: Workflow | dict) -> str:
 
 
 def save_document(workflow: Workflow | dict, path: str | os.PathLike) -> Path:
-    """Write atomically: a temp file in the same folder, flushed, then renamed over the target."""
-    path = Path(path)
-    text = dumps_document(workflow)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    """Write whole or not at all (see `flux_core.files.replace_file`): temp file, fsync, rename over the target."""
+    from .files import replace_file
+
+    return replace_file(path, dumps_document(workflow).encode("utf-8"))

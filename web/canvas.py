@@ -53,6 +53,7 @@ TEMPLATE = """
     <span class="fw-sep"></span>
     <button type="button" class="fw-btn" data-action="save" title="Download the workflow as JSON">Save</button>
     <button type="button" class="fw-btn" data-action="open" title="Open a workflow JSON or a fluxwire PNG">Open</button>
+    <button type="button" class="fw-btn" data-action="export-comfyui" title="Download the workflow as a ComfyUI API prompt">Export ComfyUI</button>
     <input type="file" class="fw-file" accept=".json,.png,application/json,image/png" hidden>
     <select class="fw-shipped" data-action="shipped" title="Shipped workflows"><option value="">Workflows&#8230;</option></select>
     <span class="fw-status" data-role="status"></span>
@@ -213,6 +214,12 @@ class NodeCanvas(gr.HTML):
                 node_catalogue(ex, fresh=True)
             return result
 
+        def export_comfyui(graph):
+            """The graph as a ComfyUI API prompt (text), or the nodes that have no ComfyUI twin."""
+            from flux_core.interop.comfyui.export import export_for_canvas
+
+            return export_for_canvas(graph, ex.registry)
+
         def refresh_catalogue(_=None):
             """Re-read node declarations (e.g. model files added to the models folder)."""
             return node_catalogue(ex, fresh=True)
@@ -224,7 +231,7 @@ class NodeCanvas(gr.HTML):
             js_on_load="\n".join(_asset(name) for name in JS_PARTS),
             apply_default_css=False,
             server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image,
-                              save_to_library],
+                              save_to_library, export_comfyui],
             elem_id=elem_id,
             elem_classes=elem_classes,
             catalogue=catalogue,
@@ -333,6 +340,8 @@ def save_uploaded_image(upload: Any, executor: Executor) -> dict:
 
     from PIL import Image, UnidentifiedImageError
 
+    from flux_core.files import UnsafeName, write_new
+
     def refuse(message: str) -> dict:
         return {"ok": False, "name": None, "message": message}
 
@@ -360,12 +369,18 @@ def save_uploaded_image(upload: Any, executor: Executor) -> dict:
     for i in range(10_000):
         name = f"{safe}{'' if i == 0 else f'-{i}'}{ext}"
         target = folder / name
+        if target.is_symlink():
+            continue  # never read or write through a link lying in the input folder
         if target.exists():
             if hashlib.sha256(target.read_bytes()).hexdigest() == digest:
                 return {"ok": True, "name": name, "message": f"{name} is already in the input folder"}
             continue
-        with open(target, "xb") as f:
-            f.write(raw)
+        try:
+            write_new(folder, name, raw, what="upload name")  # whole or not at all, never through a link
+        except FileExistsError:
+            continue
+        except UnsafeName as e:
+            return refuse(f"{original}: {e}")
         return {"ok": True, "name": name, "message": f"uploaded {name}"}
     return refuse(f"{original}: too many files with that name in the input folder")
 

@@ -29,6 +29,9 @@ class TextConditioner:
         self.clip = clip
         self.clip_tokenizer = clip_tokenizer
         self.t5_max_length = t5_max_length
+        # "bfl": pad/truncate to t5_max_length; "comfyui": ComfyUI's tokenization (models/comfy_text.py),
+        # T5 padded to at least t5_max_length and never truncated
+        self.tokenization = "bfl"
 
     def t5_input_ids(self, prompts: list[str]) -> Tensor:
         """T5 token ids [B, t5_max_length]: padded to max length, truncated."""
@@ -64,6 +67,11 @@ class TextConditioner:
         clip_prompts = list(prompts) if clip_prompts is None else list(clip_prompts)
         if len(clip_prompts) != len(prompts):
             raise ValueError(f"got {len(prompts)} T5 prompts but {len(clip_prompts)} CLIP prompts")
+        if self.tokenization == "comfyui":
+            from .comfy_text import encode
+
+            with torch.no_grad() if no_grad else contextlib.nullcontext():
+                return encode(self, list(prompts), clip_prompts, self.t5_max_length)
         t5_ids = self.t5_input_ids(prompts).to(_device_of(self.t5))
         clip_ids = self.clip_input_ids(clip_prompts).to(_device_of(self.clip))
         ctx = torch.no_grad() if no_grad else contextlib.nullcontext()

@@ -101,12 +101,14 @@ class Flux(nn.Module):
         timesteps: Tensor,
         y: Tensor,
         guidance: Tensor | None = None,
+        skip_guidance: bool = False,
     ) -> Tensor:
         """Predict the flow velocity for packed image tokens.
 
         img [B, N, in_channels], img_ids [B, N, 3], txt [B, L, context_in_dim], txt_ids [B, L, 3],
         timesteps [B] in [0, 1], y [B, vec_in_dim], guidance [B] raw scale (e.g. 3.5) for dev models.
-        Computes in img's dtype. Returns [B, N, out_channels].
+        Computes in img's dtype. Returns [B, N, out_channels]. ``skip_guidance`` leaves the guidance
+        embedding out entirely (ComfyUI's FluxDisableGuidance), which is not the same as guidance 0.
         """
         if img.ndim != 3 or txt.ndim != 3:
             raise ValueError(
@@ -119,7 +121,7 @@ class Flux(nn.Module):
         timesteps = _per_sample(timesteps, batch, img.device, "timesteps")
         img = self.img_in(img)
         vec = self.time_in(timestep_embedding(timesteps, 256).to(dtype))
-        if self.params.guidance_embed:
+        if self.params.guidance_embed and not skip_guidance:
             if guidance is None:
                 raise ValueError(
                     "this FLUX model has a guidance embedder (a dev-type model) and needs a guidance value, got None"

@@ -1,11 +1,10 @@
 """Pixel nodes: decode and encode with the autoencoder, load pictures, save and preview them."""
 from __future__ import annotations
 
-import json
-import os
 import re
 from pathlib import Path
 
+from flux_core.files import UnsafeName, check_name, write_numbered
 from flux_core.node import Combo, Input, Node, NodeError, Output, String
 
 from .folders import file_stamp, input_image_path, input_images
@@ -108,17 +107,21 @@ def _to_pil(image):
 
 
 def _summary(ctx) -> str:
-    """Seed, steps, prompt and models of the nodes feeding this one, in readable lines."""
+    """Seed, steps, prompt and models of the nodes feeding this one, in readable lines.
+
+    One pass over the links builds who-feeds-whom, so a long chain costs linear time, not quadratic."""
     workflow = ctx.run_info.get("workflow")
     if workflow is None:
         return ""
+    sources: dict[str, list[str]] = {}
+    for link in workflow.links:
+        sources.setdefault(link.target, []).append(link.source)
     upstream, stack = set(), [ctx.node_id]
     while stack:
-        nid = stack.pop()
-        for link in workflow.links_into(nid).values():
-            if link.source not in upstream:
-                upstream.add(link.source)
-                stack.append(link.source)
+        for source in sources.get(stack.pop(), ()):
+            if source not in upstream:
+                upstream.add(source)
+                stack.append(source)
     keys = ("text", "clip_text", "seed", "steps", "denoise", "guidance", "width", "height", "model_name",
             "ckpt_name", "t5_name", "clip_name", "vae_name", "folder_name")
     lines = []
@@ -133,35 +136,29 @@ def _summary(ctx) -> str:
 
 
 def _write_png(pil, folder: Path, prefix: str, workflow_text: str | None, summary: str) -> Path:
-    """Write a PNG under a new name (never overwrites: the name is claimed with O_EXCL first)."""
+    """Write a PNG whole under the next free ``prefix_NNNNN.png`` inside `folder` (see flux_core.files:
+    never overwrites, never follows a link, never leaves a half-written picture under its final name)."""
     from PIL import PngImagePlugin
 
-    folder.mkdir(parents=True, exist_ok=True)
     info = PngImagePlugin.PngInfo()
     if workflow_text is not None:
         info.add_itxt("fluxwire.workflow", workflow_text)
     if summary:
         info.add_itxt("parameters", summary)
-    pattern = re.compile(re.escape(Path(prefix).name) + r"_(\d+)\.png$")
-    target_dir = folder / Path(prefix).parent
-    target_dir.mkdir(parents=True, exist_ok=True)
-    counter = 1 + max([int(m.group(1)) for p in target_dir.iterdir() if (m := pattern.match(p.name))], default=0)
-    while True:
-        path = target_dir / f"{Path(prefix).name}_{counter:05d}.png"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            counter += 1
-            continue
-        with os.fdopen(fd, "wb") as f:
-            pil.save(f, format="PNG", pnginfo=info, compress_level=4)
-        return path
+    try:
+        return write_numbered(folder, prefix, ".png",
+                              lambda f: pil.save(f, format="PNG", pnginfo=info, compress_level=4))
+    except UnsafeName as e:
+        raise NodeError(f"{e}; the output folder is {folder}", input="filename_prefix") from None
 
 
 def _check_prefix(prefix: str) -> str:
-    if not prefix or prefix.startswith("/") or "\\" in prefix or ".." in prefix.split("/") or "\0" in prefix:
-        raise NodeError(f"file name prefix {prefix!r} must be a relative name inside the output folder",
-                        input="filename_prefix")
+    """A prefix is a file name, optionally under sub-folders of the output folder (``portraits/fox``)."""
+    try:
+        check_name(prefix, "file name prefix")
+    except UnsafeName as e:
+        raise NodeError(f"{e}; use a name such as 'fluxwire' or 'portraits/fox' inside the output folder",
+                        input="filename_prefix") from None
     return prefix
 
 
@@ -190,7 +187,8 @@ class SaveImage(Node):
 
 
 class PreviewImage(Node):
-    """Show pictures on the canvas without keeping them (written to a temporary folder)."""
+    """Show pictures on the canvas without keeping them (written to this server's own temporary folder,
+    removed when it stops)."""
 
     category = "image"
     output_node = True
@@ -198,8 +196,9 @@ class PreviewImage(Node):
     outputs = []
 
     def run(self, ctx, images):
-        folder = Path(ctx.env.temp_dir) / "previews"
-        paths = [str(_write_png(p, folder, f"preview_{ctx.node_id}", None, "")) for p in _to_pil(images)]
+        folder = ctx.env.preview_dir
+        stem = "preview_" + re.sub(r"[^A-Za-z0-9_-]+", "-", ctx.node_id)[:60]  # ids are free text
+        paths = [str(_write_png(p, folder, stem, None, "")) for p in _to_pil(images)]
         ctx.show(images=paths)
         return {}
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 from flux_core.node import Boolean, Combo, Input, Int, Node, NodeError, Output
 
+from .image_ops import IMAGE_METHODS, resize
 from .inpaint import _encode
 
-RESIZE_METHODS = ["bicubic", "bilinear", "nearest", "area"]
 
 
 def _picture_op(fn, input_name: str, *args, **kwargs):
@@ -69,7 +69,7 @@ class KontextReferenceMethod(Node):
 
 class KontextImageScale(Node):
     """Scale a picture to the Kontext training size with the closest aspect ratio (centre-cropped to
-    that ratio first), as FluxKontextImageScale and the reference pipelines do."""
+    that ratio first, Lanczos), as ComfyUI's FluxKontextImageScale does."""
 
     category = "image"
     inputs = [Input("image", "IMAGE")]
@@ -77,14 +77,14 @@ class KontextImageScale(Node):
 
     def run(self, ctx, image):
         from flux_core.kontext import preferred_size
-        from flux_core.picture_ops import resize
 
         width, height = preferred_size(image.shape[2], image.shape[1])
-        return resize(image, width, height, "bicubic", crop_centre=True)
+        return resize(image.movedim(-1, 1), width, height, "lanczos", "center").movedim(1, -1).contiguous()
 
 
 class ImageStitch(Node):
-    """Put two pictures side by side or stacked (to give Kontext several references as one picture)."""
+    """Put two pictures side by side or stacked (to give Kontext several references as one picture); with
+    match_image_size the second is scaled (Lanczos) to line up with the first, else padded with black."""
 
     category = "image"
     inputs = [Input("image1", "IMAGE"), Input("image2", "IMAGE"),
@@ -94,24 +94,28 @@ class ImageStitch(Node):
     outputs = [Output("image", "IMAGE")]
 
     def run(self, ctx, image1, image2, direction, match_image_size, spacing_width, spacing_color):
-        from flux_core.picture_ops import stitch
+        from flux_core.picture_ops import matched_size, stitch
 
-        return _picture_op(stitch, "image2", image1, image2, direction, match_image_size, spacing_width,
-                           spacing_color)
+        if match_image_size:
+            width, height = matched_size(image1, image2, direction)
+            if (height, width) != tuple(image2.shape[1:3]):
+                image2 = resize(image2.movedim(-1, 1), width, height, "lanczos", "disabled").movedim(1, -1)
+        return _picture_op(stitch, "image2", image1, image2, direction, spacing_width, spacing_color)
 
 
 class ImageScaleToMaxDimension(Node):
     """Resize so the longer side has `largest_size` pixels, keeping the aspect ratio."""
 
     category = "image"
-    inputs = [Input("image", "IMAGE"), Combo("upscale_method", RESIZE_METHODS),
+    inputs = [Input("image", "IMAGE"), Combo("upscale_method", IMAGE_METHODS),
               Int("largest_size", 1024, min=16, max=8192)]
     outputs = [Output("image", "IMAGE")]
 
     def run(self, ctx, image, upscale_method, largest_size):
-        from flux_core.picture_ops import scale_to_max_side
+        from flux_core.picture_ops import max_side_size
 
-        return _picture_op(scale_to_max_side, "upscale_method", image, largest_size, upscale_method)
+        width, height = max_side_size(image.shape[2], image.shape[1], largest_size)
+        return resize(image.movedim(-1, 1), width, height, upscale_method, "disabled").movedim(1, -1).contiguous()
 
 
 NODES = [ReferenceImage, ReferenceLatent, KontextReferenceMethod, KontextImageScale, ImageStitch,

@@ -7,6 +7,17 @@ from .folders import file_stamp, model_path, models_root_of
 from .values import FluxModel, TextEncoders, Vae
 
 WEIGHT_DTYPES = ["default", "bf16", "fp16", "fp32", "fp8_e4m3fn"]
+T5_LENGTHS = ["auto", "256", "512", "comfyui"]
+T5_LENGTH_HELP = ("T5 tokens: 256 for schnell, 512 for dev; auto reads the file or uses 256; comfyui tokenizes as "
+                  "ComfyUI does (at least 256, never truncated, (text:1.2) weights)")
+
+
+def _set_t5_length(conditioner, choice: str) -> None:
+    """Apply a T5-length choice to a loaded conditioner ("auto": what the loader chose)."""
+    if choice == "comfyui":
+        conditioner.t5_max_length, conditioner.tokenization = 256, "comfyui"
+    elif choice != "auto":
+        conditioner.t5_max_length = int(choice)
 
 
 def _dtype(name: str):
@@ -63,8 +74,7 @@ class LoadTextEncoders(Node):
     category = "loaders"
     inputs = [ModelFile("t5_name", "text_encoders", "t5xxl_fp16.safetensors"),
               ModelFile("clip_name", "text_encoders", "clip_l.safetensors"),
-              Combo("t5_max_length", ["auto", "256", "512"],
-                    description="T5 tokens: 256 for schnell, 512 for dev; auto reads the file or uses 256"),
+              Combo("t5_max_length", T5_LENGTHS, description=T5_LENGTH_HELP),
               Combo("weight_dtype", WEIGHT_DTYPES)]
     outputs = [Output("text_encoder", "TEXT_ENCODER")]
 
@@ -78,9 +88,10 @@ class LoadTextEncoders(Node):
 
         t5 = model_path("text_encoders", t5_name, ctx.env, "t5_name")
         clip = model_path("text_encoders", clip_name, ctx.env, "clip_name")
-        length = None if t5_max_length == "auto" else int(t5_max_length)
+        length = None if t5_max_length in ("auto", "comfyui") else int(t5_max_length)
         conditioner = _load("text encoders", "t5_name", load_text_encoders, t5, clip, dtype=_dtype(weight_dtype),
                             device=ctx.device, models_dir=models_root_of(t5, ctx.env), t5_max_length=length)
+        _set_t5_length(conditioner, t5_max_length)
         conditioner.t5.eval()
         conditioner.clip.eval()
         return TextEncoders(conditioner, f"{t5_name} + {clip_name}")
@@ -109,19 +120,21 @@ class LoadCheckpoint(Node):
 
     category = "loaders"
     inputs = [ModelFile("ckpt_name", "checkpoints", "flux1-schnell-fp8.safetensors"),
-              Combo("weight_dtype", WEIGHT_DTYPES)]
+              Combo("weight_dtype", WEIGHT_DTYPES),
+              Combo("t5_max_length", T5_LENGTHS, description=T5_LENGTH_HELP + "; auto here: 256 schnell, 512 dev")]
     outputs = [Output("model", "MODEL"), Output("text_encoder", "TEXT_ENCODER"), Output("vae", "VAE")]
 
     @classmethod
-    def fingerprint(cls, env, ckpt_name, weight_dtype):
+    def fingerprint(cls, env, ckpt_name, weight_dtype, t5_max_length="auto"):
         return file_stamp(model_path("checkpoints", ckpt_name, env, "ckpt_name"))
 
-    def run(self, ctx, ckpt_name, weight_dtype):
+    def run(self, ctx, ckpt_name, weight_dtype, t5_max_length="auto"):
         from flux_core.loading import load_checkpoint
 
         path = model_path("checkpoints", ckpt_name, ctx.env, "ckpt_name")
         model, conditioner, ae = _load("checkpoint", "ckpt_name", load_checkpoint, path, dtype=_dtype(weight_dtype),
                                        device=ctx.device, models_dir=models_root_of(path, ctx.env))
+        _set_t5_length(conditioner, t5_max_length)
         return {"model": FluxModel(model.eval(), ckpt_name), "text_encoder": TextEncoders(conditioner, ckpt_name),
                 "vae": Vae(ae.eval(), ckpt_name)}
 

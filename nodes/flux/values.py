@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from flux_core.cache import estimate_bytes
+from flux_core.node import register_output_check
 
 
 def _module_bytes(*modules) -> int:
@@ -24,6 +25,7 @@ class FluxModel:
 
     model: torch.nn.Module
     name: str
+    shift: float | None = None  # ComfyUI's ModelSamplingFlux: the schedule's shift (mu); None = the model's own
     differential: float = 0.0  # DifferentialDiffusion strength for soft noise masks (0 = off)
     kontext: bool = False  # a Kontext model (same shapes as dev): guidance 2.5 by default
 
@@ -95,6 +97,7 @@ class Conditioning:
     vec: torch.Tensor
     guidance: float | None = None
     prompt: str = ""
+    guidance_off: bool = False  # FluxDisableGuidance: a dev model runs without its guidance embedding
     fill_latent: torch.Tensor | None = None  # FLUX.1 Fill: latent of the masked picture [B, C, h, w]
     fill_mask: torch.Tensor | None = None  # FLUX.1 Fill: binary pixel mask [B, H, W], 1 = paint
     references: tuple = ()  # FLUX.1 Kontext: reference latents [1, C, h, w], in order
@@ -131,13 +134,18 @@ class Latent:
 
 @dataclass(frozen=True)
 class Noise:
-    """NOISE: a seed; the noise itself is drawn for the latent it is applied to (its size and batch)."""
+    """NOISE: a seed; the noise itself is drawn for the latent it is applied to (its size and batch).
+    ``enabled`` False is ComfyUI's DisableNoise: zeros of the latent's shape."""
 
     seed: int
+    enabled: bool = True
 
     def for_latent(self, latent: Latent) -> torch.Tensor:
         """[B, 16, H/8, W/8] float32 on the CPU, drawn in one call like ComfyUI's prepare_noise."""
         from flux_core.sampling import seeded_noise
+
+        if not self.enabled:
+            return torch.zeros(tuple(latent.samples.shape), dtype=torch.float32)
 
         return seeded_noise(tuple(latent.samples.shape), self.seed)
 
@@ -151,3 +159,10 @@ class Sigmas:
     @property
     def steps(self) -> int:
         return max(len(self.values) - 1, 0)
+
+
+# What each FLUX socket may carry: checked after every node runs, so a plugin returning the wrong thing is
+# blamed itself instead of the next node (see flux_core.node.register_output_check).
+for _type, _cls in (("MODEL", FluxModel), ("TEXT_ENCODER", TextEncoders), ("VAE", Vae),
+                    ("CONDITIONING", Conditioning), ("LATENT", Latent), ("NOISE", Noise), ("SIGMAS", Sigmas)):
+    register_output_check(_type, lambda v, c=_cls: isinstance(v, c), f"a {_cls.__module__}.{_cls.__name__}")

@@ -38,8 +38,8 @@ def test_not_json_gives_line_and_column():
     ({"format": "fluxwire.workflow", "version": 1, "nodes": {}}, "bad_type"),
     ({"format": "fluxwire.workflow", "version": 1, "nodes": [], "junk": 1}, "unknown_key"),
     ({"format": "fluxwire.workflow", "version": 1, "nodes": [{"type": "Number"}]}, "bad_id"),
-    ({"last_node_id": 3, "nodes": [], "links": []}, "foreign_format"),
-    ({"3": {"class_type": "KSampler", "inputs": {}}}, "foreign_format"),
+    ({"last_node_id": 3, "nodes": [], "links": []}, "empty"),  # ComfyUI documents are converted (interop)
+    ({"3": {"class_type": "SomeCustomNode", "inputs": {}}}, "unsupported_class"),
 ])
 def test_structural_problems_have_codes(data, code):
     assert code in [p.code for p in problems_of(data)]

@@ -30,11 +30,20 @@ function acceptLoaded(res, what) {
 }
 function saveJson() {
   send();
-  const text = JSON.stringify(lastSent, null, 2) + "\n";
+  downloadText(JSON.stringify(lastSent, null, 2) + "\n", ".json");
+}
+async function exportComfy() {
+  send();
+  const res = await server.export_comfyui(lastSent);
+  if (!res || !res.ok) { showBanner("error", (res && res.message) || "cannot export"); markProblems((res && res.problems) || []); return; }
+  downloadText(res.text, ".comfyui-api.json");
+  setStatus("exported a ComfyUI API prompt");
+}
+function downloadText(text, suffix) {
   const title = String((graph.metadata && graph.metadata.title) || "workflow").replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 80) || "workflow";
   const a = el("a");
   a.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
-  a.download = title + ".json";
+  a.download = title + suffix;
   root.appendChild(a);
   a.click();
   a.remove();

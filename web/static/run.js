@@ -112,6 +112,7 @@ root.querySelector(".fw-toolbar").addEventListener("click", (e) => {
   }).catch(reportError);
   else if (a === "save") saveJson();
   else if (a === "open") fileInput.click();
+  else if (a === "export-comfyui") exportComfy().catch(reportError);
 });
 
 // ------------------------------------------------------------------ start

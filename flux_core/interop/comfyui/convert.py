@@ -1,0 +1,221 @@
+"""A `ComfyGraph` turned into a fluxwire document (a plain dict, checked afterwards like any document).
+
+Every ComfyUI class must have a twin in the table; the ones that do not are all reported at once, each
+with its node id, title and whether fluxwire has an equivalent, and nothing is silently dropped. Node ids
+stay ComfyUI's, so messages about a converted document point at the same nodes as in ComfyUI. UI 0.4
+subgraphs become fluxwire subgraph definitions (keyed by ComfyUI's UUID) and "Subgraph" instances whose
+widgets are the promoted widget values.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ...workflow import FORMAT, VERSION, Problem
+from .graph import INPUTS, OUTPUTS, ComfyGraph, ComfyNode, ComfySubgraph, Ref, describe
+from .table import BY_CLASS, EQUIVALENTS, NOT_FOR_FLUX1, Twin, family_of
+
+# properties.models "directory" values and fluxwire's folder kinds
+_FOLDER_OF = {"diffusion_models": "diffusion_models", "unet": "diffusion_models", "text_encoders": "text_encoders",
+              "clip": "text_encoders", "vae": "vae", "checkpoints": "checkpoints", "loras": "loras"}
+# ComfyUI socket types that have another name in fluxwire
+_TYPE_OF = {"CLIP": "TEXT_ENCODER", "COMBO": "STRING"}
+
+
+def _available(twin: Twin, registry) -> bool:
+    return not twin.when_registered or registry is None or twin.node in registry
+
+
+def unsupported(graph: ComfyGraph, registry, subgraphs: dict, where: str = "") -> list[Problem]:
+    """One problem per node fluxwire cannot run, all at once."""
+    problems = []
+    for node in graph.nodes.values():
+        if node.cls in subgraphs:
+            continue
+        twin = BY_CLASS.get(node.cls)
+        family = family_of(node.cls, node.inputs)
+        what = describe(node) + where
+        if family is not None:
+            problems.append(Problem(f"{what} belongs to {family}; fluxwire runs FLUX.1 only",
+                                    node=node.id, code="other_model_family"))
+        elif node.cls in NOT_FOR_FLUX1:
+            problems.append(Problem(f"{what} cannot run: {NOT_FOR_FLUX1[node.cls]}", node=node.id,
+                                    code="unsupported_class"))
+        elif twin is None and node.cls in EQUIVALENTS:
+            problems.append(Problem(f"{what} has no direct twin in fluxwire: {EQUIVALENTS[node.cls]}",
+                                    node=node.id, code="unsupported_class"))
+        elif twin is None:
+            problems.append(Problem(f"{what} is a ComfyUI node fluxwire has no equivalent for",
+                                    node=node.id, code="unsupported_class"))
+        elif not _available(twin, registry):
+            problems.append(Problem(f"{what} maps to fluxwire's {twin.node}, which is not installed "
+                                    "(its node pack is missing)", node=node.id, code="unsupported_class"))
+    return problems
+
+
+def _model_name(value: Any) -> Any:
+    """ComfyUI names use the separator of the machine that saved them; fluxwire's use "/"."""
+    return value.replace("\\", "/") if isinstance(value, str) else value
+
+
+class _Converter:
+    def __init__(self, subgraphs: dict[str, ComfySubgraph], problems: list[Problem]):
+        self.subgraphs = subgraphs
+        self.problems = problems
+
+    def output_name(self, graph: ComfyGraph, ref: Ref, boundary: ComfySubgraph | None) -> tuple[str, str] | None:
+        """(fluxwire node id, output name) a ComfyUI link comes from, or None when there is none."""
+        if ref.node == INPUTS:
+            if boundary is None or ref.slot >= len(boundary.inputs):
+                return None
+            return INPUTS, boundary.inputs[ref.slot].name
+        source = graph.nodes.get(ref.node)
+        if source is None:
+            return None
+        if source.cls in self.subgraphs:
+            outs = self.subgraphs[source.cls].outputs
+            return (source.id, outs[ref.slot].name) if ref.slot < len(outs) else None
+        twin = BY_CLASS.get(source.cls)
+        if twin is None:
+            return None
+        output = twin.outputs[ref.slot] if ref.slot < len(twin.outputs) else None
+        return (source.id, output) if output is not None else None
+
+    def link(self, graph, node: ComfyNode, name: str, target: str, ref: Ref, boundary, links: list[dict]) -> None:
+        found = self.output_name(graph, ref, boundary)
+        if found is None:
+            source = graph.nodes.get(ref.node)
+            if source is not None and BY_CLASS.get(source.cls) is None and source.cls not in self.subgraphs:
+                return  # the source is reported as unsupported already
+            what = describe(source) if source is not None else f"node {ref.node}"
+            self.problems.append(Problem(f"input {name!r} of {describe(node)} uses output {ref.slot} of {what}, "
+                                         "which fluxwire does not provide", node=node.id, input=target,
+                                         code="unsupported_output"))
+            return
+        links.append({"from": found[0], "output": found[1], "to": node.id, "input": target})
+
+    def node(self, graph, node: ComfyNode, twin: Twin, boundary, links: list[dict]) -> dict:
+        widgets: dict[str, Any] = {}
+        known = set(twin.comfy_inputs)
+        for name, value in node.inputs.items():
+            if name in twin.ignore:
+                continue
+            target = twin.fluxwire_input(name)
+            if isinstance(value, Ref):
+                self.link(graph, node, name, target, value, boundary, links)
+                continue
+            if name not in known:
+                continue  # a widget of a newer or older ComfyUI version that fluxwire's twin does not have
+            if name in twin.values:
+                table = twin.values[name]
+                if not isinstance(value, (str, int, float, bool, type(None))) or value not in table:
+                    allowed = ", ".join(repr(k) for k in table)
+                    self.problems.append(Problem(f"{describe(node)}: {name} {value!r} is not supported by fluxwire "
+                                                 f"(supported: {allowed})", node=node.id, input=target,
+                                                 code="unsupported_value"))
+                    continue
+                value = table[value]
+                if value is None:
+                    continue  # a setting that only selects what fluxwire always does
+            if name in twin.model_inputs:
+                value = _model_name(value)
+            widgets[target] = value
+        widgets.update(twin.fixed)
+        doc: dict[str, Any] = {"id": node.id, "type": twin.node, "widgets": widgets}
+        self.decorate(doc, node, twin.comfy)
+        models = [{"name": _model_name(m.get("name")), "url": m.get("url"),
+                   "folder": _FOLDER_OF.get(m.get("directory"), m.get("directory"))}
+                  for m in node.models if isinstance(m.get("name"), str)]
+        if models:
+            doc["properties"]["models"] = models
+        return doc
+
+    def instance(self, graph, node: ComfyNode, sub: ComfySubgraph, boundary, links: list[dict]) -> dict:
+        widgets: dict[str, Any] = {}
+        by_name = {s.comfy_name: s for s in sub.inputs}
+        for name, value in node.inputs.items():
+            socket = by_name.get(name)
+            if socket is None:
+                continue
+            if isinstance(value, Ref):
+                self.link(graph, node, name, socket.name, value, boundary, links)
+            elif socket.widget and isinstance(value, (str, int, float, bool)):
+                widgets[socket.name] = value
+        doc: dict[str, Any] = {"id": node.id, "type": "Subgraph", "subgraph": {"id": sub.id}, "widgets": widgets}
+        self.decorate(doc, node, f"subgraph {sub.name}")
+        return doc
+
+    @staticmethod
+    def decorate(doc: dict, node: ComfyNode, comfy_class: str) -> None:
+        ui = dict(node.ui)
+        if node.title and node.title != node.cls:
+            ui["title"] = node.title
+        if ui:
+            doc["ui"] = ui
+        doc["properties"] = {"comfyui": {"class_type": comfy_class}}
+
+    def graph(self, graph: ComfyGraph, boundary: ComfySubgraph | None = None) -> tuple[list, list]:
+        nodes, links = [], []
+        for node in graph.nodes.values():
+            if node.cls in self.subgraphs:
+                nodes.append(self.instance(graph, node, self.subgraphs[node.cls], boundary, links))
+            else:
+                nodes.append(self.node(graph, node, BY_CLASS[node.cls], boundary, links))
+        return nodes, links
+
+    def definition(self, sub: ComfySubgraph) -> dict:
+        nodes, links = self.graph(sub.graph, sub)
+        for slot, ref in sorted(sub.output_feeds.items()):
+            if slot >= len(sub.outputs) or not isinstance(ref, Ref):
+                continue
+            found = self.output_name(sub.graph, ref, sub)
+            if found is not None:
+                links.append({"from": found[0], "output": found[1], "to": OUTPUTS, "input": sub.outputs[slot].name})
+        inputs = []
+        for s in sub.inputs:
+            entry: dict[str, Any] = {"name": s.name, "type": _TYPE_OF.get(s.type, s.type)}
+            if s.widget:
+                entry["widget"] = {}
+            inputs.append(entry)
+        outputs = [{"name": s.name, "type": _TYPE_OF.get(s.type, s.type)} for s in sub.outputs]
+        return {"name": sub.name, "description": sub.description, "category": sub.category or "subgraphs/comfyui",
+                "inputs": inputs, "outputs": outputs, "nodes": nodes, "links": links, "groups": [], "extra": {}}
+
+
+def _used_subgraphs(graph: ComfyGraph) -> list[str]:
+    """Definitions instanced from the top level, directly or inside other used definitions."""
+    used, stack = [], [graph]
+    while stack:
+        for node in stack.pop().nodes.values():
+            if node.cls in graph.subgraphs and node.cls not in used:
+                used.append(node.cls)
+                stack.append(graph.subgraphs[node.cls].graph)
+    return used
+
+
+def to_document(graph: ComfyGraph, source: str | None, registry=None,
+                subgraphs_supported: bool = VERSION >= 2) -> tuple[dict, list[Problem]]:
+    """(fluxwire document, problems); the document is only meaningful when there are no problems.
+    ``subgraphs_supported``: this fluxwire reads subgraph documents (format version 2)."""
+    used = _used_subgraphs(graph)
+    problems = unsupported(graph, registry, graph.subgraphs)
+    for sid in used:
+        sub = graph.subgraphs[sid]
+        problems += unsupported(sub.graph, registry, graph.subgraphs, f" inside subgraph {sub.name!r}")
+    if used and not subgraphs_supported:
+        problems.append(Problem(f"the workflow uses ComfyUI subgraphs ({', '.join(graph.subgraphs[s].name for s in used)}),"
+                                " which this fluxwire cannot run yet: unpack them in ComfyUI (right-click, Unpack "
+                                "Subgraph) and save again", code="unsupported_subgraph"))
+    if problems:
+        return {}, problems
+    convert = _Converter({sid: graph.subgraphs[sid] for sid in used}, problems)
+    nodes, links = convert.graph(graph)
+    name = source.replace("\\", "/").rsplit("/", 1)[-1] if source else "ComfyUI workflow"
+    doc = {"format": FORMAT, "version": 2 if used else 1,
+           "metadata": {"title": name, "description": f"imported from a ComfyUI {graph.kind.upper()} workflow"},
+           "nodes": nodes, "links": links,
+           "extra": {"comfyui": {"format": graph.kind}}}
+    if used:
+        doc["subgraphs"] = {sid: convert.definition(graph.subgraphs[sid]) for sid in used}
+    if graph.groups:
+        doc["groups"] = graph.groups
+    return doc, problems

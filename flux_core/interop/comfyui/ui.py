@@ -1,0 +1,351 @@
+"""ComfyUI's UI (litegraph) workflow format read into a `ComfyGraph`, doing what the ComfyUI frontend does
+before it sends a prompt: widgets_values are named by the table's widget order, reroutes are followed,
+PrimitiveNode values are pushed into the widgets they feed, bypassed nodes (mode 4) pass each output's
+consumers on to an input of the same type, muted nodes (mode 2) are dropped together with every node that
+only fed them, and legacy group nodes (``extra.groupNodes``) are expanded into their inner nodes.
+Subgraph definitions (``definitions.subgraphs``) are read the same way, with their boundary nodes -10
+(inputs) and -20 (outputs). Positions, sizes, titles, colours and groups are kept for the fluxwire document.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ...workflow import Problem
+import re
+
+from .graph import INPUTS, ComfyGraph, ComfyNode, ComfySubgraph, Ref, SubgraphSocket
+from .table import BY_CLASS, CONTROL
+
+MUTED, BYPASSED = 2, 4
+VIRTUAL = ("Reroute", "PrimitiveNode")
+SUBGRAPH_INPUT, SUBGRAPH_OUTPUT = "-10", "-20"  # the ids of a subgraph definition's boundary nodes
+
+
+def is_ui_workflow(data: Any) -> bool:
+    return (isinstance(data, dict) and "format" not in data and isinstance(data.get("nodes"), list)
+            and "links" in data and ("last_node_id" in data or "last_link_id" in data or "state" in data
+                                     or data.get("version") in (0.4, 1)))
+
+
+@dataclass
+class _Link:
+    origin: str
+    slot: int
+    target: str
+    target_slot: int
+    type: str
+
+
+def _links(raw_links: Any, problems: list[Problem]) -> dict[Any, _Link]:
+    out: dict[Any, _Link] = {}
+    for i, raw in enumerate(raw_links if isinstance(raw_links, list) else []):
+        try:
+            if isinstance(raw, list):
+                lid, origin, slot, target, tslot = raw[:5]
+                kind = raw[5] if len(raw) > 5 else "*"
+            else:
+                lid, origin, slot, target, tslot = (raw["id"], raw["origin_id"], raw["origin_slot"], raw["target_id"],
+                                                     raw["target_slot"])
+                kind = raw.get("type", "*")
+            if _lid(lid) is None:
+                raise TypeError("bad link id")
+            out[lid] = _Link(str(origin), int(slot), str(target), int(tslot), kind if isinstance(kind, str) else "*")
+        except (KeyError, TypeError, ValueError, IndexError):
+            problems.append(Problem(f"link #{i} of the ComfyUI workflow is malformed: {str(raw)[:60]}",
+                                    code="bad_comfyui_link"))
+    return out
+
+
+def _lid(value: Any) -> Any:
+    """A link id as it may key the link table (a number or text), else None."""
+    return value if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+class _Reader:
+    def __init__(self, data: dict, problems: list[Problem], subgraph_ids: set | None = None):
+        self.problems = problems
+        self.links = _links(data.get("links"), problems)
+        self.nodes: dict[str, dict] = {}
+        for i, raw in enumerate(_list(data.get("nodes"))):
+            if not isinstance(raw, dict) or "id" not in raw or not isinstance(raw.get("type"), str):
+                problems.append(Problem(f"node #{i} of the ComfyUI workflow needs an id and a type",
+                                        code="bad_comfyui_node"))
+                continue
+            self.nodes[str(raw["id"])] = raw
+        self.group_configs = _dict(_dict(data.get("extra")).get("groupNodes"))
+        self.subgraph_ids = subgraph_ids if subgraph_ids is not None else set()
+
+    # ------------------------------------------------------------------ legacy group nodes
+    def expand_group_nodes(self) -> None:
+        for nid, raw in list(self.nodes.items()):
+            kind = raw["type"]
+            for prefix in ("workflow/", "workflow>"):
+                if kind.startswith(prefix) and kind[len(prefix):] in self.group_configs:
+                    self._expand(nid, raw, self.group_configs[kind[len(prefix):]])
+                    break
+
+    def _expand(self, gid: str, inst: dict, config: dict) -> None:
+        inner = [n for n in _list(config.get("nodes")) if isinstance(n, dict) and isinstance(n.get("type"), str)]
+        index_of = {n.get("index", i) if _lid(n.get("index", i)) is not None else i: i for i, n in enumerate(inner)}
+        new_ids = [f"{gid}:{i}" for i in range(len(inner))]
+        made = []
+        for i, n in enumerate(inner):
+            made.append({"id": new_ids[i], "type": n["type"], "mode": inst.get("mode", 0) or n.get("mode", 0),
+                         "inputs": [dict(x, link=None) for x in _list(n.get("inputs")) if isinstance(x, dict)],
+                         "outputs": [dict(x, links=[]) for x in _list(n.get("outputs")) if isinstance(x, dict)],
+                         "widgets_values": list(_list(n.get("widgets_values"))), "title": n.get("title"),
+                         "pos": inst.get("pos"), "properties": n.get("properties", {})})
+        linked_in, linked_out = set(), set()
+        for k, raw in enumerate(_list(config.get("links"))):
+            try:
+                o, os_, t, ts = index_of[raw[0]], int(raw[1]), index_of[raw[2]], int(raw[3])
+            except (KeyError, TypeError, ValueError, IndexError):
+                continue
+            lid = f"{gid}:link{k}"
+            kind = raw[5] if len(raw) > 5 and isinstance(raw[5], str) else "*"
+            self.links[lid] = _Link(new_ids[o], os_, new_ids[t], ts, kind)
+            if ts < len(made[t]["inputs"]):
+                made[t]["inputs"][ts]["link"] = lid
+            linked_in.add((t, ts))
+            linked_out.add((o, os_))
+        external = {(index_of.get(e[0]), e[1]) for e in _list(config.get("external"))
+                    if isinstance(e, list) and len(e) >= 2 and _lid(e[0]) is not None and _lid(e[1]) is not None}
+        # the instance's inputs: inner sockets not linked inside, in inner-node order
+        exposed_in = [(t, ts) for t, n in enumerate(made) for ts, x in enumerate(n["inputs"])
+                      if (t, ts) not in linked_in]
+        sockets = [x for x in _list(inst.get("inputs")) if isinstance(x, dict) and not x.get("widget")]
+        for (t, ts), x in zip(exposed_in, sockets):
+            self._retarget(x.get("link"), made[t], new_ids[t], ts)
+        for x in _list(inst.get("inputs")):
+            if isinstance(x, dict) and isinstance(x.get("widget"), dict):
+                wname = str(x["widget"].get("name", ""))
+                for t, n in enumerate(made):
+                    hit = next((ts for ts, y in enumerate(n["inputs"]) if isinstance(y.get("widget"), dict)
+                                and (wname == y["widget"].get("name") or
+                                     wname.endswith(" " + str(y["widget"].get("name"))))), None)
+                    if hit is not None:
+                        self._retarget(x.get("link"), n, new_ids[t], hit)
+                        break
+        exposed_out = [(o, s) for o, n in enumerate(made) for s in range(len(n["outputs"]))
+                       if (o, s) not in linked_out or (o, s) in external]
+        for link in self.links.values():
+            if link.origin == gid and link.slot < len(exposed_out):
+                o, s = exposed_out[link.slot]
+                link.origin, link.slot = new_ids[o], s
+        # widget values: the instance's list, spread over the inner widgets not fed from inside the group
+        values = list(_list(inst.get("widgets_values")))
+        for t, n in enumerate(made):
+            twin = BY_CLASS.get(n["type"])
+            if twin is None:
+                continue
+            fed = {y["widget"].get("name") for ts, y in enumerate(n["inputs"])
+                   if isinstance(y.get("widget"), dict) and (t, ts) in linked_in}
+            own = n["widgets_values"]
+            for w_i, wname in enumerate(twin.widgets):
+                if wname in fed:
+                    continue
+                if not values:
+                    break
+                value = values.pop(0)
+                while len(own) <= w_i:
+                    own.append(None)
+                own[w_i] = value
+        del self.nodes[gid]
+        for n in made:
+            self.nodes[n["id"]] = n
+
+    def _retarget(self, lid: Any, node: dict, node_id: str, slot: int) -> None:
+        lid = _lid(lid)
+        if lid is None or lid not in self.links:
+            return
+        link = self.links[lid]
+        link.target, link.target_slot = node_id, slot
+        node["inputs"][slot]["link"] = lid
+
+    # ------------------------------------------------------------------ muted and bypassed nodes
+    def dropped(self) -> set[str]:
+        """Muted nodes and, repeatedly, every node all of whose consumers were dropped."""
+        gone = {nid for nid, n in self.nodes.items() if n.get("mode") == MUTED}
+        consumers: dict[str, set[str]] = {}
+        for link in self.links.values():
+            if link.origin in self.nodes and (link.target in self.nodes or link.target == SUBGRAPH_OUTPUT):
+                consumers.setdefault(link.origin, set()).add(link.target)
+        changed = True
+        while changed:
+            changed = False
+            for nid, targets in consumers.items():
+                if nid not in gone and targets and targets <= gone:
+                    gone.add(nid)
+                    changed = True
+        return gone
+
+    def resolve(self, lid: Any, gone: set[str], seen: frozenset = frozenset()):
+        """What a link delivers after reroutes, primitives and bypasses: a Ref, ("value", v) or None."""
+        lid = _lid(lid)
+        link = self.links.get(lid) if lid is not None else None
+        if link is not None and link.origin == SUBGRAPH_INPUT:
+            return Ref(INPUTS, link.slot)
+        if link is None or lid in seen or link.origin not in self.nodes:
+            return None
+        seen = seen | {lid}
+        origin = self.nodes[link.origin]
+        if link.origin in gone:
+            return None
+        kind = origin["type"]
+        if kind == "Reroute":
+            ins = _list(origin.get("inputs"))
+            return self.resolve(ins[0].get("link"), gone, seen) if ins and isinstance(ins[0], dict) else None
+        if kind == "PrimitiveNode":
+            values = origin.get("widgets_values")
+            return ("value", values[0]) if isinstance(values, list) and values else None
+        if origin.get("mode") == BYPASSED:
+            ins = [x for x in _list(origin.get("inputs")) if isinstance(x, dict)]
+            want = link.type
+            order = ([ins[link.slot]] if link.slot < len(ins) else []) + ins
+            for x in order:
+                if x.get("link") is not None and (x.get("type") == want or "*" in (x.get("type"), want)):
+                    return self.resolve(x["link"], gone, seen)
+            return None
+        return Ref(link.origin, link.slot)
+
+    # ------------------------------------------------------------------ the graph
+    def graph(self) -> ComfyGraph:
+        self.expand_group_nodes()
+        gone = self.dropped()
+        graph = ComfyGraph(kind="ui")
+        for nid, raw in self.nodes.items():
+            kind = raw["type"]
+            if kind in VIRTUAL or nid in gone or raw.get("mode") == BYPASSED:
+                continue
+            graph.nodes[nid] = self._node(nid, raw, gone)
+        return graph
+
+    def feeds_widget(self, lid: Any) -> bool:
+        """Whether a link ends in a widget input (one converted to a socket)."""
+        link = self.links.get(lid) if _lid(lid) is not None else None
+        if link is None:
+            return False
+        inputs = _list(self.nodes.get(link.target, {}).get("inputs"))
+        slot = inputs[link.target_slot] if 0 <= link.target_slot < len(inputs) else None
+        return isinstance(slot, dict) and isinstance(slot.get("widget"), dict)
+
+    def output_feeds(self, gone: set[str]) -> dict[int, Any]:
+        """In a subgraph definition: what feeds each output of the subgraph (links into node -20)."""
+        return {link.target_slot: self.resolve(lid, gone) for lid, link in self.links.items()
+                if link.target == SUBGRAPH_OUTPUT}
+
+    def _node(self, nid: str, raw: dict, gone: set[str]) -> ComfyNode:
+        kind = raw["type"]
+        twin = BY_CLASS.get(kind)
+        inputs: dict[str, Any] = {}
+        values = raw.get("widgets_values")
+        if kind in self.subgraph_ids:  # an instance: its widget values go to its widget inputs, in order
+            widget_names = [str(x.get("name")) for x in _list(raw.get("inputs"))
+                            if isinstance(x, dict) and isinstance(x.get("widget"), dict)]
+            inputs.update(dict(zip(widget_names, _list(values))))
+        elif isinstance(values, dict):
+            inputs.update({str(k): v for k, v in values.items()})
+        elif isinstance(values, list) and twin is not None:
+            for name, value in zip(twin.widgets, values):
+                if name != CONTROL:
+                    inputs[name] = value
+        for x in _list(raw.get("inputs")):
+            if not isinstance(x, dict) or x.get("link") is None:
+                continue
+            name = x.get("widget", {}).get("name") if isinstance(x.get("widget"), dict) else None
+            name = name or x.get("name")
+            got = self.resolve(x["link"], gone)
+            if isinstance(got, Ref):
+                inputs[str(name)] = got
+            elif isinstance(got, tuple):
+                inputs[str(name)] = got[1]
+        ui = {}
+        pos = raw.get("pos")
+        if isinstance(pos, dict):
+            pos = [pos.get("0"), pos.get("1")]
+        if isinstance(pos, list) and len(pos) >= 2 and all(_number(v) for v in pos[:2]):
+            ui["pos"] = [pos[0], pos[1]]
+        size = raw.get("size")
+        if isinstance(size, dict):
+            size = [size.get("0"), size.get("1")]
+        if isinstance(size, list) and len(size) >= 2 and all(_number(v) for v in size[:2]):
+            ui["size"] = [size[0], size[1]]
+        for key in ("color", "bgcolor"):
+            if isinstance(raw.get(key), str):
+                ui[key] = raw[key]
+        if _dict(raw.get("flags")).get("collapsed") is True:
+            ui["collapsed"] = True
+        title = raw.get("title") if isinstance(raw.get("title"), str) else None
+        models = [m for m in _list(_dict(raw.get("properties")).get("models")) if isinstance(m, dict)]
+        return ComfyNode(nid, kind, inputs, title, ui, models)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) < 1e9
+
+
+def _identifier(name: Any, taken: set[str]) -> str:
+    base = re.sub(r"\W", "_", str(name)).strip("_") or "input"
+    base = base if re.match(r"[A-Za-z_]", base) else "_" + base
+    out, n = base, 2
+    while out in taken:
+        out, n = f"{base}_{n}", n + 1
+    taken.add(out)
+    return out
+
+
+def _definitions(data: dict) -> list[dict]:
+    """Every subgraph definition, also ones nested in other definitions."""
+    out, stack = [], [data]
+    while stack:
+        for sg in _list(_dict(stack.pop().get("definitions")).get("subgraphs")):
+            if isinstance(sg, dict) and isinstance(sg.get("id"), str) and sg["id"]:
+                out.append(sg)
+                stack.append(sg)
+    return out
+
+
+def _read_subgraph(sg: dict, ids: set, problems: list[Problem]) -> ComfySubgraph:
+    reader = _Reader(sg, problems, ids)
+    inner = reader.graph()
+    gone = reader.dropped()
+    taken: set[str] = set()
+    inputs = []
+    for x in _list(sg.get("inputs")):
+        x = _dict(x)
+        feeds_widget = any(reader.feeds_widget(lid) for lid in _list(x.get("linkIds")))
+        inputs.append(SubgraphSocket(_identifier(x.get("name"), taken), str(x.get("type", "*")), feeds_widget,
+                                     str(x.get("name"))))
+    taken = set()
+    outputs = [SubgraphSocket(_identifier(_dict(x).get("name"), taken), str(_dict(x).get("type", "*")),
+                              comfy_name=str(_dict(x).get("name"))) for x in _list(sg.get("outputs"))]
+    return ComfySubgraph(sg["id"], str(sg.get("name") or sg["id"]), inputs, outputs, inner,
+                         reader.output_feeds(gone), str(sg.get("description") or ""), str(sg.get("category") or ""))
+
+
+def read_ui(data: dict, problems: list[Problem]) -> ComfyGraph:
+    definitions = _definitions(data)
+    ids = {sg["id"] for sg in definitions}
+    reader = _Reader(data, problems, ids)
+    graph = reader.graph()
+    for sg in definitions:
+        graph.subgraphs[sg["id"]] = _read_subgraph(sg, ids, problems)
+    for i, g in enumerate(_list(data.get("groups"))):
+        if not isinstance(g, dict):
+            continue
+        box = g.get("bounding")
+        if isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box):
+            group = {"title": str(g.get("title", "")), "bounding": list(box)}
+            if isinstance(g.get("color"), str):
+                group["color"] = g["color"]
+            graph.groups.append(group)
+    return graph

@@ -1,0 +1,205 @@
+"""ComfyUI-style sampling nodes: guiders (plain and classifier-free), the sampler choice, noise
+switched off, SamplerCustomAdvanced and the one-node KSampler / KSamplerAdvanced.
+
+They sample exactly as ComfyUI does (flux_core.guided_sampling): the schedule comes from the model's own
+sigma table (see sigmas.py), guidance from the conditioning (3.5 for dev when unset, none at all after
+FluxDisableGuidance, ignored by schnell), and cfg > 1 runs the negative prompt as real classifier-free
+guidance while cfg 1 skips it.
+"""
+from __future__ import annotations
+
+from flux_core.node import Combo, Float, Input, Int, Node, NodeError, Output
+
+from .guider_values import Guider, SamplerChoice
+from .preview import latent_preview
+from .sampling import DEFAULT_DEV_GUIDANCE, check_compatible
+from .sigmas import model_sigmas
+from .values import Conditioning, FluxModel, Latent, Noise, Sigmas
+
+SAMPLER_NAMES = ["euler"]
+SCHEDULER_NAMES = ["simple"]
+
+
+class _Prompt:
+    """One conditioning's tensors on the model's device, expanded to the batch."""
+
+    def __init__(self, model: FluxModel, cond: Conditioning, latent: Latent, device, dtype, input_name: str):
+        import torch
+
+        from flux_core.sampling import txt_ids
+
+        try:
+            check_compatible(model, cond.with_guidance(None), latent)
+        except NodeError as e:
+            raise NodeError(str(e), input=input_name if e.input == "conditioning" else e.input) from None
+        b = latent.batch
+        self.txt = cond.txt.expand(b, -1, -1).to(device, dtype)
+        self.vec = cond.vec.expand(b, -1).to(device, dtype)
+        self.txt_ids = txt_ids(b, self.txt.shape[1], device).to(dtype)
+        self.skip_guidance = bool(cond.guidance_off)
+        self.guidance = None
+        if model.has_guidance and not cond.guidance_off:
+            value = DEFAULT_DEV_GUIDANCE if cond.guidance is None else cond.guidance
+            self.guidance = torch.full((b,), float(value), dtype=dtype, device=device)
+
+
+def sample(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, preview_vae=None):
+    """Run one ComfyUI sampling pass; returns (latent, denoised latent)."""
+    import torch
+
+    from flux_core.guided_sampling import run_sampler, skips_negative
+    from flux_core.loading import module_compute_dtype
+    from flux_core.sampling import img_ids, pack, unpack
+
+    model = guider.model
+    device = next(model.model.parameters()).device
+    dtype = module_compute_dtype(model.model)
+    h, w = latent.samples.shape[2], latent.samples.shape[3]
+    if latent.channels != model.latent_channels:
+        raise NodeError(f"the latent has {latent.channels} channels but {model.name} expects "
+                        f"{model.latent_channels}", input="latent_image")
+    prompts = [_Prompt(model, guider.positive, latent, device, dtype, "positive")]
+    if guider.negative is not None and not skips_negative(guider.cfg):
+        prompts.append(_Prompt(model, guider.negative, latent, device, dtype, "negative"))
+    ids = img_ids(latent.batch, h, w, device).to(dtype)
+
+    def predict(x, sigma, p):
+        t = torch.full((latent.batch,), sigma, dtype=dtype, device=device)
+        v = model.model(img=pack(x.to(device, dtype)), img_ids=ids, txt=p.txt, txt_ids=p.txt_ids, y=p.vec,
+                        timesteps=t, guidance=p.guidance, skip_guidance=p.skip_guidance)
+        return unpack(v.float(), latent.height, latent.width).cpu()
+
+    def velocity(x, sigma):
+        positive = predict(x, sigma, prompts[0])
+        if len(prompts) == 1:
+            return positive
+        from flux_core.guided_sampling import cfg_velocity
+
+        return cfg_velocity(positive, predict(x, sigma, prompts[1]), guider.cfg)
+
+    values = list(sigmas.values)
+    if values:
+        ctx.progress(0, len(values) - 1)
+
+    def after_step(i, n, x, denoised):
+        ctx.progress(i + 1, n, latent_preview(denoised, preview_vae))
+
+    with torch.inference_mode():
+        out, denoised = run_sampler(velocity, noise.for_latent(latent), latent.samples, values, after_step)
+    return Latent(out.float().cpu(), latent.width, latent.height), Latent(denoised.float().cpu(), latent.width,
+                                                                         latent.height)
+
+
+class BasicGuider(Node):
+    """Steer the model with one prompt (FLUX's usual way: guidance is in the conditioning)."""
+
+    category = "sampling/custom"
+    inputs = [Input("model", "MODEL"), Input("conditioning", "CONDITIONING")]
+    outputs = [Output("guider", "GUIDER")]
+
+    def run(self, ctx, model, conditioning):
+        return Guider(model, conditioning)
+
+
+class CFGGuider(Node):
+    """Classifier-free guidance: each step also predicts with the negative prompt and moves cfg times
+    further from it (two model calls per step); cfg 1 skips the negative as ComfyUI does."""
+
+    category = "sampling/custom"
+    inputs = [Input("model", "MODEL"), Input("positive", "CONDITIONING"), Input("negative", "CONDITIONING"),
+              Float("cfg", 8.0, min=0.0, max=100.0, step=0.1)]
+    outputs = [Output("guider", "GUIDER")]
+
+    def run(self, ctx, model, positive, negative, cfg):
+        return Guider(model, positive, negative, cfg)
+
+
+class KSamplerSelect(Node):
+    """Choose the sampling method (fluxwire has Euler, FLUX's standard)."""
+
+    category = "sampling/custom"
+    inputs = [Combo("sampler_name", SAMPLER_NAMES)]
+    outputs = [Output("sampler", "SAMPLER")]
+
+    def run(self, ctx, sampler_name):
+        return SamplerChoice(sampler_name)
+
+
+class DisableNoise(Node):
+    """No starting noise (zeros): for continuing from a latent that still holds its noise."""
+
+    category = "sampling/custom"
+    inputs = []
+    outputs = [Output("noise", "NOISE")]
+
+    def run(self, ctx):
+        return Noise(0, enabled=False)
+
+
+class SamplerCustomAdvanced(Node):
+    """Sample with a guider along a schedule from noise and a latent. `output` is the result (divided by
+    1 - sigma when the schedule stops before 0, so another sampler can continue); `denoised_output` is the
+    clean estimate of the last step."""
+
+    category = "sampling/custom"
+    inputs = [Input("noise", "NOISE"), Input("guider", "GUIDER"), Input("sampler", "SAMPLER"),
+              Input("sigmas", "SIGMAS"), Input("latent_image", "LATENT"),
+              Input("preview_vae", "VAE", optional=True, description="decode previews with this autoencoder")]
+    outputs = [Output("output", "LATENT"), Output("denoised_output", "LATENT")]
+
+    def run(self, ctx, noise, guider, sampler, sigmas, latent_image, preview_vae=None):
+        out, denoised = sample(ctx, guider, noise, sigmas, latent_image, preview_vae)
+        return {"output": out, "denoised_output": denoised}
+
+
+
+class KSampler(Node):
+    """The whole sampling in one node: noise from the seed, the model's schedule for `steps` (the tail of a
+    longer one when denoise < 1), Euler, and classifier-free guidance with the negative when cfg is not 1.
+    FLUX dev wants cfg 1 (guidance comes from FluxGuidance)."""
+
+    category = "sampling"
+    inputs = [Input("model", "MODEL"), Int("seed", 0, min=0, max=2**64 - 1, seed=True),
+              Int("steps", 20, min=1, max=10000), Float("cfg", 8.0, min=0.0, max=100.0, step=0.1),
+              Combo("sampler_name", SAMPLER_NAMES), Combo("scheduler", SCHEDULER_NAMES),
+              Input("positive", "CONDITIONING"), Input("negative", "CONDITIONING"), Input("latent_image", "LATENT"),
+              Float("denoise", 1.0, min=0.0, max=1.0, step=0.01)]
+    outputs = [Output("latent", "LATENT")]
+
+    def run(self, ctx, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
+            denoise):
+        sigmas = Sigmas(tuple(model_sigmas(model, steps, 1.0 if denoise > 0.9999 else denoise)))
+        out, _ = sample(ctx, Guider(model, positive, negative, cfg), Noise(seed), sigmas, latent_image)
+        return out
+
+
+class KSamplerAdvanced(Node):
+    """KSampler over part of the schedule: steps start_at_step..end_at_step of `steps`; optionally without
+    adding noise and returning the latent with its leftover noise (for a second sampler to finish)."""
+
+    category = "sampling"
+    inputs = [Input("model", "MODEL"), Combo("add_noise", ["enable", "disable"]),
+              Int("noise_seed", 0, min=0, max=2**64 - 1, seed=True),
+              Int("steps", 20, min=1, max=10000), Float("cfg", 8.0, min=0.0, max=100.0, step=0.1),
+              Combo("sampler_name", SAMPLER_NAMES), Combo("scheduler", SCHEDULER_NAMES),
+              Input("positive", "CONDITIONING"), Input("negative", "CONDITIONING"), Input("latent_image", "LATENT"),
+              Int("start_at_step", 0, min=0, max=10000), Int("end_at_step", 10000, min=0, max=10000),
+              Combo("return_with_leftover_noise", ["disable", "enable"])]
+    outputs = [Output("latent", "LATENT")]
+
+    def run(self, ctx, model, add_noise, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative,
+            latent_image, start_at_step, end_at_step, return_with_leftover_noise):
+        values = list(model_sigmas(model, steps, 1.0))
+        if end_at_step < len(values) - 1:
+            values = values[:end_at_step + 1]
+            if return_with_leftover_noise != "enable":
+                values[-1] = 0.0
+        if start_at_step >= len(values) - 1:
+            return latent_image
+        values = values[start_at_step:]
+        noise = Noise(noise_seed, enabled=add_noise == "enable")
+        out, _ = sample(ctx, Guider(model, positive, negative, cfg), noise, Sigmas(tuple(values)), latent_image)
+        return out
+
+
+NODES = [BasicGuider, CFGGuider, KSamplerSelect, DisableNoise, SamplerCustomAdvanced, KSampler, KSamplerAdvanced]
