@@ -77,17 +77,26 @@ class MaskedVelocity:
             return differential_mask(self.mask, t, self.sigmas, self.sigma_min, self.differential)
         return self.mask
 
-    def __call__(self, *, img: Tensor, timesteps: Tensor, **kwargs) -> Tensor:
-        t = float(timesteps.flatten()[0])
-        dtype = img.dtype
-        m = self.mask_at(t).to(img.device, torch.float32)
+    def velocity(self, x: Tensor, t: float, predict) -> Tensor:
+        """The masked velocity at level t for the current x, given ``predict(x_in) -> velocity``."""
+        m = self.mask_at(t).to(x.device, torch.float32)
         keep = 1.0 - m
-        x = img.float()
-        held = t * self.noise.float() + (1.0 - t) * self.original.float()
+        x = x.float()
+        original = self.original.to(x.device).float()
+        held = t * self.noise.to(x.device).float() + (1.0 - t) * original
         x_in = x * m + held * keep
-        velocity = self.model(img=x_in.to(dtype), timesteps=timesteps, **kwargs).float()
-        clean = (x_in - t * velocity) * m + self.original.float() * keep
-        return ((x - clean) / t).to(dtype)
+        clean = (x_in - t * predict(x_in).float()) * m + original * keep
+        return (x - clean) / t
+
+    def __call__(self, *, img: Tensor, timesteps: Tensor, **kwargs) -> Tensor:
+        """As a packed velocity model for :func:`flux_core.sampling.denoise`."""
+        t = float(timesteps.flatten()[0])
+
+        def predict(x_in):
+            return self.model(img=x_in.to(img.dtype), timesteps=timesteps, **kwargs)
+
+        return self.velocity(img, t, predict).to(img.dtype)
+
 
 
 def masked_velocity(model, samples: Tensor, noise: Tensor, pixel_mask: Tensor, device, dtype,
@@ -100,3 +109,13 @@ def masked_velocity(model, samples: Tensor, noise: Tensor, pixel_mask: Tensor, d
                           pack(m).to(device), sigmas=sigmas, differential=differential,
                           sigma_min=comfy_sigma_min(shifted))
 
+
+
+def masked_unpacked(velocity, samples: Tensor, noise: Tensor, pixel_mask: Tensor, sigmas: list[float],
+                    differential: float = 0.0, shifted: bool = True):
+    """The same masking for a velocity function on unpacked latents ``velocity(x, sigma)`` (ComfyUI-style
+    samplers in :mod:`flux_core.guided_sampling`)."""
+    b, c, h, w = samples.shape
+    masked = MaskedVelocity(None, samples.float(), noise.float(), latent_mask(pixel_mask, b, c, h, w), sigmas,
+                            differential, comfy_sigma_min(shifted))
+    return lambda x, sigma: masked.velocity(x, sigma, lambda x_in: velocity(x_in, sigma))

@@ -66,10 +66,14 @@ class InpaintConditioning(Node):
     category = "inpaint"
     inputs = [Input("conditioning", "CONDITIONING"), Input("vae", "VAE"), Input("image", "IMAGE"),
               Input("mask", "MASK"),
-              Boolean("noise_mask", True, description="also keep the unmasked latent (for any model)")]
-    outputs = [Output("conditioning", "CONDITIONING"), Output("latent", "LATENT")]
+              Boolean("noise_mask", True, description="also keep the unmasked latent (for any model)"),
+              Input("negative", "CONDITIONING", optional=True,
+                    description="a negative prompt for classifier-free guidance gets the same picture and mask")]
+    outputs = [Output("conditioning", "CONDITIONING"), Output("latent", "LATENT"),
+               Output("negative", "CONDITIONING",
+                      description="the negative input with the picture and mask (the conditioning when none)")]
 
-    def run(self, ctx, conditioning, vae, image, mask, noise_mask):
+    def run(self, ctx, conditioning, vae, image, mask, noise_mask, negative=None):
         from flux_core.fill import masked_pixels
 
         b, h, w, _ = image.shape
@@ -84,8 +88,13 @@ class InpaintConditioning(Node):
         m = m[:, top:top + h16, left:left + w16].expand(b, -1, -1).contiguous()
         fill_latent = _encode(vae, masked_pixels(image, m))
         picture = _encode(vae, image[..., :3].permute(0, 3, 1, 2) * 2 - 1)
-        cond = replace(conditioning, fill_latent=fill_latent, fill_mask=(m >= 0.5).float())
-        return {"conditioning": cond, "latent": Latent(picture, w16, h16, m if noise_mask else None)}
+        binary = (m >= 0.5).float()
+        out = {"conditioning": replace(conditioning, fill_latent=fill_latent, fill_mask=binary),
+               "latent": Latent(picture, w16, h16, m if noise_mask else None)}
+        # without a negative prompt the output repeats the conditioning (a guider at cfg 1 never evaluates it)
+        out["negative"] = out["conditioning"] if negative is None else replace(negative, fill_latent=fill_latent,
+                                                                                fill_mask=binary)
+        return out
 
 
 NODES = [SetLatentNoiseMask, DifferentialDiffusion, InpaintConditioning]
