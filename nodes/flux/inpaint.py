@@ -47,15 +47,15 @@ class SetLatentNoiseMask(Node):
 
 class DifferentialDiffusion(Node):
     """Read a soft noise mask as a per-pixel denoise strength: a pixel with mask value v changes only
-    during the last v of the schedule (ComfyUI's DifferentialDiffusion; strength < 1 mixes back the
-    soft mask)."""
+    during the last v of the schedule (ComfyUI's DifferentialDiffusion; strength between 0 and 1 mixes
+    back the soft mask; 0 acts as 1, as in ComfyUI)."""
 
     category = "inpaint"
     inputs = [Input("model", "MODEL"), Float("strength", 1.0, min=0.0, max=1.0, step=0.01)]
     outputs = [Output("model", "MODEL")]
 
     def run(self, ctx, model, strength):
-        return replace(model, differential=strength)  # 0 reads the soft mask as it is, as ComfyUI
+        return replace(model, differential=strength or 1.0)  # ComfyUI treats strength 0 like 1 (binary)
 
 
 class InpaintConditioning(Node):

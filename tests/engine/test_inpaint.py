@@ -95,3 +95,13 @@ def test_differential_thresholds_by_hand():
     torch.testing.assert_close(half, torch.tensor([0.0, 0.15, 0.75, 0.9, 1.0]))
     assert inpaint.comfy_sigma_min(False) == 1e-3
     assert inpaint.comfy_sigma_min(True) == pytest.approx(3.158 / 10002.158, rel=1e-3)
+
+
+def test_differential_diffusion_node_strength_zero_acts_as_one_like_comfy():
+    from nodes.flux.inpaint import DifferentialDiffusion
+    from nodes.flux.values import FluxModel
+
+    model = FluxModel(torch.nn.Linear(1, 1), "m")
+    assert DifferentialDiffusion().run(None, model, 0.0).differential == 1.0
+    assert DifferentialDiffusion().run(None, model, 0.4).differential == 0.4
+    assert model.differential == 0.0  # the input model is left as it was
