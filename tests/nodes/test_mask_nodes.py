@@ -1,5 +1,4 @@
 """Mask nodes in workflows: LoadImage's alpha mask, LoadMask channels, pad/crop/stitch through the executor."""
-from pathlib import Path
 
 import pytest
 import torch
