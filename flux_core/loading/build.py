@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .errors import ModelLoadError, first_keys
-from .fp8 import is_fp8, swap_linears
+from .fp8 import default_weight_expansion, is_fp8, set_weight_expansion, swap_linears
 from .tensors import LazyTensor
 
 _meta_state = threading.local()
@@ -26,8 +26,12 @@ _original_register_parameter = nn.Module.register_parameter
 
 
 def _register_parameter_on_meta(self, name, param):
-    if param is not None and getattr(_meta_state, "active", False) and param.device.type != "meta":
-        param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+    if param is not None and getattr(_meta_state, "active", False):
+        if param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        # transformers' init_weights skips tensors flagged as initialised: random values for weights
+        # the file overwrites anyway were most of a text encoder's build time
+        param._is_hf_initialized = True
     _original_register_parameter(self, name, param)
 
 
@@ -149,4 +153,7 @@ def load_module(
     if leftovers:
         raise ModelLoadError(f"{source}: internal error, {what} tensors were not loaded: {first_keys(leftovers)}")
     module.requires_grad_(False)
+    expansion = default_weight_expansion(module, device)
+    if expansion is not None:  # fp8 layers: expand at first use (a memory manager may switch later)
+        set_weight_expansion(module, expansion, now=False)
     return module.eval()
