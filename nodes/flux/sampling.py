@@ -8,6 +8,7 @@ from .values import Conditioning, FluxModel, Latent, Sigmas
 
 DEFAULT_DEV_GUIDANCE = 3.5  # what ComfyUI uses for dev when no FluxGuidance node set one
 DEFAULT_KONTEXT_GUIDANCE = 2.5  # FLUX.1 Kontext dev's usual value (BFL, diffusers)
+DEFAULT_FILL_GUIDANCE = 30.0  # FLUX.1 Fill dev's usual value (BFL's demo, diffusers' FluxFillPipeline)
 
 
 class Scheduler(Node):
@@ -100,7 +101,8 @@ class _Run:
         self.txt_ids = txt_ids(b, self.txt.shape[1], self.device).to(self.dtype)
         self.guidance = None
         if model.has_guidance:
-            default = DEFAULT_KONTEXT_GUIDANCE if model.kontext else DEFAULT_DEV_GUIDANCE
+            default = DEFAULT_FILL_GUIDANCE if model.is_fill else \
+                DEFAULT_KONTEXT_GUIDANCE if model.kontext else DEFAULT_DEV_GUIDANCE
             self.guidance = default if conditioning.guidance is None else conditioning.guidance
         self.torch = torch
         self.velocity = conditioned_model(model, conditioning, b, h, w, self.device, self.dtype)

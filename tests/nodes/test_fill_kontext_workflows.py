@@ -84,7 +84,7 @@ def test_loaders_tell_fill_and_kontext_apart(executor):
     assert not dev.kontext and not dev.is_fill
 
 
-def test_kontext_default_guidance_is_2_5(executor):
+def test_default_guidance_is_2_5_for_kontext_and_30_for_fill(executor):
     from nodes.flux.sampling import DEFAULT_KONTEXT_GUIDANCE, _Run
     from nodes.flux.values import Conditioning, Latent
 
@@ -94,6 +94,10 @@ def test_kontext_default_guidance_is_2_5(executor):
     assert run.guidance == DEFAULT_KONTEXT_GUIDANCE == 2.5
     assert _Run(loaded(executor, "flux1-dev.safetensors"), cond, Latent(torch.zeros(1, 16, 4, 4), 32, 32),
                 None).guidance == 3.5
+    fill_cond = Conditioning(txt=torch.zeros(1, 4, 32), vec=torch.zeros(1, 32), fill_latent=torch.zeros(1, 16, 4, 4),
+                             fill_mask=torch.zeros(1, 32, 32))
+    assert _Run(loaded(executor, "flux1-fill-dev.safetensors"), fill_cond, Latent(torch.zeros(1, 16, 4, 4), 32, 32),
+                None).guidance == 30.0
 
 
 def test_fill_model_without_inpaint_conditioning_names_the_input(executor):
