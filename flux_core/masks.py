@@ -80,19 +80,22 @@ def blur(mask: Tensor, radius: float) -> Tensor:
 
 
 def feather_edges(mask: Tensor, left: int, top: int, right: int, bottom: int) -> Tensor:
-    """Fade the mask towards the picture's borders with linear ramps (ComfyUI FeatherMask): the pixel k
-    from the left border (k < left) is scaled by (k + 1) / left, and likewise for the other sides."""
+    """Fade the mask towards the picture's borders with linear ramps, with ComfyUI FeatherMask's numbers:
+    the pixel k from the left (top) border, k < left, is scaled by (k + 1) / left. ComfyUI counts the
+    right (bottom) ramp as index -k for k = 0 .. right-1, so the last column gets 2 / right, the one
+    before 3 / right, ..., and column 0 (index -0) is scaled by 1 / right: kept here so imported
+    ComfyUI workflows give the same masks."""
     m = as_batch(mask).clone()
     h, w = m.shape[-2:]
     left, top, right, bottom = min(left, w), min(top, h), min(right, w), min(bottom, h)
     for k in range(left):
         m[:, :, k] *= (k + 1) / left
     for k in range(right):
-        m[:, :, w - 1 - k] *= (k + 1) / right
+        m[:, :, -k] *= (k + 1) / right
     for k in range(top):
         m[:, k, :] *= (k + 1) / top
     for k in range(bottom):
-        m[:, h - 1 - k, :] *= (k + 1) / bottom
+        m[:, -k, :] *= (k + 1) / bottom
     return m
 
 

@@ -35,8 +35,11 @@ def test_feather_edges_linear_ramps():
     m = torch.ones(1, 2, 4)
     out = masks.feather_edges(m, left=2, top=0, right=0, bottom=0)
     assert torch.allclose(out, T([[0.5, 1, 1, 1], [0.5, 1, 1, 1]]))
+    # ComfyUI's right ramp: index -k for k = 0..3 -> column 0 x 1/4, column 3 x 2/4, 2 x 3/4, 1 x 4/4
     out = masks.feather_edges(m, left=0, top=1, right=4, bottom=0)
-    assert torch.allclose(out, T([[1, 0.75, 0.5, 0.25], [1, 0.75, 0.5, 0.25]]))
+    assert torch.allclose(out, T([[0.25, 1, 0.75, 0.5], [0.25, 1, 0.75, 0.5]]))
+    out = masks.feather_edges(torch.ones(1, 3, 1), left=0, top=0, right=0, bottom=2)
+    assert torch.allclose(out[0, :, 0], torch.tensor([0.5, 1.0, 1.0]))  # row 0 x 1/2, row -1 x 2/2
 
 
 def test_blur_keeps_mass_and_softens_edge():

@@ -37,7 +37,8 @@ def test_fill_outpaint_document_runs_on_the_padded_picture(comfy_models, executo
     assert image.shape == (1, 64 + 16, 64 + 32, 3)
     assert result.outputs["11"]["latent"].noise_mask is None  # noise_mask false: Fill alone repaints
     mask = result.outputs["11"]["conditioning"].fill_mask
-    assert mask[0, :, :32].min() == 1 and mask[0, :56, 48:90].max() == 0 and mask[0, 64:, 40:90].min() == 1
+    assert mask[0, :, 1:32].min() == 1 and mask[0, :56, 48:90].max() == 0 and mask[0, 64:, 40:90].min() == 1
+    assert mask[0, :, 0].max() == 0  # ComfyUI's FeatherMask right ramp also scales column 0 (by 1/4): kept
 
 
 def test_kontext_document_runs_with_references_and_a_noise_mask(comfy_models, executor):
