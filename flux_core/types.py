@@ -15,6 +15,7 @@ SOCKET_TYPES: dict[str, tuple[str, str]] = {
     "CONDITIONING": ("#ffb74d", "encoded prompt: T5 sequence, CLIP pooled vector, guidance"),
     "LATENT": ("#f48fb1", "a batch of 16-channel latents that knows its pixel size"),
     "IMAGE": ("#64b5f6", "a batch of RGB pictures, values 0..1, channels last"),
+    "MASK": ("#81d4fa", "a batch of masks [B, H, W], values 0..1, 1 = paint here"),
     "NOISE": ("#90a4ae", "a seeded noise source"),
     "SIGMAS": ("#4db6ac", "a decreasing list of noise levels ending at 0"),
     "INT": ("#aed581", "a whole number"),

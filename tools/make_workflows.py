@@ -307,6 +307,123 @@ b.link("sample", "latent", "decode", "latent")
 b.node("save", "SaveImage", (1160, 200), filename_prefix="flux-img2img-subgraph")
 b.link("decode", "image", "save", "images")
 b.save("workflows/flux-img2img-subgraph.json")
+
+
+# ----------------------------------------------------------------------------- inpainting, outpainting, editing
+def make_inputs():
+    """The shipped input pictures for the inpainting workflows (deterministic, written next to example.png)."""
+    from PIL import Image, ImageDraw
+    from flux_core.mini import data
+
+    base = Image.open("workflows/input/example.png").convert("RGBA")
+    alpha = Image.new("L", base.size, 255)
+    ImageDraw.Draw(alpha).ellipse((176, 208, 336, 400), fill=0)  # transparent = to paint
+    base.putalpha(alpha)
+    base.save("workflows/input/inpaint-example.png")
+    scene = data.Scene("square", "yellow", "blue", "top left", "small")
+    mini = data.render(scene, 64).convert("RGBA")
+    alpha = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(alpha).rectangle((0, 0, 31, 31), fill=255)  # keep the top-left quarter, paint the rest
+    mini.putalpha(alpha)
+    mini.save("workflows/input/mini-inpaint.png")
+
+
+make_inputs()
+
+
+def fill_loaders(b, model):
+    return split_loaders(b, model, "512")
+
+
+def sample_and_save(b, loaders, cond, latent, steps, prefix, pos=900, seed=0):
+    m, mo, te, teo, v, vo = loaders
+    b.node("noise", "RandomNoise", (pos - 280, 560), seed=seed)
+    b.node("scheduler", "Scheduler", (pos - 280, 400), steps=steps, denoise=1.0, shift="auto", base_shift=0.5,
+           max_shift=1.15)
+    b.link(m, mo, "scheduler", "model")
+    b.link(*latent, "scheduler", "latent")
+    b.node("sampler", "Sampler", (pos, 200))
+    b.link(m, mo, "sampler", "model")
+    b.link(*cond, "sampler", "conditioning")
+    b.link("noise", "noise", "sampler", "noise")
+    b.link("scheduler", "sigmas", "sampler", "sigmas")
+    b.link(*latent, "sampler", "latent")
+    b.node("decode", "VAEDecode", (pos + 280, 200))
+    b.link(v, vo, "decode", "vae")
+    b.link("sampler", "latent", "decode", "latent")
+    b.node("save", "SaveImage", (pos + 520, 200), filename_prefix=prefix)
+    b.link("decode", "image", "save", "images")
+
+
+def fill_workflow(b, image_node, image_out, mask_node, mask_out, prompt, prefix):
+    loaders = fill_loaders(b, "flux1-fill-dev.safetensors")
+    b.node("prompt", "TextEncode", (340, 200), text=prompt, clip_text="")
+    b.link("text_encoders", "text_encoder", "prompt", "text_encoder")
+    b.node("guidance", "FluxGuidance", (600, 100), guidance=30.0)
+    b.link("prompt", "conditioning", "guidance", "conditioning")
+    b.node("inpaint", "InpaintConditioning", (600, 300), noise_mask=True)
+    b.link("guidance", "conditioning", "inpaint", "conditioning")
+    b.link("vae", "vae", "inpaint", "vae")
+    b.link(image_node, image_out, "inpaint", "image")
+    b.link(mask_node, mask_out, "inpaint", "mask")
+    sample_and_save(b, loaders, ("inpaint", "conditioning"), ("inpaint", "latent"), 20, prefix, pos=1160)
+
+
+b = B("FLUX.1 Fill inpaint", "Repaint the transparent part of a picture with FLUX.1 Fill [dev]: LoadImage's mask "
+      "comes from the alpha channel (transparent = paint), grown a little so the seam is repainted too; guidance 30.")
+b.node("image", "LoadImage", (40, 600), image="inpaint-example.png", fit="crop")
+b.node("grow", "GrowMask", (340, 700), expand=8, tapered_corners=True)
+b.link("image", "mask", "grow", "mask")
+fill_workflow(b, "image", "image", "grow", "mask", "a small wooden rowing boat", "flux-fill-inpaint")
+b.save("workflows/flux-fill-inpaint.json")
+
+b = B("FLUX.1 Fill outpaint", "Extend a picture past its borders with FLUX.1 Fill [dev]: PadForOutpaint adds grey "
+      "borders and the mask that paints them (and feathers 24 px into the old picture); guidance 30.")
+b.node("image", "LoadImage", (40, 600), image="example.png", fit="crop")
+b.node("pad", "PadForOutpaint", (340, 700), left=256, top=0, right=256, bottom=0, feathering=24)
+b.link("image", "image", "pad", "image")
+fill_workflow(b, "pad", "image", "pad", "mask", PROMPT, "flux-fill-outpaint")
+b.save("workflows/flux-fill-outpaint.json")
+
+b = B("FLUX.1 Kontext edit", "Edit a picture by instruction with FLUX.1 Kontext [dev]: the picture is scaled to the "
+      "nearest size Kontext was trained on, added as a reference and the edit is sampled at that size; guidance 2.5.")
+loaders = split_loaders(b, "flux1-kontext-dev.safetensors", "512")
+b.node("image", "LoadImage", (40, 600), image="example.png", fit="none")
+b.node("scale", "KontextImageScale", (340, 600))
+b.link("image", "image", "scale", "image")
+b.node("prompt", "TextEncode", (340, 200), text="make it a snowy winter evening, keep everything else", clip_text="")
+b.link("text_encoders", "text_encoder", "prompt", "text_encoder")
+b.node("reference", "ReferenceImage", (600, 200))
+b.link("prompt", "conditioning", "reference", "conditioning")
+b.link("vae", "vae", "reference", "vae")
+b.link("scale", "image", "reference", "image")
+b.node("guidance", "FluxGuidance", (860, 100), guidance=2.5)
+b.link("reference", "conditioning", "guidance", "conditioning")
+b.node("encode", "VAEEncode", (600, 600))
+b.link("vae", "vae", "encode", "vae")
+b.link("scale", "image", "encode", "image")
+sample_and_save(b, loaders, ("guidance", "conditioning"), ("encode", "latent"), 20, "flux-kontext-edit", pos=1160)
+b.save("workflows/flux-kontext-edit.json")
+
+b = B("flux-mini inpaint", "Masked img2img with the embedded flux-mini model, no downloads: the picture keeps its "
+      "top-left quarter (its alpha channel) and SetLatentNoiseMask repaints the rest with the prompted shape.")
+b.node("model", "LoadDiffusionModel", (40, 40), urls=False, model_name="flux-mini.safetensors", weight_dtype="default")
+b.node("text_encoders", "LoadTextEncoders", (40, 220), urls=False, t5_name="flux-mini-t5.safetensors",
+       clip_name="flux-mini-clip.safetensors", t5_max_length="auto", weight_dtype="default")
+b.node("vae", "LoadVAE", (40, 420), urls=False, vae_name="flux-mini-ae.safetensors")
+b.node("image", "LoadImage", (40, 600), image="mini-inpaint.png", fit="none")
+b.node("encode", "VAEEncode", (340, 600))
+b.link("vae", "vae", "encode", "vae")
+b.link("image", "image", "encode", "image")
+b.node("masked", "SetLatentNoiseMask", (600, 600))
+b.link("encode", "latent", "masked", "latent")
+b.link("image", "mask", "masked", "mask")
+b.node("prompt", "TextEncode", (340, 200), text="a large red circle on a blue background, bottom right", clip_text="")
+b.link("text_encoders", "text_encoder", "prompt", "text_encoder")
+sample_and_save(b, ("model", "model", "text_encoders", "text_encoder", "vae", "vae"), ("prompt", "conditioning"),
+                ("masked", "latent"), 4, "flux-mini-inpaint", pos=1160)
+b.save("workflows/flux-mini-inpaint.json")
+
 b = B("flux-mini with a LoRA", "flux-mini plus the LoRA fluxwire trained for it: flux-mini-gold teaches the new "
       "colour word 'gold'. Set strength_model to 0 to see what flux-mini draws without it.")
 b.node("model", "LoadDiffusionModel", (40, 40), urls=False, model_name="flux-mini.safetensors", weight_dtype="default")

@@ -37,7 +37,7 @@ UPLOAD_KINDS = (".json", ".png")
 
 _STATIC = resources.files(__package__) / "static"
 JS_PARTS = ("state.js", "nodes.js", "editing.js", "files.js", "subgraphs.js", "subgraph_edits.js",
-            "run.js")  # joined in this order
+            "mask_editor.js", "run.js")  # joined in this order
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """
@@ -234,6 +234,20 @@ class NodeCanvas(gr.HTML):
             return save_uploaded_image(upload, ex)
 
         @answers_cleanly
+        def input_picture(name):
+            """An input picture's colours and mask (base64 PNGs) for the mask editor."""
+            from .mask_editor import read_input_picture
+
+            return read_input_picture(name, ex)
+
+        @answers_cleanly
+        def save_mask(request):
+            """The mask editor's painting ({name, mask}) saved with the picture as "<name>-mask.png"."""
+            from .mask_editor import save_masked_picture
+
+            return save_masked_picture(request, ex)
+
+        @answers_cleanly
         def save_to_library(request):
             """Write a subgraph ({name, definition, definitions}) into the user's library folder."""
             from .library_save import save_library_entry
@@ -257,11 +271,11 @@ class NodeCanvas(gr.HTML):
         super().__init__(
             value=self._as_document(value),
             html_template=TEMPLATE,
-            css_template=_asset("canvas.css") + _asset("subgraphs.css"),
+            css_template=_asset("canvas.css") + _asset("subgraphs.css") + _asset("mask_editor.css"),
             js_on_load="\n".join(_asset(name) for name in JS_PARTS),
             apply_default_css=False,
             server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image,
-                              save_to_library, export_comfyui],
+                              save_to_library, export_comfyui, input_picture, save_mask],
             elem_id=elem_id,
             elem_classes=elem_classes,
             catalogue=catalogue,

@@ -24,6 +24,7 @@ from .detect import (
     infer_config,
     split_components,
     to_bfl_names,
+    model_type,
     variant,
 )
 from .errors import ModelLoadError
@@ -318,6 +319,7 @@ def describe_file(path) -> dict:
         }
         if component == "transformer":
             info["variant"] = variant(config)
+            info["model_type"] = model_type(config, file.metadata, file.path.name)
         components[component] = info
     return {
         "path": str(file.path),

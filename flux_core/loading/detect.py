@@ -270,3 +270,21 @@ def dominant_dtype(sd: dict) -> str:
 def variant(transformer_config: dict) -> str:
     """"dev" when the transformer has a guidance embedder, else "schnell"."""
     return "dev" if transformer_config.get("guidance_embed") else "schnell"
+
+
+MODEL_TYPE_KEY = "fluxwire.model_type"
+
+
+def model_type(transformer_config: dict, metadata: dict | None = None, name: str = "") -> str:
+    """"fill" when img_in reads two latents plus the 256-wide packed mask (FLUX.1 Fill, 384 for the real
+    model); "kontext" when the file says so (``fluxwire.model_type`` or a metadata value naming Kontext)
+    or, as the user's choice, its name contains "kontext" (Kontext has dev's shapes); else the variant."""
+    inp, out = transformer_config.get("in_channels", 64), transformer_config.get("out_channels", 64)
+    if inp == 2 * out + 256:
+        return "fill"
+    metadata = metadata or {}
+    if metadata.get(MODEL_TYPE_KEY) in ("fill", "kontext", "dev", "schnell"):
+        return metadata[MODEL_TYPE_KEY]
+    if any("kontext" in str(v).lower() for v in metadata.values()) or "kontext" in name.lower():
+        return "kontext" if transformer_config.get("guidance_embed") else variant(transformer_config)
+    return variant(transformer_config)

@@ -12,7 +12,7 @@ from flux_core.node import Combo, Float, Input, Int, Node, NodeError, Output
 
 from .guider_values import Guider, SamplerChoice
 from .preview import latent_preview
-from .sampling import DEFAULT_DEV_GUIDANCE, check_compatible
+from .sampling import DEFAULT_DEV_GUIDANCE, check_compatible, conditioned_model
 from .sigmas import model_sigmas
 from .values import Conditioning, FluxModel, Latent, Noise, Sigmas
 
@@ -37,6 +37,10 @@ class _Prompt:
         self.vec = cond.vec.expand(b, -1).to(device, dtype)
         self.txt_ids = txt_ids(b, self.txt.shape[1], device).to(dtype)
         self.skip_guidance = bool(cond.guidance_off)
+        try:  # FLUX.1 Fill's masked picture / Kontext's references, per prompt as ComfyUI does
+            self.velocity = conditioned_model(model, cond, b, *latent.samples.shape[2:], device, dtype)
+        except NodeError as e:
+            raise NodeError(str(e), input=input_name if e.input == "conditioning" else e.input) from None
         self.guidance = None
         if model.has_guidance and not cond.guidance_off:
             value = DEFAULT_DEV_GUIDANCE if cond.guidance is None else cond.guidance
@@ -73,7 +77,7 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
 
     def predict(x, sigma, p):
         t = torch.full((latent.batch,), sigma, dtype=dtype, device=device)
-        v = model.model(img=pack(x.to(device, dtype)), img_ids=ids, txt=p.txt, txt_ids=p.txt_ids, y=p.vec,
+        v = p.velocity(img=pack(x.to(device, dtype)), img_ids=ids, txt=p.txt, txt_ids=p.txt_ids, y=p.vec,
                         timesteps=t, guidance=p.guidance, skip_guidance=p.skip_guidance)
         return unpack(v.float(), latent.height, latent.width).cpu()
 
@@ -88,14 +92,20 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     values = list(sigmas.values)
     if values:
         ctx.progress(0, len(values) - 1)
+    drawn = noise.for_latent(latent)
+    if latent.noise_mask is not None and values:  # SetLatentNoiseMask / InpaintModelConditioning
+        from flux_core.inpaint import masked_unpacked
+
+        velocity = masked_unpacked(velocity, latent.samples, drawn, latent.noise_mask, values, model.differential,
+                                   shifted=model.has_guidance)
 
     def after_step(i, n, x, denoised):
         ctx.progress(i + 1, n, latent_preview(denoised, preview_vae, ctx))
 
     with torch.inference_mode():
-        out, denoised = run_sampler(velocity, noise.for_latent(latent), latent.samples, values, after_step)
-    return Latent(out.float().cpu(), latent.width, latent.height), Latent(denoised.float().cpu(), latent.width,
-                                                                         latent.height)
+        out, denoised = run_sampler(velocity, drawn, latent.samples, values, after_step)
+    return (Latent(out.float().cpu(), latent.width, latent.height, latent.noise_mask),
+            Latent(denoised.float().cpu(), latent.width, latent.height, latent.noise_mask))
 
 
 class BasicGuider(Node):

@@ -61,7 +61,8 @@ class LoadImage(Node):
     category = "image"
     inputs = [Combo("image", input_images, "example.png", upload="image"),
               Combo("fit", ["none", "crop", "resize"], description="make the sides multiples of 16")]
-    outputs = [Output("image", "IMAGE")]
+    outputs = [Output("image", "IMAGE"),
+               Output("mask", "MASK", description="from the alpha channel: transparent = 1 (to paint)")]
 
     @classmethod
     def fingerprint(cls, env, image, fit):
@@ -78,7 +79,7 @@ class LoadImage(Node):
                 if im.width * im.height > MAX_IMAGE_PIXELS:
                     raise NodeError(f"{image} is {im.width}x{im.height}, larger than fluxwire accepts",
                                     input="image")
-                im = ImageOps.exif_transpose(im).convert("RGB")
+                im = ImageOps.exif_transpose(im).convert("RGBA")  # alpha becomes the mask output
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
             raise NodeError(f"cannot read {image} as a picture: {e}", input="image") from None
         w16, h16 = max(16, im.width // 16 * 16), max(16, im.height // 16 * 16)
@@ -88,8 +89,8 @@ class LoadImage(Node):
                 else im.resize((w16, h16), Image.LANCZOS)
         elif fit == "resize" and (w16, h16) != im.size:
             im = im.resize((w16, h16), Image.LANCZOS)
-        arr = np.asarray(im, dtype=np.float32) / 255.0
-        return torch.from_numpy(arr.copy())[None]
+        arr = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0)[None]
+        return {"image": arr[..., :3].contiguous(), "mask": 1.0 - arr[..., 3]}
 
 
 def _to_pil(image):

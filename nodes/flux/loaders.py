@@ -34,6 +34,19 @@ def _load(what: str, input_name: str, fn, *args, **kw):
         raise NodeError(f"cannot load the {what}: {e}", input=input_name) from None
 
 
+def _is_kontext(path, model) -> bool:
+    """Kontext has dev's shapes: the file's metadata or its name tells (flux_core.loading.detect.model_type)."""
+    from flux_core.loading import ModelLoadError
+    from flux_core.loading.detect import model_type
+    from flux_core.loading.safetensors_io import read_header
+
+    try:
+        metadata = read_header(path).metadata if path.is_file() else {}
+    except (ModelLoadError, OSError, ValueError):  # shards or an index file: the name alone decides
+        metadata = {}
+    return model_type(vars(model.params), metadata, path.name) == "kontext"
+
+
 def _place(ctx, *paths) -> dict:
     """Loaders build models on the CPU; the memory manager moves them to the compute device on borrow.
     Before a file is read, idle models leave RAM if the file would not fit the RAM budget."""
@@ -53,7 +66,7 @@ def _adopt(ctx, module, name: str, reload):
 
 
 class LoadDiffusionModel(Node):
-    """Load a FLUX transformer (schnell or dev) from diffusion_models/ (alias unet/)."""
+    """Load a FLUX transformer (schnell, dev, Fill or Kontext) from diffusion_models/ (alias unet/)."""
 
     category = "loaders"
     inputs = [ModelFile("model_name", "diffusion_models", "flux1-schnell.safetensors"),
@@ -70,7 +83,9 @@ class LoadDiffusionModel(Node):
         path = model_path("diffusion_models", model_name, ctx.env, "model_name")
         kw = dict(dtype=_dtype(weight_dtype), **_place(ctx, path))
         model = _load("diffusion model", "model_name", load_diffusion_model, path, **kw)
-        return FluxModel(_adopt(ctx, model, model_name, lambda: load_diffusion_model(path, **kw)), model_name)
+        kontext = _is_kontext(path, model)
+        return FluxModel(_adopt(ctx, model, model_name, lambda: load_diffusion_model(path, **kw)), model_name,
+                         kontext=kontext)
 
 
 class LoadTextEncoders(Node):

@@ -80,7 +80,8 @@ def apply_loras(model: FluxModel, text: TextEncoders | None, entries, env) -> tu
     except (RuntimeError, ValueError) as e:
         raise NodeError(f"cannot apply the LoRA to {model.name}: {e}", input=entries[0][0]) from None
     names = " + ".join(f"{name}@{s:g}" for _, name, s, _ in entries)
-    new_model = PatchedFluxModel(patched, f"{model.name} + {names}", lora_bytes=_lora_bytes(l for l, _, _ in loaded))
+    new_model = PatchedFluxModel(patched, f"{model.name} + {names}", lora_bytes=_lora_bytes(l for l, _, _ in loaded),
+                                 shift=model.shift, differential=model.differential, kontext=model.kontext)
     new_text = text
     if text is not None:
         conditioner = apply_to_text_encoders(text.conditioner, [(lora, s) for lora, _, s in loaded])

@@ -7,6 +7,8 @@ from .preview import latent_preview
 from .values import Conditioning, FluxModel, Latent, Sigmas
 
 DEFAULT_DEV_GUIDANCE = 3.5  # what ComfyUI uses for dev when no FluxGuidance node set one
+DEFAULT_KONTEXT_GUIDANCE = 2.5  # FLUX.1 Kontext dev's usual value (BFL, diffusers)
+DEFAULT_FILL_GUIDANCE = 30.0  # FLUX.1 Fill dev's usual value (BFL's demo, diffusers' FluxFillPipeline)
 
 
 class Scheduler(Node):
@@ -59,6 +61,32 @@ def check_compatible(model: FluxModel, conditioning: Conditioning, latent: Laten
                         input="conditioning")
 
 
+def conditioned_model(model: FluxModel, conditioning: Conditioning, batch: int, h: int, w: int, device, dtype):
+    """The velocity model the sampling loop calls: the transformer, with FLUX.1 Fill's masked picture
+    concatenated to every token and Kontext's reference tokens appended, as the conditioning asks."""
+    from flux_core.fill import FillVelocity, fill_tokens
+    from flux_core.kontext import KontextVelocity, reference_tokens
+
+    velocity = model.model
+    if conditioning.references:
+        tokens, ids = reference_tokens(conditioning.references, batch, h, w, conditioning.reference_method)
+        velocity = KontextVelocity(velocity, tokens.to(device, dtype), ids.to(device, dtype))
+    if model.is_fill:
+        if conditioning.fill_latent is None:
+            raise NodeError(f"{model.name} is a FLUX.1 Fill model: it needs the picture and mask to paint; feed "
+                            f"the conditioning through an InpaintConditioning node", input="conditioning")
+        if tuple(conditioning.fill_latent.shape[-2:]) != (h, w):
+            raise NodeError(f"the inpainting picture is {conditioning.fill_mask.shape[-1]}x"
+                            f"{conditioning.fill_mask.shape[-2]} px but the latent is {w * 8}x{h * 8}",
+                            input="conditioning")
+        try:
+            tokens = fill_tokens(conditioning.fill_latent, conditioning.fill_mask, batch)
+        except ValueError as e:
+            raise NodeError(str(e), input="conditioning") from None
+        velocity = FillVelocity(velocity, tokens.to(device, dtype))
+    return velocity
+
+
 class _Run:
     """The tensors one sampling run needs, on the model's device and dtype."""
 
@@ -80,8 +108,11 @@ class _Run:
         self.txt_ids = txt_ids(b, self.txt.shape[1], self.device).to(self.dtype)
         self.guidance = None
         if model.has_guidance:
-            self.guidance = DEFAULT_DEV_GUIDANCE if conditioning.guidance is None else conditioning.guidance
+            default = DEFAULT_FILL_GUIDANCE if model.is_fill else \
+                DEFAULT_KONTEXT_GUIDANCE if model.kontext else DEFAULT_DEV_GUIDANCE
+            self.guidance = default if conditioning.guidance is None else conditioning.guidance
         self.torch = torch
+        self.velocity = conditioned_model(model, conditioning, b, h, w, self.device, self.dtype)
 
     def pack(self, samples):
         from flux_core.sampling import pack
@@ -92,13 +123,22 @@ class _Run:
         from flux_core.sampling import unpack
 
         x = unpack(img.float(), self.latent.height, self.latent.width).cpu()
-        return Latent(x, self.latent.width, self.latent.height)
+        return Latent(x, self.latent.width, self.latent.height, self.latent.noise_mask)
+
+    def mask_noise(self, noise, sigmas):
+        """Repaint only the latent's noise mask (SetLatentNoiseMask), holding the rest at each level."""
+        from flux_core.inpaint import masked_velocity
+
+        if self.latent.noise_mask is not None:
+            self.velocity = masked_velocity(self.velocity, self.latent.samples, noise, self.latent.noise_mask,
+                                            self.device, self.dtype, list(sigmas), self.model.differential,
+                                            shifted=self.model.has_guidance)
 
     def denoise(self, img, timesteps, callback=None):
         from flux_core.sampling import denoise
 
         with self.torch.inference_mode():
-            return denoise(self.model.model, img, self.img_ids, self.txt, self.txt_ids, self.vec, list(timesteps),
+            return denoise(self.velocity, img, self.img_ids, self.txt, self.txt_ids, self.vec, list(timesteps),
                            guidance=self.guidance, callback=callback)
 
 
@@ -149,7 +189,9 @@ class Sampler(Node):
             return latent
         with _borrow(model, conditioning, latent, ctx):
             run = _Run(model, conditioning, latent, ctx)
-            start = img2img_start(latent.samples, noise.for_latent(latent), sigmas.values[0])
+            drawn = noise.for_latent(latent)
+            run.mask_noise(drawn, sigmas.values)
+            start = img2img_start(latent.samples, drawn, sigmas.values[0])
             ctx.progress(0, sigmas.steps)
 
             def after_step(i, n, x, x0):

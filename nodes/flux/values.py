@@ -26,6 +26,8 @@ class FluxModel:
     model: torch.nn.Module
     name: str
     shift: float | None = None  # ComfyUI's ModelSamplingFlux: the schedule's shift (mu); None = the model's own
+    differential: float = 0.0  # DifferentialDiffusion strength for soft noise masks (0 = off)
+    kontext: bool = False  # a Kontext model (same shapes as dev): guidance 2.5 by default
 
     @property
     def params(self):
@@ -41,7 +43,13 @@ class FluxModel:
 
     @property
     def latent_channels(self) -> int:
-        return self.model.params.in_channels // 4
+        return self.model.params.out_channels // 4
+
+    @property
+    def is_fill(self) -> bool:
+        """FLUX.1 Fill: img_in also reads the masked picture's latent and the 8x8-packed mask."""
+        p = self.model.params
+        return p.in_channels == 2 * p.out_channels + 256
 
     def cache_bytes(self) -> int:
         return _module_bytes(self.model)
@@ -90,12 +98,17 @@ class Conditioning:
     guidance: float | None = None
     prompt: str = ""
     guidance_off: bool = False  # FluxDisableGuidance: a dev model runs without its guidance embedding
+    fill_latent: torch.Tensor | None = None  # FLUX.1 Fill: latent of the masked picture [B, C, h, w]
+    fill_mask: torch.Tensor | None = None  # FLUX.1 Fill: binary pixel mask [B, H, W], 1 = paint
+    references: tuple = ()  # FLUX.1 Kontext: reference latents [1, C, h, w], in order
+    reference_method: str = "offset"  # how several references are placed (flux_core.kontext.METHODS)
 
     def with_guidance(self, guidance: float | None) -> "Conditioning":
         return replace(self, guidance=guidance)
 
     def cache_bytes(self) -> int:
-        return estimate_bytes(self.txt) + estimate_bytes(self.vec)
+        extra = [t for t in (self.fill_latent, self.fill_mask, *self.references) if t is not None]
+        return estimate_bytes(self.txt) + estimate_bytes(self.vec) + sum(estimate_bytes(t) for t in extra)
 
 
 @dataclass(eq=False)
@@ -105,6 +118,7 @@ class Latent:
     samples: torch.Tensor
     width: int
     height: int
+    noise_mask: torch.Tensor | None = None  # pixel mask [B|1, H, W]: sampling repaints only where it is 1
 
     @property
     def batch(self) -> int:

@@ -31,10 +31,10 @@ def _random(module, seed):
     return module.eval()
 
 
-def flux(guidance: bool, seed: int = 0):
+def flux(guidance: bool, seed: int = 0, in_channels: int = 64):
     from flux_core.models import Flux, FluxParams
 
-    params = FluxParams(in_channels=64, out_channels=64, vec_in_dim=VEC_WIDTH, context_in_dim=TXT_WIDTH,
+    params = FluxParams(in_channels=in_channels, out_channels=64, vec_in_dim=VEC_WIDTH, context_in_dim=TXT_WIDTH,
                         hidden_size=32, mlp_ratio=2.0, num_heads=2, depth=1, depth_single_blocks=1,
                         axes_dim=(4, 6, 6), theta=10000, qkv_bias=True, guidance_embed=guidance)
     return _random(Flux(params), seed)
@@ -90,6 +90,12 @@ def write_models_folder(root: Path) -> Path:
     _save(root / "diffusion_models" / "flux1-schnell.safetensors", schnell.state_dict(),
           {"axes_dim": [4, 6, 6]})
     _save(root / "diffusion_models" / "flux1-dev.safetensors", dev.state_dict(), {"axes_dim": [4, 6, 6]})
+    # FLUX.1 Fill: img_in 384 wide (noisy latent 64 + masked picture 64 + 8x8-packed mask 256), as the real file
+    _save(root / "diffusion_models" / "flux1-fill-dev.safetensors", flux(True, 11, in_channels=384).state_dict(),
+          {"axes_dim": [4, 6, 6]})
+    # FLUX.1 Kontext dev: dev's shapes; its name tells it apart
+    _save(root / "diffusion_models" / "flux1-kontext-dev.safetensors", flux(True, 12).state_dict(),
+          {"axes_dim": [4, 6, 6]})
     _save(root / "vae" / "ae.safetensors", ae.state_dict(), AE_CONFIG)
     _save(root / "text_encoders" / "t5xxl_fp16.safetensors", _t5_keys(t5m), T5_CONFIG)
     _save(root / "text_encoders" / "clip_l.safetensors", _clip_keys(clipm), CLIP_CONFIG)

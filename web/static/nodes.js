@@ -240,7 +240,10 @@ function widgetControl(n, inp) {
     control.value = value === null || value === undefined ? "" : String(value);
     control.addEventListener("change", () => set(control.value));
     wrap.appendChild(control);
-    if (w.upload === "image") wrap.appendChild(uploadButton(set));
+    if (w.upload === "image") {
+      wrap.appendChild(uploadButton(set));
+      wrap.appendChild(maskEditorButton(set, () => control.value));
+    }
   } else {
     control = el(w.multiline ? "textarea" : "input");
     if (!w.multiline) control.type = "text";

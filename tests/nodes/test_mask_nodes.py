@@ -1,0 +1,72 @@
+"""Mask nodes in workflows: LoadImage's alpha mask, LoadMask channels, pad/crop/stitch through the executor."""
+
+import pytest
+import torch
+
+from flux_core import Executor, RunFailed
+
+
+@pytest.fixture
+def executor(tmp_path):
+    from PIL import Image
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    im = Image.new("RGBA", (32, 16), (10, 200, 30, 255))
+    for x in range(8, 16):
+        for y in range(4, 12):
+            im.putpixel((x, y), (10, 200, 30, 0))  # a transparent hole = to paint
+    im.save(inputs / "hole.png")
+    Image.new("RGB", (32, 16), (0, 128, 255)).save(inputs / "solid.jpg")
+    return Executor(output_dir=tmp_path / "out", input_dir=inputs)
+
+
+def run(executor, nodes, links, node, output):
+    doc = {"format": "fluxwire.workflow", "version": 1, "nodes": nodes + [
+        {"id": "show", "type": "ShowValue", "widgets": {}}],
+        "links": links + [{"from": node, "output": output, "to": "show", "input": "value"}]}
+    return executor.run(doc).outputs[node][output]
+
+
+def test_load_image_mask_from_alpha_and_without_alpha(executor):
+    img = {"id": "img", "type": "LoadImage", "widgets": {"image": "hole.png", "fit": "none"}}
+    mask = run(executor, [img], [], "img", "mask")
+    expected = torch.zeros(1, 16, 32)
+    expected[0, 4:12, 8:16] = 1
+    assert torch.equal(mask, expected)
+    img["widgets"]["image"] = "solid.jpg"
+    assert torch.equal(run(executor, [img], [], "img", "mask"), torch.zeros(1, 16, 32))
+
+
+@pytest.mark.parametrize("channel, expected", [("alpha", 1.0), ("green", 200 / 255), ("red", 10 / 255)])
+def test_load_mask_channels(executor, channel, expected):
+    node = {"id": "m", "type": "LoadMask", "widgets": {"image": "hole.png", "channel": channel}}
+    mask = run(executor, [node], [], "m", "mask")
+    assert mask.shape == (1, 16, 32)
+    assert float(mask[0, 5, 9]) == pytest.approx(expected, abs=1e-6)
+
+
+def test_pad_grow_invert_chain(executor):
+    nodes = [{"id": "img", "type": "LoadImage", "widgets": {"image": "solid.jpg", "fit": "none"}},
+             {"id": "pad", "type": "PadForOutpaint",
+              "widgets": {"left": 16, "top": 0, "right": 0, "bottom": 8, "feathering": 0}},
+             {"id": "grow", "type": "GrowMask", "widgets": {"expand": 2, "tapered_corners": False}},
+             {"id": "inv", "type": "InvertMask", "widgets": {}}]
+    links = [{"from": "img", "output": "image", "to": "pad", "input": "image"},
+             {"from": "pad", "output": "mask", "to": "grow", "input": "mask"},
+             {"from": "grow", "output": "mask", "to": "inv", "input": "mask"}]
+    kept = run(executor, nodes, links, "inv", "mask")
+    assert kept.shape == (1, 24, 48)
+    expected = torch.zeros(24, 48)
+    expected[:14, 18:] = 1  # the old picture (16 x 32 at x 16) shrunk by 2 px on its padded sides
+    assert torch.equal(kept[0], expected)
+
+
+def test_crop_of_an_empty_mask_names_the_input(executor):
+    nodes = [{"id": "img", "type": "LoadImage", "widgets": {"image": "solid.jpg", "fit": "none"}},
+             {"id": "crop", "type": "CropToMask", "widgets": {"context": 8}}]
+    links = [{"from": "img", "output": "image", "to": "crop", "input": "image"},
+             {"from": "img", "output": "mask", "to": "crop", "input": "mask"}]
+    with pytest.raises(RunFailed) as e:
+        run(executor, nodes, links, "crop", "image")
+    assert (e.value.node_id, e.value.input) == ("crop", "mask") and "empty" in e.value.message
