@@ -9,6 +9,13 @@ from .values import Conditioning, FluxModel, Latent, Sigmas
 DEFAULT_DEV_GUIDANCE = 3.5  # what ComfyUI uses for dev when no FluxGuidance node set one
 
 
+def default_guidance(model: FluxModel) -> float:
+    """Guidance when no FluxGuidance node set one: dev's 3.5, or what a Canny/Depth model was made for."""
+    from flux_core.control import CONTROL_GUIDANCE
+
+    return CONTROL_GUIDANCE.get(model.control_kind, DEFAULT_DEV_GUIDANCE)
+
+
 class Scheduler(Node):
     """Noise levels for `steps` steps (ComfyUI's "simple" schedule). The resolution-dependent shift is on
     for dev and off for schnell unless chosen; denoise < 1 keeps the tail of a longer schedule (img2img)."""
@@ -73,8 +80,11 @@ class _Run:
         self.txt_ids = txt_ids(b, self.txt.shape[1], self.device).to(self.dtype)
         self.guidance = None
         if model.has_guidance:
-            self.guidance = DEFAULT_DEV_GUIDANCE if conditioning.guidance is None else conditioning.guidance
+            self.guidance = default_guidance(model) if conditioning.guidance is None else conditioning.guidance
         self.torch = torch
+        from .control import control_velocity
+
+        self.velocity = control_velocity(model, conditioning, b, h, w, self.device, self.dtype)
 
     def pack(self, samples):
         from flux_core.sampling import pack
@@ -91,7 +101,7 @@ class _Run:
         from flux_core.sampling import denoise
 
         with self.torch.inference_mode():
-            return denoise(self.model.model, img, self.img_ids, self.txt, self.txt_ids, self.vec, list(timesteps),
+            return denoise(self.velocity, img, self.img_ids, self.txt, self.txt_ids, self.vec, list(timesteps),
                            guidance=self.guidance, callback=callback)
 
 

@@ -41,7 +41,15 @@ class FluxModel:
 
     @property
     def latent_channels(self) -> int:
-        return self.model.params.in_channels // 4
+        return self.model.params.out_channels // 4
+
+    @property
+    def control_kind(self) -> str | None:
+        """"canny", "depth" or "control" for FLUX.1 Canny/Depth models (img_in also reads the control
+        picture's latent), None otherwise."""
+        from flux_core.loading.detect import control_kind
+
+        return control_kind(vars(self.model.params), self.name)
 
     def cache_bytes(self) -> int:
         return _module_bytes(self.model)
@@ -90,12 +98,14 @@ class Conditioning:
     guidance: float | None = None
     prompt: str = ""
     guidance_off: bool = False  # FluxDisableGuidance: a dev model runs without its guidance embedding
+    control_latent: torch.Tensor | None = None  # FLUX.1 Canny/Depth: latent of the control picture [B, C, h, w]
 
     def with_guidance(self, guidance: float | None) -> "Conditioning":
         return replace(self, guidance=guidance)
 
     def cache_bytes(self) -> int:
-        return estimate_bytes(self.txt) + estimate_bytes(self.vec)
+        extra = estimate_bytes(self.control_latent) if self.control_latent is not None else 0
+        return estimate_bytes(self.txt) + estimate_bytes(self.vec) + extra
 
 
 @dataclass(eq=False)
