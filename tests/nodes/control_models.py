@@ -20,8 +20,28 @@ def control_flux(seed: int):
 
 
 def write_control_models(root: Path) -> Path:
-    """flux1-canny-dev / flux1-depth-dev under diffusion_models/ (the real names)."""
+    """flux1-canny-dev / flux1-depth-dev under diffusion_models/ (the real names), a Depth Anything folder."""
     root = Path(root)
     for name, seed in (("flux1-canny-dev.safetensors", 20), ("flux1-depth-dev.safetensors", 21)):
         _save(root / "diffusion_models" / name, control_flux(seed).state_dict(), {"axes_dim": [4, 6, 6]})
+    write_depth_model(root / "depth" / "depth-anything-v2-small")
     return root
+
+
+def write_depth_model(folder: Path, seed: int = 30) -> Path:
+    """A tiny random Depth Anything (DepthAnythingForDepthEstimation, DINOv2 backbone, patch 14) and its
+    DPT image processor, saved with save_pretrained as a real one would be."""
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
+
+    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
+                            patch_size=14, image_size=56, out_features=["stage1", "stage2", "stage3", "stage4"],
+                            reshape_hidden_states=False)
+    config = DepthAnythingConfig(backbone_config=backbone, fusion_hidden_size=16, neck_hidden_sizes=[8, 16, 32, 32],
+                                 reassemble_hidden_size=32, head_hidden_size=8, patch_size=14)
+    torch.manual_seed(seed)
+    model = DepthAnythingForDepthEstimation(config).eval()
+    model.save_pretrained(folder)
+    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14,
+                      resample=3, image_mean=[0.485, 0.456, 0.406],
+                      image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
+    return folder

@@ -102,3 +102,26 @@ def test_control_picture_on_an_ordinary_model_is_refused(executor):
     with pytest.raises(RunFailed) as e:
         run(executor, control_doc("flux1-dev.safetensors"))
     assert e.value.input == "conditioning" and "Canny/Depth" in e.value.message
+
+
+def preprocess_doc(node, widgets):
+    return {"format": "fluxwire.workflow", "version": 1,
+            "nodes": [{"id": "picture", "type": "LoadImage", "widgets": {"image": "edges.png"}},
+                      {"id": "map", "type": node, "widgets": widgets}],
+            "links": [{"from": "picture", "output": "image", "to": "map", "input": "image"}]}
+
+
+def test_canny_and_depth_nodes_give_maps_of_the_pictures_size(executor):
+    edges = executor.run(preprocess_doc("Canny", {"low_threshold": 0.2, "high_threshold": 0.5}),
+                         outputs=["map"]).outputs["map"]["image"]
+    depth = executor.run(preprocess_doc("DepthMap", {"model_name": "depth-anything-v2-small"}),
+                         outputs=["map"]).outputs["map"]["image"]
+    assert edges.shape == depth.shape == (1, 72, 64, 3)
+    assert set(edges.unique().tolist()) == {0.0, 1.0}
+    assert depth.min() == 0 and depth.max() == 1
+
+
+def test_canny_with_crossed_thresholds_names_the_input(executor):
+    with pytest.raises(RunFailed) as e:
+        executor.run(preprocess_doc("Canny", {"low_threshold": 0.6, "high_threshold": 0.3}), outputs=["map"])
+    assert (e.value.node_id, e.value.input) == ("map", "low_threshold")
