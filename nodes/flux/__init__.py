@@ -4,10 +4,10 @@ Nodes stay thin: they turn socket values into flux_core calls and back.
 """
 from . import conditioning, image, latent, loaders, sampling
 from . import conditioning_ops, guiders, image_ops, notes, sigmas
-from . import control, preprocess
+from . import control, preprocess, redux
 
 NODES = [*loaders.NODES, *conditioning.NODES, *latent.NODES, *sampling.NODES, *image.NODES]
 # ComfyUI's FLUX node set, where fluxwire had no equivalent (see flux_core/interop/comfyui)
 NODES += [*conditioning_ops.NODES, *sigmas.NODES, *guiders.NODES, *image_ops.NODES, *notes.NODES]
-# FLUX.1 tools: Canny / Depth control
-NODES += [*control.NODES, *preprocess.NODES]
+# FLUX.1 tools: Canny / Depth control, Redux
+NODES += [*control.NODES, *preprocess.NODES, *redux.NODES]
