@@ -45,3 +45,36 @@ def write_depth_model(folder: Path, seed: int = 30) -> Path:
                       resample=3, image_mean=[0.485, 0.456, 0.406],
                       image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
     return folder
+
+
+VISION_WIDTH, VISION_SIZE, VISION_PATCH = 24, 56, 14  # 4x4 = 16 image tokens
+
+
+def vision_encoder(seed: int = 40):
+    from transformers import SiglipVisionConfig, SiglipVisionModel
+
+    cfg = SiglipVisionConfig(hidden_size=VISION_WIDTH, intermediate_size=48, num_hidden_layers=2,
+                             num_attention_heads=2, image_size=VISION_SIZE, patch_size=VISION_PATCH,
+                             vision_use_head=False)
+    return _random(SiglipVisionModel(cfg), seed)
+
+
+def write_redux_models(root: Path) -> Path:
+    """clip_vision/sigclip_vision_patch14_384.safetensors (ComfyUI's single-file layout: transformers' names
+    under vision_model.) and style_models/flux1-redux-dev.safetensors (redux_up, redux_down into the tiny
+    T5 width)."""
+    root = Path(root)
+    vision = {"vision_model." + k.removeprefix("vision_model."): v for k, v in vision_encoder().state_dict().items()}
+    _save(root / "clip_vision" / "sigclip_vision_patch14_384.safetensors", vision, {"num_attention_heads": 2})
+    g = torch.Generator().manual_seed(41)
+    redux = {"redux_up.weight": 0.2 * torch.randn(3 * TXT_WIDTH, VISION_WIDTH, generator=g),
+             "redux_up.bias": 0.1 * torch.randn(3 * TXT_WIDTH, generator=g),
+             "redux_down.weight": 0.2 * torch.randn(TXT_WIDTH, 3 * TXT_WIDTH, generator=g),
+             "redux_down.bias": 0.1 * torch.randn(TXT_WIDTH, generator=g)}
+    _save(root / "style_models" / "flux1-redux-dev.safetensors", redux)
+    return root
+
+
+def write_tools_models(root: Path) -> Path:
+    """Everything the FLUX.1 tools workflows (Canny, Depth, Redux) name, under the real names."""
+    return write_redux_models(write_control_models(root))
