@@ -20,6 +20,24 @@ class Interrupted(Exception):
     """Raised inside a run when someone called `Executor.interrupt()`."""
 
 
+_running = threading.local()  # the stop flag of the run whose node code this thread is executing
+
+
+def bind_stop_flag(flag: threading.Event | None) -> None:
+    """Tell `stop_point` which run this thread works for (the executor's node worker calls this)."""
+    _running.flag = flag
+
+
+def stop_point() -> None:
+    """Raise `Interrupted` if the run this thread works for was stopped.
+
+    Cheap (one attribute read and one flag test), so model code can call it between transformer or VAE
+    blocks without being handed a NodeContext. Outside a run it does nothing."""
+    flag = getattr(_running, "flag", None)
+    if flag is not None and flag.is_set():
+        raise Interrupted()
+
+
 @dataclass
 class Environment:
     """Folders and settings shared by every node of an executor."""
@@ -30,6 +48,9 @@ class Environment:
     device: str | None = None  # None: the central automatic choice
     temp_dir: Path = Path(tempfile.gettempdir())  # where this environment's private preview folder is made
     library_dir: Path | None = None  # the user's subgraph library; None: $FLUXWIRE_LIBRARY_DIR, else ./library
+    vram_budget: Any = None  # None: FLUXWIRE_VRAM_BUDGET, else "auto"; a size, "auto" or a preset
+    ram_budget: Any = None  # None: FLUXWIRE_RAM_BUDGET, else unlimited
+    memory: Any = None  # the MemoryManager, made on first use (flux_core.memory.manager_for)
     _preview_dir: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):

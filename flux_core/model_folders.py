@@ -30,7 +30,7 @@ FOLDERS = {
 # kind -> more folders searched after the models folders (ComfyUI's extra_model_paths.yaml; see
 # flux_core/interop/comfyui/model_paths.py)
 EXTRA_FOLDERS: dict[str, list[Path]] = {}
-WEIGHT_SUFFIXES = (".safetensors", ".sft")
+WEIGHT_SUFFIXES = (".safetensors", ".sft", ".gguf")
 SHIPPED_MODELS = MODELS_DIR  # flux-mini's folder, searched after the user's
 
 

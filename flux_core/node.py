@@ -28,6 +28,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Sequence
 
+from .limits import MAX_INT, SURROGATE
 from .types import ANY, is_known
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -98,8 +99,10 @@ class Int(Widget):
             raise ValueError(f"expects a whole number, got {_show(value)}")
         if isinstance(value, float):
             if not value.is_integer():
-                raise ValueError(f"expects a whole number, got {value}")
+                raise ValueError(f"expects a whole number, got {_show(value)}")
             value = int(value)
+        if not -MAX_INT <= value <= MAX_INT:
+            raise ValueError(f"is {_show(value)}, but whole numbers are limited to {MAX_INT:,} in size")
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
             raise ValueError(f"is {value}, but must be {_range_text(self.min, self.max)}")
         if self.step > 1 and (value - (self.min or 0)) % self.step:
@@ -107,10 +110,13 @@ class Int(Widget):
         return value
 
     def parse_text(self, text):
+        if len(text) > 80:  # room for 0b and 64 binary digits; longer text is refused before int() reads it
+            raise ValueError(f"is a whole number of {len(text):,} characters; whole numbers are limited to "
+                             f"{MAX_INT:,} in size")
         try:
             return int(text, 0)
         except ValueError:
-            raise ValueError(f"expects a whole number, got {text!r}") from None
+            raise ValueError(f"expects a whole number, got {_show(text)}") from None
 
     def widget_description(self, ctx=None):
         return {"kind": "int", "default": self.default, "min": self.min, "max": self.max, "step": self.step,
@@ -129,6 +135,8 @@ class Float(Widget):
     def coerce(self, value, ctx=None):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"expects a number, got {_show(value)}")
+        if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:  # a document could not hold it
+            raise ValueError(f"is {_show(value)}, too large: whole numbers are limited to {MAX_INT:,} in size")
         value = float(value)
         if not math.isfinite(value):
             raise ValueError(f"expects a finite number, got {value}")
@@ -140,7 +148,7 @@ class Float(Widget):
         try:
             return float(text)
         except ValueError:
-            raise ValueError(f"expects a number, got {text!r}") from None
+            raise ValueError(f"expects a number, got {_show(text)}") from None
 
     def widget_description(self, ctx=None):
         return {"kind": "float", "default": self.default, "min": self.min, "max": self.max, "step": self.step,
@@ -161,6 +169,8 @@ class String(Widget):
             raise ValueError(f"expects text, got {_show(value)}")
         if len(value) > self.max_length:
             raise ValueError(f"is {len(value)} characters long, at most {self.max_length} are allowed")
+        if SURROGATE.search(value):
+            raise ValueError("contains an unpaired UTF-16 surrogate, which cannot be saved as UTF-8 text")
         return value
 
     def widget_description(self, ctx=None):
@@ -186,7 +196,7 @@ class Boolean(Widget):
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"expects true or false, got {text!r}")
+        raise ValueError(f"expects true or false, got {_show(text)}")
 
     def widget_description(self, ctx=None):
         return {"kind": "boolean", "default": self.default}
@@ -243,7 +253,7 @@ class Combo(Widget):
         opts = self.options(ctx)
         if value not in opts:
             shown = ", ".join(repr(o) for o in opts[:20]) + (" ..." if len(opts) > 20 else "")
-            raise ValueError(f"is {value!r}, which is not one of the choices ({shown or 'none available'})")
+            raise ValueError(f"is {_show(value)}, which is not one of the choices ({shown or 'none available'})")
         return value
 
     def widget_description(self, ctx=None):
@@ -300,10 +310,18 @@ class ModelFile(Combo):
 
         if not isinstance(value, str):
             raise ValueError(f"expects a model file name, got {_show(value)}")
+        parts = value.replace("\\", "/").split("/")
+        if any(part in ("", ".", "..") for part in parts) or "\0" in value:
+            raise ValueError(f"is {_show(value)}, which is not a model file name (a name inside the {self.folder} "
+                             f"folder such as model.safetensors; no '.', '..' or empty parts)")
         try:
-            resolve(self.folder, value, getattr(ctx, "models_dir", None))
+            found = resolve(self.folder, value, getattr(ctx, "models_dir", None))
         except ModelNameError as e:
             raise MissingModelError(str(e), self.folder, value) from None
+        want_folder = self.folder == "diffusers"  # a diffusers pipeline is a folder; every other kind a file
+        if found.is_dir() != want_folder:
+            what = "a pipeline folder" if want_folder else "a file"
+            raise ValueError(f"is {_show(value)}, which is not {what} in the {self.folder} folder")
         return value
 
     def widget_description(self, ctx=None):
@@ -537,7 +555,13 @@ register_output_check("IMAGE", _is_image, "a float tensor [batch, height, width,
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    """A short, safe rendering of any value for a message (never fails, never floods)."""
+    if type(value) is int and value.bit_length() > 200:
+        return f"a whole number of about {int(value.bit_length() * 0.30103)} digits"
+    try:
+        text = repr(value)
+    except Exception:  # e.g. a value whose repr raises
+        text = f"a {type(value).__name__}"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

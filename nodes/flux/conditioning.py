@@ -19,9 +19,16 @@ class TextEncode(Node):
     def run(self, ctx, text_encoder, text, clip_text=""):
         import torch
 
-        with torch.inference_mode():
-            txt, vec = text_encoder.conditioner.encode([text], [clip_text or text], no_grad=True)
-        return Conditioning(txt=txt.float().cpu(), vec=vec.float().cpu(), guidance=None, prompt=text)
+        from flux_core.memory import borrow
+
+        encoders = text_encoder.conditioner  # one encoder on the device at a time: T5-XXL alone is 9.5 GB
+        with borrow(encoders.t5, ctx=ctx) as t5, torch.inference_mode():
+            ids = encoders.t5_input_ids([text]).to(next(t5.parameters()).device)
+            txt = t5(input_ids=ids, attention_mask=None, output_hidden_states=False).last_hidden_state.float().cpu()
+        with borrow(encoders.clip, ctx=ctx) as clip, torch.inference_mode():
+            ids = encoders.clip_input_ids([clip_text or text]).to(next(clip.parameters()).device)
+            vec = clip(input_ids=ids, attention_mask=None, output_hidden_states=False).pooler_output.float().cpu()
+        return Conditioning(txt=txt, vec=vec, guidance=None, prompt=text)
 
 
 class FluxGuidance(Node):

@@ -13,10 +13,14 @@ from .values import Latent, Vae
 MAX_IMAGE_PIXELS = 8192 * 8192
 
 
-def _vae_device_dtype(vae: Vae):
-    from flux_core.loading import module_compute_dtype
-
-    return next(vae.ae.parameters()).device, module_compute_dtype(vae.ae)
+def centre_crop_pixels(image):
+    """IMAGE [B, H, W, C] -> (pixels [B, 3, H16, W16] in [-1, 1], W16, H16), centre-cropped to multiples of 16."""
+    b, h, w, c = image.shape
+    h16, w16 = h // 16 * 16, w // 16 * 16
+    if h16 == 0 or w16 == 0:
+        raise NodeError(f"the picture is {w}x{h}; it must be at least 16x16", input="image")
+    top, left = (h - h16) // 2, (w - w16) // 2
+    return image[:, top:top + h16, left:left + w16, :3].permute(0, 3, 1, 2) * 2 - 1, w16, h16
 
 
 class VAEDecode(Node):
@@ -27,14 +31,12 @@ class VAEDecode(Node):
     outputs = [Output("image", "IMAGE")]
 
     def run(self, ctx, vae, latent):
-        import torch
+        from .tiled import decode_latent
 
         if latent.channels != vae.latent_channels:
             raise NodeError(f"the latent has {latent.channels} channels but the autoencoder {vae.name} decodes "
                             f"{vae.latent_channels}", input="latent")
-        device, dtype = _vae_device_dtype(vae)
-        with torch.inference_mode():
-            x = vae.ae.decode(latent.samples.to(device, dtype)).float().cpu()
+        x = decode_latent(vae, latent.samples, ctx)  # in tiles when the whole would not fit the device
         return ((x.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).contiguous()
 
 
@@ -46,18 +48,10 @@ class VAEEncode(Node):
     outputs = [Output("latent", "LATENT")]
 
     def run(self, ctx, vae, image):
-        import torch
+        from .tiled import encode_pixels
 
-        b, h, w, c = image.shape
-        h16, w16 = h // 16 * 16, w // 16 * 16
-        if h16 == 0 or w16 == 0:
-            raise NodeError(f"the picture is {w}x{h}; it must be at least 16x16", input="image")
-        top, left = (h - h16) // 2, (w - w16) // 2
-        pixels = image[:, top:top + h16, left:left + w16, :3].permute(0, 3, 1, 2) * 2 - 1
-        device, dtype = _vae_device_dtype(vae)
-        with torch.inference_mode():
-            z = vae.ae.encode(pixels.to(device, dtype)).float().cpu()
-        return Latent(z, w16, h16)
+        pixels, w16, h16 = centre_crop_pixels(image)
+        return Latent(encode_pixels(vae, pixels, ctx), w16, h16)
 
 
 class LoadImage(Node):

@@ -4,7 +4,7 @@ from __future__ import annotations
 PREVIEW_MAX_SIDE = 256
 
 
-def latent_preview(samples, vae=None):
+def latent_preview(samples, vae=None, ctx=None):
     """A PIL image of the first latent of a batch: decoded with `vae` when given, else a cheap false-colour
     view of three latent channels (each stretched to its own range)."""
     import torch
@@ -13,8 +13,11 @@ def latent_preview(samples, vae=None):
     with torch.inference_mode():
         z = samples[:1].float()
         if vae is not None:
-            ae = vae.ae
-            x = ae.preview_decode(z.to(next(ae.parameters()).device)).float().cpu()  # a full decode costs ~a step
+            from flux_core.memory import borrow
+
+            with borrow(vae.ae, ctx=ctx) as ae:
+                device = next(ae.parameters()).device
+                x = ae.preview_decode(z.to(device)).float().cpu()  # a full decode costs ~a step
             rgb = ((x[0].clamp(-1, 1) + 1) / 2).permute(1, 2, 0)
         else:
             c = z[0, :3]
