@@ -77,4 +77,24 @@ def write_redux_models(root: Path) -> Path:
 
 def write_tools_models(root: Path) -> Path:
     """Everything the FLUX.1 tools workflows (Canny, Depth, Redux) name, under the real names."""
-    return write_redux_models(write_control_models(root))
+    return write_depth_lora(write_redux_models(write_control_models(root)))
+
+
+def write_depth_lora(root: Path, seed: int = 42) -> Path:
+    """loras/flux1-depth-dev-lora.safetensors: a BFL control LoRA for the tiny dev model (lora_A/B without
+    prefix, img_in reading 128 channels: latent + depth latent, a few other layers, norm scales)."""
+    from .tiny_models import flux
+
+    dev = flux(True, 10)
+    g = torch.Generator().manual_seed(seed)
+    sd = {"img_in.lora_A.weight": 0.2 * torch.randn(4, 128, generator=g),
+          "img_in.lora_B.weight": 0.2 * torch.randn(dev.img_in.out_features, 4, generator=g)}
+    for name in ("double_blocks.0.img_attn.qkv", "single_blocks.0.linear1"):
+        w = dev.get_submodule(name).weight
+        sd[f"{name}.lora_A.weight"] = 0.2 * torch.randn(4, w.shape[1], generator=g)
+        sd[f"{name}.lora_B.weight"] = 0.2 * torch.randn(w.shape[0], 4, generator=g)
+    for name, p in dev.named_parameters():
+        if name.endswith("norm.scale"):
+            sd[name] = 1 + 0.1 * torch.randn(p.shape, generator=g)
+    _save(root / "loras" / "flux1-depth-dev-lora.safetensors", sd)
+    return root
