@@ -33,22 +33,22 @@ class DepthMap(Node):
     models/depth/."""
 
     category = "control"
-    inputs = [Input("image", "IMAGE"), ModelFile("model_name", "depth", "depth-anything-v2-small")]
+    inputs = [Input("image", "IMAGE"), ModelFile("depth_model", "depth", "depth-anything-v2-small")]
     outputs = [Output("image", "IMAGE")]
 
     @classmethod
-    def fingerprint(cls, env, model_name, **_):
-        folder = model_path("depth", model_name, env, "model_name")
+    def fingerprint(cls, env, depth_model, **_):
+        folder = model_path("depth", depth_model, env, "depth_model")
         return tuple(file_stamp(p) for p in sorted(folder.iterdir())) if folder.is_dir() else file_stamp(folder)
 
-    def run(self, ctx, image, model_name):
+    def run(self, ctx, image, depth_model):
         from flux_core.preprocess import DepthEstimator
 
-        folder = model_path("depth", model_name, ctx.env, "model_name")
+        folder = model_path("depth", depth_model, ctx.env, "depth_model")
         try:
             estimator = DepthEstimator(folder, ctx.device)
         except (OSError, ValueError, KeyError) as e:
-            raise NodeError(f"cannot load the depth model {model_name}: {e}", input="model_name") from None
+            raise NodeError(f"cannot load the depth model {depth_model}: {e}", input="depth_model") from None
         return estimator.depth_map(image)
 
 

@@ -114,7 +114,7 @@ def preprocess_doc(node, widgets):
 def test_canny_and_depth_nodes_give_maps_of_the_pictures_size(executor):
     edges = executor.run(preprocess_doc("Canny", {"low_threshold": 0.2, "high_threshold": 0.5}),
                          outputs=["map"]).outputs["map"]["image"]
-    depth = executor.run(preprocess_doc("DepthMap", {"model_name": "depth-anything-v2-small"}),
+    depth = executor.run(preprocess_doc("DepthMap", {"depth_model": "depth-anything-v2-small"}),
                          outputs=["map"]).outputs["map"]["image"]
     assert edges.shape == depth.shape == (1, 72, 64, 3)
     assert set(edges.unique().tolist()) == {0.0, 1.0}
