@@ -38,7 +38,7 @@ class _Prompt:
         self.vec = cond.vec.expand(b, -1).to(device, dtype)
         self.txt_ids = txt_ids(b, self.txt.shape[1], device).to(dtype)
         self.skip_guidance = bool(cond.guidance_off)
-        self.model = control_velocity(model, cond, b, *latent.samples.shape[2:], device, dtype, input_name)
+        self.velocity = control_velocity(model, cond, b, *latent.samples.shape[2:], device, dtype, input_name)
         self.guidance = None
         if model.has_guidance and not cond.guidance_off:
             value = default_guidance(model) if cond.guidance is None else cond.guidance
@@ -67,7 +67,7 @@ def sample(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, pr
 
     def predict(x, sigma, p):
         t = torch.full((latent.batch,), sigma, dtype=dtype, device=device)
-        v = p.model(img=pack(x.to(device, dtype)), img_ids=ids, txt=p.txt, txt_ids=p.txt_ids, y=p.vec,
+        v = p.velocity(img=pack(x.to(device, dtype)), img_ids=ids, txt=p.txt, txt_ids=p.txt_ids, y=p.vec,
                         timesteps=t, guidance=p.guidance, skip_guidance=p.skip_guidance)
         return unpack(v.float(), latent.height, latent.width).cpu()
 
