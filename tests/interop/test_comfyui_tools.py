@@ -95,3 +95,34 @@ def test_comfyui_attn_bias_strength_is_refused_by_name(tools_models):
     with pytest.raises(WorkflowError) as e:
         load_workflow(data, env=Environment(models_dir=tools_models))
     assert "strength_type" in str(e.value) and "multiply" in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["api_canny.json", "api_depth_lora.json", "api_redux.json"])
+def test_tools_documents_export_back_to_the_same_prompt(tools_models, name):
+    from flux_core.interop.comfyui.export import to_api_prompt
+    from flux_core.registry import default_registry
+
+    data = fixture(name)
+    for node in data.values():  # a shipped picture, so the document validates without an input folder
+        if node["class_type"] == "LoadImage":
+            node["inputs"]["image"] = "example.png"
+    exported = to_api_prompt(load_workflow(data, env=Environment(models_dir=tools_models)), default_registry())
+    for nid, node in data.items():
+        assert exported[nid]["class_type"] == node["class_type"]
+        ignored = {"device", "upload"}
+        assert {k: v for k, v in exported[nid]["inputs"].items() if k not in ignored} == \
+            {k: v for k, v in node["inputs"].items() if k not in ignored}, nid
+
+
+def test_downsampled_style_has_no_comfyui_twin_value(tools_models):
+    from flux_core.interop.comfyui.export import to_api_prompt
+    from flux_core.registry import default_registry
+    from flux_core.workflow import WorkflowError
+
+    data = fixture("api_redux.json")
+    data["6"]["inputs"]["image"] = "example.png"
+    workflow = load_workflow(data, env=Environment(models_dir=tools_models))
+    workflow.nodes["10"].widgets["downsampling_factor"] = 3
+    with pytest.raises(WorkflowError) as e:
+        to_api_prompt(workflow, default_registry())
+    assert "downsampling_factor" in str(e.value)

@@ -122,7 +122,8 @@ TWINS: list[Twin] = [
     twin("StyleModelLoader", "LoadStyleModel", (), ("style_model_name",), ("style_model",),
          model_inputs=("style_model_name",)),
     twin("StyleModelApply", "ApplyStyle", ("conditioning", "style_model", "clip_vision_output"),
-         ("strength", "strength_type"), ("conditioning",), values={"strength_type": {"multiply": None}}),
+         ("strength", "strength_type"), ("conditioning",), values={"strength_type": {"multiply": None}},
+         fixed={"downsampling_factor": 1}),  # ComfyUI's core node has no downsampling
     # values and notes
     twin("PrimitiveInt", "IntValue", (), ("value", CONTROL), ("value",)),
     twin("PrimitiveFloat", "FloatValue", (), ("value",), ("value",)),
