@@ -258,7 +258,9 @@ class Executor:
             if cls.fingerprint.__func__ is not Node.fingerprint.__func__:
                 try:
                     fp = cls.fingerprint(self.env, **values)
-                except Exception as e:  # an unreadable file etc.: never reuse; the node itself will report it
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as e:  # an unreadable file, even sys.exit(): never reuse; the node reports it
                     fp = ("fingerprint failed", type(e).__name__, str(e), uuid.uuid4().hex)
             parts = (cls.type_name, cls.version, repr(fp), sorted(values.items()),
                      sorted((name, sigs[l.source], l.output) for name, l in graph.links[nid].items()))

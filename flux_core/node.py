@@ -388,7 +388,8 @@ class Node:
 
     @classmethod
     def check(cls, ctx, **widgets) -> list[str] | None:
-        """Extra validation of widget values before any node runs; return sentences for problems."""
+        """Extra validation of widget values before any node runs; return sentences for problems (or
+        (input name, sentence) pairs, so the problem names the input)."""
         return None
 
     # --- derived from the declaration --------------------------------------------------------

@@ -28,6 +28,13 @@ class Scheduler(Node):
               Float("max_shift", 1.15, min=0.0, max=100.0, step=0.01)]
     outputs = [Output("sigmas", "SIGMAS")]
 
+    @classmethod
+    def check(cls, ctx, steps=1, denoise=1.0, **_):
+        from flux_core.sampling import denoise_schedule_problem
+
+        problem = denoise_schedule_problem(steps, denoise)
+        return [("denoise", problem)] if problem else None
+
     def run(self, ctx, model, latent, steps, denoise, shift, base_shift, max_shift):
         from flux_core.sampling import image_seq_len, schedule_for_denoise
 

@@ -318,3 +318,43 @@ def test_a_node_ending_the_process_is_a_node_failure_with_exit_1(run_pack, tmp_p
     summary = json.loads(res.stdout)
     assert summary["status"] == "error" and summary["error"]["node"] == "q"
     assert all(w in summary["error"]["message"] for w in words) and "'q'" in res.stderr
+
+
+def test_sys_exit_in_check_or_fingerprint_is_reported_not_obeyed(tmp_path):
+    """A plugin's check() calling sys.exit is a validation problem naming the node (exit 2); one in
+    fingerprint() only means "never reuse", and run() then decides."""
+    write(tmp_path / "packs", "exits.py", '''
+        import sys
+        from flux_core.node import Node, Output, Float
+        class ExitInCheck(Node):
+            """Quits while being checked."""
+            inputs = [Float("v", 1.0)]
+            outputs = [Output("v", "FLOAT")]
+            @classmethod
+            def check(cls, ctx, **widgets):
+                sys.exit(0)
+            def run(self, ctx, v):
+                return v
+        class ExitInFingerprint(Node):
+            """Quits while its signature is computed."""
+            inputs = [Float("v", 1.0)]
+            outputs = [Output("v", "FLOAT")]
+            @classmethod
+            def fingerprint(cls, env, **widgets):
+                sys.exit(0)
+            def run(self, ctx, v):
+                return v * 2
+        NODES = [ExitInCheck, ExitInFingerprint]
+    ''')
+    checked = tmp_path / "check.json"
+    checked.write_text(json.dumps(doc([("q", "ExitInCheck", {"v": 2}), ("show", "ShowValue", {})],
+                                      [("q", "v", "show", "value")])))
+    res = fluxwire("validate", checked, "--nodes-dir", tmp_path / "packs")
+    assert res.returncode == 2 and "'q'" in res.stderr and "SystemExit" in res.stderr, (res.returncode, res.stderr)
+    ex = Executor(discover(tmp_path / "packs", entry_points=False), output_dir=tmp_path / "out")
+    result = ex.run(doc([("f", "ExitInFingerprint", {"v": 2}), ("show", "ShowValue", {})],
+                        [("f", "v", "show", "value")]))
+    assert result.outputs["f"]["v"] == 4.0
+    again = ex.run(doc([("f", "ExitInFingerprint", {"v": 2}), ("show", "ShowValue", {})],
+                       [("f", "v", "show", "value")]))
+    assert "f" in again.executed  # a failed fingerprint is never reused
