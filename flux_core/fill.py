@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .control import ChannelConcatVelocity
 from .sampling import pack
 
 MASK_FEATURES = 256  # 8 x 8 pixels x 2 x 2 latent cells per token
@@ -53,11 +54,5 @@ def fill_tokens(masked_latent: Tensor, mask: Tensor, batch: int) -> Tensor:
     return tokens
 
 
-class FillVelocity:
-    """Wraps a Fill transformer so the sampling loop sees an ordinary velocity model."""
-
-    def __init__(self, model, tokens: Tensor):
-        self.model, self.tokens = model, tokens
-
-    def __call__(self, *, img: Tensor, **kwargs) -> Tensor:
-        return self.model(img=torch.cat((img, self.tokens.to(img.device, img.dtype)), dim=-1), **kwargs)
+# the same wrapper as Canny/Depth: extra per-token features concatenated on the channel axis at every step
+FillVelocity = ChannelConcatVelocity

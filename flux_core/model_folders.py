@@ -25,6 +25,7 @@ FOLDERS = {
     "clip_vision": ("clip_vision",),
     "style_models": ("style_models",),
     "model_patches": ("model_patches",),
+    "depth": ("depth",),  # transformers depth-estimation folders (save_pretrained), e.g. Depth Anything
 }
 # kind -> more folders searched after the models folders (ComfyUI's extra_model_paths.yaml; see
 # flux_core/interop/comfyui/model_paths.py)
@@ -65,6 +66,8 @@ def list_names(kind: str, models_dir=None) -> list[str]:
             continue
         if kind == "diffusers":
             found = sorted(p.name for p in folder.iterdir() if (p / "transformer").is_dir())
+        elif kind == "depth":
+            found = sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file())
         else:
             found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
                            if p.suffix in WEIGHT_SUFFIXES and p.is_file())

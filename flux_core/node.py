@@ -318,9 +318,10 @@ class ModelFile(Combo):
             found = resolve(self.folder, value, getattr(ctx, "models_dir", None))
         except ModelNameError as e:
             raise MissingModelError(str(e), self.folder, value) from None
-        want_folder = self.folder == "diffusers"  # a diffusers pipeline is a folder; every other kind a file
+        # a diffusers pipeline and a depth model (save_pretrained) are folders; every other kind a file
+        want_folder = self.folder in ("diffusers", "depth")
         if found.is_dir() != want_folder:
-            what = "a pipeline folder" if want_folder else "a file"
+            what = "a model folder" if want_folder else "a file"
             raise ValueError(f"is {_show(value)}, which is not {what} in the {self.folder} folder")
         return value
 

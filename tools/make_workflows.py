@@ -15,9 +15,14 @@ URL = {
     "t5xxl_fp16.safetensors": "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/t5xxl_fp16.safetensors",
     "clip_l.safetensors": "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/clip_l.safetensors",
     "flux1-schnell-fp8.safetensors": "https://huggingface.co/Comfy-Org/flux1-schnell/resolve/main/flux1-schnell-fp8.safetensors",
+    "flux1-canny-dev.safetensors": "https://huggingface.co/black-forest-labs/FLUX.1-Canny-dev/resolve/main/flux1-canny-dev.safetensors",
+    "flux1-depth-dev.safetensors": "https://huggingface.co/black-forest-labs/FLUX.1-Depth-dev/resolve/main/flux1-depth-dev.safetensors",
+    "flux1-redux-dev.safetensors": "https://huggingface.co/black-forest-labs/FLUX.1-Redux-dev/resolve/main/flux1-redux-dev.safetensors",
+    "sigclip_vision_patch14_384.safetensors": "https://huggingface.co/Comfy-Org/sigclip_vision_384/resolve/main/sigclip_vision_patch14_384.safetensors",
 }
 FOLDER = {"model_name": "diffusion_models", "t5_name": "text_encoders", "clip_name": "text_encoders",
-          "vae_name": "vae", "ckpt_name": "checkpoints"}
+          "vae_name": "vae", "ckpt_name": "checkpoints", "style_model_name": "style_models"}
+FILE_FOLDER = {"sigclip_vision_patch14_384.safetensors": "clip_vision"}  # its widget is clip_name, as ComfyUI's
 
 
 class B:
@@ -28,7 +33,7 @@ class B:
 
     def node(self, nid, ntype, pos, urls=True, **widgets):
         n = {"id": nid, "type": ntype, "version": 1, "widgets": widgets, "ui": {"pos": list(pos)}}
-        models = [{"name": v, "folder": FOLDER[k], "url": URL[v]} for k, v in widgets.items()
+        models = [{"name": v, "folder": FILE_FOLDER.get(v, FOLDER[k]), "url": URL[v]} for k, v in widgets.items()
                   if k in FOLDER and v in URL and urls]
         if models:
             n["properties"] = {"models": models}
@@ -437,3 +442,92 @@ b.link("text_encoders", "text_encoder", "lora", "text_encoders")
 pipeline(b, ("lora", "model", "lora", "text_encoders", "vae", "vae"), steps=4, size=64,
          prompt="a large gold star on a blue background, center", prefix="flux-mini-lora")
 b.save("workflows/flux-mini-lora.json")
+
+
+# ----------------------------------------------------------------------------- FLUX.1 tools: Canny, Depth, Redux
+def control_workflow(title, description, model, preprocess, guidance, prefix, prompt):
+    """A control picture (edges or depth of the shipped house picture, scaled to about 1 MP) steers FLUX.1
+    Canny/Depth: ControlConditioning adds its latent to the prompt and gives the latent to sample into."""
+    b = B(title, description)
+    m, mo, te, teo, v, vo = split_loaders(b, model, "512")
+    b.node("image", "LoadImage", (40, 600), image="house-example.png", fit="none")
+    b.node("scale", "ImageScaleToTotalPixels", (300, 600), upscale_method="lanczos", megapixels=1.0)
+    b.link("image", "image", "scale", "image")
+    nid, ntype, widgets = preprocess
+    b.node(nid, ntype, (560, 600), **widgets)
+    b.link("scale", "image", nid, "image")
+    b.node("control_preview", "PreviewImage", (820, 760))
+    b.link(nid, "image", "control_preview", "images")
+    b.node("prompt", "TextEncode", (340, 200), text=prompt, clip_text="")
+    b.link(te, teo, "prompt", "text_encoder")
+    b.node("guidance", "FluxGuidance", (620, 200), guidance=guidance)
+    b.link("prompt", "conditioning", "guidance", "conditioning")
+    b.node("control", "ControlConditioning", (820, 420))
+    b.link("guidance", "conditioning", "control", "conditioning")
+    b.link(v, vo, "control", "vae")
+    b.link(nid, "image", "control", "image")
+    b.node("noise", "RandomNoise", (820, 600), seed=0)
+    b.node("scheduler", "Scheduler", (1080, 420), steps=28, denoise=1.0, shift="auto", base_shift=0.5,
+           max_shift=1.15)
+    b.link(m, mo, "scheduler", "model")
+    b.link("control", "latent", "scheduler", "latent")
+    b.node("sampler", "Sampler", (1340, 200))
+    b.link(m, mo, "sampler", "model")
+    b.link("control", "conditioning", "sampler", "conditioning")
+    b.link("noise", "noise", "sampler", "noise")
+    b.link("scheduler", "sigmas", "sampler", "sigmas")
+    b.link("control", "latent", "sampler", "latent")
+    b.node("decode", "VAEDecode", (1600, 200))
+    b.link(v, vo, "decode", "vae")
+    b.link("sampler", "latent", "decode", "latent")
+    b.node("save", "SaveImage", (1840, 200), filename_prefix=prefix)
+    b.link("decode", "image", "save", "images")
+    return b
+
+
+control_workflow("FLUX.1 Canny", "FLUX.1 Canny [dev]: the edges of the shipped house picture (Canny, thresholds as "
+                 "ComfyUI's) fix the layout, the prompt the rest. Guidance 30, 28 steps.", "flux1-canny-dev.safetensors",
+                 ("canny", "Canny", {"low_threshold": 0.4, "high_threshold": 0.8}), 30.0, "flux-canny",
+                 "a cosy wooden cabin in a snowy forest at dusk, warm light in the windows, photograph").save(
+    "workflows/flux-canny.json")
+control_workflow("FLUX.1 Depth", "FLUX.1 Depth [dev]: a depth map of the shipped house picture (Depth Anything V2 "
+                 "Small from models/depth/) fixes the scene's shape, the prompt the rest. Guidance 10, 28 steps.",
+                 "flux1-depth-dev.safetensors", ("depth", "DepthMap", {"depth_model": "depth-anything-v2-small"}),
+                 10.0, "flux-depth", "a stone cottage on a green hill under a stormy sky, oil painting").save(
+    "workflows/flux-depth.json")
+
+b = B("FLUX.1 Redux", "FLUX.1 Redux [dev]: the SigLIP vision encoder sees the shipped lighthouse picture and the "
+      "Redux model turns it into prompt tokens, appended to the text prompt: variations of the picture in its "
+      "style. Lower ApplyStyle's strength or raise its downsampling_factor to give the prompt more say.")
+m, mo, te, teo, v, vo = split_loaders(b, "flux1-dev.safetensors", "512")
+b.node("image", "LoadImage", (40, 600), image="example.png", fit="none")
+b.node("vision", "LoadVisionEncoder", (40, 780), clip_name="sigclip_vision_patch14_384.safetensors")
+b.node("see", "EncodeImage", (320, 680), crop="center")
+b.link("vision", "clip_vision", "see", "clip_vision")
+b.link("image", "image", "see", "image")
+b.node("style_model", "LoadStyleModel", (320, 860), style_model_name="flux1-redux-dev.safetensors")
+b.node("style", "ApplyStyle", (880, 420), strength=1.0, downsampling_factor=1, downsampling_mode="area")
+b.link("style_model", "style_model", "style", "style_model")
+b.link("see", "clip_vision_output", "style", "clip_vision_output")
+b.node("prompt", "TextEncode", (340, 200), text="a lighthouse on a cliff", clip_text="")
+b.link(te, teo, "prompt", "text_encoder")
+b.node("guidance", "FluxGuidance", (620, 200), guidance=3.5)
+b.link("prompt", "conditioning", "guidance", "conditioning")
+b.link("guidance", "conditioning", "style", "conditioning")
+b.node("latent", "EmptyLatent", (620, 600), width=1024, height=1024, batch_size=1)
+b.node("noise", "RandomNoise", (880, 760), seed=0)
+b.node("scheduler", "Scheduler", (1140, 420), steps=20, denoise=1.0, shift="auto", base_shift=0.5, max_shift=1.15)
+b.link(m, mo, "scheduler", "model")
+b.link("latent", "latent", "scheduler", "latent")
+b.node("sampler", "Sampler", (1400, 200))
+b.link(m, mo, "sampler", "model")
+b.link("style", "conditioning", "sampler", "conditioning")
+b.link("noise", "noise", "sampler", "noise")
+b.link("scheduler", "sigmas", "sampler", "sigmas")
+b.link("latent", "latent", "sampler", "latent")
+b.node("decode", "VAEDecode", (1660, 200))
+b.link(v, vo, "decode", "vae")
+b.link("sampler", "latent", "decode", "latent")
+b.node("save", "SaveImage", (1900, 200), filename_prefix="flux-redux")
+b.link("decode", "image", "save", "images")
+b.save("workflows/flux-redux.json")

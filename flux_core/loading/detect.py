@@ -288,3 +288,17 @@ def model_type(transformer_config: dict, metadata: dict | None = None, name: str
     if any("kontext" in str(v).lower() for v in metadata.values()) or "kontext" in name.lower():
         return "kontext" if transformer_config.get("guidance_embed") else variant(transformer_config)
     return variant(transformer_config)
+
+
+def is_control(transformer_config: dict) -> bool:
+    """FLUX.1 Canny/Depth: img_in reads the noisy latent plus the control picture's latent (128 for FLUX)."""
+    return transformer_config.get("in_channels", 64) == 2 * transformer_config.get("out_channels", 64)
+
+
+def control_kind(transformer_config: dict, name: str = "") -> str | None:
+    """"canny" or "depth" for a control model (by its file name, as the shapes are equal), "control" when the
+    name does not tell, None for other models."""
+    if not is_control(transformer_config):
+        return None
+    lowered = name.lower()
+    return "depth" if "depth" in lowered else "canny" if "canny" in lowered else "control"

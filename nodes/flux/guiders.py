@@ -38,12 +38,12 @@ class _Prompt:
         self.txt_ids = txt_ids(b, self.txt.shape[1], device).to(dtype)
         self.skip_guidance = bool(cond.guidance_off)
         try:  # FLUX.1 Fill's masked picture / Kontext's references, per prompt as ComfyUI does
-            self.velocity = conditioned_model(model, cond, b, *latent.samples.shape[2:], device, dtype)
+            self.velocity = conditioned_model(model, cond, b, *latent.samples.shape[2:], device, dtype, input_name)
         except NodeError as e:
             raise NodeError(str(e), input=input_name if e.input == "conditioning" else e.input) from None
         self.guidance = None
         if model.has_guidance and not cond.guidance_off:
-            value = DEFAULT_DEV_GUIDANCE if cond.guidance is None else cond.guidance
+            value = DEFAULT_DEV_GUIDANCE if cond.guidance is None else cond.guidance  # ComfyUI's default for every FLUX
             self.guidance = torch.full((b,), float(value), dtype=dtype, device=device)
 
 

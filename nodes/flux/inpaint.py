@@ -6,18 +6,8 @@ from dataclasses import replace
 
 from flux_core.node import Boolean, Float, Input, Node, NodeError, Output
 
+from .tiled import encode_pixels
 from .values import Latent
-
-
-def _encode(vae, pixels):
-    """Autoencoder input [B, 3, H, W] in -1..1 -> latent [B, C, H/8, W/8] on the CPU in float32."""
-    import torch
-
-    from flux_core.loading import module_compute_dtype
-
-    device, dtype = next(vae.ae.parameters()).device, module_compute_dtype(vae.ae)
-    with torch.inference_mode():
-        return vae.ae.encode(pixels.to(device, dtype)).float().cpu()
 
 
 def _fit_mask(mask, height: int, width: int, input_name: str = "mask"):
@@ -86,8 +76,8 @@ class InpaintConditioning(Node):
         top, left = (h - h16) // 2, (w - w16) // 2
         image = image[:, top:top + h16, left:left + w16]
         m = m[:, top:top + h16, left:left + w16].expand(b, -1, -1).contiguous()
-        fill_latent = _encode(vae, masked_pixels(image, m))
-        picture = _encode(vae, image[..., :3].permute(0, 3, 1, 2) * 2 - 1)
+        fill_latent = encode_pixels(vae, masked_pixels(image, m), ctx)
+        picture = encode_pixels(vae, image[..., :3].permute(0, 3, 1, 2) * 2 - 1, ctx)
         binary = (m >= 0.5).float()
         out = {"conditioning": replace(conditioning, fill_latent=fill_latent, fill_mask=binary),
                "latent": Latent(picture, w16, h16, m if noise_mask else None)}

@@ -7,7 +7,7 @@ from dataclasses import replace
 from flux_core.node import Boolean, Combo, Input, Int, Node, NodeError, Output
 
 from .image_ops import IMAGE_METHODS, resize
-from .inpaint import _encode
+from .tiled import encode_pixels
 
 
 
@@ -34,7 +34,7 @@ class ReferenceImage(Node):
             raise NodeError(f"the picture is {w}x{h}; it must be at least 16x16", input="image")
         top, left = (h - h16) // 2, (w - w16) // 2
         pixels = image[:1, top:top + h16, left:left + w16, :3].permute(0, 3, 1, 2) * 2 - 1
-        latent = _encode(vae, pixels)
+        latent = encode_pixels(vae, pixels, ctx)
         return replace(conditioning, references=(*conditioning.references, latent))
 
 

@@ -11,6 +11,18 @@ DEFAULT_KONTEXT_GUIDANCE = 2.5  # FLUX.1 Kontext dev's usual value (BFL, diffuse
 DEFAULT_FILL_GUIDANCE = 30.0  # FLUX.1 Fill dev's usual value (BFL's demo, diffusers' FluxFillPipeline)
 
 
+def default_guidance(model: FluxModel) -> float:
+    """fluxwire's guidance when no FluxGuidance node set one: what each FLUX.1 model was made for (dev 3.5,
+    Fill 30, Kontext 2.5, Canny 30, Depth 10). The ComfyUI-style samplers keep ComfyUI's 3.5 for all."""
+    from flux_core.control import CONTROL_GUIDANCE
+
+    if model.is_fill:
+        return DEFAULT_FILL_GUIDANCE
+    if model.kontext:
+        return DEFAULT_KONTEXT_GUIDANCE
+    return CONTROL_GUIDANCE.get(model.control_kind, DEFAULT_DEV_GUIDANCE)
+
+
 class Scheduler(Node):
     """Noise levels for `steps` steps (ComfyUI's "simple" schedule). The resolution-dependent shift is on
     for dev and off for schnell unless chosen; denoise < 1 keeps the tail of a longer schedule (img2img)."""
@@ -61,29 +73,34 @@ def check_compatible(model: FluxModel, conditioning: Conditioning, latent: Laten
                         input="conditioning")
 
 
-def conditioned_model(model: FluxModel, conditioning: Conditioning, batch: int, h: int, w: int, device, dtype):
-    """The velocity model the sampling loop calls: the transformer, with FLUX.1 Fill's masked picture
-    concatenated to every token and Kontext's reference tokens appended, as the conditioning asks."""
-    from flux_core.fill import FillVelocity, fill_tokens
+def conditioned_model(model: FluxModel, conditioning: Conditioning, batch: int, h: int, w: int, device, dtype,
+                      input_name: str = "conditioning"):
+    """The velocity model the sampling loop calls: the transformer, with the Canny/Depth control latent or
+    FLUX.1 Fill's masked picture concatenated to every token and Kontext's reference tokens appended, as
+    the conditioning asks. Problems name `input_name` (the conditioning input of the calling node)."""
+    from flux_core.control import ChannelConcatVelocity
+    from flux_core.fill import fill_tokens
     from flux_core.kontext import KontextVelocity, reference_tokens
 
-    velocity = model.model
+    from .control import control_velocity
+
+    velocity = control_velocity(model, conditioning, batch, h, w, device, dtype, input_name)
     if conditioning.references:
         tokens, ids = reference_tokens(conditioning.references, batch, h, w, conditioning.reference_method)
         velocity = KontextVelocity(velocity, tokens.to(device, dtype), ids.to(device, dtype))
     if model.is_fill:
         if conditioning.fill_latent is None:
             raise NodeError(f"{model.name} is a FLUX.1 Fill model: it needs the picture and mask to paint; feed "
-                            f"the conditioning through an InpaintConditioning node", input="conditioning")
+                            f"the conditioning through an InpaintConditioning node", input=input_name)
         if tuple(conditioning.fill_latent.shape[-2:]) != (h, w):
             raise NodeError(f"the inpainting picture is {conditioning.fill_mask.shape[-1]}x"
                             f"{conditioning.fill_mask.shape[-2]} px but the latent is {w * 8}x{h * 8}",
-                            input="conditioning")
+                            input=input_name)
         try:
             tokens = fill_tokens(conditioning.fill_latent, conditioning.fill_mask, batch)
         except ValueError as e:
-            raise NodeError(str(e), input="conditioning") from None
-        velocity = FillVelocity(velocity, tokens.to(device, dtype))
+            raise NodeError(str(e), input=input_name) from None
+        velocity = ChannelConcatVelocity(velocity, tokens.to(device, dtype))
     return velocity
 
 
@@ -108,9 +125,7 @@ class _Run:
         self.txt_ids = txt_ids(b, self.txt.shape[1], self.device).to(self.dtype)
         self.guidance = None
         if model.has_guidance:
-            default = DEFAULT_FILL_GUIDANCE if model.is_fill else \
-                DEFAULT_KONTEXT_GUIDANCE if model.kontext else DEFAULT_DEV_GUIDANCE
-            self.guidance = default if conditioning.guidance is None else conditioning.guidance
+            self.guidance = default_guidance(model) if conditioning.guidance is None else conditioning.guidance
         self.torch = torch
         self.velocity = conditioned_model(model, conditioning, b, h, w, self.device, self.dtype)
 

@@ -51,6 +51,14 @@ class FluxModel:
         p = self.model.params
         return p.in_channels == 2 * p.out_channels + 256
 
+    @property
+    def control_kind(self) -> str | None:
+        """"canny", "depth" or "control" for FLUX.1 Canny/Depth models (img_in also reads the control
+        picture's latent), None otherwise."""
+        from flux_core.loading.detect import control_kind
+
+        return control_kind(vars(self.model.params), self.name)
+
     def cache_bytes(self) -> int:
         return _module_bytes(self.model)
 
@@ -102,12 +110,13 @@ class Conditioning:
     fill_mask: torch.Tensor | None = None  # FLUX.1 Fill: binary pixel mask [B, H, W], 1 = paint
     references: tuple = ()  # FLUX.1 Kontext: reference latents [1, C, h, w], in order
     reference_method: str = "offset"  # how several references are placed (flux_core.kontext.METHODS)
+    control_latent: torch.Tensor | None = None  # FLUX.1 Canny/Depth: latent of the control picture [B, C, h, w]
 
     def with_guidance(self, guidance: float | None) -> "Conditioning":
         return replace(self, guidance=guidance)
 
     def cache_bytes(self) -> int:
-        extra = [t for t in (self.fill_latent, self.fill_mask, *self.references) if t is not None]
+        extra = [t for t in (self.fill_latent, self.fill_mask, self.control_latent, *self.references) if t is not None]
         return estimate_bytes(self.txt) + estimate_bytes(self.vec) + sum(estimate_bytes(t) for t in extra)
 
 

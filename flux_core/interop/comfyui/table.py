@@ -137,6 +137,17 @@ TWINS: list[Twin] = [
          ("direction", "match_image_size", "spacing_width", "spacing_color"), ("image",)),
     twin("ImageScaleToMaxDimension", "ImageScaleToMaxDimension", ("image",), ("upscale_method", "largest_size"),
          ("image",)),
+    # FLUX.1 tools: Canny / Depth (control picture) and Redux (picture as prompt)
+    twin("Canny", "Canny", ("image",), ("low_threshold", "high_threshold"), ("image",)),
+    twin("InstructPixToPixConditioning", "InstructPixToPixConditioning", ("positive", "negative", "vae", "pixels"), (),
+         ("positive", "negative", "latent")),
+    twin("CLIPVisionLoader", "LoadVisionEncoder", (), ("clip_name",), ("clip_vision",), model_inputs=("clip_name",)),
+    twin("CLIPVisionEncode", "EncodeImage", ("clip_vision", "image"), ("crop",), ("clip_vision_output",)),
+    twin("StyleModelLoader", "LoadStyleModel", (), ("style_model_name",), ("style_model",),
+         model_inputs=("style_model_name",)),
+    twin("StyleModelApply", "ApplyStyle", ("conditioning", "style_model", "clip_vision_output"),
+         ("strength", "strength_type"), ("conditioning",), values={"strength_type": {"multiply": None}},
+         fixed={"downsampling_factor": 1}),  # ComfyUI's core node has no downsampling
     # values and notes
     twin("PrimitiveInt", "IntValue", (), ("value", CONTROL), ("value",)),
     twin("PrimitiveFloat", "FloatValue", (), ("value",), ("value",)),
@@ -168,8 +179,6 @@ EQUIVALENTS = {
     "ModelSamplingDiscrete": "FLUX uses ModelSamplingFlux",
     "ConditioningCombine": "fluxwire has no conditioning mixing yet",
     "ControlNetLoader": "fluxwire has no ControlNet support yet",
-    "StyleModelLoader": "fluxwire has no Redux (style model) support yet",
-    "CLIPVisionLoader": "fluxwire has no CLIP-vision (Redux) support yet",
 }
 
 # Classes (or class-name prefixes) that belong to other model families, and the family's name
