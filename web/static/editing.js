@@ -144,18 +144,8 @@ function fitView() {
 
 // ------------------------------------------------------------------ palette
 function paletteMatches(q) {
-  // every word of the query must appear; matches in the name rank before matches in the description
-  const words = q.split(/\s+/).filter(Boolean);
-  const out = [];
-  for (const d of catalogue.nodes || []) {
-    const name = (d.display_name + " " + d.type).toLowerCase();
-    const hay = name + " " + (d.category + " " + (d.description || "")).toLowerCase();
-    if (!words.every((w) => hay.includes(w))) continue;
-    const score = words.filter((w) => name.includes(w)).length * 10 + (name.startsWith(words[0] || "") ? 5 : 0);
-    out.push([score, d]);
-  }
-  out.sort((a, b) => b[0] - a[0] || a[1].display_name.localeCompare(b[1].display_name));
-  return out.map((x) => x[1]);
+  // ranked by match quality over names, ComfyUI class names, categories, descriptions (search.js)
+  return rankNodes(q, catalogue.nodes || [], paletteWire ? (d) => !!inputTaking(d, paletteWire.type) : null);
 }
 function paletteItem(d, showCategory) {
   const item = el("div", "fw-palette-item");
@@ -170,11 +160,18 @@ function paletteItem(d, showCategory) {
 }
 function buildPalette() {
   paletteList.textContent = "";
-  const q = paletteSearch.value.trim().toLowerCase();
-  if (q) {  // a ranked flat list while searching
+  paletteActive = 0;
+  const q = paletteSearch.value.trim();
+  if (paletteWire) {
+    const head = el("div", "fw-palette-category", "nodes that take a " + paletteWire.type);
+    head.dataset.role = "palette-filter";
+    paletteList.appendChild(head);
+  }
+  if (q || paletteWire) {  // a ranked flat list while searching or placing a node for a released wire
     const found = paletteMatches(q);
     if (!found.length) paletteList.appendChild(el("div", "fw-palette-empty", "no node matches"));
-    for (const d of found) paletteList.appendChild(paletteItem(d, true));
+    for (const d of found.slice(0, 200)) paletteList.appendChild(paletteItem(d, true));
+    markActive();
     return;
   }
   const groups = {};
@@ -183,6 +180,35 @@ function buildPalette() {
     paletteList.appendChild(el("div", "fw-palette-category", c));
     for (const d of groups[c].sort((a, b) => a.display_name.localeCompare(b.display_name))) paletteList.appendChild(paletteItem(d, false));
   }
+  markActive();
+}
+let paletteActive = 0;
+let paletteWire = null;  // {from, output, type} while placing a node for a wire released on the empty canvas
+function markActive() {
+  // the item Enter adds: moved with the arrow keys, shown with data-active="1"
+  const items = [...paletteList.querySelectorAll(".fw-palette-item")];
+  if (!items.length) return;
+  paletteActive = Math.max(0, Math.min(items.length - 1, paletteActive));
+  items.forEach((it, i) => { if (i === paletteActive) it.dataset.active = "1"; else delete it.dataset.active; });
+  items[paletteActive].scrollIntoView({ block: "nearest" });
+}
+function pickPaletteItem(item) {
+  // add the picked node; for a released wire, wire it in too (one undo step)
+  const wire = paletteWire;
+  const before = snapshot();
+  closePalette();
+  const id = addPaletteItem(item, paletteAt);
+  if (!id || !wire) return id;
+  const n = nodeById(id), d = n && declOf(n);
+  const inp = d && inputTaking(d, wire.type);
+  if (!inp || wouldCycle(wire.from, id)) return id;
+  graph.links.push({ from: wire.from, output: wire.output, to: id, input: inp.name });
+  rerenderNode(id);
+  select([id]);
+  drawWires();
+  if (undoStack.length && undoStack[undoStack.length - 1] === before) undoStack.pop();
+  commit(before);
+  return id;
 }
 function freeSpot(pos) {
   // step down-right from `pos` until a new node would not sit on top of another one
@@ -199,27 +225,37 @@ function freeSpot(pos) {
   return [x, y];
 }
 let paletteAt = null;
-function openPalette(worldPos) {
+function openPalette(worldPos, wire) {
   const r = stage.getBoundingClientRect();
   paletteAt = worldPos || toWorld(r.left + r.width / 3, r.top + r.height / 5);
+  paletteWire = wire || null;
   palette.hidden = false;
+  if (wire) {  // next to the released wire's end, inside the stage
+    const sx = paletteAt[0] * view.zoom + view.x, sy = paletteAt[1] * view.zoom + view.y;
+    palette.style.left = Math.max(4, Math.min(r.width - 340, sx)) + "px";
+    palette.style.top = Math.max(4, Math.min(r.height - 300, sy)) + "px";
+  } else { palette.style.left = ""; palette.style.top = ""; }
   paletteSearch.value = "";
   buildPalette();
   paletteSearch.focus();
 }
-function closePalette() { palette.hidden = true; }
+function closePalette() { palette.hidden = true; paletteWire = null; }
 paletteSearch.addEventListener("input", buildPalette);
 paletteSearch.addEventListener("keydown", (e) => {
   if (e.key === "Enter") {
-    const first = paletteList.querySelector(".fw-palette-item");
-    if (first) { addPaletteItem(first, paletteAt); closePalette(); }
+    e.preventDefault();
+    const item = paletteList.querySelector('.fw-palette-item[data-active="1"]') || paletteList.querySelector(".fw-palette-item");
+    if (item) pickPaletteItem(item);
+  } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    e.preventDefault();
+    paletteActive += e.key === "ArrowDown" ? 1 : -1;
+    markActive();
   } else if (e.key === "Escape") closePalette();
 });
 paletteList.addEventListener("click", (e) => {
   const item = e.target.closest(".fw-palette-item");
   if (!item) return;
-  addPaletteItem(item, paletteAt);
-  closePalette();
+  pickPaletteItem(item);
 });
 
 // ------------------------------------------------------------------ pointer gestures
@@ -241,19 +277,28 @@ function startWire(e, fromSocket, fromNode) {
   temp.setAttribute("stroke", typeColor(fromSocket.dataset.socketType));
   wires.appendChild(temp);
   const a = socketPos(fromSocket);
+  const outType = fromSocket.dataset.socketType;
+  const lit = markTargets(outType, fromNode);
   gesture((m) => {
     temp.setAttribute("d", curve(a, toWorld(m.clientX, m.clientY)));
   }, (u) => {
     temp.remove();
+    unmarkTargets(lit);
     const target = document.elementFromPoint(u.clientX, u.clientY);
     const nodeEl = target && target.closest(".fw-node");
+    if ((!nodeEl || !root.contains(nodeEl)) && target && stage.contains(target) && !palette.contains(target)) {
+      // released on the empty canvas: pick a node that takes this wire, placed here and wired
+      if (Math.hypot(u.clientX - e.clientX, u.clientY - e.clientY) > 8) {
+        openPalette(toWorld(u.clientX, u.clientY), { from: fromNode, output: fromSocket.dataset.socketName, type: outType });
+      }
+      return;
+    }
     if (!nodeEl || !root.contains(nodeEl)) return;
     let inSock = target.closest('[data-socket-dir="in"]');
     if (!inSock) {
       const row = target.closest(".fw-row-in");
       inSock = row ? row.querySelector('[data-socket-dir="in"]') : null;
     }
-    const outType = fromSocket.dataset.socketType;
     if (!inSock) {  // dropped on a node: the first free input that accepts this type
       const candidates = [...nodeEl.querySelectorAll('[data-socket-dir="in"]')]
         .filter((s) => canConnect(outType, s.dataset.socketType));
@@ -264,6 +309,20 @@ function startWire(e, fromSocket, fromNode) {
       inSock.dataset.socketName, inSock.dataset.socketType);
     if (reason) showToast("refused: " + reason, u.clientX, u.clientY);
   });
+}
+function markTargets(outType, fromNode) {
+  // while a wire is dragged, the inputs it may end on carry data-compatible="1" (the rest are dimmed by CSS)
+  root.classList.add("fw-wiring");
+  const lit = [];
+  for (const s of nodesLayer.querySelectorAll('[data-socket-dir="in"]')) {
+    const owner = s.closest(".fw-node");
+    if (owner && owner.dataset.nodeId !== fromNode && canConnect(outType, s.dataset.socketType)) { s.dataset.compatible = "1"; lit.push(s); }
+  }
+  return lit;
+}
+function unmarkTargets(lit) {
+  root.classList.remove("fw-wiring");
+  for (const s of lit) delete s.dataset.compatible;
 }
 stage.addEventListener("pointerdown", (e) => {
   if (e.button !== 0 && e.button !== 1) return;

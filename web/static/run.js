@@ -128,15 +128,7 @@ renderAll();
 const savedView = graph.extra && graph.extra.view;
 if (savedView && isFinite(savedView.zoom) && savedView.zoom > 0) { view = Object.assign({}, savedView); applyView(); }
 else requestAnimationFrame(fitView);
-watch("value", () => {
-  if (props.value === lastSent) return;
-  leaveSubgraphs();
-  graph = normalise(props.value);
-  lastSent = props.value;
-  statusById = {};
-  renderAll();
-  fitView();
-});
+watch("value", () => acceptOutsideValue(props.value));  // undoable, never a silent loss (persist.js)
 watch("run_state", () => applyRunState(props.run_state));
 watch("catalogue", () => { setCatalogue(props.catalogue); renderAll(); });
 new ResizeObserver(() => drawWires()).observe(stage);

@@ -143,6 +143,7 @@ function send() {
   graph.extra = Object.assign({}, graph.extra || {}, { view: { x: view.x, y: view.y, zoom: view.zoom } });
   lastSent = clone(documentToSend());  // inside a subgraph: the whole document, with this level written back
   props.value = lastSent;
+  noteChange();  // autosave in the browser (persist.js)
 }
 function commit(before) {
   if (before !== undefined && before !== snapshot()) {

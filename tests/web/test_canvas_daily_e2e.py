@@ -1,0 +1,259 @@
+"""The canvas for daily use (issue 17) in a real browser: never lose work, build fast.
+
+Real Chromium, real app, real workflows folder on disk: what the page shows is checked against the files
+the server wrote and against what the canvas sends to Python.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .canvas_helpers import launch_app
+from .test_canvas_e2e import centre, doc, node, open_workflow, sock, wire
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def workflows_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("user_workflows")
+
+
+@pytest.fixture(scope="module")
+def app_url(browser, module_executor, workflows_dir):
+    demo, url = launch_app(module_executor, workflows_dir=workflows_dir)
+    yield url
+    demo.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    problems: list[str] = []
+    pg.dialogs = []
+
+    def on_dialog(d):
+        pg.dialogs.append(d.type)
+        d.accept()
+
+    pg.on("dialog", on_dialog)
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    pg.goto(app_url)
+    pg.wait_for_selector('.fw-root[data-ready="1"]')
+    yield pg
+    context.close()
+    assert problems == [], "console errors in the page"
+
+
+def two_nodes(value=7, title="daily"):
+    return doc([("a", "IntValue", {"value": value}, (40, 40)), ("b", "ShowValue", {}, (420, 60))],
+               [("a", "value", "b", "value")], title=title)
+
+
+def set_value(page, node_id, value):
+    box = node(page, node_id).locator('input[data-widget="value"]')
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def value_of(page, node_id):
+    return node(page, node_id).locator('input[data-widget="value"]').input_value()
+
+
+def wait_autosaved(page, node_id, value):
+    """The autosave is written a moment after a change: wait until it holds `value` for the node."""
+    page.wait_for_function("([id, v]) => { const s = JSON.parse(localStorage.getItem('fluxwire:autosave:' + location.pathname)"
+                           " || 'null'); const n = s && s.doc.nodes.find(n => n.id === id);"
+                           " return !!n && n.widgets.value === v; }", arg=[node_id, value])
+
+
+def focus_canvas(page):
+    page.locator('[data-role="stage"]').click(position={"x": 8, "y": 8})
+
+
+# ------------------------------------------------------------------ never lose work
+
+def test_reload_restores_the_graph_and_its_undo_history(page, tmp_path, artifacts):
+    open_workflow(page, two_nodes(7), tmp_path)
+    set_value(page, "a", 42)
+    set_value(page, "a", 43)
+    page.wait_for_selector('[data-role="doc-name"][data-dirty="1"]')  # shown once the autosave is written
+    wait_autosaved(page, "a", 43)
+    page.reload()
+    page.wait_for_selector('.fw-root[data-ready="1"]')
+    page.wait_for_selector('.fw-root[data-restored="1"]')
+    assert sorted(page.locator(".fw-node").evaluate_all("els => els.map(e => e.dataset.nodeId)")) == ["a", "b"]
+    assert value_of(page, "a") == "43"
+    assert wire(page, "a", "value", "b", "value").count() == 1
+    assert page.locator('[data-role="doc-name"]').get_attribute("data-dirty") == "1"  # still not saved anywhere
+    page.screenshot(path=str(artifacts / "daily-restored-after-reload.png"))
+    focus_canvas(page)
+    page.keyboard.press("Control+z")
+    assert value_of(page, "a") == "42"  # the undo history came back too
+    page.keyboard.press("Control+z")
+    assert value_of(page, "a") == "7"
+    page.keyboard.press("Control+y")
+    assert value_of(page, "a") == "42"
+    # the restored document is what a run uses: run it and read the result
+    page.click('[data-action="run"]')
+    page.wait_for_selector('.fw-node[data-node-id="b"][data-status="done"]')
+    assert node(page, "b").locator(".fw-text").text_content() == "42"
+
+
+def test_gradio_footer_load_run_does_not_wipe_the_canvas(page, tmp_path, artifacts):
+    open_workflow(page, two_nodes(5), tmp_path)
+    page.click('[data-action="run"]')
+    page.wait_for_selector('.fw-node[data-node-id="b"][data-status="done"]')
+    set_value(page, "a", 99)  # work done after the run
+    wait_autosaved(page, "a", 99)
+    page.click("footer .run-history")
+    page.locator("button.load").first.click()
+    page.wait_for_selector('.fw-root[data-ready="1"]')
+    page.wait_for_timeout(1500)  # whatever Gradio does after loading the run has happened
+    assert sorted(page.locator(".fw-node").evaluate_all("els => els.map(e => e.dataset.nodeId)")) == ["a", "b"]
+    assert value_of(page, "a") == "99"
+    page.screenshot(path=str(artifacts / "daily-after-load-run.png"))
+
+
+def test_leaving_with_unsaved_changes_asks_first(page, tmp_path):
+    open_workflow(page, two_nodes(7), tmp_path)
+    assert page.locator(".fw-root").get_attribute("data-dirty") == "0"  # as in the file just opened
+    page.close(run_before_unload=True)  # nothing changed: no question
+    assert page.dialogs == []
+
+
+def test_leaving_after_a_change_asks_first(page, tmp_path):
+    open_workflow(page, two_nodes(7), tmp_path)
+    set_value(page, "a", 8)
+    page.wait_for_selector('.fw-root[data-dirty="1"]')
+    page.close(run_before_unload=True)
+    page.wait_for_event("close")
+    assert page.dialogs == ["beforeunload"]
+
+
+def test_save_save_as_open_rename_delete_in_the_workflows_folder(page, tmp_path, workflows_dir, artifacts):
+    open_workflow(page, two_nodes(7), tmp_path)
+    focus_canvas(page)
+    page.keyboard.press("Control+s")  # never saved there: asks for a name
+    page.fill('[data-field="workflow-name"]', "my flow")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('[data-role="doc-name"][data-dirty="0"]')
+    assert page.locator('[data-role="doc-name"]').text_content() == "my flow"
+    saved = json.loads((workflows_dir / "my flow.json").read_text())
+    assert saved["nodes"][0]["widgets"] == {"value": 7} and saved["links"] == two_nodes()["links"]
+    assert saved["metadata"]["title"] == "my flow"
+
+    set_value(page, "a", 11)
+    page.wait_for_selector('[data-role="doc-name"][data-dirty="1"]')
+    node(page, "a").locator('input[data-widget="value"]').fill("12")
+    page.keyboard.press("Control+s")  # while typing in a widget: the typed value is saved, no dialog
+    page.wait_for_selector('[data-role="doc-name"][data-dirty="0"]')
+    assert page.locator('[data-role="dialog"]').is_hidden()
+    assert json.loads((workflows_dir / "my flow.json").read_text())["nodes"][0]["widgets"] == {"value": 12}
+
+    page.click('[data-action="save-as"]')
+    page.fill('[data-field="workflow-name"]', "my flow")  # taken: refused, nothing overwritten
+    page.click('[data-action="save-as-confirm"]')
+    page.wait_for_selector('[data-role="banner"][data-kind="error"]')
+    assert "already exists" in page.locator('[data-role="banner"]').text_content()
+    page.fill('[data-field="workflow-name"]', "copy")
+    page.click('[data-action="save-as-confirm"]')
+    page.wait_for_selector('[data-role="doc-name"]:text-is("copy")')
+    assert (workflows_dir / "copy.json").is_file()
+
+    page.click('[data-action="new"]')
+    assert page.locator(".fw-node").count() == 0
+    assert page.locator('[data-role="doc-name"]').text_content() == "untitled"
+    focus_canvas(page)
+    page.keyboard.press("Control+o")
+    page.wait_for_selector('[data-workflow="copy"]')
+    names = page.locator("[data-workflow]").evaluate_all("els => els.map(e => e.dataset.workflow)")
+    assert names[0] == "copy" and set(names) >= {"copy", "my flow"}  # most recently used first
+    page.screenshot(path=str(artifacts / "daily-my-workflows.png"))
+    row = page.locator('[data-workflow="copy"]')
+    row.locator('[data-action="rename-workflow"]').click()
+    page.fill('[data-field="rename-workflow"]', "copy 2")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('[data-workflow="copy 2"]')
+    assert (workflows_dir / "copy 2.json").is_file() and not (workflows_dir / "copy.json").exists()
+    delete = page.locator('[data-workflow="my flow"] [data-action="delete-workflow"]')
+    delete.click()
+    assert (workflows_dir / "my flow.json").exists()  # the first click only asks
+    delete.click()
+    page.wait_for_selector('[data-workflow="my flow"]', state="detached")
+    assert not (workflows_dir / "my flow.json").exists()
+    page.locator('[data-workflow="copy 2"] [data-action="open-workflow"]').click()
+    page.wait_for_selector('.fw-node[data-node-id="b"]')
+    assert value_of(page, "a") == "12"
+    assert page.locator('[data-role="doc-name"]').text_content() == "copy 2"
+    assert page.locator('[data-role="doc-name"]').get_attribute("data-dirty") == "0"
+    focus_canvas(page)
+    page.keyboard.press("Control+z")  # opening replaced the empty New document as one undo step
+    assert page.locator(".fw-node").count() == 0
+
+
+# ------------------------------------------------------------------ build fast
+
+def palette_types(page):
+    return page.locator(".fw-palette-item").evaluate_all("els => els.map(e => e.dataset.nodeType)")
+
+
+def test_search_ranks_by_match_quality_with_comfyui_names_and_arrow_keys(page, tmp_path):
+    open_workflow(page, doc([("x", "Note", {}, (40, 40))]), tmp_path)
+    page.click('[data-action="palette"]')
+    page.fill(".fw-palette-search", "clip text encode")
+    assert palette_types(page)[:2] == ["TextEncode", "TextEncodeFlux"]
+    page.keyboard.press("Enter")
+    page.wait_for_selector('.fw-node[data-node-type="TextEncode"]')
+    page.click('[data-action="palette"]')
+    page.fill(".fw-palette-search", "ksampler")
+    found = palette_types(page)
+    assert found[0] == "KSampler" and set(found[1:3]) == {"KSamplerAdvanced", "KSamplerSelect"}
+    page.fill(".fw-palette-search", "empty latent image")  # ComfyUI's EmptyLatentImage
+    assert palette_types(page)[0] == "EmptyLatent"
+    page.fill(".fw-palette-search", "vae dec")
+    assert palette_types(page)[0] == "VAEDecode"
+    page.fill(".fw-palette-search", "ksampler")
+    page.keyboard.press("ArrowDown")
+    second = palette_types(page)[1]
+    assert page.locator('.fw-palette-item[data-active="1"]').get_attribute("data-node-type") == second
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'.fw-node[data-node-type="{second}"]')
+
+
+def test_release_a_wire_on_empty_canvas_to_add_a_wired_node(page, tmp_path, artifacts):
+    open_workflow(page, doc([("a", "IntValue", {"value": 3}, (40, 40)), ("p", "WritePicture", {}, (40, 300)),
+                             ("v", "ShowValue", {}, (700, 300))]), tmp_path)
+    out = sock(page, "a", "out", "value")
+    x0, y0 = centre(out)
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 150, y0 + 60, steps=6)
+    # while dragging, the inputs the wire may end on are marked, the others are not
+    assert sock(page, "v", "in", "value").get_attribute("data-compatible") == "1"
+    assert sock(page, "p", "in", "image").get_attribute("data-compatible") is None
+    page.mouse.move(x0 + 300, y0 + 80, steps=6)
+    page.mouse.up()
+    assert page.locator('[data-role="palette"]').is_visible()
+    assert "INT" in page.locator('[data-role="palette-filter"]').text_content()
+    listed = palette_types(page)
+    # nodes with an input an INT may feed (sockets or widgets), none without one
+    assert {"ShowValue", "KSampler", "TestPicture"} <= set(listed)
+    assert not {"VAEDecode", "LoadVAE", "Note", "SaveImage"} & set(listed)
+    page.keyboard.type("show")
+    page.screenshot(path=str(artifacts / "daily-wire-release-search.png"))
+    page.keyboard.press("Enter")
+    new = page.locator('.fw-node[data-node-type="ShowValue"]:not([data-node-id="v"])')
+    new.wait_for()
+    new_id = new.get_attribute("data-node-id")
+    assert wire(page, "a", "value", new_id, "value").count() == 1
+    nx, ny = centre(new.locator(".fw-title"))
+    assert abs(nx - (x0 + 300)) < 260 and abs(ny - (y0 + 80)) < 120  # placed where the wire was let go
+    focus_canvas(page)
+    page.keyboard.press("Control+z")  # node and wire came as one step
+    assert page.locator(f'.fw-node[data-node-id="{new_id}"]').count() == 0
+    assert page.locator("path.fw-wire").count() == 0
