@@ -71,6 +71,12 @@ def wait_autosaved(page, node_id, value):
                            " return !!n && n.widgets.value === v; }", arg=[node_id, value])
 
 
+def autosaved_document(page):
+    """The document as the canvas last sent it (the autosave holds the same, written 250 ms after a change)."""
+    page.wait_for_timeout(400)
+    return page.evaluate("() => JSON.parse(localStorage.getItem('fluxwire:autosave:' + location.pathname)).doc")
+
+
 def focus_canvas(page):
     page.locator('[data-role="stage"]').click(position={"x": 8, "y": 8})
 
@@ -257,3 +263,136 @@ def test_release_a_wire_on_empty_canvas_to_add_a_wired_node(page, tmp_path, arti
     page.keyboard.press("Control+z")  # node and wire came as one step
     assert page.locator(f'.fw-node[data-node-id="{new_id}"]').count() == 0
     assert page.locator("path.fw-wire").count() == 0
+
+
+def test_seed_control_increment_decrement_random(page, tmp_path):
+    open_workflow(page, doc([("s", "RandomNoise", {"seed": 10}, (40, 40))]), tmp_path)
+    seed = node(page, "s").locator('input[data-widget="seed"]')
+    mode = node(page, "s").locator('select[data-widget="seed.mode"]')
+    assert mode.evaluate("s => [...s.options].map(o => o.value)") == ["fixed", "increment", "decrement", "random"]
+    mode.select_option("increment")
+    for expected in ("11", "12"):
+        page.click('[data-action="run"]')
+        page.wait_for_function("() => ['success', 'error', 'invalid'].includes(document.querySelector('.fw-root').dataset.runStatus)")
+        assert seed.input_value() == expected
+        page.evaluate("() => { delete document.querySelector('.fw-root').dataset.runStatus; }")
+    mode.select_option("decrement")
+    page.click('[data-action="run"]')
+    page.wait_for_function("() => document.querySelector('.fw-root').dataset.runStatus")
+    assert seed.input_value() == "11"
+    saved = autosaved_document(page)
+    assert saved["nodes"][0]["properties"]["seed_modes"] == {"seed": "decrement"}
+
+
+def test_a_new_loader_starts_with_a_model_file_that_exists(page, module_executor):
+    folder = module_executor.env.models_dir / "vae"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "my-own-ae.safetensors").write_bytes(b"0")
+    try:
+        page.click('[data-action="refresh"]')
+        page.wait_for_selector('[data-role="status"]:text-is("node list and model files re-read")')
+        page.click('[data-action="palette"]')
+        page.fill(".fw-palette-search", "load vae")
+        page.keyboard.press("Enter")
+        loader = page.locator('.fw-node[data-node-type="LoadVAE"]').last
+        assert loader.locator('select[data-widget="vae_name"]').input_value() == "my-own-ae.safetensors"
+    finally:
+        (folder / "my-own-ae.safetensors").unlink()
+
+
+def test_groups_collapse_and_paste_with_links_round_trip_through_save(page, tmp_path, workflows_dir, artifacts):
+    open_workflow(page, doc([("a", "IntValue", {"value": 4}, (40, 40)), ("b", "ShowValue", {}, (420, 40)),
+                             ("c", "ShowValue", {}, (420, 260))], [("a", "value", "b", "value")]), tmp_path)
+    node(page, "a").locator(".fw-title").click()
+    node(page, "b").locator(".fw-title").click(modifiers=["Shift"])
+    page.keyboard.press("Control+g")
+    group = page.locator('.fw-group[data-group="0"]')
+    group.wait_for()
+    gb, ab, bb = group.bounding_box(), node(page, "a").bounding_box(), node(page, "b").bounding_box()
+    for box in (ab, bb):  # the group surrounds the selected nodes
+        assert gb["x"] < box["x"] and gb["y"] < box["y"]
+        assert gb["x"] + gb["width"] > box["x"] + box["width"] and gb["y"] + gb["height"] > box["y"] + box["height"]
+    c_before = node(page, "c").bounding_box()
+    group.locator(".fw-group-title").dblclick()
+    page.fill('[data-field="group-title"]', "Inputs")
+    page.keyboard.press("Enter")
+    page.locator('.fw-group[data-group="0"] [data-action="group-color"]').click()
+    # drag the title: the group and the nodes inside move, the node outside stays
+    hx, hy = centre(page.locator('.fw-group[data-group="0"] .fw-group-name'))
+    page.mouse.move(hx, hy)
+    page.mouse.down()
+    page.mouse.move(hx + 60, hy + 200, steps=8)
+    page.mouse.up()
+    a_after = node(page, "a").bounding_box()
+    assert abs(a_after["x"] - ab["x"] - 60) < 2 and abs(a_after["y"] - ab["y"] - 200) < 2
+    assert node(page, "c").bounding_box() == c_before
+    grip = page.locator('.fw-group[data-group="0"] .fw-group-resize')
+    gx, gy = centre(grip)
+    page.mouse.move(gx, gy)
+    page.mouse.down()
+    page.mouse.move(gx + 100, gy + 50, steps=5)
+    page.mouse.up()
+    assert abs(page.locator('.fw-group[data-group="0"]').bounding_box()["width"] - gb["width"] - 100) < 2
+    # collapse b (Alt+C): its wire now meets its title bar
+    node(page, "b").locator(".fw-title").click()
+    page.keyboard.press("Alt+c")
+    assert "fw-collapsed" in node(page, "b").get_attribute("class")
+    assert node(page, "b").bounding_box()["height"] < bb["height"]
+    # copy a, paste with its input links: copy c, Ctrl+Shift+V keeps the wire a -> copy
+    node(page, "c").locator(".fw-title").click()
+    page.keyboard.press("Control+c")
+    page.mouse.move(900, 600)
+    page.keyboard.press("Control+Shift+v")
+    assert page.locator(".fw-node").count() == 4
+    page.keyboard.press("Control+z")
+    page.locator('.fw-node[data-node-id="c"] .fw-title').click()
+    page.keyboard.press("Control+c")  # c is not fed: take b instead, which a feeds
+    node(page, "b").locator(".fw-title").click()
+    page.keyboard.press("Control+c")
+    page.mouse.move(900, 600)
+    page.keyboard.press("Control+Shift+v")
+    copy = page.locator('.fw-node[data-node-type="ShowValue"]:not([data-node-id="b"]):not([data-node-id="c"])')
+    copy_id = copy.get_attribute("data-node-id")
+    assert wire(page, "a", "value", copy_id, "value").count() == 1
+    page.keyboard.press("Control+v")  # a plain paste does not take the outside links
+    plain = [i for i in page.locator('.fw-node[data-node-type="ShowValue"]').evaluate_all("els => els.map(e => e.dataset.nodeId)")
+             if i not in ("b", "c", copy_id)]
+    assert len(plain) == 1 and page.locator(f'path.fw-wire[data-to="{plain[0]}"]').count() == 0
+    page.screenshot(path=str(artifacts / "daily-groups-collapse.png"))
+    # Save in the folder and open again: groups (title, colour, box) and collapsed state come back
+    page.click('[data-action="save-as"]')
+    page.fill('[data-field="workflow-name"]', "arranged")
+    page.click('[data-action="save-as-confirm"]')
+    page.wait_for_selector('[data-role="doc-name"]:text-is("arranged")')
+    saved = json.loads((workflows_dir / "arranged.json").read_text())
+    assert saved["groups"][0]["title"] == "Inputs" and saved["groups"][0]["color"] != "#3f5a7a"
+    assert {n["id"]: n["ui"].get("collapsed") for n in saved["nodes"]}["b"] is True
+    page.click('[data-action="new"]')
+    focus_canvas(page)
+    page.keyboard.press("Control+o")
+    page.locator('[data-workflow="arranged"] [data-action="open-workflow"]').click()
+    page.wait_for_selector('.fw-group[data-group="0"]')
+    assert page.locator('.fw-group[data-group="0"] .fw-group-name').text_content() == "Inputs"
+    assert "fw-collapsed" in node(page, "b").get_attribute("class")
+
+
+def test_fit_selection_and_space_drag_pan(page, tmp_path):
+    open_workflow(page, doc([("a", "IntValue", {}, (0, 0)), ("far", "ShowValue", {}, (3000, 2000))]), tmp_path)
+    node(page, "a").locator(".fw-title").click()
+    page.keyboard.press(".")
+    stage = page.locator('[data-role="stage"]').bounding_box()
+    a = node(page, "a").bounding_box()
+    assert abs((a["x"] + a["width"] / 2) - (stage["x"] + stage["width"] / 2)) < stage["width"] / 4
+    assert not node(page, "far").is_visible() or node(page, "far").bounding_box()["x"] > stage["x"] + stage["width"]
+    # Space + drag starting on a node pans the view instead of moving the node
+    pos_before = autosaved_document(page)["nodes"][0]["ui"]["pos"]
+    x, y = centre(node(page, "a").locator(".fw-title"))
+    page.keyboard.down(" ")
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 120, y + 40, steps=6)
+    page.mouse.up()
+    page.keyboard.up(" ")
+    moved = node(page, "a").bounding_box()
+    assert abs(moved["x"] - a["x"] - 120) < 2 and abs(moved["y"] - a["y"] - 40) < 2
+    assert autosaved_document(page)["nodes"][0]["ui"]["pos"] == pos_before  # the node itself did not move

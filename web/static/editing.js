@@ -23,6 +23,12 @@ function addNode(type, pos) {
   const before = snapshot();
   const widgets = {};
   for (const i of d.inputs) if (i.widget && i.widget.default !== null && i.widget.default !== undefined) widgets[i.name] = i.widget.default;
+  for (const i of d.inputs) {
+    // a file list (models, pictures): start with a file that exists rather than a default that is not there
+    const w = i.widget;
+    if (w && w.kind === "combo" && (w.folder || w.upload) && Array.isArray(w.choices) && w.choices.length &&
+        !w.choices.includes(widgets[i.name])) widgets[i.name] = likeliestFile(i, w.choices);
+  }
   const at = freeSpot(pos);
   const node = { id: nextId(), type, version: d.version, widgets, ui: { pos: [Math.round(at[0]), Math.round(at[1])] } };
   graph.nodes.push(node);
@@ -32,6 +38,16 @@ function addNode(type, pos) {
   select([node.id]);
   commit(before);
   return node.id;
+}
+function likeliestFile(inp, choices) {
+  // the file whose name shares most words with the input's name and default ("t5_name" -> "...-t5.safetensors")
+  const words = new Set(searchWords(inp.name + " " + (inp.widget.default || "")).filter((w) => w.length > 1 && w !== "name" && w !== "safetensors"));
+  let best = choices[0], score = -1;
+  for (const c of choices) {
+    const k = searchWords(c).filter((w) => words.has(w)).length;
+    if (k > score) { best = c; score = k; }
+  }
+  return best;
 }
 function deleteSelected() {
   for (const id of BOUNDARY_IDS) selected.delete(id);  // an opened subgraph's inputs and outputs stay
@@ -43,8 +59,9 @@ function deleteSelected() {
   renderAll();
   commit(before);
 }
-function insertCopies(nodes, links, place) {
-  // add copies of `nodes` (new ids) and of the `links` between them; `place(pos)` gives each new position
+function insertCopies(nodes, links, place, inbound) {
+  // add copies of `nodes` (new ids) and of the `links` between them; `place(pos)` gives each new position;
+  // `inbound` links (from nodes outside the copy) are kept too when their source still exists
   const before = snapshot();
   const map = {};
   for (const n of nodes) {
@@ -57,13 +74,17 @@ function insertCopies(nodes, links, place) {
   for (const l of links) {
     if (map[l.from] && map[l.to]) graph.links.push({ from: map[l.from], output: l.output, to: map[l.to], input: l.input });
   }
+  for (const l of inbound || []) {
+    if (map[l.to] && nodeById(l.from)) graph.links.push({ from: l.from, output: l.output, to: map[l.to], input: l.input });
+  }
   selected = new Set(Object.values(map));
   renderAll();
   commit(before);
 }
 function selectedPart() {
   return { nodes: graph.nodes.filter((n) => selected.has(n.id) && !BOUNDARY_IDS.includes(n.id)).map(clone),
-           links: graph.links.filter((l) => selected.has(l.from) && selected.has(l.to)).map(clone) };
+           links: graph.links.filter((l) => selected.has(l.from) && selected.has(l.to)).map(clone),
+           inbound: graph.links.filter((l) => !selected.has(l.from) && selected.has(l.to)).map(clone) };
 }
 function duplicateSelected() {
   if (!selected.size) return;
@@ -73,11 +94,13 @@ function duplicateSelected() {
 let clipboard = null;
 let pointerWorld = null;
 function copySelected() { if (selected.size) clipboard = selectedPart(); }
-function paste() {
+function paste(withInputs) {
+  // Ctrl+V: the copies and the links between them; Ctrl+Shift+V: also the links feeding them from outside
   if (!clipboard || !clipboard.nodes.length) return;
   const x0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[0])), y0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[1]));
   const at = pointerWorld || [x0 + 40, y0 + 40];
-  insertCopies(clipboard.nodes, clipboard.links, (p) => [Math.round(at[0] + p[0] - x0), Math.round(at[1] + p[1] - y0)]);
+  insertCopies(clipboard.nodes, clipboard.links, (p) => [Math.round(at[0] + p[0] - x0), Math.round(at[1] + p[1] - y0)],
+    withInputs ? clipboard.inbound : null);
 }
 function renameNode(id) {
   const n = nodeById(id), e = nodeEls.get(id);
@@ -108,28 +131,18 @@ function renameNode(id) {
   });
   input.addEventListener("blur", () => finish(true));
 }
-function renderGroups() {
-  for (const g of Array.isArray(graph.groups) ? graph.groups : []) {
-    if (!g || !Array.isArray(g.bounding) || g.bounding.length < 4 || !g.bounding.every(Number.isFinite)) continue;
-    const box = el("div", "fw-group");
-    Object.assign(box.style, { left: g.bounding[0] + "px", top: g.bounding[1] + "px",
-      width: g.bounding[2] + "px", height: g.bounding[3] + "px" });
-    if (g.color) box.style.setProperty("--fw-group-color", String(g.color));
-    box.appendChild(el("div", "fw-group-title", g.title || ""));
-    nodesLayer.appendChild(box);
-  }
-}
-
 // ------------------------------------------------------------------ view
 function toWorld(clientX, clientY) {
   const r = stage.getBoundingClientRect();
   return [(clientX - r.left - view.x) / view.zoom, (clientY - r.top - view.y) / view.zoom];
 }
-function fitView() {
+function fitView(only) {
+  // frame the whole workflow, or only the nodes whose ids are in the set `only` ("." frames the selection)
   const r = stage.getBoundingClientRect();
-  if (!graph.nodes.length || r.width < 10 || r.height < 10) { applyView(); return; }
+  const shown = only && only.size ? graph.nodes.filter((n) => only.has(n.id)) : graph.nodes;
+  if (!shown.length || r.width < 10 || r.height < 10) { applyView(); return; }
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (const n of graph.nodes) {
+  for (const n of shown) {
     const e = nodeEls.get(n.id);
     const w = e ? e.offsetWidth : NODE_WIDTH, h = e ? e.offsetHeight : 150;
     x0 = Math.min(x0, n.ui.pos[0]); y0 = Math.min(y0, n.ui.pos[1]);
@@ -440,7 +453,7 @@ root.addEventListener("keydown", (e) => {
   else if (mod && (k === "y" || (k === "z" && e.shiftKey))) { e.preventDefault(); redo(); }
   else if (mod && k === "d") { e.preventDefault(); duplicateSelected(); }
   else if (mod && k === "c") { copySelected(); }
-  else if (mod && k === "v") { e.preventDefault(); paste(); }
+  else if (mod && k === "v") { e.preventDefault(); paste(e.shiftKey); }
   else if (mod && k === "a") { e.preventDefault(); select(graph.nodes.map((n) => n.id)); }
   else if (e.key === "Escape") { closePalette(); select([]); }
 });

@@ -36,6 +36,7 @@ function renderNode(n) {
   if (selected.has(n.id)) e.dataset.selected = "1";
   if (d.unknown) e.classList.add("fw-unknown");
   if (d.output_node) e.classList.add("fw-output-node");
+  if (n.ui.collapsed) e.classList.add("fw-collapsed");
   e.style.left = n.ui.pos[0] + "px";
   e.style.top = n.ui.pos[1] + "px";
   const width = Array.isArray(n.ui.size) && n.ui.size[0] >= 120 ? n.ui.size[0] : NODE_WIDTH;
@@ -201,10 +202,10 @@ function widgetControl(n, inp) {
       wrap.appendChild(dice);
       // ComfyUI's "control after generate": a seed marked random gets a new value before every run
       const mode = el("select", "fw-seed-mode");
-      for (const m of ["fixed", "random"]) { const o = el("option", null, m); o.value = m; mode.appendChild(o); }
+      for (const m of SEED_MODES) { const o = el("option", null, m); o.value = m; mode.appendChild(o); }
       mode.value = seedMode(n, inp.name);
       mode.dataset.widget = inp.name + ".mode";
-      mode.title = "fixed: keep this seed; random: a new seed before every run";
+      mode.title = "before every run: fixed keeps this seed, increment adds 1, decrement subtracts 1, random draws a new one";
       mode.addEventListener("change", () => {
         const before = snapshot();
         n.properties = Object.assign({}, n.properties);
@@ -260,17 +261,30 @@ function randomSeed(w) {
   const hi = Math.min(Number(w.max === null || w.max === undefined ? 2 ** 32 - 1 : w.max), 2 ** 32 - 1);
   return lo + Math.floor(Math.random() * (hi - lo + 1));
 }
+const SEED_MODES = ["fixed", "increment", "decrement", "random"];
 function seedMode(n, name) {
   const modes = n.properties && n.properties.seed_modes;
-  return modes && modes[name] === "random" ? "random" : "fixed";
+  return modes && SEED_MODES.includes(modes[name]) ? modes[name] : "fixed";
+}
+function nextSeed(w, mode, current) {
+  // ComfyUI's "control after generate", applied before the run so the document names the seed used
+  const lo = Math.max(0, Number(w.min || 0));
+  const hi = Math.min(Number(w.max === null || w.max === undefined ? 2 ** 32 - 1 : w.max), 2 ** 32 - 1);
+  const v = Number.isFinite(Number(current)) ? Number(current) : lo;
+  if (mode === "random") return randomSeed(w);
+  if (mode === "increment") return v >= hi ? lo : v + 1;  // wraps around at the ends of the range
+  if (mode === "decrement") return v <= lo ? hi : v - 1;
+  return v;
 }
 function reseed() {
-  // new values for seeds marked "random", recorded in the document so saved files say which seed was used
+  // new values for seeds not marked "fixed", recorded in the document so saved files say which seed was used
   const before = snapshot();
   for (const n of graph.nodes) {
     for (const inp of declOf(n).inputs || []) {
-      if (inp.widget && inp.widget.seed && seedMode(n, inp.name) === "random" && !linkInto(n.id, inp.name)) {
-        n.widgets[inp.name] = randomSeed(inp.widget);
+      const mode = inp.widget && inp.widget.seed ? seedMode(n, inp.name) : "fixed";
+      if (mode !== "fixed" && !linkInto(n.id, inp.name)) {
+        const has = Object.prototype.hasOwnProperty.call(n.widgets, inp.name);
+        n.widgets[inp.name] = nextSeed(inp.widget, mode, has ? n.widgets[inp.name] : inp.widget.default);
         const ctl = nodeEls.get(n.id) && nodeEls.get(n.id).querySelector('[data-widget="' + CSS.escape(inp.name) + '"]');
         if (ctl) ctl.value = String(n.widgets[inp.name]);
       }
@@ -296,7 +310,13 @@ function socketEl(id, dir, name) {
   return e && e.querySelector('[data-socket-dir="' + dir + '"][data-socket-name="' + CSS.escape(name) + '"]');
 }
 function socketPos(s) {
-  const r = s.getBoundingClientRect(), w = world.getBoundingClientRect();
+  const w = world.getBoundingClientRect();
+  const folded = s.closest(".fw-collapsed");  // a collapsed node's wires meet the ends of its title bar
+  if (folded) {
+    const t = folded.querySelector(".fw-title").getBoundingClientRect();
+    return [((s.dataset.socketDir === "out" ? t.right : t.left) - w.left) / view.zoom, (t.top + t.height / 2 - w.top) / view.zoom];
+  }
+  const r = s.getBoundingClientRect();
   return [(r.left + r.width / 2 - w.left) / view.zoom, (r.top + r.height / 2 - w.top) / view.zoom];
 }
 function curve(a, b) {
