@@ -396,3 +396,38 @@ def test_fit_selection_and_space_drag_pan(page, tmp_path):
     moved = node(page, "a").bounding_box()
     assert abs(moved["x"] - a["x"] - 120) < 2 and abs(moved["y"] - a["y"] - 40) < 2
     assert autosaved_document(page)["nodes"][0]["ui"]["pos"] == pos_before  # the node itself did not move
+
+
+def test_bypass_and_mute_on_the_canvas_are_run_and_saved(page, tmp_path, workflows_dir, artifacts):
+    open_workflow(page, doc([("n", "IntValue", {"value": 3}, (40, 40)),
+                             ("m", "Math", {"b": 10.0, "op": "multiply"}, (360, 40)),
+                             ("s", "ShowValue", {}, (700, 40)), ("t", "ShowValue", {}, (700, 300))],
+                            [("n", "value", "m", "a"), ("m", "result", "s", "value"), ("n", "value", "t", "value")]),
+                  tmp_path)
+    node(page, "m").locator(".fw-title").click()
+    page.keyboard.press("Control+b")
+    assert node(page, "m").get_attribute("data-mode") == "bypass"
+    page.click('[data-action="run"]')
+    page.wait_for_function("() => ['success', 'error', 'invalid'].includes(document.querySelector('.fw-root').dataset.runStatus)")
+    assert page.locator(".fw-root").get_attribute("data-run-status") == "success", \
+        page.locator('[data-role="banner"]').text_content()
+    assert node(page, "s").get_attribute("data-status") in ("done", "cached")  # t shows the same value
+    assert node(page, "s").locator(".fw-text").text_content() == "3"  # passed through, not 30.0
+    assert node(page, "m").get_attribute("data-status") == "idle"
+    node(page, "t").locator(".fw-title").click()
+    page.keyboard.press("Control+m")
+    assert node(page, "t").get_attribute("data-mode") == "mute"
+    page.screenshot(path=str(artifacts / "daily-bypass-mute.png"))
+    page.click('[data-action="run"]')
+    page.wait_for_selector('.fw-node[data-node-id="s"][data-status="cached"]')
+    assert page.locator(".fw-root").get_attribute("data-run-status") == "success"
+    assert node(page, "t").get_attribute("data-status") == "idle"
+    page.click('[data-action="save-as"]')
+    page.fill('[data-field="workflow-name"]', "modes")
+    page.click('[data-action="save-as-confirm"]')
+    page.wait_for_selector('[data-role="doc-name"]:text-is("modes")')
+    saved = {n["id"]: n.get("mode") for n in json.loads((workflows_dir / "modes.json").read_text())["nodes"]}
+    assert saved == {"n": None, "m": "bypass", "s": None, "t": "mute"}
+    node(page, "t").locator(".fw-title").click()
+    page.keyboard.press("Control+m")  # again: back to normal
+    assert node(page, "t").get_attribute("data-mode") is None

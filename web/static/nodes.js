@@ -37,6 +37,7 @@ function renderNode(n) {
   if (d.unknown) e.classList.add("fw-unknown");
   if (d.output_node) e.classList.add("fw-output-node");
   if (n.ui.collapsed) e.classList.add("fw-collapsed");
+  if (n.mode === "bypass" || n.mode === "mute") e.dataset.mode = n.mode;
   e.style.left = n.ui.pos[0] + "px";
   e.style.top = n.ui.pos[1] + "px";
   const width = Array.isArray(n.ui.size) && n.ui.size[0] >= 120 ? n.ui.size[0] : NODE_WIDTH;
