@@ -71,6 +71,12 @@ TEMPLATE = """
       <svg class="fw-wires" data-role="wires" width="1" height="1"></svg>
       <div class="fw-nodes" data-role="nodes"></div>
     </div>
+    <div class="fw-zoom" data-role="zoom">
+      <button type="button" class="fw-btn" data-action="zoom-out" title="Zoom out">&#8722;</button>
+      <button type="button" class="fw-btn" data-action="zoom-reset" data-role="zoom-level" title="Back to 100 %">100 %</button>
+      <button type="button" class="fw-btn" data-action="zoom-in" title="Zoom in">+</button>
+    </div>
+    <div class="fw-find" data-role="find" hidden><input type="search" class="fw-find-input" data-field="find" placeholder="Find a node (Enter: next)" aria-label="Find a node"><span class="fw-find-count" data-role="find-count"></span></div>
     <div class="fw-rubber" data-role="rubber" hidden></div>
     <div class="fw-toast" data-role="toast" hidden></div>
     <div class="fw-palette" data-role="palette" hidden>

@@ -431,3 +431,60 @@ def test_bypass_and_mute_on_the_canvas_are_run_and_saved(page, tmp_path, workflo
     node(page, "t").locator(".fw-title").click()
     page.keyboard.press("Control+m")  # again: back to normal
     assert node(page, "t").get_attribute("data-mode") is None
+
+
+# ------------------------------------------------------------------ read big graphs
+
+def test_wires_pass_behind_nodes_zoom_controls_and_find(page, tmp_path, artifacts):
+    # the wire a -> c runs straight across node b
+    open_workflow(page, doc([("a", "IntValue", {}, (0, 100)), ("b", "Note", {"text": "in the way"}, (330, 60)),
+                             ("c", "ShowValue", {}, (760, 100))], [("a", "value", "c", "value")]), tmp_path)
+    middle = page.evaluate("""() => {
+        const p = document.querySelector('path.fw-wire[data-from="a"]');
+        const len = p.getTotalLength();
+        for (let t = 0.3; t <= 0.7; t += 0.02) {   // a point of the wire inside node b's box
+          const pt = p.getPointAtLength(len * t), m = p.getScreenCTM();
+          const x = pt.x * m.a + m.e, y = pt.y * m.d + m.f;
+          const b = document.querySelector('.fw-node[data-node-id="b"]').getBoundingClientRect();
+          if (x > b.left + 5 && x < b.right - 5 && y > b.top + 5 && y < b.bottom - 5) return [x, y];
+        }
+        return null; }""")
+    assert middle is not None, "the test graph must have the wire cross node b"
+    hit = page.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y); return e.closest('.fw-node') && e.closest('.fw-node').dataset.nodeId; }", middle)
+    assert hit == "b"  # the node is drawn over the wire
+    page.click('[data-action="zoom-reset"]')
+    assert page.locator('[data-role="zoom-level"]').text_content() == "100 %"
+    width_100 = node(page, "b").bounding_box()["width"]
+    page.click('[data-action="zoom-in"]')
+    assert page.locator('[data-role="zoom-level"]').text_content() == "125 %"
+    assert abs(node(page, "b").bounding_box()["width"] - width_100 * 1.25) < 2
+    page.click('[data-action="zoom-out"]')
+    page.click('[data-action="zoom-out"]')
+    assert page.locator('[data-role="zoom-level"]').text_content() == "80 %"
+    # Ctrl+F: typing jumps to the first match, Enter to the next, and selects it
+    node(page, "a").locator(".fw-title").click()
+    page.keyboard.press("Control+f")
+    page.keyboard.type("show value")
+    assert page.locator('[data-role="find-count"]').text_content() == "1/1"
+    assert node(page, "c").get_attribute("data-selected") == "1"
+    stage = page.locator('[data-role="stage"]').bounding_box()
+    cx, cy = centre(node(page, "c"))
+    assert abs(cx - (stage["x"] + stage["width"] / 2)) < 3 and abs(cy - (stage["y"] + stage["height"] / 2)) < 3
+    page.locator('[data-field="find"]').fill("value")
+    assert page.locator('[data-role="find-count"]').text_content() == "1/2"
+    page.keyboard.press("Enter")
+    assert page.locator('[data-role="find-count"]').text_content() == "2/2"
+    page.screenshot(path=str(artifacts / "daily-find.png"))
+    page.keyboard.press("Escape")
+    assert page.locator('[data-role="find"]').is_hidden()
+
+
+def test_a_long_error_stays_one_line_with_the_whole_message_on_hover(page, tmp_path):
+    open_workflow(page, doc([("m", "Math", {"a": 1.0, "b": 0.0, "op": "divide"}, (40, 40)),
+                             ("s", "ShowValue", {}, (400, 40))], [("m", "result", "s", "value")]), tmp_path)
+    page.click('[data-action="run"]')
+    page.wait_for_selector('.fw-node[data-node-id="m"][data-status="error"]')
+    err = node(page, "m").locator(".fw-error")
+    assert "cannot divide by zero" in err.get_attribute("title")
+    line = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.fw-node[data-node-id=\"m\"] .fw-error')).lineHeight) || 16")
+    assert err.bounding_box()["height"] < 2.5 * line + 12

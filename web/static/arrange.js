@@ -175,3 +175,85 @@ root.addEventListener("keydown", (e) => {
 });
 root.addEventListener("keyup", (e) => { if (e.key === " ") { spaceHeld = false; root.classList.remove("fw-space"); } });
 root.addEventListener("blur", () => { spaceHeld = false; root.classList.remove("fw-space"); });
+
+// ------------------------------------------------------------------ zoom controls and Ctrl+F find
+const ZOOM_MIN = 0.15, ZOOM_MAX = 3;
+function showZoom() {
+  const label = root.querySelector('[data-role="zoom-level"]');
+  if (label) label.textContent = Math.round(view.zoom * 100) + " %";
+}
+function zoomBy(factor, absolute) {
+  // around the centre of the stage
+  const r = stage.getBoundingClientRect();
+  const px = r.width / 2, py = r.height / 2;
+  const zoom = Math.max(ZOOM_MIN, Math.min(ZOOM_MAX, absolute ? factor : view.zoom * factor));
+  view.x = px - (px - view.x) * zoom / view.zoom;
+  view.y = py - (py - view.y) * zoom / view.zoom;
+  view.zoom = zoom;
+  applyView();
+}
+part("zoom").addEventListener("click", (e) => {
+  const b = e.target.closest("button[data-action]");
+  if (!b) return;
+  if (b.dataset.action === "zoom-in") zoomBy(1.25);
+  else if (b.dataset.action === "zoom-out") zoomBy(0.8);
+  else if (b.dataset.action === "zoom-reset") zoomBy(1, true);
+});
+const findBox = part("find"), findInput = findBox.querySelector("input"), findCount = part("find-count");
+let findHits = [], findAt = -1;
+function findMatches(q) {
+  const words = searchWords(q);
+  if (!words.length) return [];
+  return graph.nodes.filter((n) => {
+    const hay = searchWords([n.id, n.type, n.ui.title || "", declOf(n).display_name || ""].join(" "));
+    return words.every((w) => hay.some((x) => x.startsWith(w)));
+  }).map((n) => n.id);
+}
+function showFound() {
+  for (const e of nodesLayer.querySelectorAll('[data-found="1"]')) delete e.dataset.found;
+  for (const id of findHits) { const e = nodeEls.get(id); if (e) e.dataset.found = "1"; }
+  findCount.textContent = findHits.length ? (findAt + 1) + "/" + findHits.length : "none";
+}
+function jumpTo(id) {
+  const n = nodeById(id), e = nodeEls.get(id);
+  if (!n) return;
+  const r = stage.getBoundingClientRect();
+  const w = e ? e.offsetWidth : NODE_WIDTH, h = e ? e.offsetHeight : 120;
+  view.x = r.width / 2 - (n.ui.pos[0] + w / 2) * view.zoom;
+  view.y = r.height / 2 - (n.ui.pos[1] + h / 2) * view.zoom;
+  applyView();
+  select([id]);
+}
+function openFind() {
+  findBox.hidden = false;
+  findInput.focus();
+  findInput.select();
+}
+function closeFind() {
+  findBox.hidden = true;
+  findHits = [];
+  showFound();
+  root.focus({ preventScroll: true });
+}
+findInput.addEventListener("input", () => {
+  findHits = findMatches(findInput.value);
+  findAt = findHits.length ? 0 : -1;
+  showFound();
+  if (findHits.length) jumpTo(findHits[0]);
+});
+findInput.addEventListener("keydown", (e) => {
+  e.stopPropagation();
+  if (e.key === "Escape") { e.preventDefault(); closeFind(); }
+  else if (e.key === "Enter" && findHits.length) {
+    e.preventDefault();
+    findAt = (findAt + (e.shiftKey ? findHits.length - 1 : 1)) % findHits.length;
+    showFound();
+    jumpTo(findHits[findAt]);
+  }
+});
+root.addEventListener("keydown", (e) => {
+  if ((e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === "f" && !e.target.closest("textarea")) {
+    e.preventDefault();
+    openFind();
+  }
+});

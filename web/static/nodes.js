@@ -5,6 +5,7 @@ function applyView() {
   world.style.transform = "translate(" + view.x + "px," + view.y + "px) scale(" + view.zoom + ")";
   stage.style.backgroundPosition = view.x + "px " + view.y + "px";
   stage.style.backgroundSize = 24 * view.zoom + "px " + 24 * view.zoom + "px";
+  showZoom();  // the % in the zoom controls (arrange.js)
 }
 function renderAll() {
   nodesLayer.textContent = "";
@@ -80,6 +81,7 @@ function renderNode(n) {
     e.appendChild(row);
   }
   const err = el("div", "fw-error", st.error ? (st.input ? st.input + ": " : "") + st.error : "");
+  err.title = err.textContent;  // one line in the node; the whole message on hover
   err.hidden = !st.error;
   e.appendChild(err);
   const preview = el("img", "fw-preview");

@@ -45,6 +45,7 @@ function applyRunState(state) {
     bar.style.width = next.status === "running" && next.max ? Math.round(100 * next.value / next.max) + "%" : (next.status === "done" ? "100%" : "0");
     const err = e.querySelector(".fw-error");
     err.textContent = next.error ? (next.input ? next.input + ": " : "") + next.error : "";
+    err.title = err.textContent;
     err.hidden = !next.error;
     const badge = e.querySelector(".fw-badge");
     badge.textContent = next.status === "running" && next.max ? next.value + "/" + next.max :
