@@ -488,3 +488,32 @@ def test_a_long_error_stays_one_line_with_the_whole_message_on_hover(page, tmp_p
     assert "cannot divide by zero" in err.get_attribute("title")
     line = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.fw-node[data-node-id=\"m\"] .fw-error')).lineHeight) || 16")
     assert err.bounding_box()["height"] < 2.5 * line + 12
+
+
+def test_undo_redraws_only_what_changed_and_gets_it_right(page, tmp_path):
+    open_workflow(page, two_nodes(7), tmp_path)
+    untouched = node(page, "b").element_handle()
+    start = node(page, "a").bounding_box()
+    x, y = centre(node(page, "a").locator(".fw-title"))
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 90, y + 130, steps=6)
+    page.mouse.up()
+    set_value(page, "a", 8)
+    focus_canvas(page)
+    page.keyboard.press("Control+z")
+    assert value_of(page, "a") == "7"
+    page.keyboard.press("Control+z")  # the drag: back where it was, and its wire with it
+    back = node(page, "a").bounding_box()
+    assert abs(back["x"] - start["x"]) < 2 and abs(back["y"] - start["y"]) < 2
+    wire_start = page.evaluate("() => document.querySelector('path.fw-wire').getAttribute('d')")
+    sx, sy = centre(sock(page, "a", "out", "value"))
+    page.keyboard.press("Control+y")
+    assert abs(node(page, "a").bounding_box()["y"] - start["y"] - 130) < 2
+    assert page.evaluate("() => document.querySelector('path.fw-wire').getAttribute('d')") != wire_start
+    assert untouched.evaluate("e => e.isConnected")  # the node that did not change kept its element
+    node(page, "a").locator(".fw-title").click()
+    page.keyboard.press("Delete")
+    assert page.locator("path.fw-wire").count() == 0
+    page.keyboard.press("Control+z")
+    assert wire(page, "a", "value", "b", "value").count() == 1 and sx > 0 and sy > 0

@@ -15,7 +15,8 @@ function validGroup(g) {
   return g && Array.isArray(g.bounding) && g.bounding.length >= 4 && g.bounding.every(Number.isFinite);
 }
 function renderGroups() {
-  // called by renderAll before the nodes, so groups lie behind them
+  // put first in the node layer, so groups lie behind the nodes
+  const boxes = document.createDocumentFragment();
   groupsOf().forEach((g, i) => {
     if (!validGroup(g)) return;
     const box = el("div", "fw-group");
@@ -34,8 +35,9 @@ function renderGroups() {
     const grip = el("div", "fw-group-resize");
     grip.title = "Resize the group";
     box.appendChild(grip);
-    nodesLayer.appendChild(box);
+    boxes.appendChild(box);
   });
+  nodesLayer.prepend(boxes);
 }
 function nodeBox(n) {
   const e = nodeEls.get(n.id);
@@ -83,7 +85,7 @@ function dragGroup(e, index, resize) {
         const ne = nodeEls.get(n.id);
         if (ne) { ne.style.left = n.ui.pos[0] + "px"; ne.style.top = n.ui.pos[1] + "px"; }
       }
-      if (inside.length) drawWires();
+      if (inside.length) drawWires(new Set(inside.map(([n]) => n.id)));
     }
     Object.assign(boxEl.style, { left: g.bounding[0] + "px", top: g.bounding[1] + "px", width: g.bounding[2] + "px", height: g.bounding[3] + "px" });
   }, () => { if (moved) commit(before); });

@@ -371,18 +371,30 @@ stage.addEventListener("pointerdown", (e) => {
     const origin = {};
     for (const sid of selected) { const n = nodeById(sid); if (n) origin[sid] = n.ui.pos.slice(); }
     const before = snapshot();
-    let moved = false;
-    gesture((m) => {
-      const dx = (m.clientX - start[0]) / view.zoom, dy = (m.clientY - start[1]) / view.zoom;
-      if (Math.abs(dx) + Math.abs(dy) > 1) moved = true;
-      for (const sid in origin) {
-        const n = nodeById(sid), ne = nodeEls.get(sid);
-        n.ui.pos = [Math.round(origin[sid][0] + dx), Math.round(origin[sid][1] + dy)];
+    const moving = new Set(Object.keys(origin));
+    const movingNodes = [...moving].map((sid) => [nodeById(sid), nodeEls.get(sid)]);
+    let moved = false, pending = null;
+    const frame = () => {  // at most one layout per painted frame, however many pointer events arrive
+      if (!pending) return;
+      const [dx, dy] = pending;
+      pending = null;
+      for (const [n, ne] of movingNodes) {
+        const o = origin[n.id];
+        n.ui.pos = [Math.round(o[0] + dx), Math.round(o[1] + dy)];
         ne.style.left = n.ui.pos[0] + "px";
         ne.style.top = n.ui.pos[1] + "px";
       }
-      drawWires();
-    }, () => { if (moved) commit(before); });
+      drawWires(moving);
+    };
+    gesture((m) => {
+      const dx = (m.clientX - start[0]) / view.zoom, dy = (m.clientY - start[1]) / view.zoom;
+      if (Math.abs(dx) + Math.abs(dy) > 1) moved = true;
+      if (!pending) requestAnimationFrame(frame);
+      pending = [dx, dy];
+    }, () => {
+      if (pending) frame();
+      if (moved) commit(before);
+    });
     return;
   }
   // empty canvas: drag pans; shift/ctrl-drag selects a rectangle

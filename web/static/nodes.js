@@ -20,6 +20,34 @@ function renderAll() {
   drawWires();
   refreshToolbar();
 }
+function renderChanged(before) {
+  // after undo/redo: redraw only the nodes whose document entry differs from `before` (id -> node JSON of
+  // the graph shown until now, which the elements show), drop the gone ones, add the new ones; the others
+  // keep their elements (a 500-node graph then costs what the change costs)
+  for (const g of nodesLayer.querySelectorAll(".fw-group")) g.remove();
+  const keep = new Set(), changed = new Set();
+  for (const n of graph.nodes) {
+    const key = JSON.stringify(n), old = nodeEls.get(n.id);
+    keep.add(n.id);
+    if (old && before.get(n.id) === key) {
+      if (old.dataset.selected && !selected.has(n.id)) delete old.dataset.selected;
+      continue;
+    }
+    const e = renderNode(n);
+    if (old) old.replaceWith(e); else nodesLayer.appendChild(e);
+    nodeEls.set(n.id, e);
+    changed.add(n.id);
+  }
+  for (const [id, e] of [...nodeEls]) if (!keep.has(id)) { e.remove(); nodeEls.delete(id); }
+  renderGroups();
+  applyView();
+  // wires: drop those whose link is gone, (re)draw those touching a redrawn node or new
+  const links = new Set(graph.links.map(wireKey));
+  for (const [key, p] of [...wireEls]) if (!links.has(key) || !p.isConnected) { p.remove(); wireEls.delete(key); }
+  for (const l of graph.links) if (!wireEls.has(wireKey(l))) { changed.add(l.from); changed.add(l.to); }
+  if (changed.size) drawWires(changed);
+  refreshToolbar();
+}
 function rerenderNode(id) {
   const n = nodeById(id), old = nodeEls.get(id);
   if (!n || !old) return;
@@ -326,17 +354,31 @@ function curve(a, b) {
   const dx = Math.max(40, Math.abs(b[0] - a[0]) / 2);
   return "M" + a[0] + "," + a[1] + " C" + (a[0] + dx) + "," + a[1] + " " + (b[0] - dx) + "," + b[1] + " " + b[0] + "," + b[1];
 }
-function drawWires() {
-  wires.textContent = "";
+let wireEls = new Map();  // link key -> its <path>, so a drag updates only the wires of the moved nodes
+function wireKey(l) { return l.from + "\u0000" + l.output + "\u0000" + l.to + "\u0000" + l.input; }
+function drawWires(onlyNodes) {
+  // every position is read before any path is written: one layout per call, not one per wire.
+  // `onlyNodes` (a Set of ids): update just the wires touching those nodes (dragging)
+  if (!(onlyNodes instanceof Set)) onlyNodes = null;  // e.g. a frame time from requestAnimationFrame(drawWires)
+  const want = [];
   for (const l of graph.links) {
+    if (onlyNodes && !onlyNodes.has(l.from) && !onlyNodes.has(l.to)) continue;
     const a = socketEl(l.from, "out", l.output), b = socketEl(l.to, "in", l.input);
-    if (!a || !b) continue;
-    const p = document.createElementNS(SVGNS, "path");
-    p.setAttribute("d", curve(socketPos(a), socketPos(b)));
-    p.setAttribute("class", "fw-wire");
-    p.setAttribute("stroke", typeColor(a.dataset.socketType));
-    p.dataset.from = l.from; p.dataset.output = l.output; p.dataset.to = l.to; p.dataset.input = l.input;
-    wires.appendChild(p);
+    if (a && b) want.push([l, socketPos(a), socketPos(b), a.dataset.socketType]);
+  }
+  if (!onlyNodes) { wires.textContent = ""; wireEls = new Map(); }
+  for (const [l, pa, pb, type] of want) {
+    const key = wireKey(l);
+    let p = wireEls.get(key);
+    if (!p || !p.isConnected) {
+      p = document.createElementNS(SVGNS, "path");
+      p.setAttribute("class", "fw-wire");
+      p.setAttribute("stroke", typeColor(type));
+      p.dataset.from = l.from; p.dataset.output = l.output; p.dataset.to = l.to; p.dataset.input = l.input;
+      wires.appendChild(p);
+      wireEls.set(key, p);
+    }
+    p.setAttribute("d", curve(pa, pb));
   }
 }
 function wouldCycle(from, to) {
