@@ -517,3 +517,43 @@ def test_undo_redraws_only_what_changed_and_gets_it_right(page, tmp_path):
     assert page.locator("path.fw-wire").count() == 0
     page.keyboard.press("Control+z")
     assert wire(page, "a", "value", "b", "value").count() == 1 and sx > 0 and sy > 0
+
+
+def test_right_click_menus_on_wire_socket_node_and_canvas(page, tmp_path):
+    open_workflow(page, doc([("a", "IntValue", {"value": 2}, (40, 40)), ("b", "ShowValue", {}, (460, 40)),
+                             ("c", "ShowValue", {}, (460, 260))],
+                            [("a", "value", "b", "value"), ("a", "value", "c", "value")]), tmp_path)
+    # a wire: right-click on its stroke, Delete wire
+    point = page.evaluate("""() => { const p = document.querySelector('path.fw-wire[data-to="c"]');
+        const pt = p.getPointAtLength(p.getTotalLength() / 2), m = p.getScreenCTM();
+        return [pt.x * m.a + m.e, pt.y * m.d + m.f]; }""")
+    page.mouse.click(point[0], point[1], button="right")
+    page.click('[data-role="menu"] [data-menu="delete-wire"]')
+    assert wire(page, "a", "value", "c", "value").count() == 0 and wire(page, "a", "value", "b", "value").count() == 1
+    # an input socket: Disconnect
+    sock(page, "b", "in", "value").click(button="right")
+    page.click('[data-role="menu"] [data-menu="disconnect"]')
+    assert page.locator("path.fw-wire").count() == 0
+    # a node: Bypass, then Collapse through the menu
+    node(page, "a").locator(".fw-title").click(button="right")
+    items = page.locator('[data-role="menu"] [data-menu]').evaluate_all("els => els.map(e => e.dataset.menu)")
+    assert {"rename", "bypass", "mute", "collapse", "color", "group", "duplicate", "delete"} <= set(items)
+    page.click('[data-role="menu"] [data-menu="bypass"]')
+    assert node(page, "a").get_attribute("data-mode") == "bypass"
+    # the canvas: Add node here opens the search at that spot
+    stage = page.locator('[data-role="stage"]').bounding_box()
+    page.mouse.click(stage["x"] + 300, stage["y"] + stage["height"] - 80, button="right")
+    page.click('[data-role="menu"] [data-menu="add-node"]')
+    assert page.locator('[data-role="palette"]').is_visible()
+    page.keyboard.type("int value")
+    page.keyboard.press("Enter")
+    assert page.locator('.fw-node[data-node-type="IntValue"]').count() == 2
+    # an output socket: add a node fed by it (search filtered by its type), wired
+    sock(page, "a", "out", "value").click(button="right")
+    page.click('[data-role="menu"] [data-menu="add-fed-node"]')
+    assert "INT" in page.locator('[data-role="palette-filter"]').text_content()
+    page.keyboard.type("show value")
+    page.keyboard.press("Enter")
+    assert page.locator('path.fw-wire[data-from="a"]').count() == 1
+    page.keyboard.press("Escape")
+    assert page.locator('[data-role="menu"]').is_hidden()
