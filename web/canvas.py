@@ -34,8 +34,8 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # a workflow JSON or a PNG carrying one; la
 UPLOAD_KINDS = (".json", ".png")
 
 _STATIC = resources.files(__package__) / "static"
-JS_PARTS = ("state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js", "files.js",
-            "subgraphs.js", "subgraph_edits.js", "run.js", "persist.js", "documents.js")  # joined in this order
+JS_PARTS = ("state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js", "results.js",
+            "files.js", "subgraphs.js", "subgraph_edits.js", "run.js", "persist.js", "documents.js")  # joined in this order
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """

@@ -557,3 +557,45 @@ def test_right_click_menus_on_wire_socket_node_and_canvas(page, tmp_path):
     assert page.locator('path.fw-wire[data-from="a"]').count() == 1
     page.keyboard.press("Escape")
     assert page.locator('[data-role="menu"]').is_hidden()
+
+
+# ------------------------------------------------------------------ see results
+
+def test_result_picture_fills_the_node_and_opens_a_lightbox_with_compare(page, tmp_path, artifacts):
+    open_workflow(page, doc([("p", "TestPicture", {"width": 64, "height": 64, "seed": 1, "delay": 0.0}, (40, 40)),
+                             ("w", "WritePicture", {}, (420, 40))], [("p", "image", "w", "image")]), tmp_path)
+    page.click('[data-action="run"]')
+    picture = node(page, "w").locator(".fw-image img")
+    picture.wait_for()
+    page.wait_for_function("() => { const i = document.querySelector('.fw-node[data-node-id=\"w\"] .fw-image img');"
+                           " return i && i.complete && i.naturalWidth > 0; }")
+    node_box, pic_box = node(page, "w").bounding_box(), picture.bounding_box()
+    assert pic_box["width"] > 0.8 * node_box["width"]  # not a thumbnail: as wide as the node
+    link = node(page, "w").locator(".fw-download").bounding_box()
+    assert link["y"] >= pic_box["y"] + pic_box["height"] - 1  # the download link is under the picture, not over it
+    first_url = picture.get_attribute("src")
+    picture.click()
+    box = page.locator('[data-role="lightbox"]')
+    assert box.is_visible()
+    assert page.locator('[data-role="compare"]').count() == 0  # nothing to compare with yet
+    assert page.locator('[data-role="lightbox-zoom"]').text_content() == "100 %"
+    size = box.locator(".fw-lightbox-img").bounding_box()["width"]
+    page.click('[data-action="lightbox-zoom-in"]')
+    assert page.locator('[data-role="lightbox-zoom"]').text_content() == "150 %"
+    assert abs(box.locator(".fw-lightbox-img").bounding_box()["width"] - 1.5 * size) < 2
+    assert box.locator('[data-action="lightbox-download"]').get_attribute("href") == first_url
+    page.keyboard.press("Escape")
+    assert box.is_hidden()
+    seed = node(page, "p").locator('input[data-widget="seed"]')
+    seed.fill("2")
+    seed.press("Tab")
+    page.click('[data-action="run"]')
+    page.wait_for_function("u => { const i = document.querySelector('.fw-node[data-node-id=\"w\"] .fw-image img');"
+                           " return i && i.getAttribute('src') !== u; }", arg=first_url)
+    node(page, "w").locator(".fw-image img").click()
+    slider = page.locator('[data-role="compare"]')
+    assert slider.is_visible()
+    assert box.locator(".fw-lightbox-before").get_attribute("src") == first_url
+    slider.fill("20")
+    assert "80%" in box.locator(".fw-lightbox-before").get_attribute("style")
+    page.screenshot(path=str(artifacts / "daily-lightbox-compare.png"))

@@ -152,6 +152,7 @@ function showImages(container, images) {
     fig.appendChild(a);
     container.appendChild(fig);
   }
+  noteResults(container, images);  // for the lightbox's compare-with-previous (results.js)
 }
 
 // ------------------------------------------------------------------ widgets
