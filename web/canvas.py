@@ -35,7 +35,8 @@ UPLOAD_KINDS = (".json", ".png")
 
 _STATIC = resources.files(__package__) / "static"
 JS_PARTS = ("state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js", "results.js",
-            "files.js", "subgraphs.js", "subgraph_edits.js", "run.js", "persist.js", "documents.js")  # joined in this order
+            "files.js", "subgraphs.js", "subgraph_edits.js", "run.js", "persist.js", "documents.js",
+            "history.js")  # joined in this order
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """
@@ -59,6 +60,7 @@ TEMPLATE = """
     <button type="button" class="fw-btn" data-action="workflows" title="Open, rename or delete your saved workflows (Ctrl+O)">My workflows</button>
     <button type="button" class="fw-btn" data-action="save" title="Download the workflow as JSON">&#11015; JSON</button>
     <button type="button" class="fw-btn" data-action="open" title="Open a workflow JSON or a fluxwire PNG from your computer">Upload</button>
+    <button type="button" class="fw-btn" data-action="history" title="The runs of this browser, with their pictures and workflows">Runs</button>
     <button type="button" class="fw-btn" data-action="export-comfyui" title="Download the workflow as a ComfyUI API prompt">Export ComfyUI</button>
     <input type="file" class="fw-file" accept=".json,.png,application/json,image/png" hidden>
     <select class="fw-shipped" data-action="shipped" title="Shipped workflows"><option value="">Workflows&#8230;</option></select>

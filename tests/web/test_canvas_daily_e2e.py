@@ -599,3 +599,31 @@ def test_result_picture_fills_the_node_and_opens_a_lightbox_with_compare(page, t
     slider.fill("20")
     assert "80%" in box.locator(".fw-lightbox-before").get_attribute("style")
     page.screenshot(path=str(artifacts / "daily-lightbox-compare.png"))
+
+
+def test_run_history_panel_survives_a_reload_and_loads_a_runs_workflow(page, tmp_path, artifacts):
+    open_workflow(page, doc([("p", "TestPicture", {"width": 32, "height": 32, "seed": 1, "delay": 0.0}, (40, 40)),
+                             ("w", "WritePicture", {}, (420, 40))], [("p", "image", "w", "image")]), tmp_path)
+    page.click('[data-action="run"]')
+    page.wait_for_selector('.fw-root[data-run-status="success"]')
+    seed = node(page, "p").locator('input[data-widget="seed"]')
+    seed.fill("9")
+    seed.press("Tab")
+    page.wait_for_timeout(400)  # past the autosave debounce
+    page.reload()
+    page.wait_for_selector('.fw-root[data-ready="1"]')
+    page.click('[data-action="history"]')
+    runs = page.locator('[data-role="history"] [data-run]')
+    assert runs.count() >= 1
+    first = runs.first
+    assert first.get_attribute("data-status") == "success"
+    assert first.locator(".fw-history-pic").count() == 1
+    page.wait_for_function("() => { const i = document.querySelector('[data-role=\"history\"] .fw-history-pic');"
+                           " return i && i.complete && i.naturalWidth === 32; }")
+    page.screenshot(path=str(artifacts / "daily-run-history.png"))
+    assert node(page, "p").locator('input[data-widget="seed"]').input_value() == "9"
+    first.locator('[data-action="load-run"]').click()
+    assert node(page, "p").locator('input[data-widget="seed"]').input_value() == "1"  # the workflow as it ran
+    focus_canvas(page)
+    page.keyboard.press("Control+z")
+    assert node(page, "p").locator('input[data-widget="seed"]').input_value() == "9"
