@@ -6,18 +6,49 @@ evicted while pinned. Sizes are estimated from what the values hold (tensors, mo
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 
+class SettingError(ValueError):
+    """A setting (environment variable or option) with a value fluxwire cannot use; one sentence says why."""
+
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+          "t": 10**12, "tb": 10**12, "ki": 2**10, "kib": 2**10, "mi": 2**20, "mib": 2**20, "gi": 2**30,
+          "gib": 2**30, "ti": 2**40, "tib": 2**40}
+_SIZE = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]*)?(?:e[+-]?[0-9]{1,3})?)\s*([a-z]*)\s*$", re.IGNORECASE)
+SIZE_EXAMPLES = "a number of bytes such as 8000000000, 1e9, 8GB or 512MiB (KB/MB/GB/TB are powers of 1000, " \
+                "KiB/MiB/GiB/TiB powers of 1024; 0 or more)"
+
+
+def parse_byte_size(text: str, setting: str) -> int:
+    """Bytes from text like "8589934592", "1e9", "8GB", "512 MiB"; SettingError naming `setting` otherwise."""
+    match = _SIZE.match(text) if isinstance(text, str) and len(text) < 100 else None
+    unit = match and _UNITS.get(match.group(2).lower())
+    if not match or unit is None:
+        raise SettingError(f"{setting} is {text!r}; expected {SIZE_EXAMPLES}")
+    try:
+        value = Fraction(match.group(1).replace("_", "")) * unit  # exact: "8589934593" stays that number
+    except (ValueError, ZeroDivisionError):
+        raise SettingError(f"{setting} is {text!r}; expected {SIZE_EXAMPLES}") from None
+    if value > 2**62:
+        raise SettingError(f"{setting} is {text!r}, which is too large; expected {SIZE_EXAMPLES}")
+    if value.denominator != 1:
+        raise SettingError(f"{setting} is {text!r}, which is not a whole number of bytes; expected {SIZE_EXAMPLES}")
+    return int(value)
+
+
 def default_budget() -> int:
-    """Half of the machine's memory, unless FLUXWIRE_CACHE_BYTES says otherwise."""
+    """Half of the machine's memory, unless FLUXWIRE_CACHE_BYTES says otherwise (SettingError if unusable)."""
     env = os.environ.get("FLUXWIRE_CACHE_BYTES")
-    if env:
-        return int(env)
+    if env is not None and env.strip():
+        return parse_byte_size(env, "FLUXWIRE_CACHE_BYTES")
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
     except (ValueError, OSError, AttributeError):
@@ -82,6 +113,8 @@ class CacheEntry:
 class ResultCache:
     def __init__(self, budget_bytes: int | None = None):
         self.budget = default_budget() if budget_bytes is None else int(budget_bytes)
+        if self.budget < 0:
+            raise SettingError(f"the cache budget is {self.budget} bytes; it must be 0 or more")
         self._entries: "OrderedDict[str, CacheEntry]" = OrderedDict()
         self._lock = threading.RLock()
         self._total = 0

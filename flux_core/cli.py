@@ -14,6 +14,57 @@ from pathlib import Path
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
+def _byte_size(text: str) -> int:
+    """argparse type of --cache-bytes: the same sizes FLUXWIRE_CACHE_BYTES accepts."""
+    from .cache import SettingError, parse_byte_size
+
+    try:
+        return parse_byte_size(text, "--cache-bytes")
+    except SettingError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _device(text: str) -> str:
+    from .device import VALID_DEVICES
+
+    if text.split(":")[0] not in VALID_DEVICES or not text.split(":")[-1]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use one of {', '.join(VALID_DEVICES)} "
+                                         f"(cuda:1 picks a GPU)")
+    return text
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number; use a whole number from 0 to 65535")
+    return port
+
+
+def _environment_problems() -> list[str]:
+    """Environment settings that cannot be used, each as one sentence (checked before any work)."""
+    from .cache import SettingError, parse_byte_size
+    from .device import VALID_DEVICES
+
+    problems = []
+    size = os.environ.get("FLUXWIRE_CACHE_BYTES")
+    if size is not None and size.strip():
+        try:
+            parse_byte_size(size, "FLUXWIRE_CACHE_BYTES")
+        except SettingError as e:
+            problems.append(str(e))
+    device = os.environ.get("FLUXWIRE_DEVICE")
+    if device:
+        try:
+            _device(device)
+        except argparse.ArgumentTypeError:
+            problems.append(f"FLUXWIRE_DEVICE is {device!r}; expected one of {', '.join(VALID_DEVICES)} "
+                            f"(cuda:1 picks a GPU)")
+    return problems
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fluxwire", description="Node-based workflows for FLUX.1 image generation.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -27,17 +78,27 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--extra-model-paths", default=None, metavar="FILE",
                         help="also search the folders of a ComfyUI extra_model_paths.yaml")
 
+    def memory_flags(sp):
+        sp.add_argument("--vram-budget", default=None, metavar="SIZE",
+                        help="device memory for model weights: a size (12GB), auto, or high/normal/low/no-vram "
+                             "(default $FLUXWIRE_VRAM_BUDGET, else auto); see docs/memory.md")
+        sp.add_argument("--ram-budget", default=None, metavar="SIZE",
+                        help="RAM for loaded models; idle ones are released and re-read when needed "
+                             "(default $FLUXWIRE_RAM_BUDGET, else unlimited)")
+
     run = sub.add_parser("run", help="run a workflow file (.json or a fluxwire .png)")
+    memory_flags(run)
     run.add_argument("workflow")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="ID.INPUT=VALUE",
                      help="change a widget value for this run (repeatable)")
     run.add_argument("--output", dest="outputs", action="append", default=None, metavar="NODE_ID",
                      help="run only what this output node needs (repeatable)")
     run.add_argument("--output-dir", default="output", help="where output nodes write files (default ./output)")
-    run.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: auto)")
+    run.add_argument("--device", type=_device, default=None, help="cpu, cuda, mps or auto (default: auto)")
     run.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
-    run.add_argument("--cache-bytes", type=int, default=None,
-                     help="memory budget of the result cache (default: half the RAM, or $FLUXWIRE_CACHE_BYTES)")
+    run.add_argument("--cache-bytes", type=_byte_size, default=None,
+                     help="memory budget of the result cache, e.g. 8GB, 512MiB, 1e9 (default: half the RAM, "
+                          "or $FLUXWIRE_CACHE_BYTES)")
     common(run)
 
     val = sub.add_parser("validate", help="check a workflow file and list every problem")
@@ -58,10 +119,11 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="start the canvas in the browser")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--port", type=_port, default=7860)
     serve.add_argument("--output-dir", default="output")
     serve.add_argument("--root-path", default="", help="sub-path when served behind a proxy")
-    serve.add_argument("--device", default=None)
+    serve.add_argument("--device", type=_device, default=None)
+    memory_flags(serve)
     common(serve)
     return p
 
@@ -83,9 +145,21 @@ def main(argv: list[str] | None = None) -> int:
         except ExtraPathsError as e:
             print(f"error: --extra-model-paths: {e}", file=sys.stderr)
             return EXIT_INVALID
+    from .cache import SettingError
+
+    bad_settings = _environment_problems()
+    for problem in bad_settings:
+        print(f"error: {problem}", file=sys.stderr)
+    if bad_settings:
+        return EXIT_INVALID
+    if not _apply_memory_flags(args):
+        return EXIT_INVALID
     try:
         return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve,
                 "export": cmd_export}[args.command](args)
+    except SettingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_INVALID
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -137,6 +211,9 @@ def cmd_validate(args) -> int:
         e.source = e.source or args.workflow
         _print_problems(e, args.json)
         return EXIT_INVALID
+    except Exception as e:  # a bug in fluxwire or a node pack; still a refusal, in one sentence, not a traceback
+        _print_problems(_unchecked(e, args.workflow), args.json)
+        return EXIT_INVALID
     if args.json:
         print(json.dumps({"valid": True, "nodes": len(workflow.nodes), "links": len(workflow.links)}))
     else:
@@ -161,6 +238,14 @@ def cmd_export(args) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _unchecked(error: Exception, source: str):
+    """A WorkflowError for a document whose check itself failed (fail safe: refuse and say why)."""
+    from .workflow import Problem, WorkflowError
+
+    return WorkflowError([Problem(f"the document could not be checked ({type(error).__name__}: {error}); "
+                                  f"please report this", code="check_failed")], source)
 
 
 def cmd_nodes(args) -> int:
@@ -235,10 +320,12 @@ def cmd_run(args) -> int:
     executor = Executor(registry, models_dir=args.models_dir, output_dir=Path(args.output_dir),
                         device=args.device, cache_bytes=args.cache_bytes, library_dir=args.library_dir)
     bars = _ProgressBars(enabled=sys.stderr.isatty() or not args.json)
+    started = []  # set once the run starts: an error before that is about the document
+    listener = lambda event: (started.append(1) if event["type"] == "run_started" else None, bars(event))  # noqa: E731
     try:
         workflow = read_document(args.workflow)
         result = executor.run(workflow, overrides=_parse_overrides(args.overrides), outputs=args.outputs,
-                              listener=bars)
+                              listener=listener)
     except WorkflowError as e:
         e.source = e.source or args.workflow
         _print_problems(e, args.json)
@@ -253,18 +340,58 @@ def cmd_run(args) -> int:
             print(json.dumps(e.result.summary(), indent=2, default=str))
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except Exception as e:  # a bug, not the user's: one sentence, no traceback
+        if not started:
+            _print_problems(_unchecked(e, args.workflow), args.json)
+            return EXIT_INVALID
+        print(f"error: the run failed unexpectedly ({type(e).__name__}: {e}); please report this", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         bars.close()
     if args.json:
         print(json.dumps(result.summary(), indent=2, default=str))
         return EXIT_OK
     print(f"ran {len(result.executed)} nodes, {len(result.cached)} from cache")
+    memory = _memory_line(executor)
+    if memory:
+        print(memory)
     for nid, ui in result.ui.items():
         for path in ui.get("images", []):
             print(f"{nid}: wrote {path}")
         if "text" in ui:
             print(f"{nid}: {ui['text']}")
     return EXIT_OK
+
+
+def _apply_memory_flags(args) -> bool:
+    """--vram-budget / --ram-budget become the FLUXWIRE_* variables every memory manager of the process reads."""
+    given = [f for f in ("vram_budget", "ram_budget") if getattr(args, f, None) is not None]
+    if not given:
+        return True
+    from .memory.budget import RAM_ENV, VRAM_ENV, BudgetError, parse_budget  # imports torch: only when asked
+
+    for flag in given:
+        value, env = getattr(args, flag), {"vram_budget": VRAM_ENV, "ram_budget": RAM_ENV}[flag]
+        try:
+            parse_budget(value)
+        except BudgetError as e:
+            print(f"error: --{flag.replace('_', '-')}: {e}", file=sys.stderr)
+            return False
+        os.environ[env] = value
+    return True
+
+
+def _memory_line(executor) -> str | None:
+    """Device and RAM budgets of the run's models, next to the result cache's."""
+    from .memory.budget import describe
+
+    manager = executor.env.memory
+    if manager is None:
+        return None
+    r = manager.report()
+    return (f"memory: device {r['device']} budget {describe(r['vram_budget'])} (peak {describe(r['peak_device_bytes'])}"
+            f", {describe(r['bytes_moved'])} moved), RAM budget {describe(r['ram_budget'])}, "
+            f"result cache budget {describe(executor.cache.budget)}")
 
 
 def cmd_serve(args) -> int:

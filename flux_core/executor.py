@@ -3,6 +3,13 @@
 A node's signature is a hash of its type, version, fingerprint, widget values and the signatures (and
 output names) of the nodes feeding it — never its id — so unchanged work is found in the cache however
 the graph was renumbered or moved, and the cost of computing keys grows linearly with the graph.
+
+Output nodes (SaveImage, PreviewImage, ShowValue: `output_node = True`) run on every run and their
+results are never cached: what they write and show belongs to the run that asked for it, so two clients
+sending the same graph never share a file or the document embedded in it. Their inputs come from the cache.
+
+Runs execute on a `NodeWorker` thread: `interrupt()` ends the run within a fraction of a second even
+when a node never reports progress (the abandoned node's result is dropped, see `worker`).
 """
 from __future__ import annotations
 
@@ -18,15 +25,18 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import events as ev
-from .cache import ResultCache
+from .cache import CacheEntry, ResultCache
 from .context import Environment, Interrupted, NodeContext
-from .node import Node, NodeError
+from .node import Node, NodeError, run_node
 from .library import Library
 from .node_modes import apply_modes
 from .registry import Registry, default_registry
 from .subgraphs import expand as expand_subgraphs
 from .validation import CheckedGraph, check, recheck_volatile
+from .worker import POLL_SECONDS, NodeWorker
 from .workflow import Problem, Workflow, WorkflowError, parse_document, read_document
+
+MAX_ABANDONED = 2  # stopped runs whose node code may still be computing before a new run waits for them
 
 
 @dataclass
@@ -77,17 +87,20 @@ class Executor:
 
     def __init__(self, registry: Registry | None = None, *, models_dir=None, output_dir="output",
                  input_dir="input", device: str | None = None, cache_bytes: int | None = None,
-                 nodes_dir=None, library_dir=None):
+                 nodes_dir=None, library_dir=None, vram_budget=None, ram_budget=None, memory=None):
         self.registry = registry if registry is not None else default_registry(nodes_dir)
         self.env = Environment(models_dir=models_dir, output_dir=Path(output_dir), input_dir=Path(input_dir),
-                               device=device, library_dir=library_dir)
+                               device=device, library_dir=library_dir, vram_budget=vram_budget,
+                               ram_budget=ram_budget, memory=memory)
         if device:
             from .device import set_device
 
             set_device(device)
         self.cache = ResultCache(cache_bytes)
         self.events = ev.EventHub()
-        self._interrupt = threading.Event()
+        self._stop: threading.Event | None = None  # the running run's stop flag (a new one per run)
+        self._worker: NodeWorker | None = None
+        self.abandoned_workers: list[NodeWorker] = []  # still computing for an interrupted run
         self._run_lock = threading.Lock()
         self._last_checked: tuple[bytes, CheckedGraph] | None = None
 
@@ -97,8 +110,21 @@ class Executor:
         return self.events.subscribe(listener)
 
     def interrupt(self) -> None:
-        """Stop the current run at the next node boundary or progress report."""
-        self._interrupt.set()
+        """Stop the current run now: `run` raises RunInterrupted within a fraction of a second, even while
+        a node is computing without reporting progress. Does nothing when no run is going on."""
+        stop = self._stop
+        if stop is not None:
+            stop.set()
+
+    def _wait_for_abandoned(self, stop: threading.Event) -> None:
+        """Hold a new run while MAX_ABANDONED stopped runs' nodes still compute (each holds a core and
+        memory), so stopping and restarting cannot pile up threads; the wait itself can be stopped."""
+        while True:
+            self.abandoned_workers = [w for w in self.abandoned_workers if w.thread.is_alive()]
+            if len(self.abandoned_workers) < MAX_ABANDONED:
+                return
+            if stop.wait(POLL_SECONDS):
+                raise Interrupted()
 
     def validate(self, workflow: Any, overrides: dict | None = None) -> CheckedGraph:
         """Check a document (with overrides applied); raise WorkflowError listing every problem.
@@ -137,9 +163,28 @@ class Executor:
         """Validate then run. Raises WorkflowError (nothing ran), RunFailed or RunInterrupted."""
         graph = self.validate(workflow, overrides)
         targets = self._targets(graph, outputs)
+        run_id = run_id or uuid.uuid4().hex[:12]
         with self._run_lock:
-            self._interrupt.clear()
-            return self._execute(graph, targets, listener, run_id or uuid.uuid4().hex[:12], overrides or {})
+            stop = self._stop = threading.Event()
+            live = _LiveRun(RunResult(run_id=run_id))
+            try:
+                self._wait_for_abandoned(stop)
+                if self._worker is None or self._worker.abandoned:  # (abandoned by Ctrl+C, say)
+                    self._worker = NodeWorker()
+                worker = self._worker
+                return worker.call(
+                    lambda: self._execute(graph, targets, listener, run_id, overrides or {}, stop, live), stop)
+            except Interrupted:  # the worker is still inside a node: give up on it and end the run now
+                if self._worker is not None and self._worker.abandoned:
+                    self.abandoned_workers.append(self._worker)
+                    self._worker = None
+                live.abandoned = True
+                live.result.status = "interrupted"
+                self.events.emit(ev.event(ev.RUN_INTERRUPTED, run_id, node=live.current,
+                                          executed=list(live.result.executed)), listener)
+                raise RunInterrupted(live.current, live.result) from None
+            finally:
+                self._stop = None
 
     # --- planning -----------------------------------------------------------------------------
     def _apply_overrides(self, original: Workflow, overrides: dict) -> Workflow:
@@ -214,7 +259,9 @@ class Executor:
             if cls.fingerprint.__func__ is not Node.fingerprint.__func__:
                 try:
                     fp = cls.fingerprint(self.env, **values)
-                except Exception as e:  # an unreadable file etc.: never reuse; the node itself will report it
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as e:  # an unreadable file, even sys.exit(): never reuse; the node reports it
                     fp = ("fingerprint failed", type(e).__name__, str(e), uuid.uuid4().hex)
             parts = (cls.type_name, cls.version, repr(fp), sorted(values.items()),
                      sorted((name, sigs[l.source], l.output) for name, l in graph.links[nid].items()))
@@ -222,11 +269,15 @@ class Executor:
         return sigs
 
     # --- running ------------------------------------------------------------------------------
-    def _execute(self, graph: CheckedGraph, targets: list[str], listener, run_id: str, overrides: dict) -> RunResult:
+    def _execute(self, graph: CheckedGraph, targets: list[str], listener, run_id: str, overrides: dict,
+                 stop: threading.Event, live: "_LiveRun") -> RunResult:
         order = self._needed(graph, targets)
         sigs = self.signatures(graph, order)
-        result = RunResult(run_id=run_id)
-        emit = lambda kind, **data: self.events.emit(ev.event(kind, run_id, **data), listener)  # noqa: E731
+        result = live.result
+
+        def emit(kind, **data):
+            if not live.abandoned:  # an abandoned run has already told its listeners that it ended
+                self.events.emit(ev.event(kind, run_id, **data), listener)
         consumers: dict[str, int] = {nid: 0 for nid in order}
         for nid in order:
             for l in graph.links[nid].values():
@@ -237,11 +288,11 @@ class Executor:
         current = None
         try:
             for nid in order:
-                current = nid
+                current = live.current = nid
                 cls = graph.classes[nid]
-                if self._interrupt.is_set():
+                if stop.is_set():
                     raise Interrupted()
-                entry = self.cache.get(sigs[nid])
+                entry = None if cls.output_node else self.cache.get(sigs[nid])
                 if entry is not None:
                     result.cached.append(nid)
                     emit(ev.NODE_CACHED, node=nid, node_type=cls.type_name, ui=entry.ui)
@@ -250,21 +301,26 @@ class Executor:
                     for name, l in graph.links[nid].items():
                         inputs[name] = result.outputs[l.source][l.output]
                     ctx = NodeContext(node_id=nid, node_type=cls.type_name, env=self.env, run_info=run_info,
-                                      _interrupt=self._interrupt,
+                                      _interrupt=stop,
                                       _report=lambda v, m, p, nid=nid, t=cls.type_name: emit(
                                           ev.NODE_PROGRESS, node=nid, node_type=t, value=v, max=m, preview=p))
                     emit(ev.NODE_STARTED, node=nid, node_type=cls.type_name)
                     start = time.perf_counter()
-                    values = cls.normalise_result(cls().run(ctx, **inputs))
+                    values = run_node(cls, ctx, inputs)  # checks outputs; sys.exit() is a node failure
                     seconds = time.perf_counter() - start
-                    entry = self.cache.put(sigs[nid], values, dict(ctx.ui))
+                    if stop.is_set():  # stopped while computing: the result of an abandoned node is dropped
+                        raise Interrupted()
+                    if cls.output_node:  # belongs to this run only (see the module notes)
+                        entry = CacheEntry(outputs=values, ui=dict(ctx.ui), nbytes=0)
+                    else:
+                        entry = self.cache.put(sigs[nid], values, dict(ctx.ui))
                     result.executed.append(nid)
                     result.timings[nid] = seconds
                     emit(ev.NODE_FINISHED, node=nid, node_type=cls.type_name, seconds=seconds, ui=entry.ui)
                 result.outputs[nid] = entry.outputs
                 if entry.ui:
                     result.ui[nid] = entry.ui
-                if consumers[nid]:
+                if consumers[nid] and not cls.output_node:
                     self.cache.pin(sigs[nid])
                     pinned.add(nid)
                 for l in graph.links[nid].values():
@@ -294,3 +350,12 @@ class Executor:
         emit(ev.RUN_FINISHED, status="success", executed=list(result.executed), cached=list(result.cached),
              timings=dict(result.timings))
         return result
+
+
+@dataclass
+class _LiveRun:
+    """What the waiting caller needs to know about a run its worker is executing."""
+
+    result: RunResult
+    current: str | None = None
+    abandoned: bool = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .files import UnsafeName, check_name, inside, is_safe_name
 from .mini import MODELS_DIR
 
 # folder kind -> the sub-folders that hold it (ComfyUI's names and aliases)
@@ -28,7 +29,7 @@ FOLDERS = {
 # kind -> more folders searched after the models folders (ComfyUI's extra_model_paths.yaml; see
 # flux_core/interop/comfyui/model_paths.py)
 EXTRA_FOLDERS: dict[str, list[Path]] = {}
-WEIGHT_SUFFIXES = (".safetensors", ".sft")
+WEIGHT_SUFFIXES = (".safetensors", ".sft", ".gguf")
 SHIPPED_MODELS = MODELS_DIR  # flux-mini's folder, searched after the user's
 
 
@@ -67,33 +68,25 @@ def list_names(kind: str, models_dir=None) -> list[str]:
         else:
             found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
                            if p.suffix in WEIGHT_SUFFIXES and p.is_file())
+            found = [n for n in found if is_safe_name(n)]  # hidden files, temp files, odd names
         names += [n for n in found if n not in names]
     return names
 
 
-def _unsafe(name: str) -> str | None:
-    if not name or name.strip() != name:
-        return "is empty or has surrounding spaces"
-    if "\\" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        return "must be a name inside the models folder, not an absolute path"
-    if any(part in ("..", "") for part in name.split("/")):
-        return "must not contain '..' or empty path parts"
-    return None
-
-
 def resolve(kind: str, name: str, models_dir=None) -> Path:
     """The file (or folder) for a model name; refuses names that leave the folder, lists what is there."""
-    reason = _unsafe(name)
-    if reason:
-        raise ModelNameError(f"model name {name!r} {reason}")
+    try:
+        check_name(name, "model name")
+    except UnsafeName as e:
+        raise ModelNameError(str(e)) from None
     for folder in folders(kind, models_dir):
         candidate = folder / name
         if not candidate.exists():
             continue
-        real_folder, real = folder.resolve(), candidate.resolve()
-        if real_folder != real and real_folder not in real.parents:
-            raise ModelNameError(f"model name {name!r} points outside {folder} (a link leaving the folder); refused")
-        return real
+        try:
+            return inside(folder, name, "model name")
+        except UnsafeName as e:
+            raise ModelNameError(str(e)) from None
     present = list_names(kind, models_dir)
     extra = list(EXTRA_FOLDERS.get(kind, ()))
     where = " or ".join(str(f) for f in folders(kind, models_dir)[: len(FOLDERS[kind])] + extra)

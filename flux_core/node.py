@@ -21,10 +21,14 @@ link of its type, as in ComfyUI's "convert widget to input".
 from __future__ import annotations
 
 import math
+import numbers
 import re
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Sequence
 
+from .limits import MAX_INT, SURROGATE
 from .types import ANY, is_known
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -95,8 +99,10 @@ class Int(Widget):
             raise ValueError(f"expects a whole number, got {_show(value)}")
         if isinstance(value, float):
             if not value.is_integer():
-                raise ValueError(f"expects a whole number, got {value}")
+                raise ValueError(f"expects a whole number, got {_show(value)}")
             value = int(value)
+        if not -MAX_INT <= value <= MAX_INT:
+            raise ValueError(f"is {_show(value)}, but whole numbers are limited to {MAX_INT:,} in size")
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
             raise ValueError(f"is {value}, but must be {_range_text(self.min, self.max)}")
         if self.step > 1 and (value - (self.min or 0)) % self.step:
@@ -104,10 +110,13 @@ class Int(Widget):
         return value
 
     def parse_text(self, text):
+        if len(text) > 80:  # room for 0b and 64 binary digits; longer text is refused before int() reads it
+            raise ValueError(f"is a whole number of {len(text):,} characters; whole numbers are limited to "
+                             f"{MAX_INT:,} in size")
         try:
             return int(text, 0)
         except ValueError:
-            raise ValueError(f"expects a whole number, got {text!r}") from None
+            raise ValueError(f"expects a whole number, got {_show(text)}") from None
 
     def widget_description(self, ctx=None):
         return {"kind": "int", "default": self.default, "min": self.min, "max": self.max, "step": self.step,
@@ -126,6 +135,8 @@ class Float(Widget):
     def coerce(self, value, ctx=None):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"expects a number, got {_show(value)}")
+        if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:  # a document could not hold it
+            raise ValueError(f"is {_show(value)}, too large: whole numbers are limited to {MAX_INT:,} in size")
         value = float(value)
         if not math.isfinite(value):
             raise ValueError(f"expects a finite number, got {value}")
@@ -137,7 +148,7 @@ class Float(Widget):
         try:
             return float(text)
         except ValueError:
-            raise ValueError(f"expects a number, got {text!r}") from None
+            raise ValueError(f"expects a number, got {_show(text)}") from None
 
     def widget_description(self, ctx=None):
         return {"kind": "float", "default": self.default, "min": self.min, "max": self.max, "step": self.step,
@@ -158,6 +169,8 @@ class String(Widget):
             raise ValueError(f"expects text, got {_show(value)}")
         if len(value) > self.max_length:
             raise ValueError(f"is {len(value)} characters long, at most {self.max_length} are allowed")
+        if SURROGATE.search(value):
+            raise ValueError("contains an unpaired UTF-16 surrogate, which cannot be saved as UTF-8 text")
         return value
 
     def widget_description(self, ctx=None):
@@ -183,7 +196,7 @@ class Boolean(Widget):
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"expects true or false, got {text!r}")
+        raise ValueError(f"expects true or false, got {_show(text)}")
 
     def widget_description(self, ctx=None):
         return {"kind": "boolean", "default": self.default}
@@ -204,7 +217,35 @@ class Combo(Widget):
         self.upload = upload  # "image": the canvas offers to upload a picture into the input folder
 
     def options(self, ctx=None) -> list[str]:
-        return list(self.choices(ctx) if callable(self.choices) else self.choices)
+        """The current choices. A choices function that raises, returns something other than text, or does
+        not answer within CHOICES_SECONDS is reported as a ChoicesError (a ValueError naming the widget), so
+        one broken node pack cannot stop validation, the catalogue or the server."""
+        if not callable(self.choices):
+            return _checked_choices(self.name, lambda: self.choices)
+        if getattr(self, "_hung", None):
+            raise ChoicesError(self._hung)
+        box: dict[str, Any] = {}
+
+        def ask():
+            try:
+                box["value"] = _checked_choices(self.name, lambda: self.choices(ctx))
+            except BaseException as e:  # a plugin's sys.exit() in a thread must not vanish silently
+                box["error"] = e
+
+        worker = threading.Thread(target=ask, name=f"choices of {self.name}", daemon=True)
+        worker.start()
+        worker.join(CHOICES_SECONDS)
+        if worker.is_alive():  # the thread cannot be stopped; never start another one for this widget
+            self._hung = (f"the choices function of widget {self.name!r} did not answer within {CHOICES_SECONDS:g} s "
+                          "and is not asked again; fix it to return a list of names quickly")
+            raise ChoicesError(self._hung)
+        if "error" in box:
+            error = box["error"]
+            if isinstance(error, ChoicesError):
+                raise error
+            raise ChoicesError(f"the choices function of widget {self.name!r} raised "
+                               f"{type(error).__name__}: {error}; fix it to return a list of names") from None
+        return box["value"]
 
     def coerce(self, value, ctx=None):
         if not isinstance(value, str):
@@ -212,11 +253,32 @@ class Combo(Widget):
         opts = self.options(ctx)
         if value not in opts:
             shown = ", ".join(repr(o) for o in opts[:20]) + (" ..." if len(opts) > 20 else "")
-            raise ValueError(f"is {value!r}, which is not one of the choices ({shown or 'none available'})")
+            raise ValueError(f"is {_show(value)}, which is not one of the choices ({shown or 'none available'})")
         return value
 
     def widget_description(self, ctx=None):
         return {"kind": "combo", "default": self.default, "choices": self.options(ctx), "upload": self.upload}
+
+
+CHOICES_SECONDS = 5.0  # how long a choices function may take before its widget is reported as broken
+
+
+class ChoicesError(ValueError):
+    """A Combo whose choices cannot be listed (a bug in the node's pack, not in the document)."""
+
+
+def _checked_choices(widget: str, produce: Callable[[], Any]) -> list[str]:
+    try:
+        values = list(produce())
+    except ChoicesError:
+        raise
+    except Exception as e:
+        raise ChoicesError(f"the choices of widget {widget!r} cannot be listed ({type(e).__name__}: {e}); "
+                           "fix them to be a list of names") from None
+    bad = [v for v in values if not isinstance(v, str)]
+    if bad:
+        raise ChoicesError(f"the choices of widget {widget!r} must be text, got {_show(bad[0])}")
+    return values
 
 
 class MissingModelError(ValueError):
@@ -248,10 +310,18 @@ class ModelFile(Combo):
 
         if not isinstance(value, str):
             raise ValueError(f"expects a model file name, got {_show(value)}")
+        parts = value.replace("\\", "/").split("/")
+        if any(part in ("", ".", "..") for part in parts) or "\0" in value:
+            raise ValueError(f"is {_show(value)}, which is not a model file name (a name inside the {self.folder} "
+                             f"folder such as model.safetensors; no '.', '..' or empty parts)")
         try:
-            resolve(self.folder, value, getattr(ctx, "models_dir", None))
+            found = resolve(self.folder, value, getattr(ctx, "models_dir", None))
         except ModelNameError as e:
             raise MissingModelError(str(e), self.folder, value) from None
+        want_folder = self.folder == "diffusers"  # a diffusers pipeline is a folder; every other kind a file
+        if found.is_dir() != want_folder:
+            what = "a pipeline folder" if want_folder else "a file"
+            raise ValueError(f"is {_show(value)}, which is not {what} in the {self.folder} folder")
         return value
 
     def widget_description(self, ctx=None):
@@ -294,8 +364,8 @@ class Node:
         super().__init_subclass__(**kw)
         if "type_name" not in cls.__dict__ or not cls.__dict__["type_name"]:
             cls.type_name = cls.__name__
-        if "display_name" not in cls.__dict__ or not cls.__dict__["display_name"]:
-            cls.display_name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", cls.type_name)
+        if ("display_name" not in cls.__dict__ or not cls.__dict__["display_name"]) and isinstance(cls.type_name, str):
+            cls.display_name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", cls.type_name)  # a bad name is reported later
 
     # --- what a node class implements -------------------------------------------------------
     def run(self, ctx, **inputs):  # pragma: no cover - abstract
@@ -317,7 +387,8 @@ class Node:
 
     @classmethod
     def check(cls, ctx, **widgets) -> list[str] | None:
-        """Extra validation of widget values before any node runs; return sentences for problems."""
+        """Extra validation of widget values before any node runs; return sentences for problems (or
+        (input name, sentence) pairs, so the problem names the input)."""
         return None
 
     # --- derived from the declaration --------------------------------------------------------
@@ -343,17 +414,31 @@ class Node:
     def declaration_problems(cls) -> list[str]:
         """Mistakes in the class declaration itself (checked when a pack registers it)."""
         problems = []
-        if not _NAME.match(cls.type_name or ""):
+        if not isinstance(cls.type_name, str) or not _NAME.match(cls.type_name):
             problems.append(f"type name {cls.type_name!r} is not an identifier")
+        for attr in ("display_name", "category"):
+            if not isinstance(getattr(cls, attr), str):
+                problems.append(f"{attr} must be text, not {_show(getattr(cls, attr))}")
+        if cls.__doc__ is not None and not isinstance(cls.__doc__, str):
+            problems.append(f"the docstring must be text, not {type(cls.__doc__).__name__}")
+        for attr, kind in (("inputs", Input), ("outputs", Output)):
+            declared = getattr(cls, attr)
+            if not isinstance(declared, (list, tuple)):
+                problems.append(f"{attr} must be a list, not {_show(declared)}")
+            elif not all(isinstance(s, kind) for s in declared):
+                wrong = next(s for s in declared if not isinstance(s, kind))
+                problems.append(f"{attr} must hold {kind.__name__} declarations, found {_show(wrong)}")
+        if problems:
+            return problems  # the checks below read the declarations
         seen = set()
         for sock in list(cls.inputs) + list(cls.outputs):
             kind = "output" if isinstance(sock, Output) else "input"
-            if not _NAME.match(sock.name):
+            if not isinstance(sock.name, str) or not _NAME.match(sock.name):
                 problems.append(f"{kind} name {sock.name!r} is not an identifier")
             if (kind, sock.name) in seen:
                 problems.append(f"{kind} {sock.name!r} is declared twice")
             seen.add((kind, sock.name))
-            if not is_known(sock.type):
+            if not isinstance(sock.type, str) or not is_known(sock.type):
                 problems.append(f"{kind} {sock.name!r} has unknown socket type {sock.type!r}")
         for w in cls.widgets():
             if w.default is not None and not callable(getattr(w, "choices", None)):
@@ -365,6 +450,8 @@ class Node:
             problems.append("version must be a positive integer")
         if not cls.outputs and not cls.output_node:
             problems.append("a node without outputs must be an output node")
+        if not callable(getattr(cls, "run", None)) or cls.run is Node.run:
+            problems.append("it has no run method")
         return problems
 
     @classmethod
@@ -402,11 +489,83 @@ class Node:
             return {names[0]: result}
         raise TypeError(f"{cls.type_name}.run returned {type(result).__name__}, expected a dict of {names}")
 
+    @classmethod
+    def check_result(cls, values: dict) -> dict:
+        """Raise TypeError when an output holds a value its declared socket type does not accept, so a wrong
+        value is blamed on the node that made it, not on the next node that trips over it."""
+        for out in cls.outputs:
+            expected = OUTPUT_CHECKS.get(out.type)
+            if expected is None or out.name not in values:
+                continue
+            accepts, what = expected
+            value = values[out.name]
+            if not accepts(value):
+                pack = f" (node pack {cls.pack!r})" if cls.pack else ""
+                raise TypeError(f"{cls.type_name}{pack} returned {_describe_value(value)} for output {out.name!r}, "
+                                f"which is declared {out.type} ({what}); fix the node's run method")
+        return values
+
+
+class NodeCrashed(Exception):
+    """A node's run tried to end the process (sys.exit) or raised a BaseException that is not an Exception."""
+
+
+def run_node(cls: type[Node], ctx: Any, inputs: dict) -> dict:
+    """Run one node and return its checked outputs. What escapes `run` other than an Exception (SystemExit
+    from sys.exit, GeneratorExit, a home-made BaseException) becomes a NodeCrashed failure of this node,
+    so a plugin cannot end the CLI with exit code 0 or skip the error report; a real Ctrl-C (KeyboardInterrupt)
+    still stops everything."""
+    try:
+        result = cls().run(ctx, **inputs)
+    except (Exception, KeyboardInterrupt):
+        raise
+    except BaseException as e:
+        detail = f"sys.exit({e.code!r})" if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}"
+        raise NodeCrashed(f"{cls.type_name}.run ended with {detail}; a node must raise an exception "
+                          "(e.g. NodeError) instead of ending the process") from None
+    return cls.check_result(cls.normalise_result(result))
+
+
+# socket type -> (does a value fit, what such a value is); packs add their own with `register_output_check`
+OUTPUT_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {}
+
+
+def register_output_check(type_name: str, accepts: Callable[[Any], bool], what: str) -> None:
+    """Declare what values an output of `type_name` may hold (checked after every run of every node)."""
+    OUTPUT_CHECKS[type_name] = (accepts, what)
+
+
+def _is_image(value: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor) and value.dim() == 4 \
+        and value.shape[-1] in (1, 3, 4) and value.is_floating_point()
+
+
+def _describe_value(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"a {type(value).__name__} of shape {list(shape)}"
+    return f"{_show(value)} ({type(value).__name__})"
+
+
+register_output_check("INT", lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool), "a whole number")
+register_output_check("FLOAT", lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool), "a number")
+register_output_check("STRING", lambda v: isinstance(v, str), "text")
+register_output_check("BOOLEAN", lambda v: isinstance(v, bool), "true or false")
+register_output_check("IMAGE", _is_image, "a float tensor [batch, height, width, channels] with 1, 3 or 4 channels")
+
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    """A short, safe rendering of any value for a message (never fails, never floods)."""
+    if type(value) is int and value.bit_length() > 200:
+        return f"a whole number of about {int(value.bit_length() * 0.30103)} digits"
+    try:
+        text = repr(value)
+    except Exception:  # e.g. a value whose repr raises
+        text = f"a {type(value).__name__}"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 
-__all__ = ["Input", "Widget", "Int", "Float", "String", "Boolean", "Combo", "ModelFile", "Output", "Node", "NodeError", "ANY"]
+__all__ = ["Input", "Widget", "Int", "Float", "String", "Boolean", "Combo", "ModelFile", "Output", "Node", "NodeError",
+           "ChoicesError", "NodeCrashed", "run_node", "register_output_check", "ANY"]

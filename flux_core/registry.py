@@ -65,7 +65,20 @@ class Registry:
         return out
 
     def describe(self, ctx=None) -> list[dict]:
-        return [cls.describe(ctx) for cls in sorted(self.nodes.values(), key=lambda c: (c.category, c.type_name))]
+        """The catalogue. A node whose declaration cannot be described (e.g. its choices function raises or
+        hangs) is left out and reported on its pack, so the other nodes stay available."""
+        out = []
+        for cls in sorted(self.nodes.values(), key=lambda c: (c.category, c.type_name)):
+            try:
+                out.append(cls.describe(ctx))
+            except Exception as e:
+                self._note(cls.pack, f"node {cls.type_name!r} is left out of the catalogue: {_reason(e)}")
+        return out
+
+    def _note(self, pack: str, message: str) -> None:
+        info = self.packs.setdefault(pack, PackInfo(name=pack, source=""))
+        if message not in info.problems:
+            info.problems.append(message)
 
     # --- registration -------------------------------------------------------------------------
     def add_pack(self, name: str, classes, source: str = "") -> PackInfo:
@@ -76,9 +89,13 @@ class Registry:
             if not (inspect.isclass(cls) and issubclass(cls, Node)) or cls is Node:
                 info.problems.append(f"{cls!r} in NODES is not a Node subclass; skipped")
                 continue
-            problems = cls.declaration_problems()
+            try:
+                problems = cls.declaration_problems()
+            except Exception as e:  # a declaration so broken that checking it fails
+                problems = [f"checking it failed with {_reason(e)}"]
             if problems:
-                info.problems.append(f"node {cls.type_name!r} is declared wrongly ({'; '.join(problems)}); skipped")
+                info.problems.append(f"node {_label(cls)} is declared wrongly ({'; '.join(problems)}); skipped, "
+                                     "fix its class declaration")
                 continue
             existing = self.nodes.get(cls.type_name)
             if existing is not None and existing is not cls:
@@ -104,16 +121,18 @@ class Registry:
         try:
             result = importer()
         except BaseException as e:  # a broken pack must never take the others down
-            if isinstance(e, (KeyboardInterrupt, SystemExit)) and not isinstance(e, SystemExit):
+            if isinstance(e, KeyboardInterrupt):  # the user pressed Ctrl-C: stop, as asked
                 raise
-            last = traceback.extract_tb(e.__traceback__)[-1:] if e.__traceback__ else []
-            where = f" ({Path(last[0].filename).name}:{last[0].lineno})" if last else ""
-            self.packs[name] = PackInfo(name=name, source=source, error=f"{type(e).__name__}: {e}{where}")
+            self.packs[name] = PackInfo(name=name, source=source, error=_import_error(e))
             return
-        if isinstance(result, ModuleType):
-            info = self.add_module(name, result, source)
-        else:
-            info = self.add_pack(name, list(result), source)
+        try:
+            if isinstance(result, ModuleType):
+                info = self.add_module(name, result, source)
+            else:
+                info = self.add_pack(name, list(result), source)
+        except Exception as e:  # e.g. NODES is not a list
+            info = self.packs.setdefault(name, PackInfo(name=name, source=source))
+            info.error = f"its NODES list cannot be read ({_reason(e)}); NODES must be a list of Node classes"
         info.import_seconds = time.perf_counter() - start
 
     # --- discovery ----------------------------------------------------------------------------
@@ -147,6 +166,29 @@ class Registry:
             else:
                 continue
             self._load(name, str(entry), lambda n=name, f=init, d=entry.is_dir(): _import_file(n, f, d))
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e)
+    return f"{type(e).__name__}: {text[:300]}" if text else type(e).__name__
+
+
+def _label(cls) -> str:
+    name = cls.__dict__.get("type_name") if isinstance(cls.__dict__.get("type_name"), str) else None
+    return repr(name or cls.__name__)
+
+
+def _import_error(e: BaseException) -> str:
+    """Why a pack failed to import, with the file and line to fix."""
+    if isinstance(e, SyntaxError):
+        where = f" ({Path(e.filename or '?').name}:{e.lineno})" if e.lineno else ""
+        return f"SyntaxError: {e.msg}{where}; fix the pack's code"
+    last = traceback.extract_tb(e.__traceback__)[-1:] if e.__traceback__ else []
+    where = f" ({Path(last[0].filename).name}:{last[0].lineno})" if last else ""
+    if isinstance(e, SystemExit):
+        return f"importing it called sys.exit({e.code!r}){where}; a pack must not end the process"
+    hint = "; install what it needs" if isinstance(e, ImportError) else "; fix the pack's code"
+    return f"{_reason(e)}{where}{hint}"
 
 
 def _import_file(name: str, init: Path, is_package: bool) -> ModuleType:

@@ -175,6 +175,18 @@ def comfy_simple_schedule(
     return [float(table[-(1 + int(k * stride))]) for k in range(num_steps)] + [0.0]
 
 
+MAX_SCHEDULE_LENGTH = 100_000  # steps / denoise: a tiny denoise would otherwise build billions of levels
+
+
+def denoise_schedule_problem(num_steps: int, denoise: float) -> str | None:
+    """Why `steps` with `denoise` cannot be scheduled (the longer schedule it keeps the tail of is too long)."""
+    if 0.0 < denoise < 1.0 and num_steps / denoise > MAX_SCHEDULE_LENGTH:
+        return (f"denoise {denoise:g} with {num_steps} steps needs a {num_steps / denoise:,.0f}-level schedule "
+                f"(at most {MAX_SCHEDULE_LENGTH:,}); raise denoise to at least {num_steps / MAX_SCHEDULE_LENGTH:g} "
+                f"or use 0 to keep the latent as it is")
+    return None
+
+
 def schedule_for_denoise(
     num_steps: int,
     image_seq_len: int,
@@ -190,6 +202,9 @@ def schedule_for_denoise(
         raise ValueError(f"denoise must be in [0, 1], got {denoise}")
     if denoise == 0.0:
         return []
+    problem = denoise_schedule_problem(num_steps, denoise)
+    if problem:
+        raise ValueError(problem)
     total = num_steps if denoise >= 1.0 else int(num_steps / denoise)
     sigmas = comfy_simple_schedule(total, image_seq_len, base_shift, max_shift, shift, mu)
     return sigmas[-(num_steps + 1):]

@@ -76,9 +76,13 @@ def check(workflow: Workflow, registry: Registry, env: Any = None) -> CheckedGra
         if nid in values and nid not in failed:
             try:
                 extra = cls.check(env, **values[nid]) or []
-            except Exception as e:  # a buggy check must not crash validation
+            except KeyboardInterrupt:
+                raise
+            except BaseException as e:  # a buggy check (even one calling sys.exit) must not end validation
                 extra = [f"its own check failed: {type(e).__name__}: {e}"]
-            problems += [Problem(msg, node=nid, code="check_failed") for msg in extra]
+            for msg in extra:  # a sentence, or (input name, sentence) to point at the input
+                name, msg = msg if isinstance(msg, tuple) and len(msg) == 2 else (None, msg)
+                problems.append(Problem(str(msg), node=nid, input=name, code="check_failed"))
 
     order, cycle = _topological_order(workflow)
     if cycle:

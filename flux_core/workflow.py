@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from . import limits
 
 FORMAT = "fluxwire.workflow"
 VERSION = 2  # 2 added subgraphs; documents that use none are still written as version 1
@@ -111,10 +112,20 @@ class Workflow:
 
     def uses_subgraphs(self) -> bool:
         return bool(self.subgraphs) or any(n.subgraph is not None for n in self.nodes.values())
+    # links by target node, built on first use so walking a graph upstream stays linear; rebuilt when
+    # `links` is replaced or changes length (links are immutable tuples, so that is every edit made by append/remove)
+    _into: tuple[int, int, dict[str, dict[str, Link]]] | None = field(default=None, init=False, repr=False,
+                                                                      compare=False)
 
     def links_into(self, node_id: str) -> dict[str, Link]:
         """The links feeding `node_id`, by input name."""
-        return {l.input: l for l in self.links if l.target == node_id}
+        key = (id(self.links), len(self.links))
+        if self._into is None or self._into[:2] != key:
+            index: dict[str, dict[str, Link]] = {}
+            for l in self.links:
+                index.setdefault(l.target, {})[l.input] = l
+            self._into = (*key, index)
+        return dict(self._into[2].get(node_id, {}))
 
     def to_dict(self) -> dict:
         doc: dict[str, Any] = {
@@ -141,6 +152,7 @@ def parse_document(data: Any, source: str | None = None) -> Workflow:
     if not isinstance(data, dict):
         raise WorkflowError([Problem(f"a workflow is a JSON object, got {_kind(data)}", code="not_an_object")],
                             source)
+    _check_limits(data, source)
     if "format" not in data:
         from .interop.comfyui import comfyui_to_document, detect
 
@@ -218,6 +230,41 @@ def parse_document(data: Any, source: str | None = None) -> Workflow:
     if problems:
         raise WorkflowError(problems, source)
     return Workflow(nodes=nodes, links=links, metadata=metadata, groups=groups, subgraphs=subgraphs, extra=extra)
+
+
+def _check_limits(data: dict, source: str | None) -> None:
+    """Sizes first (cheap counts), then every value once: a document that breaks a limit goes no further."""
+    problems = []
+    for key, most in (("nodes", limits.MAX_NODES), ("links", limits.MAX_LINKS)):
+        if isinstance(data.get(key), list) and len(data[key]) > most:
+            problems.append(Problem(f'the document has {len(data[key]):,} {key}; at most {most:,} are allowed',
+                                    code="too_large"))
+    if problems:
+        raise WorkflowError(problems, source)
+    for path, message in limits.value_problems(data):
+        node, inp = _owner(data, path)
+        problems.append(Problem(f"{limits.path_text(path)} {message}", node=node, input=inp, code="limit"))
+    if problems:
+        raise WorkflowError(problems, source)
+
+
+def _owner(data: dict, path: tuple) -> tuple[str | None, str | None]:
+    """The node (and widget input) a value at `path` belongs to, when the document says so."""
+    if len(path) >= 2 and path[0] in ("nodes", "links") and isinstance(path[1], int):
+        try:
+            item = data[path[0]][path[1]]
+        except (IndexError, KeyError, TypeError):
+            return None, None
+        if not isinstance(item, dict):
+            return None, None
+        if path[0] == "links":
+            to, inp = item.get("to"), item.get("input")
+            return (to if isinstance(to, str) else None), (inp if isinstance(inp, str) else None)
+        nid = item.get("id") if isinstance(item.get("id"), str) else None
+        if len(path) >= 4 and path[2] == "widgets" and isinstance(path[3], str):
+            return nid, path[3]
+        return nid, None
+    return None, None
 
 
 def _parse_node(raw: Any, index: int, problems: list[Problem]) -> NodeSpec | None:
@@ -334,10 +381,17 @@ def _short(value: Any) -> str:
 
 def loads_document(text: str | bytes, source: str | None = None) -> Workflow:
     """Parse JSON text into a `Workflow` (structure only)."""
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.MAX_DOCUMENT_BYTES:
+        raise WorkflowError([Problem(f"the document is {size:,} bytes; at most {limits.MAX_DOCUMENT_BYTES:,} are "
+                                     f"allowed", code="too_large")], source)
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
-        data = json.loads(text)
+        data = json.loads(text, parse_int=limits.json_int, parse_float=limits.json_float,
+                          parse_constant=limits.json_constant)
+    except limits.LimitExceeded as e:
+        raise WorkflowError([Problem(f"the document holds {e}", code="limit")], source) from None
     except UnicodeDecodeError as e:
         raise WorkflowError([Problem(f"the file is not UTF-8 text ({e.reason} at byte {e.start})",
                                      code="not_json")], source) from None
@@ -345,16 +399,26 @@ def loads_document(text: str | bytes, source: str | None = None) -> Workflow:
         raise WorkflowError([Problem(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
                                      code="not_json")], source) from None
     except RecursionError:
-        raise WorkflowError([Problem("not valid JSON: nested too deeply", code="not_json")], source) from None
+        raise WorkflowError([Problem(f"the document is nested too deeply (at most {limits.MAX_DEPTH} levels)",
+                                     code="limit")], source) from None
     return parse_document(data, source)
 
 
 def read_document(path: str | os.PathLike) -> Workflow:
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(8)
+            most = limits.MAX_PNG_BYTES if head == b"\x89PNG\r\n\x1a\n" else limits.MAX_DOCUMENT_BYTES
+            if size > most:
+                raise WorkflowError([Problem(f"the file is {size:,} bytes; at most {most:,} are read as a "
+                                             f"{'picture' if most == limits.MAX_PNG_BYTES else 'document'}",
+                                             code="too_large")], str(path))
+            raw = head + f.read(max(size - len(head), 0))  # read(n) reserves n bytes: ask for what is there
     except OSError as e:
-        raise WorkflowError([Problem(f"cannot read the file: {e.strerror}", code="unreadable")], str(path)) from None
+        raise WorkflowError([Problem(f"cannot read the file: {e.strerror or e}", code="unreadable")],
+                            str(path)) from None
     if raw.startswith(b"\x89PNG\r\n\x1a\n"):
         from .pnginfo import workflow_text_from_png
 
@@ -369,25 +433,12 @@ def read_document(path: str | os.PathLike) -> Workflow:
 def dumps_document(workflow: Workflow | dict) -> str:
     """Deterministic text: sorted keys, 2-space indent, trailing newline, so documents diff well."""
     doc = workflow.to_dict() if isinstance(workflow, Workflow) else workflow
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # allow_nan=False: a NaN put in by code after loading fails the save instead of writing a file that is not JSON
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def save_document(workflow: Workflow | dict, path: str | os.PathLike) -> Path:
-    """Write atomically: a temp file in the same folder, flushed, then renamed over the target."""
-    path = Path(path)
-    text = dumps_document(workflow)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    """Write whole or not at all (see `flux_core.files.replace_file`): temp file, fsync, rename over the target."""
+    from .files import replace_file
+
+    return replace_file(path, dumps_document(workflow).encode("utf-8"))

@@ -307,3 +307,16 @@ b.link("sample", "latent", "decode", "latent")
 b.node("save", "SaveImage", (1160, 200), filename_prefix="flux-img2img-subgraph")
 b.link("decode", "image", "save", "images")
 b.save("workflows/flux-img2img-subgraph.json")
+b = B("flux-mini with a LoRA", "flux-mini plus the LoRA fluxwire trained for it: flux-mini-gold teaches the new "
+      "colour word 'gold'. Set strength_model to 0 to see what flux-mini draws without it.")
+b.node("model", "LoadDiffusionModel", (40, 40), urls=False, model_name="flux-mini.safetensors", weight_dtype="default")
+b.node("text_encoders", "LoadTextEncoders", (40, 220), urls=False, t5_name="flux-mini-t5.safetensors",
+       clip_name="flux-mini-clip.safetensors", t5_max_length="auto", weight_dtype="default")
+b.node("vae", "LoadVAE", (40, 420), urls=False, vae_name="flux-mini-ae.safetensors")
+b.node("lora", "LoadLoRA", (40, 600), lora_name="flux-mini-gold.safetensors", strength_model=1.0,
+       strength_clip=1.0)
+b.link("model", "model", "lora", "model")
+b.link("text_encoders", "text_encoder", "lora", "text_encoders")
+pipeline(b, ("lora", "model", "lora", "text_encoders", "vae", "vae"), steps=4, size=64,
+         prompt="a large gold star on a blue background, center", prefix="flux-mini-lora")
+b.save("workflows/flux-mini-lora.json")

@@ -15,10 +15,28 @@ import gradio as gr  # noqa: E402
 
 from flux_core.executor import Executor  # noqa: E402
 
-from .canvas import MAX_UPLOAD_BYTES, NodeCanvas  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
+
+from .canvas import MAX_UPLOAD_BYTES, NodeCanvas, keep_one_copy_per_session  # noqa: E402
+from .limits import MAX_REQUEST_BYTES, RequestSizeLimit  # noqa: E402
 
 # Gradio's gallery widens one image to the full row; keep result thumbnails a sensible size (cosmetic only).
+# sessions whose Gradio state the server keeps (oldest dropped first); one-shot API callers each open one
+MAX_SESSIONS = 1000
 PAGE_CSS = "#fluxwire-gallery .grid-container { --grid-cols: 6 !important; }"
+
+
+class ResultGallery(gr.Gallery):
+    """The gallery of the last run's images; one copy per session (see `keep_one_copy_per_session`)."""
+
+    is_template = True  # the browser draws it as a plain gr.Gallery
+
+    def __init__(self, value=None, *, stands_in_for: int | None = None, **kwargs):
+        super().__init__(value, **kwargs)
+        keep_one_copy_per_session(self, stands_in_for)
+
+    def get_config(self, cls=None):
+        return super().get_config(cls or gr.Gallery)
 
 
 def build_app(executor: Executor | None = None, *, models_dir=None, output_dir="output", nodes_dir=None,
@@ -28,7 +46,7 @@ def build_app(executor: Executor | None = None, *, models_dir=None, output_dir="
         executor = Executor(models_dir=models_dir, output_dir=output_dir, nodes_dir=nodes_dir)
     with gr.Blocks(title=title, fill_width=True) as demo:
         canvas = NodeCanvas(executor=executor, elem_id="fluxwire-canvas", workflows_dir=workflows_dir)
-        gallery = gr.Gallery(label="Results of the last run", elem_id="fluxwire-gallery", format="png",
+        gallery = ResultGallery(label="Results of the last run", elem_id="fluxwire-gallery", format="png",
                              columns=8, height=240, object_fit="contain", preview=False,
                              interactive=False, buttons=["download", "fullscreen"])
         canvas.wire(gallery)
@@ -58,6 +76,8 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, root_path
     """Queue and launch a built app with fluxwire's limits; returns Gradio's (app, local_url, share_url)."""
     demo.queue(default_concurrency_limit=1)
     return demo.launch(server_name=host, server_port=port, root_path=root_path or None,
+                       state_session_capacity=MAX_SESSIONS,
+                       app_kwargs={"middleware": [Middleware(RequestSizeLimit, limit=MAX_REQUEST_BYTES)]},
                        max_file_size=MAX_UPLOAD_BYTES, css=PAGE_CSS, prevent_thread_lock=not block, show_error=True,
                        quiet=not block)
 

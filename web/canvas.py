@@ -27,10 +27,13 @@ from flux_core.subgraph_catalogue import library_catalogue
 from flux_core.types import catalogue_types
 from flux_core.workflow import FORMAT, VERSION, Problem, WorkflowError, loads_document, parse_document
 
+from .limits import MAX_FILE_BYTES, answers_cleanly, check_document_size
 from .runner import CanvasRunner, targets_from_event
 from .user_workflows import WorkflowFolder, default_workflows_dir, handle_request
 
-MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # a workflow JSON or a PNG carrying one; larger files are refused
+# runs admitted to the runner's queue at once (the executor still runs one at a time); more wait in Gradio's
+MAX_WAITING_RUNS = 16
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES  # a workflow JSON or a PNG carrying one; larger files are refused
 UPLOAD_KINDS = (".json", ".png")
 
 _STATIC = resources.files(__package__) / "static"
@@ -132,11 +135,15 @@ def default_document() -> tuple[dict, str | None]:
 
 def _document_or_problems(parse: Callable[[], Any], executor: Executor) -> dict:
     """{"ok", "workflow", "problems", "message"}: a structurally valid document is always returned so
-    the user can fix it on the canvas; validation problems come with it."""
+    the user can fix it on the canvas; validation problems come with it. Anything unreadable (a broken
+    PNG chunk, bad compressed text) is a refusal with a reason, never an exception."""
     try:
         wf = parse()
     except WorkflowError as e:
         return {"ok": False, "workflow": None, "problems": [p.to_dict() for p in e.problems], "message": str(e)}
+    except (Exception, RecursionError) as e:  # noqa: BLE001 - e.g. a malformed PNG text chunk
+        problem = Problem(f"the file cannot be read: {type(e).__name__}: {str(e)[:200]}", code="unreadable")
+        return {"ok": False, "workflow": None, "problems": [problem.to_dict()], "message": problem.message}
     try:
         executor.validate(wf)
         problems, message = [], ""
@@ -194,6 +201,19 @@ def default_executor() -> Executor:
 
 # ----------------------------------------------------------------------------- the component
 
+def keep_one_copy_per_session(component: gr.components.Component, stands_in_for: int | None) -> None:
+    """Make Gradio keep one copy of `component` per session instead of one per run.
+
+    Gradio answers a prop update (`gr.update(...)`, `gr.skip()`) by re-creating the component with a fresh
+    id; the next event then stores that copy in the session under its own id, so a session kept one
+    canvas per run, forever (a server grew by gigabytes). A copy made for an update takes over the id of
+    the component it stands in for, and records it for the copies made from it."""
+    if stands_in_for is not None:
+        component._id = stands_in_for
+    component.constructor_args["stands_in_for"] = component._id
+
+
+
 class NodeCanvas(gr.HTML):
     """The node editor. Value: a workflow document (dict). Call `wire()` inside the Blocks to add Run/Stop.
 
@@ -204,7 +224,8 @@ class NodeCanvas(gr.HTML):
     def __init__(self, value: dict | str | None = None, *, executor: Executor | None = None,
                  catalogue: dict | None = None, run_state: dict | None = None, notice: str = "",
                  workflows_dir: str | Path | None = None,
-                 elem_id: str | None = None, elem_classes: list[str] | str | None = None, **kwargs):
+                 elem_id: str | None = None, elem_classes: list[str] | str | None = None,
+                 stands_in_for: int | None = None, **kwargs):
         self.executor = executor or default_executor()
         if catalogue is None:
             catalogue = node_catalogue(self.executor)
@@ -215,14 +236,20 @@ class NodeCanvas(gr.HTML):
         self.workflows_dir = workflows_dir
         folder = WorkflowFolder(workflows_dir if workflows_dir is not None else default_workflows_dir())
 
+        @answers_cleanly
         def validate_graph(graph):
-            """Structured problems of a graph, exactly as the CLI reports them."""
-            return _document_or_problems(lambda: parse_document(graph), ex)
+            """Structured problems of a graph, exactly as the CLI reports them (size limits first)."""
+            def parse():
+                check_document_size(graph)
+                return parse_document(graph)
+            return _document_or_problems(parse, ex)
 
+        @answers_cleanly
         def read_workflow_file(upload):
             """A dropped or opened file ({name, data: base64}) -> its workflow; JSON or fluxwire PNG only."""
             return read_uploaded_workflow(upload, ex)
 
+        @answers_cleanly
         def shipped_workflow(name):
             files = shipped_workflows()
             if not isinstance(name, str) or name not in files:
@@ -231,10 +258,12 @@ class NodeCanvas(gr.HTML):
             return _document_or_problems(lambda: loads_document(files[name].read_text(encoding="utf-8"), name),
                                          ex)
 
+        @answers_cleanly
         def upload_image(upload):
             """A picture for LoadImage ({name, data: base64}) saved into the input folder -> {ok, name}."""
             return save_uploaded_image(upload, ex)
 
+        @answers_cleanly
         def save_to_library(request):
             """Write a subgraph ({name, definition, definitions}) into the user's library folder."""
             from .library_save import save_library_entry
@@ -244,12 +273,14 @@ class NodeCanvas(gr.HTML):
                 node_catalogue(ex, fresh=True)
             return result
 
+        @answers_cleanly
         def export_comfyui(graph):
             """The graph as a ComfyUI API prompt (text), or the nodes that have no ComfyUI twin."""
             from flux_core.interop.comfyui.export import export_for_canvas
 
             return export_for_canvas(graph, ex.registry)
 
+        @answers_cleanly
         def user_workflows(request):
             """The user's workflows folder: {op: list|load|save|rename|delete, name, ...} (web/user_workflows.py)."""
             return handle_request(folder, request)
@@ -273,6 +304,7 @@ class NodeCanvas(gr.HTML):
             notice=notice,
             **kwargs,
         )
+        keep_one_copy_per_session(self, stands_in_for)
 
     @staticmethod
     def _as_document(value: Any) -> Any:
@@ -303,8 +335,10 @@ class NodeCanvas(gr.HTML):
              api_name: str = "run_graph"):
         """Bind the canvas's Run and Stop buttons to a queued run on this canvas's executor.
 
-        Must be called inside the same `gr.Blocks` context. Returns the runner. Runs from every tab go
-        through one queue (concurrency 1); pressing Run again while running queues the next run."""
+        Must be called inside the same `gr.Blocks` context. Returns the runner. Runs from every tab wait
+        in the runner's `RunBoard` (one run on the executor at a time, first come first served), where
+        Stop finds them: Stop stops the runs of the session that sends it, waiting or running, and only
+        those; a request without a session stops nothing."""
         runner = runner or CanvasRunner(self.executor)
         outputs: list[Any] = [self] + ([gallery] if gallery is not None else [])
 
@@ -321,10 +355,10 @@ class NodeCanvas(gr.HTML):
                     yield update, gr.skip()
 
         def stop_run(request: gr.Request):
-            runner.stop(getattr(request, "session_hash", None))
+            runner.stop(getattr(request, "session_hash", None) or None)
 
         self.run_graph(run_graph, inputs=[self], outputs=outputs, api_name=api_name,
-                       concurrency_limit=1, concurrency_id="fluxwire-executor", trigger_mode="multiple",
+                       concurrency_limit=MAX_WAITING_RUNS, concurrency_id="fluxwire-runs", trigger_mode="multiple",
                        show_progress="hidden")
         self.stop_run(stop_run, inputs=None, outputs=None, api_name="stop_run", queue=False,
                       show_progress="hidden")
@@ -360,7 +394,16 @@ def read_uploaded_workflow(upload: Any, executor: Executor) -> dict:
 
 
 IMAGE_UPLOAD_KINDS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
-MAX_UPLOAD_PIXELS = 8192 * 8192
+# Pictures are checked by the size in their header, before any pixel is decoded. 16.8 megapixels is far
+# above what FLUX makes or edits (about 1-2 MP) and keeps one decoded picture (and LoadImage's float copy
+# of it) within a few hundred MB; larger pictures are refused with a request to scale them down.
+MAX_UPLOAD_SIDE = 4096
+MAX_UPLOAD_PIXELS = MAX_UPLOAD_SIDE * MAX_UPLOAD_SIDE
+
+
+def too_many_pixels(name: str, width: int, height: int) -> str:
+    return (f"{name}: {width}x{height} is {width * height / 1e6:.1f} megapixels; fluxwire accepts pictures up to "
+            f"{MAX_UPLOAD_PIXELS / 1e6:.1f} megapixels ({MAX_UPLOAD_SIDE}x{MAX_UPLOAD_SIDE}); scale it down first")
 
 
 def save_uploaded_image(upload: Any, executor: Executor) -> dict:
@@ -371,8 +414,12 @@ def save_uploaded_image(upload: Any, executor: Executor) -> dict:
     import hashlib
     import io
     import re
+    import struct
+    import warnings
 
     from PIL import Image, UnidentifiedImageError
+
+    from flux_core.files import UnsafeName, write_new
 
     def refuse(message: str) -> dict:
         return {"ok": False, "name": None, "message": message}
@@ -388,12 +435,20 @@ def save_uploaded_image(upload: Any, executor: Executor) -> dict:
         return refuse(f"{original}: the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
     try:
         raw = base64.b64decode(upload["data"], validate=True)
-        with Image.open(io.BytesIO(raw)) as im:
-            if im.width * im.height > MAX_UPLOAD_PIXELS:
-                return refuse(f"{original}: {im.width}x{im.height} is larger than fluxwire accepts")
-            im.verify()
-    except (binascii.Error, ValueError, UnidentifiedImageError, OSError, SyntaxError) as e:
-        return refuse(f"{original}: not a picture fluxwire can read ({e})")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as im:  # reads the header only
+                if im.width * im.height > MAX_UPLOAD_PIXELS:
+                    return refuse(too_many_pixels(original, im.width, im.height))
+                im.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        size = re.search(r"\((\d+) pixels\)", str(e))
+        return refuse(f"{original}: {int(size.group(1)):,} pixels is more than fluxwire accepts "
+                      f"({MAX_UPLOAD_SIDE}x{MAX_UPLOAD_SIDE}); scale the picture down first" if size else
+                      f"{original}: the picture is larger than fluxwire accepts; scale it down first")
+    except (binascii.Error, ValueError, UnidentifiedImageError, OSError, SyntaxError, EOFError, IndexError,
+            struct.error) as e:
+        return refuse(f"{original}: not a picture fluxwire can read ({type(e).__name__}: {str(e)[:200]})")
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-")[:80] or "upload"
     folder = Path(executor.env.input_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -401,12 +456,18 @@ def save_uploaded_image(upload: Any, executor: Executor) -> dict:
     for i in range(10_000):
         name = f"{safe}{'' if i == 0 else f'-{i}'}{ext}"
         target = folder / name
+        if target.is_symlink():
+            continue  # never read or write through a link lying in the input folder
         if target.exists():
             if hashlib.sha256(target.read_bytes()).hexdigest() == digest:
                 return {"ok": True, "name": name, "message": f"{name} is already in the input folder"}
             continue
-        with open(target, "xb") as f:
-            f.write(raw)
+        try:
+            write_new(folder, name, raw, what="upload name")  # whole or not at all, never through a link
+        except FileExistsError:
+            continue
+        except UnsafeName as e:
+            return refuse(f"{original}: {e}")
         return {"ok": True, "name": name, "message": f"uploaded {name}"}
     return refuse(f"{original}: too many files with that name in the input folder")
 

@@ -21,7 +21,6 @@ import queue
 import struct
 import threading
 import time
-import uuid
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -30,6 +29,9 @@ from flux_core import events as ev
 from flux_core.executor import Executor, RunFailed, RunInterrupted
 from flux_core.pnginfo import WORKFLOW_KEY, text_chunks
 from flux_core.workflow import Problem, Workflow, WorkflowError, dumps_document, parse_document
+
+from .jobs import Job, RunBoard
+from .limits import check_document_size
 
 PREVIEW_PIXELS = 256  # longest side of the live preview sent to the browser
 YIELD_INTERVAL = 0.15  # seconds between streamed states while events keep coming
@@ -111,43 +113,26 @@ class ImagePublisher:
 
 
 class CanvasRunner:
-    """Runs canvas graphs on one shared executor; each run's events go to its own generator only."""
+    """Runs canvas graphs on one shared executor; each run's events go to its own generator only.
+
+    Which client owns which run, and which run has the executor, is kept by the `RunBoard`."""
 
     def __init__(self, executor: Executor, publisher: ImagePublisher | None = None,
-                 yield_interval: float = YIELD_INTERVAL):
+                 yield_interval: float = YIELD_INTERVAL, board: RunBoard | None = None):
         self.executor = executor
         self.publisher = publisher or ImagePublisher()
         self.yield_interval = yield_interval
-        self._lock = threading.Lock()
-        self._active: dict[str, str] = {}  # run id -> session that started it
-        self._executing: str | None = None  # the run id the executor is working on
-        self._stop_requested: set[str] = set()  # run ids to stop as soon as they start executing
+        self.board = board or RunBoard(executor.interrupt)
 
     # --- stopping -----------------------------------------------------------------------------
-    def stop(self, session: str | None = None) -> bool:
-        """Stop this session's run (any run when session is None); never another tab's run.
+    def stop(self, session: str | None) -> bool:
+        """Stop this session's runs, waiting or running; never another client's. No session stops nothing."""
+        return bool(self.board.stop(session))
 
-        A run still waiting for the executor is stopped the moment it starts."""
-        with self._lock:
-            mine = [rid for rid, s in self._active.items() if session is None or s == session]
-            self._stop_requested.update(mine)
-            executing = self._executing in mine
-        if executing:
-            self.executor.interrupt()
-        return bool(mine)
-
-    def _listener(self, run_id: str, events: queue.Queue) -> Callable[[dict], None]:
+    def _listener(self, job: Job, events: queue.Queue) -> Callable[[dict], None]:
         def listen(event: dict) -> None:
-            if event.get("type") == ev.RUN_STARTED:
-                with self._lock:
-                    self._executing = run_id
-                    stop_now = run_id in self._stop_requested
-                if stop_now:
-                    self.executor.interrupt()
-            elif event.get("type") in (ev.RUN_FINISHED, ev.RUN_INTERRUPTED):
-                with self._lock:
-                    if self._executing == run_id:
-                        self._executing = None
+            if event.get("type") == ev.RUN_STARTED and job.stopped:  # stopped while the run was starting
+                self.executor.interrupt()
             events.put(event)
         return listen
 
@@ -155,13 +140,25 @@ class CanvasRunner:
     def run(self, graph: Any, targets: list[str] | None = None, session: str | None = None,
             ) -> Iterator[dict]:
         """Yield the cumulative run state until the run ends (the last state has a final status)."""
-        run_id = uuid.uuid4().hex[:12]
+        job = self.board.submit(session)
+        ended = False
+        try:
+            yield from self._run(job, graph, targets)
+            ended = True
+        finally:
+            if not ended:  # the client went away (Gradio closed the generator): stop the run
+                self.board.stop_job(job)
+            self.board.finish(job)
+
+    def _run(self, job: Job, graph: Any, targets: list[str] | None) -> Iterator[dict]:
+        run_id = job.id
         state: dict[str, Any] = {"run_id": run_id, "status": "running", "message": "validating", "nodes": {},
                                  "problems": [], "images": []}
         try:
             # only a document (never a str, which the executor would read as a server-side path)
             if not isinstance(graph, (Workflow, dict)):
                 parse_document(graph)  # raises the structured "a workflow is a JSON object" error
+            check_document_size(graph)  # before any work that grows with the document
             # the executor remembers the dict it just checked, so the run below does not check it again
             checked = self.executor.validate(graph)
         except WorkflowError as e:
@@ -172,58 +169,65 @@ class CanvasRunner:
             yield state
             return
         workflow_text = dumps_document(checked.workflow)
+
+        ahead = None
+        while not self.board.wait_turn(job, self.yield_interval):
+            if job.stopped:
+                state.update(status="interrupted", message="stopped before it started")
+                yield state
+                return
+            now = self.board.ahead_of(job)
+            if now != ahead:
+                ahead = now
+                state["message"] = f"waiting for the executor ({now} run{'s' if now != 1 else ''} ahead)"
+                yield state
+        if job.stopped:
+            state.update(status="interrupted", message="stopped before it started")
+            yield state
+            return
+
         events: queue.Queue = queue.Queue()
         outcome: dict[str, Any] = {}
 
         def work():
             try:
                 outcome["result"] = self.executor.run(graph, outputs=targets or None,
-                                                      listener=self._listener(run_id, events), run_id=run_id)
+                                                      listener=self._listener(job, events), run_id=run_id)
             except BaseException as e:  # reported through the state, never lost in the thread
                 outcome["error"] = e
             finally:
                 events.put(None)
 
         worker = threading.Thread(target=work, name=f"fluxwire-run-{run_id}", daemon=True)
-        with self._lock:
-            self._active[run_id] = session or ""
-        state["message"] = "waiting for the executor"
-        yield state
+        state["message"] = "starting"
         worker.start()
-        finished = False
-        try:
-            previews: dict[str, Any] = {}
-            last, dirty = 0.0, False
-            while not finished:
-                try:
-                    event = events.get(timeout=self.yield_interval)
-                except queue.Empty:
-                    event = False
-                if event is None:
-                    finished = True
-                elif event:
-                    self._fold(state, event, previews, workflow_text)
-                    dirty = True
-                    if time.monotonic() - last < self.yield_interval:
-                        continue
-                for nid, image in previews.items():  # only the newest preview of each node is encoded
-                    url = preview_data_url(image)
-                    if url:
-                        state["nodes"].setdefault(nid, {})["preview"] = url
-                previews.clear()
-                if dirty and not finished:
-                    last, dirty = time.monotonic(), False
-                    yield state
-            worker.join()
-            self._finish(state, outcome)
-            yield state
-        finally:
-            with self._lock:
-                self._active.pop(run_id, None)
-                self._stop_requested.discard(run_id)
-                executing = self._executing == run_id
-            if not finished and executing:  # the browser went away or the event was cancelled
-                self.executor.interrupt()
+        previews: dict[str, Any] = {}
+        last, dirty, finished = 0.0, False, False
+        while not finished:
+            try:
+                event = events.get(timeout=self.yield_interval)
+            except queue.Empty:
+                event = False
+            if event is None:
+                finished = True
+            elif event:
+                self._fold(state, event, previews, workflow_text)
+                dirty = True
+                if time.monotonic() - last < self.yield_interval:
+                    continue
+            for nid, image in previews.items():  # only the newest preview of each node is encoded
+                url = preview_data_url(image)
+                if url:
+                    state["nodes"].setdefault(nid, {})["preview"] = url
+            previews.clear()
+            if dirty and not finished:
+                last, dirty = time.monotonic(), False
+                yield state
+        worker.join()
+        self._finish(state, outcome)
+        for node in state["nodes"].values():  # the final state stays in the client's session: keep it small
+            node.pop("preview", None)
+        yield state
 
     def _fold(self, state: dict, event: dict, previews: dict, workflow_text: str) -> None:
         kind, nid = event.get("type"), event.get("node")

@@ -6,9 +6,8 @@ temporary file in the same folder and are moved into place with `os.replace`, so
 document, and nothing is overwritten unless the caller says so (Save of the open document does; Save as and
 rename do not).
 
-The confinement check is local (`path_of`); the atomic write is `flux_core.workflow.save_document`.
-`flux_core/files.py` (confined atomic writes) is being written on another branch; `path_of` should give way
-to it once it is on main.
+The name rules and the whole-or-nothing writes are `flux_core.files` (one place for every file fluxwire
+writes); this module adds the workflows folder's own narrower name rule (a plain name, no sub-folders).
 """
 from __future__ import annotations
 
@@ -19,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flux_core.workflow import WorkflowError, dumps_document, parse_document, save_document
+from flux_core.files import UnsafeName, check_name, replace_file, write_new
+from flux_core.workflow import WorkflowError, dumps_document, parse_document
 
 DEFAULT_DIR = "user/workflows"
 SUFFIX = ".json"
@@ -48,6 +48,10 @@ class WorkflowFolder:
         name = name.strip()
         if name.lower().endswith(SUFFIX):
             name = name[: -len(SUFFIX)]
+        try:
+            check_name(name + SUFFIX, "a workflow name", subfolders=False)
+        except UnsafeName as e:
+            raise WorkflowFolderError(str(e)) from None
         if not NAME.match(name) or name.endswith((".", " ")):
             raise WorkflowFolderError(f"{name[:80]!r} is not a workflow name: use letters, digits, spaces and "
                                       "'.', '_', '-', '(', ')', '+' (at most 100), starting with a letter or digit")
@@ -81,23 +85,32 @@ class WorkflowFolder:
     def save(self, name: Any, document: Any, *, overwrite: bool = False) -> str:
         """Store a structurally valid document under `name`; returns the name used."""
         path = self.path_of(name)
+        taken = f"a workflow named {path.stem!r} already exists; choose another name"
         if path.exists() and not overwrite:
-            raise WorkflowFolderError(f"a workflow named {path.stem!r} already exists; choose another name")
+            raise WorkflowFolderError(taken)
         doc = parse_document(document).to_dict()  # refuses what is not a workflow document at all
         doc.setdefault("metadata", {})["title"] = path.stem
-        text = dumps_document(doc)
-        if len(text.encode()) > MAX_DOCUMENT_BYTES:
+        data = dumps_document(doc).encode("utf-8")
+        if len(data) > MAX_DOCUMENT_BYTES:
             raise WorkflowFolderError(f"{path.stem}: the document is larger than 16 MB")
-        save_document(doc, path)  # temp file in the same folder, then renamed over the target
+        if overwrite:
+            replace_file(path, data)  # whole or not at all, a link at the name is replaced, not followed
+        else:
+            try:
+                write_new(self.folder, path.name, data, what="a workflow name")  # never over another file
+            except FileExistsError:
+                raise WorkflowFolderError(taken) from None
         return path.stem
 
     def rename(self, old: Any, new: Any) -> str:
         src, dst = self.path_of(old), self.path_of(new)
         if not src.is_file():
             raise WorkflowFolderError(f"there is no saved workflow named {src.stem!r}")
-        if dst.exists():
-            raise WorkflowFolderError(f"a workflow named {dst.stem!r} already exists; choose another name")
-        os.rename(src, dst)
+        try:
+            os.link(src, dst)  # fails when the new name is taken, so a rename never replaces another workflow
+        except FileExistsError:
+            raise WorkflowFolderError(f"a workflow named {dst.stem!r} already exists; choose another name") from None
+        os.unlink(src)
         return dst.stem
 
     def delete(self, name: Any) -> str:
@@ -131,5 +144,5 @@ def handle_request(folder: WorkflowFolder, request: Any) -> dict:
             name = folder.delete(request.get("name"))
             return {"ok": True, "name": name, "message": f"deleted {name}", "workflows": folder.list()}
         raise WorkflowFolderError(f"unknown request {str(op)[:40]!r}")
-    except (WorkflowFolderError, WorkflowError, json.JSONDecodeError, OSError) as e:
+    except (WorkflowFolderError, UnsafeName, WorkflowError, json.JSONDecodeError, OSError) as e:
         return {"ok": False, "message": str(e), "workflows": folder.list() if folder.folder.is_dir() else []}

@@ -14,17 +14,20 @@ from .api import (
 )
 from .detect import METADATA_KEY
 from .errors import ModelLoadError
-from .fp8 import CastLinear, module_compute_dtype
+from .fp8 import CastLinear, expansion_bytes, module_compute_dtype, set_weight_expansion, weight_expansion
 
 __all__ = [
     "METADATA_KEY",
     "CastLinear",
     "ModelLoadError",
     "describe_file",
+    "expansion_bytes",
     "load_checkpoint",
     "load_diffusers_folder",
     "load_diffusion_model",
     "load_text_encoders",
     "load_vae",
     "module_compute_dtype",
+    "set_weight_expansion",
+    "weight_expansion",
 ]

@@ -38,8 +38,11 @@ _DIFFUSERS_TRANSFORMER_FIELDS = {"axes_dims_rope": "axes_dim", "num_attention_he
 _DIFFUSERS_VAE_FIELDS = {"norm_num_groups": "norm_groups", "scaling_factor": "scale_factor", "shift_factor": "shift_factor"}
 
 
-def _resolve(dtype, device) -> tuple[torch.dtype | None, torch.device, torch.dtype]:
+def _resolve(dtype, device, compute_device=None) -> tuple[torch.dtype | None, torch.device, torch.dtype]:
+    """(storage dtype, where the tensors go, compute dtype). ``compute_device`` (default: ``device``) is
+    where the model will compute: the memory manager has models built on the CPU for a CUDA run."""
     device = torch.device(device) if device is not None else get_device()
+    compute_on = torch.device(compute_device) if compute_device is not None else device
     if isinstance(dtype, str):
         try:
             dtype = parse_dtype(dtype)
@@ -47,7 +50,7 @@ def _resolve(dtype, device) -> tuple[torch.dtype | None, torch.device, torch.dty
             raise ModelLoadError(str(exc)) from None
     if dtype is not None and not isinstance(dtype, torch.dtype):
         raise ModelLoadError(f"dtype must be a torch dtype or a name, got {dtype!r}")
-    return dtype, device, compute_dtype(device)
+    return dtype, device, compute_dtype(compute_on)
 
 
 class _File:
@@ -172,22 +175,22 @@ def _open(path, subfolder: str | None = None) -> _File:
     return _File(path, _folder_fields(path))
 
 
-def load_diffusion_model(path, dtype=None, device=None):
+def load_diffusion_model(path, dtype=None, device=None, compute_device=None):
     """The FLUX transformer from a BFL file, a ComfyUI checkpoint, or a diffusers file/folder -> ``Flux``."""
-    dtype, device, compute = _resolve(dtype, device)
+    dtype, device, compute = _resolve(dtype, device, compute_device)
     file = _open(path, "transformer")
     file.require("transformer")
     return _transformer(file, dtype, device, compute)
 
 
-def load_vae(path, dtype=None, device=None):
+def load_vae(path, dtype=None, device=None, compute_device=None):
     """The FLUX autoencoder from ``ae.safetensors``, a ComfyUI checkpoint, or a diffusers vae -> ``AutoEncoder``.
 
     Convolutions do not compute from fp8, and the FLUX VAE overflows in fp16: by default (and for
     fp8 requests) it is stored in the compute dtype, or fp32 where that is fp16. An explicit
     non-fp8 ``dtype`` is obeyed.
     """
-    dtype, device, compute = _resolve(dtype, device)
+    dtype, device, compute = _resolve(dtype, device, compute_device)
     file = _open(path, "vae")
     file.require("vae")
     return _vae(file, dtype, device, compute)
@@ -199,14 +202,15 @@ def _t5_length(explicit: int | None, t5_config: dict, default: int) -> int:
     return int(t5_config.get("max_length", default))
 
 
-def load_text_encoders(t5_path, clip_path, dtype=None, device=None, models_dir=None, t5_max_length=None):
+def load_text_encoders(t5_path, clip_path, dtype=None, device=None, models_dir=None, t5_max_length=None,
+                       compute_device=None):
     """T5 + CLIP from two files (told apart by their keys, in either order) -> ``TextConditioner``.
 
     T5 length: ``t5_max_length``, else the T5 file's ``fluxwire.config`` ``max_length``, else 256.
     """
     from ..models.conditioner import TextConditioner
 
-    dtype, device, compute = _resolve(dtype, device)
+    dtype, device, compute = _resolve(dtype, device, compute_device)
     files = [_open(t5_path), _open(clip_path)]
     holders = {}
     for component, order in (("t5", files), ("clip", files[::-1])):
@@ -226,7 +230,7 @@ def load_text_encoders(t5_path, clip_path, dtype=None, device=None, models_dir=N
     )
 
 
-def load_checkpoint(path, dtype=None, device=None, models_dir=None):
+def load_checkpoint(path, dtype=None, device=None, models_dir=None, compute_device=None):
     """An all-in-one checkpoint (or a diffusers folder) -> (Flux, TextConditioner, AutoEncoder).
 
     T5 length 256 for schnell-like models, 512 for dev, unless the file's metadata says otherwise.
@@ -235,8 +239,8 @@ def load_checkpoint(path, dtype=None, device=None, models_dir=None):
     from ..models.conditioner import TextConditioner
 
     if Path(path).is_dir():
-        return load_diffusers_folder(path, dtype=dtype, device=device)
-    dtype, device, compute = _resolve(dtype, device)
+        return load_diffusers_folder(path, dtype=dtype, device=device, compute_device=compute_device)
+    dtype, device, compute = _resolve(dtype, device, compute_device)
     file = _File(path)
     hint = (
         "; a checkpoint must hold all four parts (load single files with load_diffusion_model, load_vae, "
@@ -258,7 +262,7 @@ def load_checkpoint(path, dtype=None, device=None, models_dir=None):
 DIFFUSERS_SUBFOLDERS = ("transformer", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2")
 
 
-def load_diffusers_folder(path, dtype=None, device=None):
+def load_diffusers_folder(path, dtype=None, device=None, compute_device=None):
     """A diffusers FLUX pipeline folder (``transformer/``, ``vae/``, ``text_encoder/`` = CLIP,
     ``text_encoder_2/`` = T5, ``tokenizer/``, ``tokenizer_2/``; sharded weights allowed) -> the three models."""
     from ..models.conditioner import TextConditioner
@@ -269,7 +273,7 @@ def load_diffusers_folder(path, dtype=None, device=None):
     missing = [name for name in DIFFUSERS_SUBFOLDERS if not (root / name).is_dir()]
     if missing:
         raise ModelLoadError(f"{root}: not a complete diffusers FLUX folder, missing subfolder(s): {missing}")
-    dtype, device, compute = _resolve(dtype, device)
+    dtype, device, compute = _resolve(dtype, device, compute_device)
     transformer_file = _open(root / "transformer")
     transformer_file.require("transformer")
     model = _transformer(transformer_file, dtype, device, compute)

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from .errors import ModelLoadError, first_keys
-from .fp8 import is_fp8, swap_linears
+from .fp8 import default_weight_expansion, is_fp8, set_weight_expansion, swap_linears
+from .gguf_linear import swap_quantized
 from .tensors import LazyTensor
 
 _meta_state = threading.local()
@@ -26,8 +27,12 @@ _original_register_parameter = nn.Module.register_parameter
 
 
 def _register_parameter_on_meta(self, name, param):
-    if param is not None and getattr(_meta_state, "active", False) and param.device.type != "meta":
-        param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+    if param is not None and getattr(_meta_state, "active", False):
+        if param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        # transformers' init_weights skips tensors flagged as initialised: random values for weights
+        # the file overwrites anyway were most of a text encoder's build time
+        param._is_hf_initialized = True
     _original_register_parameter(self, name, param)
 
 
@@ -72,6 +77,18 @@ def check_keys(
         raise ModelLoadError(f"{source}: the {what} weights do not fit the model: " + "; ".join(problems))
 
 
+def _quantized_linears(linears, tensors, dtype, exclude) -> dict[str, str]:
+    """Linear layers whose GGUF-quantized weights stay quantized: unless a plain dtype was asked for."""
+    if dtype is not None and not is_fp8(dtype):
+        return {}
+    out = {}
+    for name in linears:
+        lazy = tensors.get(f"{name}.weight")
+        if lazy is not None and lazy.quantized is not None and not name.endswith(exclude):
+            out[name] = lazy.quantized.qtype
+    return out
+
+
 def load_module(
     factory: Callable[[], nn.Module],
     tensors: dict[str, LazyTensor],
@@ -92,8 +109,9 @@ def load_module(
     floating tensor in ``compute``; an fp8 ``dtype`` stores all linear weights (except module names
     ending in ``fp8_exclude``) in that fp8 type; any other ``dtype`` converts everything. Scaled-fp8
     layers keep their file's fp8 weights plus the scale, unless a non-fp8 ``dtype`` is asked for, in
-    which case weight*scale is computed once here. ``keep_fp32`` module names stay fp32 when the
-    target is fp16 (transformers' rule for T5's ``wo``). ``tied`` maps a parameter that the file
+    which case weight*scale is computed once here. GGUF-quantized linear weights stay quantized
+    (:class:`QuantLinear`) unless a non-fp8 ``dtype`` is asked for; other quantized tensors are
+    expanded. ``keep_fp32`` module names stay fp32 when the target is fp16 (transformers' rule for T5's ``wo``). ``tied`` maps a parameter that the file
     provides once to the other name(s) sharing it.
     """
     scales = scales or {}
@@ -121,12 +139,17 @@ def load_module(
         elif dtype is not None and is_fp8(dtype):
             keep_fp8[name] = dtype
     swap_linears(module, {n: (tuple(scales[n].shape) if n in scales else None) for n in keep_fp8})
+    keep_quantized = _quantized_linears(linears, tensors, dtype, fp8_exclude)
+    swap_quantized(module, keep_quantized)
 
     plain = compute if dtype is None or is_fp8(dtype) else dtype
     state = {}
     for key, lazy in tensors.items():
-        t = lazy.load()
         layer = key.rsplit(".", 1)[0]
+        if key.endswith(".weight") and layer in keep_quantized:
+            state[key] = lazy.quantized.raw().to(device)  # the blocks stay as they are: decoded per call
+            continue
+        t = lazy.load()
         if not t.is_floating_point():
             state[key] = t.to(device)
         elif key.endswith(".weight") and layer in keep_fp8:
@@ -149,4 +172,7 @@ def load_module(
     if leftovers:
         raise ModelLoadError(f"{source}: internal error, {what} tensors were not loaded: {first_keys(leftovers)}")
     module.requires_grad_(False)
+    expansion = default_weight_expansion(module, device)
+    if expansion is not None:  # fp8 layers: expand at first use (a memory manager may switch later)
+        set_weight_expansion(module, expansion, now=False)
     return module.eval()

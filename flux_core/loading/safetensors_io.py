@@ -190,8 +190,12 @@ def weight_files_in(folder: Path) -> list[Path]:
 
 
 def open_path(path: str | os.PathLike) -> tuple[dict[str, LazyTensor], dict[str, str]]:
-    """A file, an index json, or a folder holding one model's safetensors weights."""
+    """A file, an index json, or a folder holding one model's safetensors weights (or a .gguf file)."""
     path = Path(path)
+    if path.suffix.lower() == ".gguf":
+        from .gguf_file import open_gguf
+
+        return open_gguf(path)
     if path.is_dir():
         found = weight_files_in(path)
         if found[0].name.endswith(".index.json"):

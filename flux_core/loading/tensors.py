@@ -14,20 +14,32 @@ from torch import Tensor
 
 
 @dataclass(frozen=True)
+class QuantizedSource:
+    """The raw blocks of a GGUF-quantized tensor: ``qtype`` (e.g. "Q4_K") and how to read its bytes (uint8)."""
+
+    qtype: str
+    raw: Callable[[], Tensor]
+
+
+@dataclass(frozen=True)
 class LazyTensor:
-    """A tensor's shape and dtype, plus how to produce it; ``origin`` names where it comes from."""
+    """A tensor's shape and dtype, plus how to produce it; ``origin`` names where it comes from.
+
+    ``quantized`` is set for block-quantized GGUF tensors: ``load`` then dequantizes (float32), and a
+    builder may keep the raw blocks instead. Conversions below produce plain tensors.
+    """
 
     shape: tuple[int, ...]
     dtype: torch.dtype
     load: Callable[[], Tensor]
     origin: str
+    quantized: QuantizedSource | None = None
 
     def numel(self) -> int:
         n = 1
         for s in self.shape:
             n *= s
         return n
-
 
 
 def from_tensor(t: Tensor, origin: str = "<memory>") -> LazyTensor:

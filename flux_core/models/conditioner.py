@@ -7,11 +7,13 @@ encoded without an attention mask (flux-spec §1.5, §7.5).
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import torch
 from torch import Tensor
 
 CLIP_MAX_LENGTH = 77
+_tokenizer_lock = threading.Lock()  # loaders share one tokenizer object per folder; fast tokenizers are not re-entrant
 
 
 def _device_of(module) -> torch.device:
@@ -45,15 +47,16 @@ class TextConditioner:
     def _tokenize(tokenizer, prompts: list[str], max_length: int) -> Tensor:
         if isinstance(prompts, str):
             raise TypeError("prompts must be a list of strings, not a single string")
-        batch = tokenizer(
-            list(prompts),
-            truncation=True,
-            max_length=max_length,
-            padding="max_length",
-            return_length=False,
-            return_overflowing_tokens=False,
-            return_tensors="pt",
-        )
+        with _tokenizer_lock:
+            batch = tokenizer(
+                list(prompts),
+                truncation=True,
+                max_length=max_length,
+                padding="max_length",
+                return_length=False,
+                return_overflowing_tokens=False,
+                return_tensors="pt",
+            )
         return batch["input_ids"]
 
     def encode(

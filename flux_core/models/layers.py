@@ -49,7 +49,8 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None, gelu: bool = False) -> Tensor
     """
     if w.dtype != x.dtype:
         w = w.to(x.dtype)
-        b = b.to(x.dtype) if b is not None else None
+    if b is not None and b.dtype != x.dtype:
+        b = b.to(x.dtype)
     if _use_onednn(x, w):
         return _ONEDNN_LINEAR(x, w, b, "gelu" if gelu else "none", [], "tanh" if gelu else "")
     y = F.linear(x, w, b)
@@ -66,10 +67,23 @@ class Linear(nn.Linear):
         return linear(x, self.weight, self.bias, gelu=True)
 
 
-def gelu_linear(layer: nn.Module, x: Tensor) -> Tensor:
-    """tanh-GELU(layer(x)); fused for our Linear (loaders may swap in other Linear classes, e.g. fp8)."""
+def dense_weight(layer: nn.Module, dtype: torch.dtype) -> Tensor | None:
+    """The weight of a linear layer as a plain tensor to compute with, or None if the layer computes its own way.
+
+    Loaders may swap in layers storing weights otherwise (e.g. fp8); such a layer offers
+    ``compute_weight(dtype)``, so the fused paths below (GELU, split GEMMs) serve it too.
+    """
     if type(layer) is Linear:
-        return layer.forward_gelu(x)
+        return layer.weight
+    get = getattr(layer, "compute_weight", None)
+    return get(dtype) if get is not None else None
+
+
+def gelu_linear(layer: nn.Module, x: Tensor) -> Tensor:
+    """tanh-GELU(layer(x)); fused where the layer's weight is a plain tensor (see :func:`dense_weight`)."""
+    w = dense_weight(layer, x.dtype)
+    if w is not None:
+        return linear(x, w, layer.bias, gelu=True)
     return F.gelu(layer(x), approximate="tanh")
 
 
@@ -333,10 +347,11 @@ class SingleStreamBlock(nn.Module):
         return clamp_fp16(torch.addcmul(x, gate, out))
 
     def _linear1(self, h: Tensor) -> tuple[Tensor, Tensor]:
-        """(qkv, GELU(mlp)) from ``linear1``; for our Linear as two GEMMs over its row blocks, GELU fused."""
+        """(qkv, GELU(mlp)) from ``linear1``; with a plain weight as two GEMMs over its row blocks, GELU fused."""
         n_qkv = 3 * self.hidden_dim
-        if type(self.linear1) is Linear:
-            w, b = self.linear1.weight, self.linear1.bias
+        w = dense_weight(self.linear1, h.dtype)
+        if w is not None:
+            b = self.linear1.bias
             return linear(h, w[:n_qkv], b[:n_qkv]), linear(h, w[n_qkv:], b[n_qkv:], gelu=True)
         qkv, mlp = torch.split(self.linear1(h), [n_qkv, self.mlp_hidden_dim], dim=-1)
         return qkv, self.mlp_act(mlp)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..context import stop_point
 from .layers import DoubleStreamBlock, EmbedND, LastLayer, Linear, MLPEmbedder, SingleStreamBlock, timestep_embedding
 
 
@@ -138,9 +139,11 @@ class Flux(nn.Module):
         pe = self.pe_embedder(torch.cat((txt_ids, img_ids), dim=1))
 
         for block in self.double_blocks:
+            stop_point()  # a stopped run ends within one block (see flux_core.worker)
             img, txt = block(img=img, txt=txt, vec=vec, pe=pe)
         n_txt = txt.shape[1]
         x = torch.cat((txt, img), dim=1)
         for block in self.single_blocks:
+            stop_point()
             x = block(x, vec=vec, pe=pe)
         return self.final_layer(x[:, n_txt:, ...], vec)

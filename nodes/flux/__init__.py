@@ -2,9 +2,9 @@
 
 Nodes stay thin: they turn socket values into flux_core calls and back.
 """
-from . import conditioning, image, latent, loaders, sampling
+from . import conditioning, image, latent, loaders, lora, sampling, tiled
 from . import conditioning_ops, guiders, image_ops, notes, sigmas
 
-NODES = [*loaders.NODES, *conditioning.NODES, *latent.NODES, *sampling.NODES, *image.NODES]
+NODES = [*loaders.NODES, *lora.NODES, *conditioning.NODES, *latent.NODES, *sampling.NODES, *image.NODES, *tiled.NODES]
 # ComfyUI's FLUX node set, where fluxwire had no equivalent (see flux_core/interop/comfyui)
 NODES += [*conditioning_ops.NODES, *sigmas.NODES, *guiders.NODES, *image_ops.NODES, *notes.NODES]

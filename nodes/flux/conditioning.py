@@ -17,11 +17,8 @@ class TextEncode(Node):
     outputs = [Output("conditioning", "CONDITIONING")]
 
     def run(self, ctx, text_encoder, text, clip_text=""):
-        import torch
-
-        with torch.inference_mode():
-            txt, vec = text_encoder.conditioner.encode([text], [clip_text or text], no_grad=True)
-        return Conditioning(txt=txt.float().cpu(), vec=vec.float().cpu(), guidance=None, prompt=text)
+        txt, vec = encode_text(ctx, text_encoder.conditioner, text, clip_text or text)
+        return Conditioning(txt=txt, vec=vec, guidance=None, prompt=text)
 
 
 class FluxGuidance(Node):
@@ -36,3 +33,24 @@ class FluxGuidance(Node):
 
 
 NODES = [TextEncode, FluxGuidance]
+
+
+def encode_text(ctx, encoders, t5_text: str, clip_text: str):
+    """(T5 sequence, CLIP pooled vector) on the CPU, the encoders borrowed from the memory manager: one at a
+    time for BFL's tokenization (T5-XXL alone is 9.5 GB), both together for ComfyUI's (one call tokenizes and
+    encodes both, with prompt weights and CLIP chunks)."""
+    import torch
+
+    from flux_core.memory import borrow
+
+    if encoders.tokenization == "comfyui":
+        with borrow(encoders.t5, encoders.clip, ctx=ctx), torch.inference_mode():
+            txt, vec = encoders.encode([t5_text], [clip_text], no_grad=True)
+        return txt.float().cpu(), vec.float().cpu()
+    with borrow(encoders.t5, ctx=ctx) as t5, torch.inference_mode():
+        ids = encoders.t5_input_ids([t5_text]).to(next(t5.parameters()).device)
+        txt = t5(input_ids=ids, attention_mask=None, output_hidden_states=False).last_hidden_state.float().cpu()
+    with borrow(encoders.clip, ctx=ctx) as clip, torch.inference_mode():
+        ids = encoders.clip_input_ids([clip_text]).to(next(clip.parameters()).device)
+        vec = clip(input_ids=ids, attention_mask=None, output_hidden_states=False).pooler_output.float().cpu()
+    return txt, vec

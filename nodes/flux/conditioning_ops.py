@@ -18,11 +18,10 @@ class TextEncodeFlux(Node):
     outputs = [Output("conditioning", "CONDITIONING")]
 
     def run(self, ctx, text_encoder, clip_l, t5xxl, guidance):
-        import torch
+        from .conditioning import encode_text
 
-        with torch.inference_mode():
-            txt, vec = text_encoder.conditioner.encode([t5xxl], [clip_l], no_grad=True)
-        return Conditioning(txt=txt.float().cpu(), vec=vec.float().cpu(), guidance=guidance, prompt=t5xxl)
+        txt, vec = encode_text(ctx, text_encoder.conditioner, t5xxl, clip_l)
+        return Conditioning(txt=txt, vec=vec, guidance=guidance, prompt=t5xxl)
 
 
 class ConditioningZeroOut(Node):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from flux_core.files import UnsafeName, check_name, inside, is_safe_name
 from flux_core.model_folders import ModelNameError, resolve, roots
 from flux_core.node import NodeError
 
@@ -50,20 +51,25 @@ def input_images(env) -> list[str]:
     for folder in _input_roots(env):
         if folder.is_dir():
             names += [n for n in sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                                        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) if n not in names]
+                                        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+                      if n not in names and is_safe_name(n)]
     return names
 
 
 def input_image_path(env, name: str) -> Path:
-    if not name or "\\" in name or name.startswith("/") or ".." in name.split("/"):
-        raise NodeError(f"image name {name!r} must be a file inside the input folder", input="image")
+    """The real path of a picture in the input folders; names that leave the folder (also by a link) are
+    refused."""
+    try:
+        check_name(name, "image name")
+    except UnsafeName as e:
+        raise NodeError(f"{e}; it must be a file inside the input folder", input="image") from None
     for root in _input_roots(env):
-        folder = root.resolve()
-        path = (folder / name).resolve()
         if not (root / name).exists():
             continue
-        if folder not in path.parents:
-            raise NodeError(f"image {name!r} points outside the input folder {folder}; refused", input="image")
+        try:
+            path = inside(root, name, "image")
+        except UnsafeName as e:
+            raise NodeError(str(e), input="image") from None
         if path.is_file():
             return path
     present = ", ".join(input_images(env)[:20]) or "no images"

@@ -45,6 +45,17 @@ class _Prompt:
 
 def sample(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, preview_vae=None):
     """Run one ComfyUI sampling pass; returns (latent, denoised latent)."""
+    from .sampling import _borrow
+
+    model = guider.model
+    if latent.channels != model.latent_channels:
+        raise NodeError(f"the latent has {latent.channels} channels but {model.name} expects "
+                        f"{model.latent_channels}", input="latent_image")
+    with _borrow(model, guider.positive, latent, ctx):  # the memory manager places the weights
+        return _sample_borrowed(ctx, guider, noise, sigmas, latent, preview_vae)
+
+
+def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, preview_vae):
     import torch
 
     from flux_core.guided_sampling import run_sampler, skips_negative
@@ -55,9 +66,6 @@ def sample(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, pr
     device = next(model.model.parameters()).device
     dtype = module_compute_dtype(model.model)
     h, w = latent.samples.shape[2], latent.samples.shape[3]
-    if latent.channels != model.latent_channels:
-        raise NodeError(f"the latent has {latent.channels} channels but {model.name} expects "
-                        f"{model.latent_channels}", input="latent_image")
     prompts = [_Prompt(model, guider.positive, latent, device, dtype, "positive")]
     if guider.negative is not None and not skips_negative(guider.cfg):
         prompts.append(_Prompt(model, guider.negative, latent, device, dtype, "negative"))
@@ -82,7 +90,7 @@ def sample(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, pr
         ctx.progress(0, len(values) - 1)
 
     def after_step(i, n, x, denoised):
-        ctx.progress(i + 1, n, latent_preview(denoised, preview_vae))
+        ctx.progress(i + 1, n, latent_preview(denoised, preview_vae, ctx))
 
     with torch.inference_mode():
         out, denoised = run_sampler(velocity, noise.for_latent(latent), latent.samples, values, after_step)

@@ -1,11 +1,10 @@
 """Pixel nodes: decode and encode with the autoencoder, load pictures, save and preview them."""
 from __future__ import annotations
 
-import json
-import os
 import re
 from pathlib import Path
 
+from flux_core.files import UnsafeName, check_name, write_numbered
 from flux_core.node import Combo, Input, Node, NodeError, Output, String
 
 from .folders import file_stamp, input_image_path, input_images
@@ -14,10 +13,14 @@ from .values import Latent, Vae
 MAX_IMAGE_PIXELS = 8192 * 8192
 
 
-def _vae_device_dtype(vae: Vae):
-    from flux_core.loading import module_compute_dtype
-
-    return next(vae.ae.parameters()).device, module_compute_dtype(vae.ae)
+def centre_crop_pixels(image):
+    """IMAGE [B, H, W, C] -> (pixels [B, 3, H16, W16] in [-1, 1], W16, H16), centre-cropped to multiples of 16."""
+    b, h, w, c = image.shape
+    h16, w16 = h // 16 * 16, w // 16 * 16
+    if h16 == 0 or w16 == 0:
+        raise NodeError(f"the picture is {w}x{h}; it must be at least 16x16", input="image")
+    top, left = (h - h16) // 2, (w - w16) // 2
+    return image[:, top:top + h16, left:left + w16, :3].permute(0, 3, 1, 2) * 2 - 1, w16, h16
 
 
 class VAEDecode(Node):
@@ -28,14 +31,12 @@ class VAEDecode(Node):
     outputs = [Output("image", "IMAGE")]
 
     def run(self, ctx, vae, latent):
-        import torch
+        from .tiled import decode_latent
 
         if latent.channels != vae.latent_channels:
             raise NodeError(f"the latent has {latent.channels} channels but the autoencoder {vae.name} decodes "
                             f"{vae.latent_channels}", input="latent")
-        device, dtype = _vae_device_dtype(vae)
-        with torch.inference_mode():
-            x = vae.ae.decode(latent.samples.to(device, dtype)).float().cpu()
+        x = decode_latent(vae, latent.samples, ctx)  # in tiles when the whole would not fit the device
         return ((x.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).contiguous()
 
 
@@ -47,18 +48,10 @@ class VAEEncode(Node):
     outputs = [Output("latent", "LATENT")]
 
     def run(self, ctx, vae, image):
-        import torch
+        from .tiled import encode_pixels
 
-        b, h, w, c = image.shape
-        h16, w16 = h // 16 * 16, w // 16 * 16
-        if h16 == 0 or w16 == 0:
-            raise NodeError(f"the picture is {w}x{h}; it must be at least 16x16", input="image")
-        top, left = (h - h16) // 2, (w - w16) // 2
-        pixels = image[:, top:top + h16, left:left + w16, :3].permute(0, 3, 1, 2) * 2 - 1
-        device, dtype = _vae_device_dtype(vae)
-        with torch.inference_mode():
-            z = vae.ae.encode(pixels.to(device, dtype)).float().cpu()
-        return Latent(z, w16, h16)
+        pixels, w16, h16 = centre_crop_pixels(image)
+        return Latent(encode_pixels(vae, pixels, ctx), w16, h16)
 
 
 class LoadImage(Node):
@@ -107,17 +100,21 @@ def _to_pil(image):
 
 
 def _summary(ctx) -> str:
-    """Seed, steps, prompt and models of the nodes feeding this one, in readable lines."""
+    """Seed, steps, prompt and models of the nodes feeding this one, in readable lines.
+
+    One pass over the links builds who-feeds-whom, so a long chain costs linear time, not quadratic."""
     workflow = ctx.run_info.get("workflow")
     if workflow is None:
         return ""
+    sources: dict[str, list[str]] = {}
+    for link in workflow.links:
+        sources.setdefault(link.target, []).append(link.source)
     upstream, stack = set(), [ctx.node_id]
     while stack:
-        nid = stack.pop()
-        for link in workflow.links_into(nid).values():
-            if link.source not in upstream:
-                upstream.add(link.source)
-                stack.append(link.source)
+        for source in sources.get(stack.pop(), ()):
+            if source not in upstream:
+                upstream.add(source)
+                stack.append(source)
     keys = ("text", "clip_text", "seed", "steps", "denoise", "guidance", "width", "height", "model_name",
             "ckpt_name", "t5_name", "clip_name", "vae_name", "folder_name")
     lines = []
@@ -132,35 +129,29 @@ def _summary(ctx) -> str:
 
 
 def _write_png(pil, folder: Path, prefix: str, workflow_text: str | None, summary: str) -> Path:
-    """Write a PNG under a new name (never overwrites: the name is claimed with O_EXCL first)."""
+    """Write a PNG whole under the next free ``prefix_NNNNN.png`` inside `folder` (see flux_core.files:
+    never overwrites, never follows a link, never leaves a half-written picture under its final name)."""
     from PIL import PngImagePlugin
 
-    folder.mkdir(parents=True, exist_ok=True)
     info = PngImagePlugin.PngInfo()
     if workflow_text is not None:
         info.add_itxt("fluxwire.workflow", workflow_text)
     if summary:
         info.add_itxt("parameters", summary)
-    pattern = re.compile(re.escape(Path(prefix).name) + r"_(\d+)\.png$")
-    target_dir = folder / Path(prefix).parent
-    target_dir.mkdir(parents=True, exist_ok=True)
-    counter = 1 + max([int(m.group(1)) for p in target_dir.iterdir() if (m := pattern.match(p.name))], default=0)
-    while True:
-        path = target_dir / f"{Path(prefix).name}_{counter:05d}.png"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            counter += 1
-            continue
-        with os.fdopen(fd, "wb") as f:
-            pil.save(f, format="PNG", pnginfo=info, compress_level=4)
-        return path
+    try:
+        return write_numbered(folder, prefix, ".png",
+                              lambda f: pil.save(f, format="PNG", pnginfo=info, compress_level=4))
+    except UnsafeName as e:
+        raise NodeError(f"{e}; the output folder is {folder}", input="filename_prefix") from None
 
 
 def _check_prefix(prefix: str) -> str:
-    if not prefix or prefix.startswith("/") or "\\" in prefix or ".." in prefix.split("/") or "\0" in prefix:
-        raise NodeError(f"file name prefix {prefix!r} must be a relative name inside the output folder",
-                        input="filename_prefix")
+    """A prefix is a file name, optionally under sub-folders of the output folder (``portraits/fox``)."""
+    try:
+        check_name(prefix, "file name prefix")
+    except UnsafeName as e:
+        raise NodeError(f"{e}; use a name such as 'fluxwire' or 'portraits/fox' inside the output folder",
+                        input="filename_prefix") from None
     return prefix
 
 
@@ -189,7 +180,8 @@ class SaveImage(Node):
 
 
 class PreviewImage(Node):
-    """Show pictures on the canvas without keeping them (written to a temporary folder)."""
+    """Show pictures on the canvas without keeping them (written to this server's own temporary folder,
+    removed when it stops)."""
 
     category = "image"
     output_node = True
@@ -197,8 +189,9 @@ class PreviewImage(Node):
     outputs = []
 
     def run(self, ctx, images):
-        folder = Path(ctx.env.temp_dir) / "previews"
-        paths = [str(_write_png(p, folder, f"preview_{ctx.node_id}", None, "")) for p in _to_pil(images)]
+        folder = ctx.env.preview_dir
+        stem = "preview_" + re.sub(r"[^A-Za-z0-9_-]+", "-", ctx.node_id)[:60]  # ids are free text
+        paths = [str(_write_png(p, folder, stem, None, "")) for p in _to_pil(images)]
         ctx.show(images=paths)
         return {}
 

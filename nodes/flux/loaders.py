@@ -34,6 +34,24 @@ def _load(what: str, input_name: str, fn, *args, **kw):
         raise NodeError(f"cannot load the {what}: {e}", input=input_name) from None
 
 
+def _place(ctx, *paths) -> dict:
+    """Loaders build models on the CPU; the memory manager moves them to the compute device on borrow.
+    Before a file is read, idle models leave RAM if the file would not fit the RAM budget."""
+    from flux_core.memory import compute_device, load_device, manager_for
+
+    size = sum(p.stat().st_size for p in paths if p.is_file())
+    if size:
+        manager_for(ctx).make_ram_room(size)
+    return {"device": load_device(ctx), "compute_device": compute_device(ctx)}
+
+
+def _adopt(ctx, module, name: str, reload):
+    """Hand a loaded model to the memory manager, with how to read it again (for the RAM budget)."""
+    from flux_core.memory import adopt
+
+    return adopt(module.eval(), ctx, name=name, reload=reload)
+
+
 class LoadDiffusionModel(Node):
     """Load a FLUX transformer (schnell or dev) from diffusion_models/ (alias unet/)."""
 
@@ -50,9 +68,9 @@ class LoadDiffusionModel(Node):
         from flux_core.loading import load_diffusion_model
 
         path = model_path("diffusion_models", model_name, ctx.env, "model_name")
-        model = _load("diffusion model", "model_name", load_diffusion_model, path, dtype=_dtype(weight_dtype),
-                      device=ctx.device)
-        return FluxModel(model.eval(), model_name)
+        kw = dict(dtype=_dtype(weight_dtype), **_place(ctx, path))
+        model = _load("diffusion model", "model_name", load_diffusion_model, path, **kw)
+        return FluxModel(_adopt(ctx, model, model_name, lambda: load_diffusion_model(path, **kw)), model_name)
 
 
 class LoadTextEncoders(Node):
@@ -76,11 +94,12 @@ class LoadTextEncoders(Node):
         t5 = model_path("text_encoders", t5_name, ctx.env, "t5_name")
         clip = model_path("text_encoders", clip_name, ctx.env, "clip_name")
         length = None if t5_max_length in ("auto", "comfyui") else int(t5_max_length)
-        conditioner = _load("text encoders", "t5_name", load_text_encoders, t5, clip, dtype=_dtype(weight_dtype),
-                            device=ctx.device, models_dir=models_root_of(t5, ctx.env), t5_max_length=length)
+        kw = dict(dtype=_dtype(weight_dtype), models_dir=models_root_of(t5, ctx.env), t5_max_length=length,
+                  **_place(ctx, t5, clip))
+        conditioner = _load("text encoders", "t5_name", load_text_encoders, t5, clip, **kw)
         _set_t5_length(conditioner, t5_max_length)
-        conditioner.t5.eval()
-        conditioner.clip.eval()
+        _adopt(ctx, conditioner.t5, t5_name, lambda: load_text_encoders(t5, clip, **kw).t5)
+        _adopt(ctx, conditioner.clip, clip_name, lambda: load_text_encoders(t5, clip, **kw).clip)
         return TextEncoders(conditioner, f"{t5_name} + {clip_name}")
 
 
@@ -99,7 +118,8 @@ class LoadVAE(Node):
         from flux_core.loading import load_vae
 
         path = model_path("vae", vae_name, ctx.env, "vae_name")
-        return Vae(_load("autoencoder", "vae_name", load_vae, path, device=ctx.device).eval(), vae_name)
+        ae = _load("autoencoder", "vae_name", load_vae, path, **_place(ctx, path))
+        return Vae(_adopt(ctx, ae, vae_name, lambda: load_vae(path, **_place(ctx))), vae_name)
 
 
 class LoadCheckpoint(Node):
@@ -119,11 +139,12 @@ class LoadCheckpoint(Node):
         from flux_core.loading import load_checkpoint
 
         path = model_path("checkpoints", ckpt_name, ctx.env, "ckpt_name")
-        model, conditioner, ae = _load("checkpoint", "ckpt_name", load_checkpoint, path, dtype=_dtype(weight_dtype),
-                                       device=ctx.device, models_dir=models_root_of(path, ctx.env))
+        kw = dict(dtype=_dtype(weight_dtype), models_dir=models_root_of(path, ctx.env), **_place(ctx, path))
+        model, conditioner, ae = _load("checkpoint", "ckpt_name", load_checkpoint, path, **kw)
         _set_t5_length(conditioner, t5_max_length)
-        return {"model": FluxModel(model.eval(), ckpt_name), "text_encoder": TextEncoders(conditioner, ckpt_name),
-                "vae": Vae(ae.eval(), ckpt_name)}
+        _adopt_all(ctx, ckpt_name, model, conditioner, ae, lambda: load_checkpoint(path, **kw))
+        return {"model": FluxModel(model, ckpt_name), "text_encoder": TextEncoders(conditioner, ckpt_name),
+                "vae": Vae(ae, ckpt_name)}
 
 
 class LoadDiffusersFolder(Node):
@@ -143,10 +164,19 @@ class LoadDiffusersFolder(Node):
         from flux_core.loading import load_diffusers_folder
 
         path = model_path("diffusers", folder_name, ctx.env, "folder_name")
-        model, conditioner, ae = _load("diffusers folder", "folder_name", load_diffusers_folder, path,
-                                       dtype=_dtype(weight_dtype), device=ctx.device)
-        return {"model": FluxModel(model.eval(), folder_name), "text_encoder": TextEncoders(conditioner, folder_name),
-                "vae": Vae(ae.eval(), folder_name)}
+        kw = dict(dtype=_dtype(weight_dtype), **_place(ctx))
+        model, conditioner, ae = _load("diffusers folder", "folder_name", load_diffusers_folder, path, **kw)
+        _adopt_all(ctx, folder_name, model, conditioner, ae, lambda: load_diffusers_folder(path, **kw))
+        return {"model": FluxModel(model, folder_name), "text_encoder": TextEncoders(conditioner, folder_name),
+                "vae": Vae(ae, folder_name)}
+
+
+def _adopt_all(ctx, name: str, model, conditioner, ae, reload) -> None:
+    """The four models of one file, each reloadable (reading the file again gives all four)."""
+    _adopt(ctx, model, f"{name} (transformer)", lambda: reload()[0])
+    _adopt(ctx, conditioner.t5, f"{name} (T5)", lambda: reload()[1].t5)
+    _adopt(ctx, conditioner.clip, f"{name} (CLIP)", lambda: reload()[1].clip)
+    _adopt(ctx, ae, f"{name} (autoencoder)", lambda: reload()[2])
 
 
 NODES = [LoadDiffusionModel, LoadTextEncoders, LoadVAE, LoadCheckpoint, LoadDiffusersFolder]

@@ -4,7 +4,7 @@ from __future__ import annotations
 PREVIEW_MAX_SIDE = 256
 
 
-def latent_preview(samples, vae=None):
+def latent_preview(samples, vae=None, ctx=None):
     """A PIL image of the first latent of a batch: decoded with `vae` when given, else a cheap false-colour
     view of three latent channels (each stretched to its own range)."""
     import torch
@@ -13,11 +13,11 @@ def latent_preview(samples, vae=None):
     with torch.inference_mode():
         z = samples[:1].float()
         if vae is not None:
-            from flux_core.loading import module_compute_dtype
+            from flux_core.memory import borrow
 
-            ae = vae.ae
-            device = next(ae.parameters()).device
-            x = ae.decode(z.to(device, module_compute_dtype(ae))).float().cpu()
+            with borrow(vae.ae, ctx=ctx) as ae:
+                device = next(ae.parameters()).device
+                x = ae.preview_decode(z.to(device)).float().cpu()  # a full decode costs ~a step
             rgb = ((x[0].clamp(-1, 1) + 1) / 2).permute(1, 2, 0)
         else:
             c = z[0, :3]

@@ -21,6 +21,13 @@ class Scheduler(Node):
               Float("max_shift", 1.15, min=0.0, max=100.0, step=0.01)]
     outputs = [Output("sigmas", "SIGMAS")]
 
+    @classmethod
+    def check(cls, ctx, steps=1, denoise=1.0, **_):
+        from flux_core.sampling import denoise_schedule_problem
+
+        problem = denoise_schedule_problem(steps, denoise)
+        return [("denoise", problem)] if problem else None
+
     def run(self, ctx, model, latent, steps, denoise, shift, base_shift, max_shift):
         from flux_core.sampling import image_seq_len, schedule_for_denoise
 
@@ -95,6 +102,16 @@ class _Run:
                            guidance=self.guidance, callback=callback)
 
 
+def _borrow(model: FluxModel, conditioning: Conditioning, latent: Latent, ctx):
+    """Borrow the transformer, after telling the memory manager the activations this run needs."""
+    from flux_core.memory import activation_reserve, borrow, manager_for
+
+    p = model.params
+    manager_for(ctx).set_activation_reserve(activation_reserve(
+        latent.width, latent.height, latent.batch, conditioning.txt.shape[1], p.hidden_size, p.mlp_ratio))
+    return borrow(model.model, ctx=ctx)
+
+
 class SamplerStep(Node):
     """Exactly one Euler step, from noise level `step` of the schedule to the next: chain several and look
     at the latent between them. The input latent is the one at level `step` (NoisyLatent gives level 0)."""
@@ -108,8 +125,9 @@ class SamplerStep(Node):
         if step >= sigmas.steps:
             raise NodeError(f"step {step} is past the end of a {sigmas.steps}-step schedule (steps count from 0)",
                             input="step")
-        run = _Run(model, conditioning, latent, ctx)
-        img = run.denoise(run.pack(latent.samples), sigmas.values[step:step + 2])
+        with _borrow(model, conditioning, latent, ctx):
+            run = _Run(model, conditioning, latent, ctx)
+            img = run.denoise(run.pack(latent.samples), sigmas.values[step:step + 2])
         return run.unpack(img)
 
 
@@ -129,15 +147,16 @@ class Sampler(Node):
 
         if not sigmas.values or sigmas.steps == 0:
             return latent
-        run = _Run(model, conditioning, latent, ctx)
-        start = img2img_start(latent.samples, noise.for_latent(latent), sigmas.values[0])
-        ctx.progress(0, sigmas.steps)
+        with _borrow(model, conditioning, latent, ctx):
+            run = _Run(model, conditioning, latent, ctx)
+            start = img2img_start(latent.samples, noise.for_latent(latent), sigmas.values[0])
+            ctx.progress(0, sigmas.steps)
 
-        def after_step(i, n, x, x0):
-            preview = latent_preview(run.unpack(x0).samples, preview_vae)
-            ctx.progress(i + 1, n, preview)  # raises Interrupted when the run was stopped
+            def after_step(i, n, x, x0):
+                preview = latent_preview(run.unpack(x0).samples, preview_vae, ctx)
+                ctx.progress(i + 1, n, preview)  # raises Interrupted when the run was stopped
 
-        img = run.denoise(run.pack(start), sigmas.values, callback=after_step)
+            img = run.denoise(run.pack(start), sigmas.values, callback=after_step)
         return run.unpack(img)
 
 

@@ -56,6 +56,13 @@ class BasicScheduler(Node):
               Float("denoise", 1.0, min=0.0, max=1.0, step=0.01)]
     outputs = [Output("sigmas", "SIGMAS")]
 
+    @classmethod
+    def check(cls, ctx, steps=1, denoise=1.0, **_):
+        from flux_core.sampling import denoise_schedule_problem
+
+        problem = denoise_schedule_problem(steps, denoise)
+        return [("denoise", problem)] if problem else None
+
     def run(self, ctx, model, scheduler, steps, denoise):
         return Sigmas(tuple(model_sigmas(model, steps, denoise)))
 

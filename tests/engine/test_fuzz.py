@@ -1,11 +1,15 @@
-"""Mutated and garbage documents always give a structured WorkflowError, never another exception."""
+"""Mutated and garbage documents always give a structured WorkflowError, never another exception;
+whatever loads saves as strict JSON and loads back equal."""
 import copy
 import json
+import struct
+import zlib
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from flux_core import Executor, RunFailed, load_workflow
-from flux_core.workflow import WorkflowError
+from flux_core import Executor, RunFailed, limits, load_workflow
+from flux_core.pnginfo import WORKFLOW_KEY
+from flux_core.workflow import WorkflowError, dumps_document, loads_document, parse_document, read_document
 
 from .conftest import doc
 
@@ -14,8 +18,24 @@ BASE = doc([("x", "Number", {"value": 2}), ("y", "Number", {"value": 3}), ("add"
            [("x", "value", "add", "a"), ("y", "value", "add", "b"), ("add", "sum", "f", "value"),
             ("f", "value", "out", "value")])
 
+def nested(depth, leaf=0):
+    for _ in range(depth):
+        leaf = [leaf]
+    return leaf
+
+
+# values at and past every limit: huge whole numbers, NaN/inf, lone surrogates, keys that are not text,
+# deep nesting (beyond the interpreter's recursion limit too), long texts, Python values JSON cannot hold
+# (huge whole numbers are built by a map: hypothesis cannot print them in a strategy's description)
+hostile = st.integers(4301, 6000).map(lambda n: 10 ** n) | st.integers(4301, 6000).map(lambda n: -(10 ** n)) \
+    | st.sampled_from([limits.MAX_INT, limits.MAX_INT + 1, -limits.MAX_INT - 1,
+                           float("nan"), float("inf"), float("-inf"), "\ud800", "a" * (limits.MAX_STRING_CHARS + 1),
+                           (1, 2), {1, 2}, b"bytes", ".", "./", ""]) \
+    | st.integers(2, 3000).map(nested) \
+    | st.builds(lambda k, v: {k: v}, st.none() | st.integers() | st.just((1,)), st.integers())
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | st.text(max_size=8)
+    | hostile,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=10)
 
@@ -55,6 +75,12 @@ def mutated(draw):
     return d
 
 
+def assert_saves_and_reloads_equal(workflow):
+    text = dumps_document(workflow)
+    json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(AssertionError(f"bare {c} in saved JSON")))
+    assert loads_document(text.encode("utf-8")).to_dict() == workflow.to_dict()
+
+
 def run_checked(registry, document):
     try:
         Executor(registry).run(document)
@@ -86,3 +112,61 @@ def test_garbage_text_gives_structured_errors(registry, text):
         load_workflow(text if text.lstrip().startswith("{") else "{" + text, registry=registry)
     except WorkflowError as e:
         assert e.problems
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=mutated())
+def test_every_document_that_loads_saves_and_reloads_equal(document):
+    try:
+        workflow = parse_document(document)
+    except WorkflowError:
+        return
+    assert_saves_and_reloads_equal(workflow)
+
+
+TOKENS = ["NaN", "Infinity", "-Infinity", "1e999", "7" * 5000, "[" * 3000, "\"\\ud800\"", "null", "{}", "-0",
+          "9" * (limits.MAX_INT_DIGITS + 1), str(limits.MAX_INT), "1e308", "\"\\u0000\""]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_json_text_gives_structured_errors_or_reloads_equal(registry, data):
+    text = dumps_document(BASE)
+    spots = [i + 2 for i in range(len(text)) if text.startswith(": ", i)]
+    pos = data.draw(st.sampled_from(spots))
+    end = min((text.find(c, pos) for c in ",\n}" if text.find(c, pos) >= 0), default=len(text))
+    token = data.draw(st.sampled_from(TOKENS))
+    mutant = (text[:pos] + token + text[end:]).encode("utf-8", "surrogatepass")
+    try:
+        workflow = loads_document(mutant)
+    except WorkflowError as e:
+        assert e.problems
+        return
+    assert_saves_and_reloads_equal(workflow)
+    run_checked(registry, workflow)
+
+
+def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+@settings(max_examples=150, deadline=None)
+@given(kind=st.sampled_from([b"iTXt", b"zTXt", b"tEXt"]), cut=st.integers(0, 400), compress=st.booleans(),
+       junk=st.binary(max_size=12))
+def test_broken_png_text_chunks_give_structured_errors(tmp_path_factory, kind, cut, compress, junk):
+    text = dumps_document(BASE).encode()
+    payload = zlib.compress(text) if compress else text
+    header = {b"iTXt": b"\x01\x00\0\0" if compress else b"\x00\x00\0\0", b"zTXt": b"\x00", b"tEXt": b""}[kind]
+    if kind == b"zTXt":
+        payload = zlib.compress(text)
+    body = (WORKFLOW_KEY.encode() + b"\0" + header + payload)[:cut] + junk
+    picture = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)) + chunk(kind, body)
+               + chunk(b"IEND", b""))
+    path = tmp_path_factory.mktemp("png") / "p.png"
+    path.write_bytes(picture)
+    try:
+        workflow = read_document(path)
+    except WorkflowError as e:
+        assert e.problems and all(p.message for p in e.problems)
+        return
+    assert_saves_and_reloads_equal(workflow)

@@ -47,7 +47,9 @@ def two_adders(k1=3.0, k2=None, x=5.0):
 
 
 def runs_of(prefix=""):
-    return sorted(nid for nid, _ in testpack.RUNS if nid.startswith(prefix))
+    """Node ids computed since RUNS was cleared; output nodes (Sink) are left out: they run on every run by
+    design (their result belongs to the run that asked for it), so they say nothing about caching."""
+    return sorted(nid for nid, ntype in testpack.RUNS if nid.startswith(prefix) and ntype != "Sink")
 
 
 def problems(excinfo, code=None):
@@ -128,7 +130,7 @@ def test_editing_one_instance_reruns_only_that_instance(registry):
     ex.run(two_adders(k1=3.0, k2=4.0))
     testpack.RUNS.clear()
     result = ex.run(two_adders(k1=3.0, k2=9.0))
-    assert runs_of() == ["a2/add", "a2/k", "s2"]
+    assert runs_of() == ["a2/add", "a2/k"]
     assert result.ui["s2"]["value"] == 14.0 and result.ui["s1"]["value"] == 8.0
 
 
@@ -144,7 +146,7 @@ def test_editing_the_definition_reruns_only_what_depends_on_the_edit(registry):
     edited["subgraphs"]["adder"]["nodes"][2]["widgets"]["value"] = 7  # "side": nothing but "show" uses it
     ex.run(edited)
     runs = runs_of()  # a2's copy equals a1's: computed once, by whichever instance comes first
-    assert len(runs) == 2 and {r.split("/")[1] for r in runs} == {"show", "side"}
+    assert len(runs) == 1 and runs[0].split("/")[1] == "side"
     testpack.RUNS.clear()
     ex.run(base)  # back to the old definition: everything is still cached
     assert runs_of() == []
@@ -158,7 +160,7 @@ def test_a_subgraph_run_caches_like_the_same_flat_graph(registry):
                 ("s", "Sink", {})],
                [("n", "value", "add", "a"), ("k", "value", "add", "b"), ("add", "sum", "s", "value")])
     result = ex.run(flat)
-    assert runs_of() == [] and sorted(result.cached) == ["add", "k", "n", "s"]
+    assert runs_of() == [] and sorted(result.cached) == ["add", "k", "n"]  # the output node "s" runs per run
 
 
 # ----------------------------------------------------------------------------- nesting and cycles

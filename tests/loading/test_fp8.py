@@ -188,3 +188,41 @@ def test_fp8_all_in_one_checkpoint(tmp_path, models_dir):
         p.data = p.data.to(torch.bfloat16).float()
     assert_same(vae.encode(image()), ae_ref.encode(image()))
     assert cond.t5_max_length == 512
+
+
+def test_weight_expansion_once_and_per_layer_compute_the_same(tmp_path):
+    """Both fp8 expansion modes give the very same numbers; "once" keeps one expanded copy per layer,
+    refreshed when the stored weight changes, "per_layer" keeps none."""
+    from flux_core.loading import expansion_bytes, set_weight_expansion, weight_expansion
+
+    source = tiny_flux()
+    file, reference = fp8_state(source, torch.float8_e4m3fn, scaled=True)
+    file["scaled_fp8"] = torch.empty(0, dtype=torch.float8_e4m3fn)
+    save(tmp_path / "flux-fp8-scaled.safetensors", file)
+    model = load_diffusion_model(tmp_path / "flux-fp8-scaled.safetensors", device="cpu")
+    assert weight_expansion(model) == "once"  # the default on CPU when it fits (a tiny model always does)
+    layers = [m for m in model.modules() if isinstance(m, CastLinear)]
+    assert all(m.expanded_weight is None for m in layers)  # nothing expanded before the first call
+    inputs = flux_inputs(source.params)
+    expected = run_flux(reference, inputs)
+
+    assert set_weight_expansion(model, "per_layer") == 0
+    assert_same(run_flux(model, inputs), expected)
+    assert all(m.expanded_weight is None for m in layers)
+
+    kept = set_weight_expansion(model, "once")
+    assert kept == expansion_bytes(model) == sum(m.weight.numel() * 4 for m in layers)
+    assert all(m.expanded_weight.dtype == torch.float32 for m in layers)
+    assert_same(run_flux(model, inputs), expected)
+    assert "expanded_weight" not in "".join(model.state_dict())
+
+    # a changed stored weight is expanded again, in either mode
+    with torch.no_grad():
+        model.img_in.weight.copy_((model.img_in.weight.float() * 0.5).to(torch.float8_e4m3fn))
+        reference.img_in.weight.mul_(0.5)
+    once = run_flux(model, inputs)
+    set_weight_expansion(model, "per_layer")
+    assert torch.equal(once, run_flux(model, inputs))
+    assert_same(once, run_flux(reference, inputs))
+    with pytest.raises(ValueError, match="per_layer"):
+        set_weight_expansion(model, "sometimes")

@@ -53,3 +53,19 @@ def test_folder_without_vocabulary_is_not_a_tokenizer(tmp_path, models_dir):
         find_tokenizer("clip", tmp_path / "clip.safetensors", models_dir)
     with pytest.raises(ModelLoadError, match=r"clip_l: not a CLIP tokenizer folder"):
         load_tokenizer_folder(broken, "clip")
+
+
+def test_tokenizer_is_built_once_per_folder_and_again_when_a_file_changes(models_dir):
+    import os
+
+    from flux_core.loading.tokenizers import load_tokenizer_folder
+
+    folder = models_dir / "tokenizers" / "clip_l"
+    first = load_tokenizer_folder(folder, "clip")
+    assert load_tokenizer_folder(folder, "clip") is first  # unchanged folder: no second build
+    config = folder / "tokenizer_config.json"
+    config.write_text(config.read_text().replace('"model_max_length": 8192', '"model_max_length": 99'))
+    os.utime(config, ns=(os.stat(config).st_atime_ns, os.stat(config).st_mtime_ns + 10**9))
+    changed = load_tokenizer_folder(folder, "clip")
+    assert changed is not first and changed.model_max_length == 99 and first.model_max_length == 8192
+    assert load_tokenizer_folder(folder, "clip") is changed

@@ -35,7 +35,7 @@ def test_caching_as_a_user_sees_it(executor):
     first = executor.run(shipped("flux-schnell.json"))
     assert {"model", "text_encoders", "vae"} <= set(first.executed)
     again = executor.run(shipped("flux-schnell.json"))
-    assert again.executed == []  # each model loaded once
+    assert again.executed == ["save"]  # each model loaded once; the output node runs for every run
     seed = executor.run(shipped("flux-schnell.json", **{"noise.seed": 7}))
     assert sorted(seed.executed) == ["decode", "noise", "sampler", "save"]
     prompt = executor.run(shipped("flux-schnell.json", **{"noise.seed": 7, "prompt.text": "a red fox"}))
@@ -187,3 +187,22 @@ def test_load_image_reports_a_broken_picture_and_fits_sizes(executor, tmp_path):
     with pytest.raises(RunFailed) as e:
         executor.run(doc)
     assert e.value.input == "image" and "broken.png" in e.value.message
+
+
+@pytest.mark.parametrize("denoise", [1e-9, 1e-6])
+def test_a_tiny_denoise_is_refused_before_anything_runs(executor, denoise):
+    """steps / denoise levels are built to keep their tail; 1e-9 once meant billions of levels and a hang."""
+    doc = shipped("flux-dev.json", **{"scheduler.denoise": denoise})
+    with pytest.raises(WorkflowError) as e:
+        executor.run(doc)
+    found = [p for p in e.value.problems if p.node == "scheduler"]
+    assert found and found[0].input == "denoise" and "at most 100,000" in found[0].message
+
+
+def test_a_small_denoise_within_the_limit_still_schedules():
+    from flux_core.sampling import MAX_SCHEDULE_LENGTH, schedule_for_denoise
+
+    sigmas = schedule_for_denoise(4, 256, 4 / MAX_SCHEDULE_LENGTH)
+    assert len(sigmas) == 5 and sigmas[0] < 0.01
+    with pytest.raises(ValueError, match="denoise"):
+        schedule_for_denoise(4, 256, 1e-9)

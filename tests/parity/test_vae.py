@@ -97,3 +97,18 @@ def test_symmetric_downsample_padding_would_be_caught(monkeypatch):
 def test_bad_group_count_is_a_clear_error():
     with pytest.raises(ValueError, match="groups"):
         AutoEncoder(AutoEncoderParams(ch=24, ch_mult=(1,), num_res_blocks=1, z_channels=4, norm_groups=32))
+
+
+def test_inference_mode_path_matches_diffusers(pair):
+    """Without autograd the blocks work in place and in channels-last order; same numbers as diffusers."""
+    ours, ref = pair
+    f = ours.downscale
+    z = torch.randn(1, 4, 40 // f, 24 // f, generator=torch.Generator().manual_seed(4))
+    x = torch.rand(1, 3, 40, 24, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    with torch.inference_mode():
+        decoded, encoded = ours.decode(z), ours.encode(x)
+        expected_decoded = ref.decode(z / 0.3611 + 0.1159).sample
+        expected_encoded = (ref.encode(x).latent_dist.mode() - 0.1159) * 0.3611
+    assert decoded.is_contiguous() and encoded.is_contiguous()
+    torch.testing.assert_close(decoded, expected_decoded, **TOL)
+    torch.testing.assert_close(encoded, expected_encoded, **TOL)

@@ -23,6 +23,14 @@ def _picture(width: int, height: int, level: int) -> Image.Image:
     return img
 
 
+def _as_image(picture: Image.Image):
+    """IMAGE socket values are float tensors [1, H, W, 3] in 0..1 (checked after every run)."""
+    import numpy as np
+    import torch
+
+    return torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0)[None]
+
+
 class SlowSteps(Node):
     """Counts up with a pause and a preview per step; long enough to watch or stop."""
 
@@ -49,7 +57,7 @@ class TestPicture(Node):
         for i in range(3):
             time.sleep(delay)
             ctx.progress(i + 1, 3, _picture(width, height, seed + 60 * i))
-        return _picture(width, height, seed)
+        return _as_image(_picture(width, height, seed))
 
 
 class WritePicture(Node):
@@ -63,7 +71,7 @@ class WritePicture(Node):
     def run(self, ctx, image, prefix):
         ctx.output_dir.mkdir(parents=True, exist_ok=True)
         path = ctx.output_dir / f"{prefix}-{ctx.node_id}-{time.time_ns()}.png"
-        image.save(path)
+        Image.fromarray((image[0].numpy() * 255).round().astype("uint8")).save(path)
         ctx.show(images=[str(path)])
         return {}
 

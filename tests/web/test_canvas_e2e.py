@@ -507,3 +507,22 @@ def test_upload_a_picture_for_load_image(page, tmp_path, module_executor):
     page.click('[data-action="run"]')
     page.wait_for_selector('.fw-node[data-node-id="s"][data-status="done"]')
     assert "[0.0392, 0.7843, 0.1176]" in node(page, "s").locator(".fw-text").text_content()  # the uploaded green
+
+
+def test_stop_also_cancels_the_run_waiting_behind_this_tabs_run(page, tmp_path):
+    open_workflow(page, doc([("slow", "SlowSteps", {"steps": 60, "delay": 0.1}, (0, 0)),
+                             ("s", "ShowValue", {}, (420, 0))], [("slow", "count", "s", "value")]), tmp_path)
+    page.click('[data-action="run"]')
+    page.wait_for_selector('.fw-node[data-node-id="slow"][data-status="running"]')
+    number = node(page, "slow").locator('input[data-widget="steps"]')
+    number.fill("2")
+    number.press("Tab")
+    page.click('[data-action="run"]')  # waits behind the first run
+    page.wait_for_timeout(500)
+    assert node(page, "slow").get_attribute("data-status") == "running"  # the waiting run does not take over
+    page.click('[data-action="stop"]')
+    page.wait_for_selector('.fw-root[data-run-status="interrupted"]')
+    page.wait_for_timeout(1500)  # the waiting run would have finished in 0.2 s had it started
+    assert page.locator(".fw-root").get_attribute("data-run-status") == "interrupted"
+    assert node(page, "s").locator(".fw-text").is_hidden()
+    assert page.locator(".fw-root").get_attribute("data-running") == "0"

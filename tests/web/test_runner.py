@@ -40,7 +40,7 @@ def test_a_run_streams_node_states_and_ends_with_the_value_shown(executor, publi
     assert all(s["status"] not in FINAL for s in seen[:-1])
     # the second run of the same graph comes from the cache
     again = states(runner, graph)[-1]
-    assert {s["status"] for s in again["nodes"].values()} == {"cached"}
+    assert {nid: s["status"] for nid, s in again["nodes"].items()} == {"a": "cached", "b": "cached", "show": "done"}
     assert again["nodes"]["show"]["text"] == repr(42.5)
 
 
@@ -163,9 +163,11 @@ def test_two_tabs_share_the_cache_but_never_see_each_others_nodes(executor, publ
     assert ids1 == {"a1", "s1"} and ids2 == {"a2", "s2"}
     finals = [out1["states"][-1], out2["states"][-1]]
     assert [f["status"] for f in finals] == ["success", "success"]
-    # same work under other ids: whichever ran second took every node from the shared cache
-    statuses = sorted(tuple(sorted(n["status"] for n in f["nodes"].values())) for f in finals)
-    assert statuses == [("cached", "cached"), ("done", "done")]
+    # same work under other ids: whichever ran second took the computation from the shared cache; the
+    # output node ran for each tab (its result belongs to the run that asked for it)
+    statuses = sorted((f["nodes"].get("a1", f["nodes"].get("a2"))["status"],
+                       f["nodes"].get("s1", f["nodes"].get("s2"))["status"]) for f in finals)
+    assert statuses == [("cached", "done"), ("done", "done")]
 
 
 def test_text_from_the_browser_is_never_read_as_a_server_path(executor, publisher, tmp_path):
@@ -176,3 +178,51 @@ def test_text_from_the_browser_is_never_read_as_a_server_path(executor, publishe
         final = states(runner, sent)[-1]
         assert final["status"] == "invalid"
         assert [p["code"] for p in final["problems"]] == ["not_an_object"]
+
+
+def test_a_stop_while_queued_cancels_the_run_before_it_starts(executor, publisher):
+    runner = CanvasRunner(executor, publisher, yield_interval=0.02)
+    busy = doc([("slow", "SlowSteps", {"steps": 100, "delay": 0.02}), ("s", "ShowValue", {})],
+               [("slow", "count", "s", "value")])
+    waiting = doc([("v", "IntValue", {"value": 7}), ("w", "ShowValue", {})], [("v", "value", "w", "value")])
+    t1, out1 = _run_in_thread(runner, busy, "tab-A")
+    deadline = time.time() + 10
+    while time.time() < deadline and not any(st["nodes"].get("slow", {}).get("status") == "running"
+                                              for st in out1["states"]):
+        time.sleep(0.02)
+    t2, out2 = _run_in_thread(runner, waiting, "tab-B")
+    while time.time() < deadline and not any("ahead" in st["message"] for st in out2["states"]):
+        time.sleep(0.02)
+    assert runner.stop(None) is False and runner.stop("") is False  # no session: nothing is stopped
+    assert runner.stop("tab-B") is True  # B's run is still waiting for A's
+    t2.join(10)
+    final = out2["states"][-1]
+    assert final["status"] == "interrupted" and final["message"] == "stopped before it started"
+    assert "w" not in final["nodes"] and "text" not in json.dumps(final)  # it never ran
+    assert t1.is_alive()  # A's run was not touched
+    assert runner.stop("tab-A") is True
+    t1.join(10)
+    assert out1["states"][-1]["status"] == "interrupted"
+    # the board is empty again and the executor serves the next run normally
+    assert states(runner, waiting, session="tab-B")[-1]["status"] == "success"
+    assert runner.board.jobs_of("tab-A") == [] and runner.board.jobs_of("tab-B") == []
+
+
+def test_a_client_that_goes_away_stops_its_run_and_frees_the_executor(executor, publisher):
+    runner = CanvasRunner(executor, publisher, yield_interval=0.02)
+    graph = doc([("slow", "SlowSteps", {"steps": 500, "delay": 0.02}), ("s", "ShowValue", {})],
+                [("slow", "count", "s", "value")])
+    events = []
+    executor.subscribe(events.append)
+    gen = runner.run(graph, session="tab-gone")
+    for state in gen:
+        if state["nodes"].get("slow", {}).get("status") == "running":
+            break
+    gen.close()  # what Gradio does when the browser tab closes
+    deadline = time.time() + 5
+    while time.time() < deadline and not any(e["type"] == "run_interrupted" for e in events):
+        time.sleep(0.02)
+    assert any(e["type"] == "run_interrupted" for e in events)
+    assert runner.board.jobs_of("tab-gone") == []
+    quick = doc([("v", "IntValue", {"value": 1}), ("w", "ShowValue", {})], [("v", "value", "w", "value")])
+    assert states(runner, quick, session="tab-next")[-1]["status"] == "success"

@@ -21,8 +21,20 @@ function refreshToolbar() {
   root.querySelector('[data-action="redo"]').disabled = redoStack.length === 0;
   root.dataset.running = currentRun && !finishedRuns.has(currentRun) ? "1" : "0";
 }
+const FINAL_STATUSES = ["success", "error", "interrupted", "invalid"];
 function applyRunState(state) {
   if (!state || typeof state !== "object" || !state.run_id) return;
+  if (state.run_id !== currentRun && currentRun && !finishedRuns.has(currentRun) &&
+      !Object.keys(state.nodes || {}).length) {
+    // another run of this tab still waiting for the executor (or stopped before it started): the running
+    // run keeps the canvas; only the count of waiting runs changes
+    if (FINAL_STATUSES.includes(state.status) && !finishedRuns.has(state.run_id)) {
+      finishedRuns.add(state.run_id);
+      pendingRuns = Math.max(0, pendingRuns - 1);
+    }
+    refreshToolbar();
+    return;
+  }
   const fresh = state.run_id !== currentRun;
   if (fresh) {
     currentRun = state.run_id;
@@ -59,7 +71,7 @@ function applyRunState(state) {
     const txt = e.querySelector(".fw-text");
     if (next.text !== undefined) { txt.textContent = next.text; txt.hidden = !next.text; }
   }
-  const final = ["success", "error", "interrupted", "invalid"].includes(state.status);
+  const final = FINAL_STATUSES.includes(state.status);
   if (final && !finishedRuns.has(state.run_id)) {
     finishedRuns.add(state.run_id);
     pendingRuns = Math.max(0, pendingRuns - 1);
@@ -130,8 +142,11 @@ const savedView = graph.extra && graph.extra.view;
 if (savedView && isFinite(savedView.zoom) && savedView.zoom > 0) { view = Object.assign({}, savedView); applyView(); }
 else requestAnimationFrame(fitView);
 watch("value", () => acceptOutsideValue(props.value));  // undoable, never a silent loss (persist.js)
-watch("run_state", () => applyRunState(props.run_state));
-watch("catalogue", () => { setCatalogue(props.catalogue); renderAll(); });
+// Prop names are built, not written as quoted literals: gr.HTML treats every quoted word in this code
+// as a custom event name, and Gradio then sends that event's Python handle (not JSON) with each update
+// of the prop, which breaks the plain HTTP API (/gradio_api/call/run_graph).
+watch(["run", "state"].join("_"), () => applyRunState(props.run_state));
+watch(["cata", "logue"].join(""), () => { setCatalogue(props.catalogue); renderAll(); });
 new ResizeObserver(() => drawWires()).observe(stage);
 setStatus(graph.nodes.length ? "ready" : "empty canvas: add nodes with + Add node or double-click");
 if (graph.nodes.length) {

@@ -4,7 +4,7 @@
 // JS_PARTS) into the body of Gradio's js_on_load,
 // with `element`, `trigger`, `props`, `server`, `upload` and `watch` in scope; they share one scope.
 // Events fired to Python: 'run_graph' and 'stop_run'.
-// Props read: 'value' (the workflow document), 'catalogue', 'run_state', 'notice'.
+// Props read: value (the workflow document), catalogue, run_state, notice (see run.js on why unquoted).
 // Rule: user text reaches the DOM only through textContent / attribute values, never as HTML.
 
 const root = element.querySelector(".fw-root");

@@ -1,0 +1,115 @@
+"""Who owns which run on a shared server, and which run has the executor: the one place that knows.
+
+Every run is submitted as a `Job` with an owner: the client that started it (a browser tab's Gradio
+session, an API caller's session). Only that owner can stop it. The board hands the executor to one job
+at a time, first come first served, so a run that waits is known here and a stop cancels it before it
+starts. A caller without a session owns nothing: it can start runs but stop none.
+
+Built for the canvas (`CanvasRunner`) and meant to be reused as is by an HTTP API.
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class Job:
+    id: str
+    owner: str
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    status: str = "queued"  # queued | running | ended
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop_requested.is_set()
+
+
+class RunBoard:
+    """Jobs by owner, a first-come queue for the executor, and stopping that respects ownership.
+
+    `interrupt` is called (under the board's lock) when the running job is stopped; it must stop only the
+    executor's current run, which is always the running job's because only that job may start one."""
+
+    def __init__(self, interrupt: Callable[[], None]):
+        self._interrupt = interrupt
+        self._cond = threading.Condition()
+        self._jobs: dict[str, Job] = {}
+        self._waiting: deque[Job] = deque()
+        self._running: Job | None = None
+
+    def submit(self, owner: str | None) -> Job:
+        """A new job at the back of the queue. No owner: a private one nobody else can name."""
+        job_id = uuid.uuid4().hex[:12]
+        job = Job(job_id, owner or f"anonymous-{job_id}")
+        with self._cond:
+            self._jobs[job.id] = job
+            self._waiting.append(job)
+        return job
+
+    def owner_of(self, job_id: str) -> str | None:
+        with self._cond:
+            job = self._jobs.get(job_id)
+            return job.owner if job else None
+
+    def jobs_of(self, owner: str) -> list[Job]:
+        with self._cond:
+            return [j for j in self._jobs.values() if j.owner == owner]
+
+    def ahead_of(self, job: Job) -> int:
+        """How many runs will have the executor before this one (the running one included)."""
+        with self._cond:
+            if job.status != "queued":
+                return 0
+            return list(self._waiting).index(job) + (self._running is not None) if job in self._waiting else 0
+
+    def wait_turn(self, job: Job, timeout: float) -> bool:
+        """True once the job holds the executor (it is then "running"); False on timeout or when stopped."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: job.stopped or (self._running is None and self._waiting
+                                                               and self._waiting[0] is job), timeout)
+            if not ok or job.stopped:
+                return False
+            self._waiting.popleft()
+            self._running = job
+            job.status = "running"
+            return True
+
+    def stop(self, owner: str | None) -> list[str]:
+        """Stop every job of this owner, waiting or running; the ids stopped. No owner stops nothing."""
+        if not owner:
+            return []
+        with self._cond:
+            mine = [j for j in self._jobs.values() if j.owner == owner and j.status != "ended"]
+            for job in mine:
+                job.stop_requested.set()
+                if job is self._running:
+                    self._interrupt()
+            self._cond.notify_all()
+            return [j.id for j in mine]
+
+    def stop_job(self, job: Job) -> None:
+        """Stop one job (its own client went away)."""
+        with self._cond:
+            if job.status == "ended":
+                return
+            job.stop_requested.set()
+            if job is self._running:
+                self._interrupt()
+            self._cond.notify_all()
+
+    def finish(self, job: Job) -> None:
+        """The job is over (ran, failed, stopped or cancelled); the next one may have the executor."""
+        with self._cond:
+            job.status = "ended"
+            if self._running is job:
+                self._running = None
+            try:
+                self._waiting.remove(job)
+            except ValueError:
+                pass
+            self._jobs.pop(job.id, None)
+            self._cond.notify_all()
