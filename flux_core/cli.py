@@ -124,8 +124,44 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--root-path", default="", help="sub-path when served behind a proxy")
     serve.add_argument("--device", type=_device, default=None)
     memory_flags(serve)
+    api_flags(serve)
     common(serve)
+
+    sweep = sub.add_parser("sweep", help="run a workflow once per cell of a grid of overrides (docs/api.md)")
+    memory_flags(sweep)
+    sweep.add_argument("workflow")
+    sweep.add_argument("--vary", action="append", default=[], metavar="ID.INPUT=VALUES",
+                       help="an axis of the grid: 1..100, 1..100..10, a,b,c or @file.txt (repeatable)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="ID.INPUT=VALUE",
+                       help="change a widget value in every cell (repeatable)")
+    sweep.add_argument("--output", dest="outputs", action="append", default=None, metavar="NODE_ID")
+    sweep.add_argument("--output-dir", default="output")
+    sweep.add_argument("--device", type=_device, default=None)
+    sweep.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
+    sweep.add_argument("--ray", default=None, metavar="auto|ADDRESS|local",
+                       help="run the cells on a Ray cluster (pip install 'fluxwire[ray]'); local starts one here")
+    sweep.add_argument("--ray-actors", type=int, default=2, help="long-lived actors, each keeping models loaded")
+    sweep.add_argument("--ray-gpus", type=float, default=0, help="GPUs per actor (1: one actor per GPU)")
+    common(sweep)
+
+    api = sub.add_parser("api", help="serve the HTTP API only, without the canvas (docs/api.md)")
+    api.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    api.add_argument("--port", type=_port, default=7861)
+    api.add_argument("--output-dir", default="output")
+    api.add_argument("--input-dir", default="input")
+    api.add_argument("--device", type=_device, default=None)
+    memory_flags(api)
+    api_flags(api)
+    common(api)
     return p
+
+
+def api_flags(sp):
+    sp.add_argument("--api-token", default=None, metavar="TOKEN",
+                    help="token every API request must carry (required off 127.0.0.1: one is generated and "
+                         "printed when not given)")
+    sp.add_argument("--comfyui-compat", action="store_true",
+                    help="also answer ComfyUI's API (POST /prompt, GET /history/ID, GET /view, /ws)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
     try:
         return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve,
-                "export": cmd_export}[args.command](args)
+                "export": cmd_export, "api": cmd_api, "sweep": cmd_sweep}[args.command](args)
     except SettingError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INVALID
@@ -402,7 +438,65 @@ def cmd_serve(args) -> int:
     from web.app import serve
 
     serve(host=args.host, port=args.port, models_dir=args.models_dir, output_dir=args.output_dir,
-          nodes_dir=args.nodes_dir, root_path=args.root_path)
+          nodes_dir=args.nodes_dir, root_path=args.root_path, api_token=args.api_token,
+          comfyui_compat=args.comfyui_compat)
+    return EXIT_OK
+
+
+def cmd_sweep(args) -> int:
+    """`fluxwire sweep`: every cell on one executor, so models load once; a grid picture and a manifest."""
+    from .executor import Executor
+    from .sweep import grid, parse_vary, run_sweep, write_results
+    from .workflow import WorkflowError, read_document
+
+    executor = Executor(_registry(args), models_dir=args.models_dir, output_dir=Path(args.output_dir),
+                        device=args.device, library_dir=args.library_dir)
+    try:
+        axes = [parse_vary(spec, Path.cwd()) for spec in args.vary]
+        workflow = read_document(args.workflow)
+
+        def progress(cell):
+            print(f"cell {cell.index + 1}: {cell.status} {cell.overrides}"
+                  + (f" ({cell.error})" if cell.error else ""), file=sys.stderr)
+        if args.ray:
+            from .ray_sweep import RaySweep
+            from .workflow import dumps_document
+
+            for cell in grid(axes):  # every cell checked here before any actor starts
+                executor.validate(workflow, {**_parse_overrides(args.overrides), **cell.overrides})
+            cells = RaySweep(json.loads(dumps_document(workflow)), axes, args.output_dir, address=args.ray,
+                             actors=args.ray_actors, actor_gpus=args.ray_gpus,
+                             base_overrides=_parse_overrides(args.overrides), outputs=args.outputs,
+                             models_dir=args.models_dir, on_cell=lambda cell, _: progress(cell)).run()
+        else:
+            cells = run_sweep(executor, workflow, axes, base_overrides=_parse_overrides(args.overrides),
+                              outputs=args.outputs, on_cell=progress)
+    except WorkflowError as e:
+        e.source = e.source or args.workflow
+        _print_problems(e, args.json)
+        return EXIT_INVALID
+    written = write_results(cells, axes, args.output_dir)
+    failed = sum(c.status != "success" for c in cells)
+    if args.json:
+        print(Path(written["manifest"]).read_text())
+    print(f"{len(cells) - failed}/{len(cells)} cells done; grid {written['grid']}, manifest {written['manifest']}",
+          file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_api(args) -> int:
+    """`fluxwire api`: the HTTP API alone (scripts, bots, other apps)."""
+    from .executor import Executor
+
+    if args.device:
+        from .device import set_device
+
+        set_device(args.device)
+    from web.api.server import serve_api
+
+    executor = Executor(_registry(args), models_dir=args.models_dir, output_dir=args.output_dir,
+                        input_dir=args.input_dir)
+    serve_api(executor, host=args.host, port=args.port, token=args.api_token, comfyui_compat=args.comfyui_compat)
     return EXIT_OK
 
 

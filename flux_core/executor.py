@@ -105,6 +105,18 @@ class Executor:
         self._last_checked: tuple[bytes, CheckedGraph] | None = None
 
     # --- public API ---------------------------------------------------------------------------
+    def sibling(self) -> "Executor":
+        """A second executor sharing this one's registry, environment and result cache but with its own
+        run lock and worker: a node that runs part of its own graph again (XYGrid) uses one, since the
+        run it is inside holds this executor's lock. Loaded models and unchanged nodes come from the cache."""
+        other = Executor.__new__(Executor)
+        other.registry, other.env, other.cache = self.registry, self.env, self.cache
+        other.events = ev.EventHub()
+        other._stop, other._worker, other.abandoned_workers = None, None, []
+        other._run_lock = threading.Lock()
+        other._last_checked = None
+        return other
+
     def subscribe(self, listener) -> Any:
         """Call `listener(event_dict)` for every event of every run; returns an unsubscribe function."""
         return self.events.subscribe(listener)
@@ -283,7 +295,8 @@ class Executor:
             for l in graph.links[nid].values():
                 consumers[l.source] += 1
         pinned: set[str] = set()
-        run_info = {"run_id": run_id, "workflow": graph.workflow, "overrides": overrides}
+        # the executor too: a node that runs part of the graph again (XYGrid) borrows its registry and cache
+        run_info = {"run_id": run_id, "workflow": graph.workflow, "overrides": overrides, "executor": self}
         emit(ev.RUN_STARTED, nodes=order, targets=targets)
         current = None
         try:

@@ -335,6 +335,7 @@ class Output:
     name: str
     type: str
     description: str = ""
+    optional: bool = False  # may hold None: a pass-through of an optional input that was left unconnected
 
     def describe(self) -> dict:
         return {"name": self.name, "type": self.type, "description": self.description}
@@ -495,7 +496,7 @@ class Node:
         value is blamed on the node that made it, not on the next node that trips over it."""
         for out in cls.outputs:
             expected = OUTPUT_CHECKS.get(out.type)
-            if expected is None or out.name not in values:
+            if expected is None or out.name not in values or (out.optional and values[out.name] is None):
                 continue
             accepts, what = expected
             value = values[out.name]

@@ -3,4 +3,5 @@
 BUILTIN_PACKS = [
     "nodes.basic",
     "nodes.flux",
+    "nodes.sweep",
 ]

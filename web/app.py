@@ -83,10 +83,25 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, root_path
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, output_dir="output", nodes_dir=None,
-          root_path: str = "", *, block: bool = True, executor: Executor | None = None):
-    """Start the editor (`fluxwire serve`). A non-local host is allowed but warned about: there is no login."""
+          root_path: str = "", *, block: bool = True, executor: Executor | None = None,
+          api: bool = True, api_token: str | None = None, comfyui_compat: bool = False):
+    """Start the editor (`fluxwire serve`). A non-local host is allowed but warned about: there is no login.
+
+    The HTTP API (docs/api.md) is mounted under /api next to the canvas, sharing its executor and queue;
+    off 127.0.0.1 it demands a token (`api_token`, or one generated and printed)."""
     warning = host_warning(host)
     if warning:
         print(f"fluxwire: warning: {warning}", file=sys.stderr)
-    demo = build_app(executor, models_dir=models_dir, output_dir=output_dir, nodes_dir=nodes_dir)
-    return launch(demo, host, port, root_path, block=block)
+    if executor is None:
+        executor = Executor(models_dir=models_dir, output_dir=output_dir, nodes_dir=nodes_dir)
+    demo = build_app(executor)
+    launched = launch(demo, host, port, root_path, block=False)
+    if api:
+        from .api.server import announce_token, mount_api, token_for
+
+        token, generated = token_for(host, api_token)
+        announce_token(token, generated, host)
+        demo.fluxwire_api = mount_api(launched[0], executor, token=token, comfyui_compat=comfyui_compat)
+    if block:
+        demo.block_thread()
+    return launched

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
@@ -40,6 +41,7 @@ class RunBoard:
         self._jobs: dict[str, Job] = {}
         self._waiting: deque[Job] = deque()
         self._running: Job | None = None
+        self._paused = False
 
     def submit(self, owner: str | None) -> Job:
         """A new job at the back of the queue. No owner: a private one nobody else can name."""
@@ -69,13 +71,48 @@ class RunBoard:
     def wait_turn(self, job: Job, timeout: float) -> bool:
         """True once the job holds the executor (it is then "running"); False on timeout or when stopped."""
         with self._cond:
-            ok = self._cond.wait_for(lambda: job.stopped or (self._running is None and self._waiting
-                                                               and self._waiting[0] is job), timeout)
+            ok = self._cond.wait_for(lambda: job.stopped or (self._running is None and not self._paused
+                                                               and self._waiting and self._waiting[0] is job),
+                                     timeout)
             if not ok or job.stopped:
                 return False
             self._waiting.popleft()
             self._running = job
             job.status = "running"
+            return True
+
+    # --- the queue as a whole (HTTP API: list, reorder, pause, resume) ---------------------------------
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_paused(self, paused: bool) -> None:
+        """A paused board lets the running job finish but hands the executor to nobody else."""
+        with self._cond:
+            self._paused = paused
+            self._cond.notify_all()
+
+    def running(self) -> Job | None:
+        return self._running
+
+    def waiting(self) -> list[Job]:
+        """The jobs waiting for the executor, next first."""
+        with self._cond:
+            return list(self._waiting)
+
+    def get(self, job_id: str) -> Job | None:
+        with self._cond:
+            return self._jobs.get(job_id)
+
+    def move(self, job_id: str, position: int) -> bool:
+        """Put a waiting job at `position` (0 = next; past the end = last). False if it is not waiting."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None or job not in self._waiting:
+                return False
+            self._waiting.remove(job)
+            self._waiting.insert(max(0, min(position, len(self._waiting))), job)
+            self._cond.notify_all()
             return True
 
     def stop(self, owner: str | None) -> list[str]:
@@ -113,3 +150,16 @@ class RunBoard:
                 pass
             self._jobs.pop(job.id, None)
             self._cond.notify_all()
+
+
+_boards: "weakref.WeakKeyDictionary[object, RunBoard]" = weakref.WeakKeyDictionary()
+_boards_lock = threading.Lock()
+
+
+def board_for(executor) -> RunBoard:
+    """The one board of an executor, so the canvas and the HTTP API of a server share one queue."""
+    with _boards_lock:
+        board = _boards.get(executor)
+        if board is None:
+            board = _boards[executor] = RunBoard(executor.interrupt)
+        return board

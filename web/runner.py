@@ -30,7 +30,7 @@ from flux_core.executor import Executor, RunFailed, RunInterrupted
 from flux_core.pnginfo import WORKFLOW_KEY, text_chunks
 from flux_core.workflow import Problem, Workflow, WorkflowError, dumps_document, parse_document
 
-from .jobs import Job, RunBoard
+from .jobs import Job, RunBoard, board_for
 from .limits import check_document_size
 
 PREVIEW_PIXELS = 256  # longest side of the live preview sent to the browser
@@ -122,7 +122,7 @@ class CanvasRunner:
         self.executor = executor
         self.publisher = publisher or ImagePublisher()
         self.yield_interval = yield_interval
-        self.board = board or RunBoard(executor.interrupt)
+        self.board = board or board_for(executor)
 
     # --- stopping -----------------------------------------------------------------------------
     def stop(self, session: str | None) -> bool:

@@ -100,7 +100,7 @@ class LoadLoRA(Node):
               ModelFile("lora_name", "loras", "lora.safetensors"),
               _strength("strength_model", "how strongly the LoRA changes the diffusion model; 0 = off, <0 inverts"),
               _strength("strength_clip", "how strongly the LoRA changes the text encoders")]
-    outputs = [Output("model", "MODEL"), Output("text_encoders", "TEXT_ENCODER"),
+    outputs = [Output("model", "MODEL"), Output("text_encoders", "TEXT_ENCODER", optional=True),
                Output("summary", "STRING", "what was patched, and every key that matched nothing")]
 
     @classmethod

@@ -129,17 +129,12 @@ def test_ram_budget_releases_idle_models_and_reloads_them_bit_identically():
 
 
 def test_fp8_layers_are_told_to_expand_once_only_when_the_expanded_weights_fit():
-    """The seam for CastLinear's expansion switch: any layer with ``set_weight_expansion`` gets the choice."""
+    """The manager drives CastLinear's switch: "once" (keep an expanded copy) only when that copy fits the
+    device room next to the fp8 weights, else "per_layer"."""
     from flux_core.loading.fp8 import CastLinear
 
-    class SwitchableCastLinear(CastLinear):
-        mode = None
-
-        def set_weight_expansion(self, mode):
-            self.mode = mode
-
     def model():
-        layers = nn.Sequential(*[SwitchableCastLinear(64, 64, True, None) for _ in range(4)])
+        layers = nn.Sequential(*[CastLinear(64, 64, True, None) for _ in range(4)])
         for layer in layers:
             layer.weight = nn.Parameter(torch.randn(64, 64).to(torch.float8_e4m3fn), requires_grad=False)
             layer.bias = nn.Parameter(torch.zeros(64), requires_grad=False)
@@ -152,8 +147,10 @@ def test_fp8_layers_are_told_to_expand_once_only_when_the_expanded_weights_fit()
         manager.adopt(m, "fp8")
         with manager.borrow(m):
             m(torch.randn(2, 64))
-    assert {layer.mode for layer in roomy} == {"once"}
-    assert {layer.mode for layer in tight} == {"per_layer"}
+    assert {layer.expansion for layer in roomy} == {"once"}
+    assert all(layer.expanded_weight is not None for layer in roomy)
+    assert {layer.expansion for layer in tight} == {"per_layer"}
+    assert all(layer.expanded_weight is None for layer in tight)
 
 
 def test_a_model_nobody_holds_is_forgotten_with_its_device_copies():

@@ -1,0 +1,1 @@
+"""`fluxwire` as an import name for scripts: the API client lives at `fluxwire.client` (see flux_core)."""
