@@ -233,6 +233,7 @@ def _print_problems(err, as_json: bool) -> None:
 
 
 def cmd_validate(args) -> int:
+    from .node_modes import apply_modes
     from .validation import check
     from .workflow import WorkflowError, read_document
     from .context import Environment
@@ -240,7 +241,8 @@ def cmd_validate(args) -> int:
     registry = _registry(args)
     try:
         workflow = read_document(args.workflow)
-        check(workflow, registry, Environment(models_dir=args.models_dir, library_dir=args.library_dir))
+        check(apply_modes(workflow, registry), registry,
+              Environment(models_dir=args.models_dir, library_dir=args.library_dir))
     except WorkflowError as e:
         e.source = e.source or args.workflow
         _print_problems(e, args.json)

@@ -29,6 +29,7 @@ from .cache import CacheEntry, ResultCache
 from .context import Environment, Interrupted, NodeContext
 from .node import Node, NodeError, run_node
 from .library import Library
+from .node_modes import apply_modes
 from .registry import Registry, default_registry
 from .subgraphs import expand as expand_subgraphs
 from .validation import CheckedGraph, check, recheck_volatile
@@ -151,7 +152,7 @@ class Executor:
             graph = self._last_checked[1]
             recheck_volatile(graph, self.env)
             return graph
-        wf = as_workflow(workflow)
+        wf = apply_modes(as_workflow(workflow), self.registry)  # bypassed / muted nodes (node_modes.py)
         wf, overrides = expand_subgraphs(wf, self.registry, Library(self.env.library_dir), overrides)
         if overrides:
             wf = self._apply_overrides(wf, overrides)

@@ -17,7 +17,8 @@ from . import limits
 FORMAT = "fluxwire.workflow"
 VERSION = 2  # 2 added subgraphs; documents that use none are still written as version 1
 TOP_LEVEL_KEYS = {"format", "version", "metadata", "nodes", "links", "groups", "subgraphs", "extra"}
-NODE_KEYS = {"id", "type", "version", "widgets", "ui", "properties", "subgraph"}
+NODE_KEYS = {"id", "type", "version", "widgets", "ui", "properties", "subgraph", "mode"}
+NODE_MODES = ("bypass", "mute")  # applied by flux_core.node_modes before checking and running
 LINK_KEYS = {"from", "output", "to", "input"}
 
 
@@ -69,6 +70,7 @@ class NodeSpec:
     ui: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
     subgraph: Any = None  # a `subgraph_document.SubgraphRef` on nodes of type "Subgraph"
+    mode: str | None = None  # "bypass" (inputs passed through by type) or "mute" (dropped); see node_modes.py
 
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"id": self.id, "type": self.type, "widgets": self.widgets}
@@ -80,6 +82,8 @@ class NodeSpec:
             d["ui"] = self.ui
         if self.properties:
             d["properties"] = self.properties
+        if self.mode:
+            d["mode"] = self.mode
         return d
 
 
@@ -308,10 +312,14 @@ def _parse_node(raw: Any, index: int, problems: list[Problem]) -> NodeSpec | Non
             ref = parse_ref(raw["subgraph"], nid, problems)
             if version is not None:
                 problems.append(Problem('a "Subgraph" node has no "version"', node=nid, code="bad_version"))
+    mode = raw.get("mode")
+    if mode is not None and mode not in NODE_MODES:
+        problems.append(Problem(f'"mode" is "bypass" or "mute", got {_short(mode)}', node=nid, code="bad_mode"))
     # a node with problems is still returned, so duplicate ids and links to it are judged correctly
     return NodeSpec(id=nid, type=ntype if isinstance(ntype, str) else "",
                     version=version if isinstance(version, int) else None,
-                    widgets=dict(parts["widgets"]), ui=parts["ui"], properties=parts["properties"], subgraph=ref)
+                    widgets=dict(parts["widgets"]), ui=parts["ui"], properties=parts["properties"], subgraph=ref,
+                    mode=mode if mode in NODE_MODES else None)
 
 
 _SIMPLE = {bool, int, str, type(None)}

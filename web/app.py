@@ -40,12 +40,12 @@ class ResultGallery(gr.Gallery):
 
 
 def build_app(executor: Executor | None = None, *, models_dir=None, output_dir="output", nodes_dir=None,
-              title: str = "fluxwire") -> gr.Blocks:
+              title: str = "fluxwire", workflows_dir=None) -> gr.Blocks:
     """The editor page: canvas, then a gallery of the images of the last run."""
     if executor is None:
         executor = Executor(models_dir=models_dir, output_dir=output_dir, nodes_dir=nodes_dir)
     with gr.Blocks(title=title, fill_width=True) as demo:
-        canvas = NodeCanvas(executor=executor, elem_id="fluxwire-canvas")
+        canvas = NodeCanvas(executor=executor, elem_id="fluxwire-canvas", workflows_dir=workflows_dir)
         gallery = ResultGallery(label="Results of the last run", elem_id="fluxwire-gallery", format="png",
                              columns=8, height=240, object_fit="contain", preview=False,
                              interactive=False, buttons=["download", "fullscreen"])

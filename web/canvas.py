@@ -29,6 +29,7 @@ from flux_core.workflow import FORMAT, VERSION, Problem, WorkflowError, loads_do
 
 from .limits import MAX_FILE_BYTES, answers_cleanly, check_document_size
 from .runner import CanvasRunner, targets_from_event
+from .user_workflows import WorkflowFolder, default_workflows_dir, handle_request
 
 # runs admitted to the runner's queue at once (the executor still runs one at a time); more wait in Gradio's
 MAX_WAITING_RUNS = 16
@@ -36,8 +37,11 @@ MAX_UPLOAD_BYTES = MAX_FILE_BYTES  # a workflow JSON or a PNG carrying one; larg
 UPLOAD_KINDS = (".json", ".png")
 
 _STATIC = resources.files(__package__) / "static"
-JS_PARTS = ("state.js", "nodes.js", "editing.js", "files.js", "subgraphs.js", "subgraph_edits.js",
-            "mask_editor.js", "run.js")  # joined in this order
+JS_PARTS = ("state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js", "results.js",
+            "files.js", "subgraphs.js", "subgraph_edits.js", "mask_editor.js",
+            "run.js", "persist.js", "documents.js",
+            "history.js")  # joined in this order
+CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css")
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """
@@ -54,8 +58,14 @@ TEMPLATE = """
     <button type="button" class="fw-btn" data-action="fit" title="Fit the workflow in view">Fit</button>
     <button type="button" class="fw-btn" data-action="refresh" title="Re-read the node list and the model files">&#8635;</button>
     <span class="fw-sep"></span>
-    <button type="button" class="fw-btn" data-action="save" title="Download the workflow as JSON">Save</button>
-    <button type="button" class="fw-btn" data-action="open" title="Open a workflow JSON or a fluxwire PNG">Open</button>
+    <span class="fw-doc-name" data-role="doc-name" data-dirty="0" title="The open workflow (&#8226; = unsaved changes)">untitled</span>
+    <button type="button" class="fw-btn" data-action="new" title="A new empty workflow (the old one stays in Undo)">New</button>
+    <button type="button" class="fw-btn" data-action="save-server" title="Save in your workflows folder (Ctrl+S)">Save</button>
+    <button type="button" class="fw-btn" data-action="save-as" title="Save under a new name in your workflows folder">Save as</button>
+    <button type="button" class="fw-btn" data-action="workflows" title="Open, rename or delete your saved workflows (Ctrl+O)">My workflows</button>
+    <button type="button" class="fw-btn" data-action="save" title="Download the workflow as JSON">&#11015; JSON</button>
+    <button type="button" class="fw-btn" data-action="open" title="Open a workflow JSON or a fluxwire PNG from your computer">Upload</button>
+    <button type="button" class="fw-btn" data-action="history" title="The runs of this browser, with their pictures and workflows">Runs</button>
     <button type="button" class="fw-btn" data-action="export-comfyui" title="Download the workflow as a ComfyUI API prompt">Export ComfyUI</button>
     <input type="file" class="fw-file" accept=".json,.png,application/json,image/png" hidden>
     <select class="fw-shipped" data-action="shipped" title="Shipped workflows"><option value="">Workflows&#8230;</option></select>
@@ -68,6 +78,12 @@ TEMPLATE = """
       <svg class="fw-wires" data-role="wires" width="1" height="1"></svg>
       <div class="fw-nodes" data-role="nodes"></div>
     </div>
+    <div class="fw-zoom" data-role="zoom">
+      <button type="button" class="fw-btn" data-action="zoom-out" title="Zoom out">&#8722;</button>
+      <button type="button" class="fw-btn" data-action="zoom-reset" data-role="zoom-level" title="Back to 100 %">100 %</button>
+      <button type="button" class="fw-btn" data-action="zoom-in" title="Zoom in">+</button>
+    </div>
+    <div class="fw-find" data-role="find" hidden><input type="search" class="fw-find-input" data-field="find" placeholder="Find a node (Enter: next)" aria-label="Find a node"><span class="fw-find-count" data-role="find-count"></span></div>
     <div class="fw-rubber" data-role="rubber" hidden></div>
     <div class="fw-toast" data-role="toast" hidden></div>
     <div class="fw-palette" data-role="palette" hidden>
@@ -154,12 +170,25 @@ def node_catalogue(executor: Executor, fresh: bool = False) -> dict:
             return hit[1]
     library_nodes, library_problems = library_catalogue(Library(executor.env.library_dir), executor.registry,
                                                         executor.env)
-    catalogue = {"nodes": executor.registry.describe(executor.env) + library_nodes, "types": catalogue_types(),
+    nodes = with_comfy_classes(executor.registry.describe(executor.env) + library_nodes)
+    catalogue = {"nodes": nodes, "types": catalogue_types(),
                  "problems": list(executor.registry.problems) + library_problems,
                  "shipped": list(shipped_workflows())}
     with _catalogue_lock:
         _catalogue_cache[executor] = (time.monotonic(), catalogue)
     return catalogue
+
+
+def with_comfy_classes(nodes: list[dict]) -> list[dict]:
+    """Each declaration plus `comfy_classes`: the ComfyUI classes the importer maps onto it (from the one
+    table), so the palette finds "KSampler" or "CLIPTextEncode" the way a ComfyUI user types them."""
+    from flux_core.interop.comfyui.table import TWINS
+
+    by_node: dict[str, list[str]] = {}
+    for t in TWINS:
+        by_node.setdefault(t.node, []).append(t.comfy)
+    return [dict(d, comfy_classes=by_node.get(d.get("type"), [])) if not (d.get("subgraph") or {}).get("library")
+            else d for d in nodes]
 
 
 _default_executor: Executor | None = None
@@ -196,6 +225,7 @@ class NodeCanvas(gr.HTML):
 
     def __init__(self, value: dict | str | None = None, *, executor: Executor | None = None,
                  catalogue: dict | None = None, run_state: dict | None = None, notice: str = "",
+                 workflows_dir: str | Path | None = None,
                  elem_id: str | None = None, elem_classes: list[str] | str | None = None,
                  stands_in_for: int | None = None, **kwargs):
         self.executor = executor or default_executor()
@@ -205,6 +235,8 @@ class NodeCanvas(gr.HTML):
             value, default_notice = default_document()
             notice = notice or default_notice or ""
         ex = self.executor
+        self.workflows_dir = workflows_dir
+        folder = WorkflowFolder(workflows_dir if workflows_dir is not None else default_workflows_dir())
 
         @answers_cleanly
         def validate_graph(graph):
@@ -264,6 +296,11 @@ class NodeCanvas(gr.HTML):
 
             return export_for_canvas(graph, ex.registry)
 
+        @answers_cleanly
+        def user_workflows(request):
+            """The user's workflows folder: {op: list|load|save|rename|delete, name, ...} (web/user_workflows.py)."""
+            return handle_request(folder, request)
+
         def refresh_catalogue(_=None):
             """Re-read node declarations (e.g. model files added to the models folder)."""
             return node_catalogue(ex, fresh=True)
@@ -271,11 +308,11 @@ class NodeCanvas(gr.HTML):
         super().__init__(
             value=self._as_document(value),
             html_template=TEMPLATE,
-            css_template=_asset("canvas.css") + _asset("subgraphs.css") + _asset("mask_editor.css"),
+            css_template="".join(_asset(name) for name in CSS_PARTS),
             js_on_load="\n".join(_asset(name) for name in JS_PARTS),
             apply_default_css=False,
             server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image,
-                              save_to_library, export_comfyui, input_picture, save_mask],
+                              save_to_library, export_comfyui, user_workflows, input_picture, save_mask],
             elem_id=elem_id,
             elem_classes=elem_classes,
             catalogue=catalogue,

@@ -22,10 +22,10 @@ def chromium_path() -> str | None:
     return None
 
 
-def launch_app(executor):
+def launch_app(executor, workflows_dir=None):
     """Start the real app in this process (uvicorn thread) on a free local port; returns (demo, url)."""
     from web.app import build_app, launch
 
-    demo = build_app(executor)
+    demo = build_app(executor, workflows_dir=workflows_dir)
     _, url, _ = launch(demo, "127.0.0.1", free_port(), block=False)
     return demo, url.rstrip("/") + "/"

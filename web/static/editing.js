@@ -23,6 +23,12 @@ function addNode(type, pos) {
   const before = snapshot();
   const widgets = {};
   for (const i of d.inputs) if (i.widget && i.widget.default !== null && i.widget.default !== undefined) widgets[i.name] = i.widget.default;
+  for (const i of d.inputs) {
+    // a file list (models, pictures): start with a file that exists rather than a default that is not there
+    const w = i.widget;
+    if (w && w.kind === "combo" && (w.folder || w.upload) && Array.isArray(w.choices) && w.choices.length &&
+        !w.choices.includes(widgets[i.name])) widgets[i.name] = likeliestFile(i, w.choices);
+  }
   const at = freeSpot(pos);
   const node = { id: nextId(), type, version: d.version, widgets, ui: { pos: [Math.round(at[0]), Math.round(at[1])] } };
   graph.nodes.push(node);
@@ -32,6 +38,16 @@ function addNode(type, pos) {
   select([node.id]);
   commit(before);
   return node.id;
+}
+function likeliestFile(inp, choices) {
+  // the file whose name shares most words with the input's name and default ("t5_name" -> "...-t5.safetensors")
+  const words = new Set(searchWords(inp.name + " " + (inp.widget.default || "")).filter((w) => w.length > 1 && w !== "name" && w !== "safetensors"));
+  let best = choices[0], score = -1;
+  for (const c of choices) {
+    const k = searchWords(c).filter((w) => words.has(w)).length;
+    if (k > score) { best = c; score = k; }
+  }
+  return best;
 }
 function deleteSelected() {
   for (const id of BOUNDARY_IDS) selected.delete(id);  // an opened subgraph's inputs and outputs stay
@@ -43,8 +59,9 @@ function deleteSelected() {
   renderAll();
   commit(before);
 }
-function insertCopies(nodes, links, place) {
-  // add copies of `nodes` (new ids) and of the `links` between them; `place(pos)` gives each new position
+function insertCopies(nodes, links, place, inbound) {
+  // add copies of `nodes` (new ids) and of the `links` between them; `place(pos)` gives each new position;
+  // `inbound` links (from nodes outside the copy) are kept too when their source still exists
   const before = snapshot();
   const map = {};
   for (const n of nodes) {
@@ -57,13 +74,17 @@ function insertCopies(nodes, links, place) {
   for (const l of links) {
     if (map[l.from] && map[l.to]) graph.links.push({ from: map[l.from], output: l.output, to: map[l.to], input: l.input });
   }
+  for (const l of inbound || []) {
+    if (map[l.to] && nodeById(l.from)) graph.links.push({ from: l.from, output: l.output, to: map[l.to], input: l.input });
+  }
   selected = new Set(Object.values(map));
   renderAll();
   commit(before);
 }
 function selectedPart() {
   return { nodes: graph.nodes.filter((n) => selected.has(n.id) && !BOUNDARY_IDS.includes(n.id)).map(clone),
-           links: graph.links.filter((l) => selected.has(l.from) && selected.has(l.to)).map(clone) };
+           links: graph.links.filter((l) => selected.has(l.from) && selected.has(l.to)).map(clone),
+           inbound: graph.links.filter((l) => !selected.has(l.from) && selected.has(l.to)).map(clone) };
 }
 function duplicateSelected() {
   if (!selected.size) return;
@@ -73,11 +94,13 @@ function duplicateSelected() {
 let clipboard = null;
 let pointerWorld = null;
 function copySelected() { if (selected.size) clipboard = selectedPart(); }
-function paste() {
+function paste(withInputs) {
+  // Ctrl+V: the copies and the links between them; Ctrl+Shift+V: also the links feeding them from outside
   if (!clipboard || !clipboard.nodes.length) return;
   const x0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[0])), y0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[1]));
   const at = pointerWorld || [x0 + 40, y0 + 40];
-  insertCopies(clipboard.nodes, clipboard.links, (p) => [Math.round(at[0] + p[0] - x0), Math.round(at[1] + p[1] - y0)]);
+  insertCopies(clipboard.nodes, clipboard.links, (p) => [Math.round(at[0] + p[0] - x0), Math.round(at[1] + p[1] - y0)],
+    withInputs ? clipboard.inbound : null);
 }
 function renameNode(id) {
   const n = nodeById(id), e = nodeEls.get(id);
@@ -108,28 +131,18 @@ function renameNode(id) {
   });
   input.addEventListener("blur", () => finish(true));
 }
-function renderGroups() {
-  for (const g of Array.isArray(graph.groups) ? graph.groups : []) {
-    if (!g || !Array.isArray(g.bounding) || g.bounding.length < 4 || !g.bounding.every(Number.isFinite)) continue;
-    const box = el("div", "fw-group");
-    Object.assign(box.style, { left: g.bounding[0] + "px", top: g.bounding[1] + "px",
-      width: g.bounding[2] + "px", height: g.bounding[3] + "px" });
-    if (g.color) box.style.setProperty("--fw-group-color", String(g.color));
-    box.appendChild(el("div", "fw-group-title", g.title || ""));
-    nodesLayer.appendChild(box);
-  }
-}
-
 // ------------------------------------------------------------------ view
 function toWorld(clientX, clientY) {
   const r = stage.getBoundingClientRect();
   return [(clientX - r.left - view.x) / view.zoom, (clientY - r.top - view.y) / view.zoom];
 }
-function fitView() {
+function fitView(only) {
+  // frame the whole workflow, or only the nodes whose ids are in the set `only` ("." frames the selection)
   const r = stage.getBoundingClientRect();
-  if (!graph.nodes.length || r.width < 10 || r.height < 10) { applyView(); return; }
+  const shown = only && only.size ? graph.nodes.filter((n) => only.has(n.id)) : graph.nodes;
+  if (!shown.length || r.width < 10 || r.height < 10) { applyView(); return; }
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (const n of graph.nodes) {
+  for (const n of shown) {
     const e = nodeEls.get(n.id);
     const w = e ? e.offsetWidth : NODE_WIDTH, h = e ? e.offsetHeight : 150;
     x0 = Math.min(x0, n.ui.pos[0]); y0 = Math.min(y0, n.ui.pos[1]);
@@ -144,18 +157,8 @@ function fitView() {
 
 // ------------------------------------------------------------------ palette
 function paletteMatches(q) {
-  // every word of the query must appear; matches in the name rank before matches in the description
-  const words = q.split(/\s+/).filter(Boolean);
-  const out = [];
-  for (const d of catalogue.nodes || []) {
-    const name = (d.display_name + " " + d.type).toLowerCase();
-    const hay = name + " " + (d.category + " " + (d.description || "")).toLowerCase();
-    if (!words.every((w) => hay.includes(w))) continue;
-    const score = words.filter((w) => name.includes(w)).length * 10 + (name.startsWith(words[0] || "") ? 5 : 0);
-    out.push([score, d]);
-  }
-  out.sort((a, b) => b[0] - a[0] || a[1].display_name.localeCompare(b[1].display_name));
-  return out.map((x) => x[1]);
+  // ranked by match quality over names, ComfyUI class names, categories, descriptions (search.js)
+  return rankNodes(q, catalogue.nodes || [], paletteWire ? (d) => !!inputTaking(d, paletteWire.type) : null);
 }
 function paletteItem(d, showCategory) {
   const item = el("div", "fw-palette-item");
@@ -170,11 +173,18 @@ function paletteItem(d, showCategory) {
 }
 function buildPalette() {
   paletteList.textContent = "";
-  const q = paletteSearch.value.trim().toLowerCase();
-  if (q) {  // a ranked flat list while searching
+  paletteActive = 0;
+  const q = paletteSearch.value.trim();
+  if (paletteWire) {
+    const head = el("div", "fw-palette-category", "nodes that take a " + paletteWire.type);
+    head.dataset.role = "palette-filter";
+    paletteList.appendChild(head);
+  }
+  if (q || paletteWire) {  // a ranked flat list while searching or placing a node for a released wire
     const found = paletteMatches(q);
     if (!found.length) paletteList.appendChild(el("div", "fw-palette-empty", "no node matches"));
-    for (const d of found) paletteList.appendChild(paletteItem(d, true));
+    for (const d of found.slice(0, 200)) paletteList.appendChild(paletteItem(d, true));
+    markActive();
     return;
   }
   const groups = {};
@@ -183,6 +193,35 @@ function buildPalette() {
     paletteList.appendChild(el("div", "fw-palette-category", c));
     for (const d of groups[c].sort((a, b) => a.display_name.localeCompare(b.display_name))) paletteList.appendChild(paletteItem(d, false));
   }
+  markActive();
+}
+let paletteActive = 0;
+let paletteWire = null;  // {from, output, type} while placing a node for a wire released on the empty canvas
+function markActive() {
+  // the item Enter adds: moved with the arrow keys, shown with data-active="1"
+  const items = [...paletteList.querySelectorAll(".fw-palette-item")];
+  if (!items.length) return;
+  paletteActive = Math.max(0, Math.min(items.length - 1, paletteActive));
+  items.forEach((it, i) => { if (i === paletteActive) it.dataset.active = "1"; else delete it.dataset.active; });
+  items[paletteActive].scrollIntoView({ block: "nearest" });
+}
+function pickPaletteItem(item) {
+  // add the picked node; for a released wire, wire it in too (one undo step)
+  const wire = paletteWire;
+  const before = snapshot();
+  closePalette();
+  const id = addPaletteItem(item, paletteAt);
+  if (!id || !wire) return id;
+  const n = nodeById(id), d = n && declOf(n);
+  const inp = d && inputTaking(d, wire.type);
+  if (!inp || wouldCycle(wire.from, id)) return id;
+  graph.links.push({ from: wire.from, output: wire.output, to: id, input: inp.name });
+  rerenderNode(id);
+  select([id]);
+  drawWires();
+  if (undoStack.length && undoStack[undoStack.length - 1] === before) undoStack.pop();
+  commit(before);
+  return id;
 }
 function freeSpot(pos) {
   // step down-right from `pos` until a new node would not sit on top of another one
@@ -199,27 +238,37 @@ function freeSpot(pos) {
   return [x, y];
 }
 let paletteAt = null;
-function openPalette(worldPos) {
+function openPalette(worldPos, wire) {
   const r = stage.getBoundingClientRect();
   paletteAt = worldPos || toWorld(r.left + r.width / 3, r.top + r.height / 5);
+  paletteWire = wire || null;
   palette.hidden = false;
+  if (wire) {  // next to the released wire's end, inside the stage
+    const sx = paletteAt[0] * view.zoom + view.x, sy = paletteAt[1] * view.zoom + view.y;
+    palette.style.left = Math.max(4, Math.min(r.width - 340, sx)) + "px";
+    palette.style.top = Math.max(4, Math.min(r.height - 300, sy)) + "px";
+  } else { palette.style.left = ""; palette.style.top = ""; }
   paletteSearch.value = "";
   buildPalette();
   paletteSearch.focus();
 }
-function closePalette() { palette.hidden = true; }
+function closePalette() { palette.hidden = true; paletteWire = null; }
 paletteSearch.addEventListener("input", buildPalette);
 paletteSearch.addEventListener("keydown", (e) => {
   if (e.key === "Enter") {
-    const first = paletteList.querySelector(".fw-palette-item");
-    if (first) { addPaletteItem(first, paletteAt); closePalette(); }
+    e.preventDefault();
+    const item = paletteList.querySelector('.fw-palette-item[data-active="1"]') || paletteList.querySelector(".fw-palette-item");
+    if (item) pickPaletteItem(item);
+  } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    e.preventDefault();
+    paletteActive += e.key === "ArrowDown" ? 1 : -1;
+    markActive();
   } else if (e.key === "Escape") closePalette();
 });
 paletteList.addEventListener("click", (e) => {
   const item = e.target.closest(".fw-palette-item");
   if (!item) return;
-  addPaletteItem(item, paletteAt);
-  closePalette();
+  pickPaletteItem(item);
 });
 
 // ------------------------------------------------------------------ pointer gestures
@@ -241,19 +290,28 @@ function startWire(e, fromSocket, fromNode) {
   temp.setAttribute("stroke", typeColor(fromSocket.dataset.socketType));
   wires.appendChild(temp);
   const a = socketPos(fromSocket);
+  const outType = fromSocket.dataset.socketType;
+  const lit = markTargets(outType, fromNode);
   gesture((m) => {
     temp.setAttribute("d", curve(a, toWorld(m.clientX, m.clientY)));
   }, (u) => {
     temp.remove();
+    unmarkTargets(lit);
     const target = document.elementFromPoint(u.clientX, u.clientY);
     const nodeEl = target && target.closest(".fw-node");
+    if ((!nodeEl || !root.contains(nodeEl)) && target && stage.contains(target) && !palette.contains(target)) {
+      // released on the empty canvas: pick a node that takes this wire, placed here and wired
+      if (Math.hypot(u.clientX - e.clientX, u.clientY - e.clientY) > 8) {
+        openPalette(toWorld(u.clientX, u.clientY), { from: fromNode, output: fromSocket.dataset.socketName, type: outType });
+      }
+      return;
+    }
     if (!nodeEl || !root.contains(nodeEl)) return;
     let inSock = target.closest('[data-socket-dir="in"]');
     if (!inSock) {
       const row = target.closest(".fw-row-in");
       inSock = row ? row.querySelector('[data-socket-dir="in"]') : null;
     }
-    const outType = fromSocket.dataset.socketType;
     if (!inSock) {  // dropped on a node: the first free input that accepts this type
       const candidates = [...nodeEl.querySelectorAll('[data-socket-dir="in"]')]
         .filter((s) => canConnect(outType, s.dataset.socketType));
@@ -264,6 +322,20 @@ function startWire(e, fromSocket, fromNode) {
       inSock.dataset.socketName, inSock.dataset.socketType);
     if (reason) showToast("refused: " + reason, u.clientX, u.clientY);
   });
+}
+function markTargets(outType, fromNode) {
+  // while a wire is dragged, the inputs it may end on carry data-compatible="1" (the rest are dimmed by CSS)
+  root.classList.add("fw-wiring");
+  const lit = [];
+  for (const s of nodesLayer.querySelectorAll('[data-socket-dir="in"]')) {
+    const owner = s.closest(".fw-node");
+    if (owner && owner.dataset.nodeId !== fromNode && canConnect(outType, s.dataset.socketType)) { s.dataset.compatible = "1"; lit.push(s); }
+  }
+  return lit;
+}
+function unmarkTargets(lit) {
+  root.classList.remove("fw-wiring");
+  for (const s of lit) delete s.dataset.compatible;
 }
 stage.addEventListener("pointerdown", (e) => {
   if (e.button !== 0 && e.button !== 1) return;
@@ -299,18 +371,30 @@ stage.addEventListener("pointerdown", (e) => {
     const origin = {};
     for (const sid of selected) { const n = nodeById(sid); if (n) origin[sid] = n.ui.pos.slice(); }
     const before = snapshot();
-    let moved = false;
-    gesture((m) => {
-      const dx = (m.clientX - start[0]) / view.zoom, dy = (m.clientY - start[1]) / view.zoom;
-      if (Math.abs(dx) + Math.abs(dy) > 1) moved = true;
-      for (const sid in origin) {
-        const n = nodeById(sid), ne = nodeEls.get(sid);
-        n.ui.pos = [Math.round(origin[sid][0] + dx), Math.round(origin[sid][1] + dy)];
+    const moving = new Set(Object.keys(origin));
+    const movingNodes = [...moving].map((sid) => [nodeById(sid), nodeEls.get(sid)]);
+    let moved = false, pending = null;
+    const frame = () => {  // at most one layout per painted frame, however many pointer events arrive
+      if (!pending) return;
+      const [dx, dy] = pending;
+      pending = null;
+      for (const [n, ne] of movingNodes) {
+        const o = origin[n.id];
+        n.ui.pos = [Math.round(o[0] + dx), Math.round(o[1] + dy)];
         ne.style.left = n.ui.pos[0] + "px";
         ne.style.top = n.ui.pos[1] + "px";
       }
-      drawWires();
-    }, () => { if (moved) commit(before); });
+      drawWires(moving);
+    };
+    gesture((m) => {
+      const dx = (m.clientX - start[0]) / view.zoom, dy = (m.clientY - start[1]) / view.zoom;
+      if (Math.abs(dx) + Math.abs(dy) > 1) moved = true;
+      if (!pending) requestAnimationFrame(frame);
+      pending = [dx, dy];
+    }, () => {
+      if (pending) frame();
+      if (moved) commit(before);
+    });
     return;
   }
   // empty canvas: drag pans; shift/ctrl-drag selects a rectangle
@@ -381,7 +465,7 @@ root.addEventListener("keydown", (e) => {
   else if (mod && (k === "y" || (k === "z" && e.shiftKey))) { e.preventDefault(); redo(); }
   else if (mod && k === "d") { e.preventDefault(); duplicateSelected(); }
   else if (mod && k === "c") { copySelected(); }
-  else if (mod && k === "v") { e.preventDefault(); paste(); }
+  else if (mod && k === "v") { e.preventDefault(); paste(e.shiftKey); }
   else if (mod && k === "a") { e.preventDefault(); select(graph.nodes.map((n) => n.id)); }
   else if (e.key === "Escape") { closePalette(); select([]); }
 });

@@ -23,6 +23,7 @@ function acceptLoaded(res, what) {
     return;
   }
   loadGraph(res.workflow, { undoable: true });
+  markSaved(null);  // as it is in the file just opened (not in the workflows folder: no name there)
   markProblems(res.problems || []);
   if (res.problems && res.problems.length) showBanner("warning", res.message || "the workflow has problems");
   else hideBanner();

@@ -5,6 +5,7 @@ function applyView() {
   world.style.transform = "translate(" + view.x + "px," + view.y + "px) scale(" + view.zoom + ")";
   stage.style.backgroundPosition = view.x + "px " + view.y + "px";
   stage.style.backgroundSize = 24 * view.zoom + "px " + 24 * view.zoom + "px";
+  showZoom();  // the % in the zoom controls (arrange.js)
 }
 function renderAll() {
   nodesLayer.textContent = "";
@@ -17,6 +18,34 @@ function renderAll() {
   }
   applyView();
   drawWires();
+  refreshToolbar();
+}
+function renderChanged(before) {
+  // after undo/redo: redraw only the nodes whose document entry differs from `before` (id -> node JSON of
+  // the graph shown until now, which the elements show), drop the gone ones, add the new ones; the others
+  // keep their elements (a 500-node graph then costs what the change costs)
+  for (const g of nodesLayer.querySelectorAll(".fw-group")) g.remove();
+  const keep = new Set(), changed = new Set();
+  for (const n of graph.nodes) {
+    const key = JSON.stringify(n), old = nodeEls.get(n.id);
+    keep.add(n.id);
+    if (old && before.get(n.id) === key) {
+      if (old.dataset.selected && !selected.has(n.id)) delete old.dataset.selected;
+      continue;
+    }
+    const e = renderNode(n);
+    if (old) old.replaceWith(e); else nodesLayer.appendChild(e);
+    nodeEls.set(n.id, e);
+    changed.add(n.id);
+  }
+  for (const [id, e] of [...nodeEls]) if (!keep.has(id)) { e.remove(); nodeEls.delete(id); }
+  renderGroups();
+  applyView();
+  // wires: drop those whose link is gone, (re)draw those touching a redrawn node or new
+  const links = new Set(graph.links.map(wireKey));
+  for (const [key, p] of [...wireEls]) if (!links.has(key) || !p.isConnected) { p.remove(); wireEls.delete(key); }
+  for (const l of graph.links) if (!wireEls.has(wireKey(l))) { changed.add(l.from); changed.add(l.to); }
+  if (changed.size) drawWires(changed);
   refreshToolbar();
 }
 function rerenderNode(id) {
@@ -36,6 +65,8 @@ function renderNode(n) {
   if (selected.has(n.id)) e.dataset.selected = "1";
   if (d.unknown) e.classList.add("fw-unknown");
   if (d.output_node) e.classList.add("fw-output-node");
+  if (n.ui.collapsed) e.classList.add("fw-collapsed");
+  if (n.mode === "bypass" || n.mode === "mute") e.dataset.mode = n.mode;
   e.style.left = n.ui.pos[0] + "px";
   e.style.top = n.ui.pos[1] + "px";
   const width = Array.isArray(n.ui.size) && n.ui.size[0] >= 120 ? n.ui.size[0] : NODE_WIDTH;
@@ -78,6 +109,7 @@ function renderNode(n) {
     e.appendChild(row);
   }
   const err = el("div", "fw-error", st.error ? (st.input ? st.input + ": " : "") + st.error : "");
+  err.title = err.textContent;  // one line in the node; the whole message on hover
   err.hidden = !st.error;
   e.appendChild(err);
   const preview = el("img", "fw-preview");
@@ -120,6 +152,7 @@ function showImages(container, images) {
     fig.appendChild(a);
     container.appendChild(fig);
   }
+  noteResults(container, images);  // for the lightbox's compare-with-previous (results.js)
 }
 
 // ------------------------------------------------------------------ widgets
@@ -201,10 +234,10 @@ function widgetControl(n, inp) {
       wrap.appendChild(dice);
       // ComfyUI's "control after generate": a seed marked random gets a new value before every run
       const mode = el("select", "fw-seed-mode");
-      for (const m of ["fixed", "random"]) { const o = el("option", null, m); o.value = m; mode.appendChild(o); }
+      for (const m of SEED_MODES) { const o = el("option", null, m); o.value = m; mode.appendChild(o); }
       mode.value = seedMode(n, inp.name);
       mode.dataset.widget = inp.name + ".mode";
-      mode.title = "fixed: keep this seed; random: a new seed before every run";
+      mode.title = "before every run: fixed keeps this seed, increment adds 1, decrement subtracts 1, random draws a new one";
       mode.addEventListener("change", () => {
         const before = snapshot();
         n.properties = Object.assign({}, n.properties);
@@ -263,17 +296,30 @@ function randomSeed(w) {
   const hi = Math.min(Number(w.max === null || w.max === undefined ? 2 ** 32 - 1 : w.max), 2 ** 32 - 1);
   return lo + Math.floor(Math.random() * (hi - lo + 1));
 }
+const SEED_MODES = ["fixed", "increment", "decrement", "random"];
 function seedMode(n, name) {
   const modes = n.properties && n.properties.seed_modes;
-  return modes && modes[name] === "random" ? "random" : "fixed";
+  return modes && SEED_MODES.includes(modes[name]) ? modes[name] : "fixed";
+}
+function nextSeed(w, mode, current) {
+  // ComfyUI's "control after generate", applied before the run so the document names the seed used
+  const lo = Math.max(0, Number(w.min || 0));
+  const hi = Math.min(Number(w.max === null || w.max === undefined ? 2 ** 32 - 1 : w.max), 2 ** 32 - 1);
+  const v = Number.isFinite(Number(current)) ? Number(current) : lo;
+  if (mode === "random") return randomSeed(w);
+  if (mode === "increment") return v >= hi ? lo : v + 1;  // wraps around at the ends of the range
+  if (mode === "decrement") return v <= lo ? hi : v - 1;
+  return v;
 }
 function reseed() {
-  // new values for seeds marked "random", recorded in the document so saved files say which seed was used
+  // new values for seeds not marked "fixed", recorded in the document so saved files say which seed was used
   const before = snapshot();
   for (const n of graph.nodes) {
     for (const inp of declOf(n).inputs || []) {
-      if (inp.widget && inp.widget.seed && seedMode(n, inp.name) === "random" && !linkInto(n.id, inp.name)) {
-        n.widgets[inp.name] = randomSeed(inp.widget);
+      const mode = inp.widget && inp.widget.seed ? seedMode(n, inp.name) : "fixed";
+      if (mode !== "fixed" && !linkInto(n.id, inp.name)) {
+        const has = Object.prototype.hasOwnProperty.call(n.widgets, inp.name);
+        n.widgets[inp.name] = nextSeed(inp.widget, mode, has ? n.widgets[inp.name] : inp.widget.default);
         const ctl = nodeEls.get(n.id) && nodeEls.get(n.id).querySelector('[data-widget="' + CSS.escape(inp.name) + '"]');
         if (ctl) ctl.value = String(n.widgets[inp.name]);
       }
@@ -299,24 +345,44 @@ function socketEl(id, dir, name) {
   return e && e.querySelector('[data-socket-dir="' + dir + '"][data-socket-name="' + CSS.escape(name) + '"]');
 }
 function socketPos(s) {
-  const r = s.getBoundingClientRect(), w = world.getBoundingClientRect();
+  const w = world.getBoundingClientRect();
+  const folded = s.closest(".fw-collapsed");  // a collapsed node's wires meet the ends of its title bar
+  if (folded) {
+    const t = folded.querySelector(".fw-title").getBoundingClientRect();
+    return [((s.dataset.socketDir === "out" ? t.right : t.left) - w.left) / view.zoom, (t.top + t.height / 2 - w.top) / view.zoom];
+  }
+  const r = s.getBoundingClientRect();
   return [(r.left + r.width / 2 - w.left) / view.zoom, (r.top + r.height / 2 - w.top) / view.zoom];
 }
 function curve(a, b) {
   const dx = Math.max(40, Math.abs(b[0] - a[0]) / 2);
   return "M" + a[0] + "," + a[1] + " C" + (a[0] + dx) + "," + a[1] + " " + (b[0] - dx) + "," + b[1] + " " + b[0] + "," + b[1];
 }
-function drawWires() {
-  wires.textContent = "";
+let wireEls = new Map();  // link key -> its <path>, so a drag updates only the wires of the moved nodes
+function wireKey(l) { return l.from + "\u0000" + l.output + "\u0000" + l.to + "\u0000" + l.input; }
+function drawWires(onlyNodes) {
+  // every position is read before any path is written: one layout per call, not one per wire.
+  // `onlyNodes` (a Set of ids): update just the wires touching those nodes (dragging)
+  if (!(onlyNodes instanceof Set)) onlyNodes = null;  // e.g. a frame time from requestAnimationFrame(drawWires)
+  const want = [];
   for (const l of graph.links) {
+    if (onlyNodes && !onlyNodes.has(l.from) && !onlyNodes.has(l.to)) continue;
     const a = socketEl(l.from, "out", l.output), b = socketEl(l.to, "in", l.input);
-    if (!a || !b) continue;
-    const p = document.createElementNS(SVGNS, "path");
-    p.setAttribute("d", curve(socketPos(a), socketPos(b)));
-    p.setAttribute("class", "fw-wire");
-    p.setAttribute("stroke", typeColor(a.dataset.socketType));
-    p.dataset.from = l.from; p.dataset.output = l.output; p.dataset.to = l.to; p.dataset.input = l.input;
-    wires.appendChild(p);
+    if (a && b) want.push([l, socketPos(a), socketPos(b), a.dataset.socketType]);
+  }
+  if (!onlyNodes) { wires.textContent = ""; wireEls = new Map(); }
+  for (const [l, pa, pb, type] of want) {
+    const key = wireKey(l);
+    let p = wireEls.get(key);
+    if (!p || !p.isConnected) {
+      p = document.createElementNS(SVGNS, "path");
+      p.setAttribute("class", "fw-wire");
+      p.setAttribute("stroke", typeColor(type));
+      p.dataset.from = l.from; p.dataset.output = l.output; p.dataset.to = l.to; p.dataset.input = l.input;
+      wires.appendChild(p);
+      wireEls.set(key, p);
+    }
+    p.setAttribute("d", curve(pa, pb));
   }
 }
 function wouldCycle(from, to) {

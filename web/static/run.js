@@ -57,6 +57,7 @@ function applyRunState(state) {
     bar.style.width = next.status === "running" && next.max ? Math.round(100 * next.value / next.max) + "%" : (next.status === "done" ? "100%" : "0");
     const err = e.querySelector(".fw-error");
     err.textContent = next.error ? (next.input ? next.input + ": " : "") + next.error : "";
+    err.title = err.textContent;
     err.hidden = !next.error;
     const badge = e.querySelector(".fw-badge");
     badge.textContent = next.status === "running" && next.max ? next.value + "/" + next.max :
@@ -140,15 +141,7 @@ renderAll();
 const savedView = graph.extra && graph.extra.view;
 if (savedView && isFinite(savedView.zoom) && savedView.zoom > 0) { view = Object.assign({}, savedView); applyView(); }
 else requestAnimationFrame(fitView);
-watch("value", () => {
-  if (props.value === lastSent) return;
-  leaveSubgraphs();
-  graph = normalise(props.value);
-  lastSent = props.value;
-  statusById = {};
-  renderAll();
-  fitView();
-});
+watch("value", () => acceptOutsideValue(props.value));  // undoable, never a silent loss (persist.js)
 // Prop names are built, not written as quoted literals: gr.HTML treats every quoted word in this code
 // as a custom event name, and Gradio then sends that event's Python handle (not JSON) with each update
 // of the prop, which breaks the plain HTTP API (/gradio_api/call/run_graph).

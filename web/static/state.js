@@ -143,6 +143,7 @@ function send() {
   graph.extra = Object.assign({}, graph.extra || {}, { view: { x: view.x, y: view.y, zoom: view.zoom } });
   lastSent = clone(documentToSend());  // inside a subgraph: the whole document, with this level written back
   props.value = lastSent;
+  noteChange();  // autosave in the browser (persist.js)
 }
 function commit(before) {
   if (before !== undefined && before !== snapshot()) {
@@ -164,19 +165,22 @@ function loadGraph(doc, opts) {
   if (!(v && isFinite(v.zoom))) fitView();
   if (opts && opts.undoable) commit(before); else send();
 }
+function nodeTexts() { return new Map(graph.nodes.map((n) => [n.id, JSON.stringify(n)])); }
 function undo() {
   if (!undoStack.length) return;
   redoStack.push(snapshot());
+  const shown = nodeTexts();
   graph = normalise(JSON.parse(undoStack.pop()));
   selected.clear();
-  renderAll();
+  renderChanged(shown);
   send();
 }
 function redo() {
   if (!redoStack.length) return;
   undoStack.push(snapshot());
+  const shown = nodeTexts();
   graph = normalise(JSON.parse(redoStack.pop()));
   selected.clear();
-  renderAll();
+  renderChanged(shown);
   send();
 }

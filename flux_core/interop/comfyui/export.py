@@ -25,7 +25,11 @@ def _reverse(table: dict, value: Any) -> tuple[bool, Any]:
 
 def to_api_prompt(workflow: Workflow, registry) -> dict:
     """The API prompt ({id: {class_type, inputs, _meta}}); raise WorkflowError listing what cannot be written.
-    Subgraph instances are written as their inner nodes (ids "instance/inner"), as fluxwire runs them."""
+    Subgraph instances are written as their inner nodes (ids "instance/inner"), as fluxwire runs them;
+    bypassed and muted nodes are applied first (an API prompt has no modes), as fluxwire runs them too."""
+    from ...node_modes import apply_modes
+
+    workflow = apply_modes(workflow, registry)
     try:
         from ...subgraphs import expand_for_check
     except ImportError:  # a fluxwire without subgraphs

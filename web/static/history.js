@@ -1,0 +1,84 @@
+// fluxwire canvas, the history of runs: every finished run (pictures, status, time, the workflow it ran) is
+// kept in the browser (localStorage, per page address, the last HISTORY_KEEP runs) and listed in a side
+// panel ([data-role="history"], toolbar button data-action="history") that survives reloads; "Load" puts
+// that run's workflow back on the canvas as one undo step. Built on the streamed run state only (no server
+// API of its own).
+
+const HISTORY_KEY = "fluxwire:history:" + location.pathname;
+const HISTORY_KEEP = 20;
+const historyPanel = el("div", "fw-history");
+historyPanel.dataset.role = "history";
+historyPanel.hidden = true;
+stage.appendChild(historyPanel);
+const runDocs = new Map();  // run id -> the document as sent when the run was first reported
+const recordedRuns = new Set();
+
+function readHistory() {
+  try {
+    const h = JSON.parse(localStorage.getItem(HISTORY_KEY) || "[]");
+    return Array.isArray(h) ? h.filter((x) => x && typeof x.run_id === "string") : [];
+  } catch (err) {
+    return [];
+  }
+}
+function writeHistory(list) {
+  for (let keep = list.length; keep >= 0; keep = keep ? Math.floor(keep / 2) : -1) {
+    try { localStorage.setItem(HISTORY_KEY, JSON.stringify(list.slice(0, keep))); return; } catch (err) { /* full: keep fewer */ }
+  }
+}
+function recordRun(state) {
+  if (!state || !state.run_id) return;
+  if (!runDocs.has(state.run_id)) runDocs.set(state.run_id, lastSent);
+  const final = ["success", "error", "interrupted"].includes(state.status);
+  if (!final || recordedRuns.has(state.run_id)) return;
+  recordedRuns.add(state.run_id);
+  const list = readHistory().filter((h) => h.run_id !== state.run_id);
+  list.unshift({ run_id: state.run_id, status: state.status, at: Date.now(), message: state.message || "",
+    images: (state.images || []).map(String).slice(0, 8), workflow: runDocs.get(state.run_id) || null });
+  writeHistory(list.slice(0, HISTORY_KEEP));
+  if (!historyPanel.hidden) fillHistory();
+}
+function fillHistory() {
+  historyPanel.textContent = "";
+  const head = el("div", "fw-history-head", "Runs");
+  const close = el("button", "fw-btn", "\u00d7");
+  close.type = "button";
+  close.dataset.action = "history-close";
+  close.addEventListener("click", () => { historyPanel.hidden = true; });
+  head.appendChild(close);
+  historyPanel.appendChild(head);
+  const list = readHistory();
+  if (!list.length) historyPanel.appendChild(el("div", "fw-palette-empty", "no runs yet"));
+  for (const h of list) {
+    const row = el("div", "fw-history-run");
+    row.dataset.run = h.run_id;
+    row.dataset.status = h.status;
+    row.appendChild(el("div", "fw-history-when", new Date(h.at).toLocaleTimeString() + " \u00b7 " + h.status));
+    const pics = el("div", "fw-history-pics");
+    for (const path of h.images || []) {
+      const img = el("img", "fw-history-pic");
+      img.src = fileUrl(path);
+      img.alt = "result";
+      img.addEventListener("error", () => img.remove());  // files of an earlier server run may be gone
+      pics.appendChild(img);
+    }
+    row.appendChild(pics);
+    const load = el("button", "fw-btn", "Load workflow");
+    load.type = "button";
+    load.dataset.action = "load-run";
+    load.disabled = !h.workflow;
+    load.addEventListener("click", () => {
+      loadGraph(h.workflow, { undoable: true });
+      setStatus("loaded the workflow of the run at " + new Date(h.at).toLocaleTimeString() + " (Undo goes back)");
+    });
+    row.appendChild(load);
+    historyPanel.appendChild(row);
+  }
+}
+watch(["run", "state"].join("_"), () => recordRun(props.run_state));  // built, not quoted: see run.js
+root.querySelector(".fw-toolbar").addEventListener("click", (e) => {
+  const b = e.target.closest('button[data-action="history"]');
+  if (!b) return;
+  historyPanel.hidden = !historyPanel.hidden;
+  if (!historyPanel.hidden) fillHistory();
+});

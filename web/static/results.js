@@ -1,0 +1,86 @@
+// fluxwire canvas, result pictures: a click on a node's picture opens a lightbox ([data-role="lightbox"]) with
+// zoom (wheel, − / % / +), download, and — when the node showed another picture before — a slider comparing
+// this picture with the previous one. The previous pictures are remembered per node for this page.
+
+const shownResults = new Map();  // node id -> [previous url, current url]
+function noteResults(container, images) {
+  // called by showImages (nodes.js) once the container is in a node
+  const owner = container.closest && container.closest(".fw-node");
+  if (!owner || !images || !images.length) return;
+  const url = fileUrl(images[0].path);
+  const seen = shownResults.get(owner.dataset.nodeId) || [null, null];
+  if (seen[1] !== url) shownResults.set(owner.dataset.nodeId, [seen[1], url]);
+}
+const lightbox = el("div", "fw-lightbox");
+lightbox.dataset.role = "lightbox";
+lightbox.hidden = true;
+root.appendChild(lightbox);
+let lightZoom = 1;
+
+function closeLightbox() { lightbox.hidden = true; lightbox.textContent = ""; }
+function openLightbox(nodeId, url, name) {
+  lightbox.textContent = "";
+  lightZoom = 1;
+  const bar = el("div", "fw-lightbox-bar");
+  const tool = (action, text, title, run) => {
+    const b = el("button", "fw-btn", text);
+    b.type = "button";
+    b.dataset.action = action;
+    b.title = title;
+    b.addEventListener("click", run);
+    bar.appendChild(b);
+    return b;
+  };
+  const frame = el("div", "fw-lightbox-frame");
+  const pic = el("img", "fw-lightbox-img");
+  pic.src = url;
+  pic.alt = name || "result";
+  frame.appendChild(pic);
+  const level = el("span", "fw-lightbox-zoom", "100 %");
+  level.dataset.role = "lightbox-zoom";
+  const zoomTo = (z) => {
+    lightZoom = Math.max(0.25, Math.min(16, z));
+    frame.style.setProperty("--fw-light-zoom", String(lightZoom));
+    level.textContent = Math.round(lightZoom * 100) + " %";
+  };
+  tool("lightbox-zoom-out", "\u2212", "Zoom out", () => zoomTo(lightZoom / 1.5));
+  bar.appendChild(level);
+  tool("lightbox-zoom-in", "+", "Zoom in", () => zoomTo(lightZoom * 1.5));
+  const download = el("a", "fw-btn", "\u2b07 PNG");
+  download.href = url;
+  download.download = name || "fluxwire.png";
+  download.dataset.action = "lightbox-download";
+  bar.appendChild(download);
+  const [previous] = shownResults.get(nodeId) || [null];
+  if (previous && previous !== url) {
+    // the previous picture under this one, uncovered up to the slider's position
+    const before = el("img", "fw-lightbox-img fw-lightbox-before");
+    before.src = previous;
+    before.alt = "previous result";
+    frame.appendChild(before);
+    const slider = el("input", "fw-lightbox-slider");
+    slider.type = "range";
+    slider.min = "0"; slider.max = "100"; slider.value = "50";
+    slider.dataset.role = "compare";
+    slider.title = "left: the previous result, right: this one";
+    const cut = () => before.style.clipPath = "inset(0 " + (100 - Number(slider.value)) + "% 0 0)";
+    slider.addEventListener("input", cut);
+    cut();
+    bar.appendChild(el("span", "fw-lightbox-label", "previous"));
+    bar.appendChild(slider);
+    bar.appendChild(el("span", "fw-lightbox-label", "this run"));
+  }
+  tool("lightbox-close", "\u00d7", "Close (Escape)", closeLightbox);
+  lightbox.appendChild(bar);
+  lightbox.appendChild(frame);
+  frame.addEventListener("wheel", (e) => { e.preventDefault(); zoomTo(lightZoom * Math.exp(-e.deltaY * 0.002)); }, { passive: false });
+  lightbox.hidden = false;
+  zoomTo(1);
+}
+nodesLayer.addEventListener("click", (e) => {
+  const img = e.target.closest(".fw-image img");
+  if (!img) return;
+  const owner = img.closest(".fw-node");
+  openLightbox(owner.dataset.nodeId, img.src, img.alt);
+});
+root.addEventListener("keydown", (e) => { if (e.key === "Escape" && !lightbox.hidden) { e.stopPropagation(); closeLightbox(); } }, true);
