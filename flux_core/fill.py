@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .control import ChannelConcatVelocity
 from .sampling import pack
 
 MASK_FEATURES = 256  # 8 x 8 pixels x 2 x 2 latent cells per token
@@ -53,6 +52,3 @@ def fill_tokens(masked_latent: Tensor, mask: Tensor, batch: int) -> Tensor:
         tokens = tokens.repeat(batch // tokens.shape[0], 1, 1)
     return tokens
 
-
-# the same wrapper as Canny/Depth: extra per-token features concatenated on the channel axis at every step
-FillVelocity = ChannelConcatVelocity

@@ -306,14 +306,16 @@ class ModelFile(Combo):
         return list_names(self.folder, getattr(env, "models_dir", None))
 
     def coerce(self, value, ctx=None):
+        from .files import UnsafeName, check_name
         from .model_folders import ModelNameError, resolve
 
         if not isinstance(value, str):
             raise ValueError(f"expects a model file name, got {_show(value)}")
-        parts = value.replace("\\", "/").split("/")
-        if any(part in ("", ".", "..") for part in parts) or "\0" in value:
+        try:  # the one name rule for files fluxwire reads and writes (ComfyUI's '\\' separators allowed)
+            check_name(value.replace("\\", "/"), "model name")
+        except UnsafeName as e:
             raise ValueError(f"is {_show(value)}, which is not a model file name (a name inside the {self.folder} "
-                             f"folder such as model.safetensors; no '.', '..' or empty parts)")
+                             f"folder such as model.safetensors): {e}") from None
         try:
             found = resolve(self.folder, value, getattr(ctx, "models_dir", None))
         except ModelNameError as e:

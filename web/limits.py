@@ -11,12 +11,8 @@ import functools
 import json
 from typing import Any, Callable
 
+from flux_core.limits import MAX_LINKS, MAX_NODES  # the engine's document limits, one place
 from flux_core.workflow import Problem, WorkflowError
-
-try:  # the engine's document limits (flux_core/limits.py); the same numbers when it is not there yet
-    from flux_core.limits import MAX_LINKS, MAX_NODES
-except ImportError:  # pragma: no cover - until the document-limits module is merged
-    MAX_NODES, MAX_LINKS = 100_000, 500_000
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a workflow JSON or a picture sent from the browser
 # one request: a file above as base64 (4/3 larger) plus the JSON around it

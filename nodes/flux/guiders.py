@@ -37,10 +37,8 @@ class _Prompt:
         self.vec = cond.vec.expand(b, -1).to(device, dtype)
         self.txt_ids = txt_ids(b, self.txt.shape[1], device).to(dtype)
         self.skip_guidance = bool(cond.guidance_off)
-        try:  # FLUX.1 Fill's masked picture / Kontext's references, per prompt as ComfyUI does
-            self.velocity = conditioned_model(model, cond, b, *latent.samples.shape[2:], device, dtype, input_name)
-        except NodeError as e:
-            raise NodeError(str(e), input=input_name if e.input == "conditioning" else e.input) from None
+        # control latent, Fill's masked picture, Kontext's references: per prompt, as ComfyUI does
+        self.velocity = conditioned_model(model, cond, b, *latent.samples.shape[2:], device, dtype, input_name)
         self.guidance = None
         if model.has_guidance and not cond.guidance_off:
             value = DEFAULT_DEV_GUIDANCE if cond.guidance is None else cond.guidance  # ComfyUI's default for every FLUX

@@ -6,7 +6,7 @@ import pytest
 import torch
 from diffusers import FluxFillPipeline
 
-from flux_core import fill, sampling
+from flux_core import control, fill, sampling
 from flux_core.models import AutoEncoder, Flux
 
 from .helpers import (
@@ -86,7 +86,7 @@ def test_fill_conditioning_and_one_transformer_call_match_diffusers(setup):
     x = sampling.pack(setup.noise)
     ids = sampling.img_ids(B, HEIGHT // 8, WIDTH // 8)
     with torch.no_grad():
-        v = fill.FillVelocity(setup.model, ours)(
+        v = control.ChannelConcatVelocity(setup.model, ours)(
             img=x, img_ids=ids, txt=setup.txt, txt_ids=sampling.txt_ids(B, L), y=setup.vec,
             timesteps=torch.full((B,), 0.7), guidance=torch.full((B,), 30.0))
         ref = setup.ref_model(hidden_states=torch.cat((x, theirs), dim=2), timestep=torch.full((B,), 0.7),
@@ -105,7 +105,7 @@ def test_few_step_fill_run_matches_pipeline_latents(setup):
                               latents=sampling.pack(setup.noise), height=HEIGHT, width=WIDTH,
                               num_inference_steps=steps, guidance_scale=guidance, output_type="latent",
                               return_dict=False)[0]
-        velocity = fill.FillVelocity(setup.model, our_tokens(setup))
+        velocity = control.ChannelConcatVelocity(setup.model, our_tokens(setup))
         img = sampling.pack(setup.noise)
         out = sampling.denoise(velocity, img, sampling.img_ids(B, HEIGHT // 8, WIDTH // 8), setup.txt,
                                sampling.txt_ids(B, L), setup.vec, sampling.get_schedule(steps, img.shape[1]),
