@@ -259,7 +259,9 @@ def test_run_shows_progress_preview_and_downloadable_image(page, tmp_path, artif
     bar = node(page, "p").locator(".fw-progress-bar")
     page.wait_for_function("() => parseFloat(document.querySelector("
                            "'.fw-node[data-node-id=\"p\"] .fw-progress-bar').style.width) > 0")
-    assert bar.is_visible()
+    # the bar grows through a CSS transition: wait until it is drawn with a width, not only styled with one
+    bar.wait_for(state="visible")
+    assert bar.bounding_box()["width"] > 0
     img = node(page, "w").locator(".fw-images img")
     img.wait_for()
     page.wait_for_function("() => { const i = document.querySelector('.fw-node[data-node-id=\"w\"] .fw-images img');"
