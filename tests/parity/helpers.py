@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from flux_core.models import AutoEncoderParams, FluxParams
+from flux_core.models import AutoEncoder, AutoEncoderParams, Flux, FluxParams
 
 
 def tiny_flux_params(guidance_embed: bool = True, **overrides) -> FluxParams:
@@ -213,3 +213,45 @@ def bfl_vae_to_diffusers(sd: dict[str, torch.Tensor], vae) -> dict[str, torch.Te
     from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
 
     return convert_ldm_vae_checkpoint(dict(sd), dict(vae.config))
+
+
+def dev_scheduler():
+    """diffusers' scheduler as its FLUX.1 dev pipeline configures it (shift from the image's token count)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(
+        shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
+        base_image_seq_len=256, max_image_seq_len=4096,
+    )  # fmt: skip
+
+
+def twin_flux(params: FluxParams, seed: int):
+    """A random tiny FLUX of ours and diffusers' transformer holding the same weights."""
+    model = randomize_(Flux(params), seed=seed).eval()
+    ref = diffusers_transformer_for(params).eval()
+    ref.load_state_dict(bfl_to_diffusers(model.state_dict()), strict=True)
+    return model, ref
+
+
+def twin_autoencoder(seed: int, deterministic_encoder: bool = False):
+    """A random tiny (x8) autoencoder of ours and diffusers' AutoencoderKL holding the same weights.
+
+    deterministic_encoder pins the posterior's log-variance to -30: diffusers samples the posterior where we
+    take its mean; with std e^-15 both agree to 1e-6 and a comparison is about everything else."""
+    ae = randomize_(AutoEncoder(tiny_ae_params(4)), seed=seed).eval()
+    if deterministic_encoder:
+        z = ae.params.z_channels
+        with torch.no_grad():
+            ae.encoder.conv_out.weight[z:] = 0
+            ae.encoder.conv_out.bias[z:] = -30
+    ref = diffusers_vae_for(ae.params).eval()
+    ref.load_state_dict(bfl_vae_to_diffusers(ae.state_dict(), ref), strict=True)
+    return ae, ref
+
+
+def text_free_pipeline(pipeline_class, transformer, vae, scheduler=None):
+    """A diffusers FLUX pipeline without text encoders: the tests hand it prompt embeddings directly."""
+    pipe = pipeline_class(scheduler=scheduler or dev_scheduler(), vae=vae, text_encoder=None, tokenizer=None,
+                          text_encoder_2=None, tokenizer_2=None, transformer=transformer)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -9,18 +9,8 @@ from diffusers import FluxControlPipeline
 
 from flux_core import control, sampling
 from flux_core.loading.detect import control_kind, is_control
-from flux_core.models import AutoEncoder, Flux
 
-from .helpers import (
-    bfl_to_diffusers,
-    bfl_vae_to_diffusers,
-    diffusers_transformer_for,
-    diffusers_vae_for,
-    randomize_,
-    tiny_ae_params,
-    tiny_flux_params,
-)
-from .test_pipeline import dev_scheduler
+from .helpers import text_free_pipeline, tiny_flux_params, twin_autoencoder, twin_flux
 
 pytestmark = pytest.mark.parity
 
@@ -30,27 +20,12 @@ HEIGHT, WIDTH = 64, 96
 Z = 4  # tiny autoencoder latent channels
 
 
-def deterministic_encoder_(ae: AutoEncoder) -> AutoEncoder:
-    """Posterior log-variance -30: diffusers samples the posterior, we take its mean; with std e^-15
-    the two agree to 1e-6 and the comparison is about everything else."""
-    with torch.no_grad():
-        ae.encoder.conv_out.weight[Z:] = 0
-        ae.encoder.conv_out.bias[Z:] = -30
-    return ae
-
-
 @pytest.fixture(scope="module")
 def setup():
     params = tiny_flux_params(True, in_channels=2 * 4 * Z, out_channels=4 * Z)
-    model = randomize_(Flux(params), seed=31).eval()
-    ref_model = diffusers_transformer_for(params).eval()
-    ref_model.load_state_dict(bfl_to_diffusers(model.state_dict()), strict=True)
-    ae = deterministic_encoder_(randomize_(AutoEncoder(tiny_ae_params(4)), seed=32).eval())
-    ref_vae = diffusers_vae_for(ae.params).eval()
-    ref_vae.load_state_dict(bfl_vae_to_diffusers(ae.state_dict(), ref_vae), strict=True)
-    pipe = FluxControlPipeline(scheduler=dev_scheduler(), vae=ref_vae, text_encoder=None, tokenizer=None,
-                               text_encoder_2=None, tokenizer_2=None, transformer=ref_model)
-    pipe.set_progress_bar_config(disable=True)
+    model, ref_model = twin_flux(params, seed=31)
+    ae, ref_vae = twin_autoencoder(seed=32, deterministic_encoder=True)
+    pipe = text_free_pipeline(FluxControlPipeline, ref_model, ref_vae)
     g = torch.Generator().manual_seed(5)
     edges = (torch.rand(1, HEIGHT, WIDTH, 1, generator=g) > 0.8).float().expand(-1, -1, -1, 3)
     return SimpleNamespace(params=params, model=model, ref_model=ref_model, ae=ae, pipe=pipe, picture=edges,

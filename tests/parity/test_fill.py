@@ -7,18 +7,8 @@ import torch
 from diffusers import FluxFillPipeline
 
 from flux_core import control, fill, sampling
-from flux_core.models import AutoEncoder, Flux
 
-from .helpers import (
-    bfl_to_diffusers,
-    bfl_vae_to_diffusers,
-    diffusers_transformer_for,
-    diffusers_vae_for,
-    randomize_,
-    tiny_ae_params,
-    tiny_flux_params,
-)
-from .test_pipeline import dev_scheduler
+from .helpers import text_free_pipeline, tiny_flux_params, twin_autoencoder, twin_flux
 
 pytestmark = pytest.mark.parity
 
@@ -28,28 +18,13 @@ HEIGHT, WIDTH = 64, 96
 Z = 4  # tiny autoencoder latent channels
 
 
-def deterministic_encoder_(ae: AutoEncoder) -> AutoEncoder:
-    """Posterior log-variance -30 everywhere: diffusers samples the posterior, we take its mean; with
-    std e^-15 the two agree to 1e-6 and the comparison is about everything else."""
-    with torch.no_grad():
-        ae.encoder.conv_out.weight[Z:] = 0
-        ae.encoder.conv_out.bias[Z:] = -30
-    return ae
-
-
 @pytest.fixture(scope="module")
 def setup():
     params = tiny_flux_params(True, in_channels=2 * 4 * Z + 256, out_channels=4 * Z)
     assert fill.is_fill(params.in_channels, params.out_channels)
-    model = randomize_(Flux(params), seed=21).eval()
-    ref_model = diffusers_transformer_for(params).eval()
-    ref_model.load_state_dict(bfl_to_diffusers(model.state_dict()), strict=True)
-    ae = deterministic_encoder_(randomize_(AutoEncoder(tiny_ae_params(4)), seed=22).eval())
-    ref_vae = diffusers_vae_for(ae.params).eval()
-    ref_vae.load_state_dict(bfl_vae_to_diffusers(ae.state_dict(), ref_vae), strict=True)
-    pipe = FluxFillPipeline(scheduler=dev_scheduler(), vae=ref_vae, text_encoder=None, tokenizer=None,
-                            text_encoder_2=None, tokenizer_2=None, transformer=ref_model)
-    pipe.set_progress_bar_config(disable=True)
+    model, ref_model = twin_flux(params, seed=21)
+    ae, ref_vae = twin_autoencoder(seed=22, deterministic_encoder=True)
+    pipe = text_free_pipeline(FluxFillPipeline, ref_model, ref_vae)
     g = torch.Generator().manual_seed(4)
     picture = torch.rand(B, HEIGHT, WIDTH, 3, generator=g)
     mask = torch.zeros(B, HEIGHT, WIDTH)

@@ -8,18 +8,8 @@ import torch
 from diffusers import FluxKontextPipeline
 
 from flux_core import kontext, sampling
-from flux_core.models import AutoEncoder, Flux
 
-from .helpers import (
-    bfl_to_diffusers,
-    bfl_vae_to_diffusers,
-    diffusers_transformer_for,
-    diffusers_vae_for,
-    randomize_,
-    tiny_ae_params,
-    tiny_flux_params,
-)
-from .test_pipeline import dev_scheduler
+from .helpers import text_free_pipeline, tiny_flux_params, twin_autoencoder, twin_flux
 
 pytestmark = pytest.mark.parity
 
@@ -32,15 +22,9 @@ REF_H, REF_W = 48, 80  # the reference picture: another size, so the ids differ 
 @pytest.fixture(scope="module")
 def setup():
     params = tiny_flux_params(True)
-    model = randomize_(Flux(params), seed=31).eval()
-    ref_model = diffusers_transformer_for(params).eval()
-    ref_model.load_state_dict(bfl_to_diffusers(model.state_dict()), strict=True)
-    ae = randomize_(AutoEncoder(tiny_ae_params(4)), seed=32).eval()
-    ref_vae = diffusers_vae_for(ae.params).eval()
-    ref_vae.load_state_dict(bfl_vae_to_diffusers(ae.state_dict(), ref_vae), strict=True)
-    pipe = FluxKontextPipeline(scheduler=dev_scheduler(), vae=ref_vae, text_encoder=None, tokenizer=None,
-                               text_encoder_2=None, tokenizer_2=None, transformer=ref_model)
-    pipe.set_progress_bar_config(disable=True)
+    model, ref_model = twin_flux(params, seed=31)
+    ae, ref_vae = twin_autoencoder(seed=32)
+    pipe = text_free_pipeline(FluxKontextPipeline, ref_model, ref_vae)
     g = torch.Generator().manual_seed(6)
     return SimpleNamespace(model=model, ref_model=ref_model, ae=ae, pipe=pipe,
                            picture=torch.rand(1, REF_H, REF_W, 3, generator=g),

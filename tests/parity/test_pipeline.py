@@ -8,17 +8,8 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, FluxImg2ImgPipeline, FluxPipeline
 
 from flux_core import sampling
-from flux_core.models import AutoEncoder, Flux
 
-from .helpers import (
-    bfl_to_diffusers,
-    bfl_vae_to_diffusers,
-    diffusers_transformer_for,
-    diffusers_vae_for,
-    randomize_,
-    tiny_ae_params,
-    tiny_flux_params,
-)
+from .helpers import dev_scheduler, text_free_pipeline, tiny_flux_params, twin_autoencoder, twin_flux
 
 pytestmark = pytest.mark.parity
 
@@ -27,29 +18,14 @@ B, L = 2, 5
 HEIGHT, WIDTH = 64, 96  # pixels; latent 8x12 with the x8 tiny VAE
 
 
-def dev_scheduler():
-    return FlowMatchEulerDiscreteScheduler(
-        shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
-        base_image_seq_len=256, max_image_seq_len=4096,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module", params=["dev", "schnell"])
 def setup(request):
     dev = request.param == "dev"
     params = tiny_flux_params(dev)
-    model = randomize_(Flux(params), seed=11).eval()
-    ref_model = diffusers_transformer_for(params).eval()
-    ref_model.load_state_dict(bfl_to_diffusers(model.state_dict()), strict=True)
-    ae = randomize_(AutoEncoder(tiny_ae_params(4)), seed=12).eval()
-    ref_vae = diffusers_vae_for(ae.params).eval()
-    ref_vae.load_state_dict(bfl_vae_to_diffusers(ae.state_dict(), ref_vae), strict=True)
+    model, ref_model = twin_flux(params, seed=11)
+    ae, ref_vae = twin_autoencoder(seed=12)
     scheduler = dev_scheduler() if dev else FlowMatchEulerDiscreteScheduler(shift=1.0, use_dynamic_shifting=False)
-    pipe = FluxPipeline(
-        scheduler=scheduler, vae=ref_vae, text_encoder=None, tokenizer=None,
-        text_encoder_2=None, tokenizer_2=None, transformer=ref_model,
-    )  # fmt: skip
-    pipe.set_progress_bar_config(disable=True)
+    pipe = text_free_pipeline(FluxPipeline, ref_model, ref_vae, scheduler)
     g = torch.Generator().manual_seed(3)
     cond = dict(
         txt=torch.randn(B, L, params.context_in_dim, generator=g),

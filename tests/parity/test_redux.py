@@ -14,10 +14,8 @@ from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionM
 
 from flux_core import redux, sampling
 from flux_core.loading import ModelLoadError
-from flux_core.models import Flux
 
-from .helpers import bfl_to_diffusers, diffusers_transformer_for, randomize_, tiny_flux_params
-from .test_pipeline import dev_scheduler
+from .helpers import randomize_, text_free_pipeline, tiny_flux_params, twin_flux
 
 pytestmark = pytest.mark.parity
 
@@ -49,12 +47,8 @@ def setup(tmp_path_factory):
     prior = FluxPriorReduxPipeline(
         image_encoder=vision, feature_extractor=SiglipImageProcessor(size={"height": SIZE, "width": SIZE}),
         image_embedder=embedder, text_encoder=clip(), tokenizer=None, text_encoder_2=t5(), tokenizer_2=None)
-    model = randomize_(Flux(params), seed=43).eval()
-    ref_model = diffusers_transformer_for(params).eval()
-    ref_model.load_state_dict(bfl_to_diffusers(model.state_dict()), strict=True)
-    pipe = FluxPipeline(scheduler=dev_scheduler(), vae=None, text_encoder=None, tokenizer=None,
-                        text_encoder_2=None, tokenizer_2=None, transformer=ref_model)
-    pipe.set_progress_bar_config(disable=True)
+    model, ref_model = twin_flux(params, seed=43)
+    pipe = text_free_pipeline(FluxPipeline, ref_model, None)
     g = torch.Generator().manual_seed(6)
     picture = (torch.rand(1, SIZE, SIZE, 3, generator=g) * 255).round() / 255  # an 8-bit picture
     return SimpleNamespace(folder=folder, params=params, vision=vision, embedder=embedder, prior=prior,
