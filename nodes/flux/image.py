@@ -54,6 +54,25 @@ class VAEEncode(Node):
         return Latent(encode_pixels(vae, pixels, ctx), w16, h16)
 
 
+def read_input_picture(env, name: str, input: str = "image"):
+    """The uploaded picture `name`, upright (EXIF orientation applied) and fully decoded.
+
+    The one place that checks a picture's size before decoding it and turns every decoding failure into an
+    error naming the input, for every node that reads an input picture."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = input_image_path(env, name)
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                raise NodeError(f"{name} is {im.width}x{im.height}, larger than fluxwire accepts", input=input)
+            upright = ImageOps.exif_transpose(im)
+            upright.load()
+            return upright
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise NodeError(f"cannot read {name} as a picture: {e}", input=input) from None
+
+
 class LoadImage(Node):
     """Load a picture from the input folder (PNG, JPEG, WebP, ...; uploads land there too), optionally
     cropped or resized so both sides are multiples of 16."""
@@ -71,17 +90,9 @@ class LoadImage(Node):
     def run(self, ctx, image, fit):
         import numpy as np
         import torch
-        from PIL import Image, ImageOps, UnidentifiedImageError
+        from PIL import Image
 
-        path = input_image_path(ctx.env, image)
-        try:
-            with Image.open(path) as im:
-                if im.width * im.height > MAX_IMAGE_PIXELS:
-                    raise NodeError(f"{image} is {im.width}x{im.height}, larger than fluxwire accepts",
-                                    input="image")
-                im = ImageOps.exif_transpose(im).convert("RGBA")  # alpha becomes the mask output
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-            raise NodeError(f"cannot read {image} as a picture: {e}", input="image") from None
+        im = read_input_picture(ctx.env, image).convert("RGBA")  # alpha becomes the mask output
         w16, h16 = max(16, im.width // 16 * 16), max(16, im.height // 16 * 16)
         if fit == "crop" and (w16, h16) != im.size:
             left, top = (im.width - w16) // 2, (im.height - h16) // 2

@@ -34,27 +34,17 @@ class LoadMask(Node):
     def run(self, ctx, image, channel):
         import numpy as np
         import torch
-        from PIL import Image, ImageOps, UnidentifiedImageError
 
-        from .image import MAX_IMAGE_PIXELS
+        from .image import read_input_picture
 
-        path = input_image_path(ctx.env, image)
-        try:
-            with Image.open(path) as im:
-                if im.width * im.height > MAX_IMAGE_PIXELS:
-                    raise NodeError(f"{image} is {im.width}x{im.height}, larger than fluxwire accepts",
-                                    input="image")
-                im = ImageOps.exif_transpose(im)
-                bands = im.getbands()
-                has_alpha = "A" in bands or "transparency" in im.info
-                if channel == "grey":
-                    plane = im.convert("L")
-                elif channel == "alpha" and not has_alpha:
-                    return torch.zeros(1, im.height, im.width)
-                else:
-                    plane = im.convert("RGBA").getchannel("RGBA"["rgba".index(channel[0])])
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-            raise NodeError(f"cannot read {image} as a picture: {e}", input="image") from None
+        im = read_input_picture(ctx.env, image)
+        has_alpha = "A" in im.getbands() or "transparency" in im.info
+        if channel == "grey":
+            plane = im.convert("L")
+        elif channel == "alpha" and not has_alpha:
+            return torch.zeros(1, im.height, im.width)
+        else:
+            plane = im.convert("RGBA").getchannel("RGBA"["rgba".index(channel[0])])
         mask = torch.from_numpy(np.asarray(plane, dtype=np.float32) / 255.0)[None]
         return 1.0 - mask if channel == "alpha" else mask
 

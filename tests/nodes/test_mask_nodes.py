@@ -70,3 +70,45 @@ def test_crop_of_an_empty_mask_names_the_input(executor):
     with pytest.raises(RunFailed) as e:
         run(executor, nodes, links, "crop", "image")
     assert (e.value.node_id, e.value.input) == ("crop", "mask") and "empty" in e.value.message
+
+
+@pytest.fixture
+def bad_pictures(executor):
+    """A truncated PNG, a text file with a picture's name, and a picture larger than fluxwire accepts."""
+    from PIL import Image
+
+    folder = executor.env.input_dir
+    whole = folder / "hole.png"
+    (folder / "truncated.png").write_bytes(whole.read_bytes()[:60])
+    (folder / "notes.png").write_text("not a picture")
+    Image.new("1", (8200, 8200)).save(folder / "huge.png")  # 1-bit: a small file declaring 67 Mpx
+    return executor
+
+
+@pytest.mark.parametrize("node_type, extra", [("LoadImage", {"fit": "none"}), ("LoadMask", {"channel": "alpha"})])
+@pytest.mark.parametrize("name, says", [("truncated.png", "cannot read truncated.png as a picture"),
+                                        ("notes.png", "cannot read notes.png as a picture"),
+                                        ("huge.png", "huge.png is 8200x8200, larger than fluxwire accepts")])
+def test_a_bad_input_picture_names_the_node_and_input(bad_pictures, node_type, extra, name, says):
+    node = {"id": "pic", "type": node_type, "widgets": {"image": name, **extra}}
+    with pytest.raises(RunFailed) as e:
+        run(bad_pictures, [node], [], "pic", "mask")
+    assert (e.value.node_id, e.value.input) == ("pic", "image") and says in e.value.message
+
+
+def test_exif_orientation_is_applied_by_both_loaders(executor):
+    """A phone picture stored sideways with EXIF orientation 6 (rotate 90° clockwise to view) loads upright."""
+    from PIL import Image
+
+    stored = Image.new("RGBA", (32, 16), (0, 0, 0, 255))
+    stored.putpixel((0, 0), (255, 0, 0, 0))  # top-left as stored: red and transparent
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(executor.env.input_dir / "sideways.png", exif=exif)
+    image = run(executor, [{"id": "i", "type": "LoadImage", "widgets": {"image": "sideways.png", "fit": "none"}}],
+                [], "i", "image")
+    mask = run(executor, [{"id": "m", "type": "LoadMask", "widgets": {"image": "sideways.png", "channel": "alpha"}}],
+               [], "m", "mask")
+    assert image.shape == (1, 32, 16, 3) and mask.shape == (1, 32, 16)
+    # viewed upright, the stored top-left corner is the top-right one
+    assert float(image[0, 0, 15, 0]) == 1.0 and float(mask[0, 0, 15]) == 1.0 and float(mask[0, 0, 0]) == 0.0
