@@ -98,6 +98,7 @@ function propertiesChanged() {
     row.appendChild(el("span", "fw-props-source", to.length ? to.join(", ") : "not used"));
     outputs.appendChild(row);
   }
+  if (!outputs.childNodes.length) outputs.appendChild(el("div", "fw-help-none", "none"));
 
   const st = statusById[n.id] || {};
   const run = propsSection("Last run", "timing");
