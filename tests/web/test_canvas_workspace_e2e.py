@@ -119,6 +119,24 @@ def test_tabs_keep_their_own_document_undo_and_run_and_all_come_back_after_reloa
     assert node(page, "b").locator(".fw-text").text_content() == "3"
 
 
+def test_a_run_shows_in_the_tab_that_started_it(page, tmp_path):
+    open_workflow(page, doc([("steps", "SlowSteps", {"steps": 5, "delay": 0.6}, (40, 40)), ("c", "ShowValue", {}, (420, 40))],
+                            [("steps", "count", "c", "value")], title="slow"), tmp_path, name="slow.json")
+    page.click('[data-action="run"]')
+    page.wait_for_selector('.fw-node[data-node-id="steps"][data-status="running"]')
+    # the other tab has nodes with the same ids: the run's updates must not land on them
+    page.click('[data-action="new-tab"]')
+    open_workflow(page, doc([("steps", "IntValue", {"value": 1}, (40, 40)), ("c", "ShowValue", {}, (420, 40))],
+                            [("steps", "value", "c", "value")], title="other"), tmp_path, name="other.json")
+    page.wait_for_function("() => document.querySelector('[data-role=\"status\"]').textContent.includes('ended: success')")
+    assert node(page, "steps").get_attribute("data-status") == "idle"
+    assert node(page, "c").locator(".fw-text").is_hidden()
+    assert sent(page)["metadata"]["title"] == "other"
+    page.locator('[data-role="tabs"] [data-tab] .fw-tab-label').first.click()
+    page.wait_for_selector('.fw-node[data-node-id="c"][data-status="done"]')
+    assert node(page, "c").locator(".fw-text").text_content() == "5"
+
+
 def test_closing_a_tab_with_unsaved_changes_asks_first(page, tmp_path):
     open_workflow(page, two_nodes(1, "keep"), tmp_path)
     set_value(page, "a", 2)  # a change not saved anywhere
