@@ -83,11 +83,17 @@ def two_nodes(value, title):
 def test_tabs_keep_their_own_document_undo_and_run_and_all_come_back_after_reload(page, tmp_path, artifacts):
     open_workflow(page, two_nodes(7, "first"), tmp_path, name="first.json")
     set_value(page, "a", 8)
+    zoom = page.locator('[data-role="zoom-level"]')
+    first_zoom = zoom.text_content()
     page.click('[data-action="new-tab"]')
     assert page.locator('[data-role="tabs"] [data-tab]').count() == 2
     assert page.locator(".fw-node").count() == 0  # a new tab starts empty
     open_workflow(page, two_nodes(3, "second"), tmp_path, name="second.json")
     set_value(page, "a", 4)
+    page.click('[data-action="zoom-in"]')
+    page.click('[data-action="zoom-in"]')
+    second_zoom = zoom.text_content()
+    assert second_zoom != first_zoom
     # Run runs the active tab's document, and its result shows in that tab only
     page.click('[data-action="run"]')
     page.wait_for_selector('.fw-node[data-node-id="b"][data-status="done"]')
@@ -96,6 +102,7 @@ def test_tabs_keep_their_own_document_undo_and_run_and_all_come_back_after_reloa
     page.locator('[data-role="tabs"] [data-tab] .fw-tab-label').first.click()
     assert node(page, "a").locator('input[data-widget="value"]').input_value() == "8"
     assert node(page, "b").get_attribute("data-status") == "idle"  # the other tab's run is not shown here
+    assert zoom.text_content() == first_zoom  # each tab keeps its own view
     assert sent(page)["metadata"]["title"] == "first"  # what Python receives follows the active tab
     # each tab has its own undo history
     focus_canvas(page)
@@ -111,6 +118,7 @@ def test_tabs_keep_their_own_document_undo_and_run_and_all_come_back_after_reloa
     assert node(page, "a").locator('input[data-widget="value"]').input_value() == "8"
     page.locator('[data-role="tabs"] [data-tab] .fw-tab-label').nth(1).click()
     assert node(page, "a").locator('input[data-widget="value"]').input_value() == "4"
+    assert zoom.text_content() == second_zoom
     focus_canvas(page)
     page.keyboard.press("Control+z")  # the inactive tab's undo history came back too
     assert node(page, "a").locator('input[data-widget="value"]').input_value() == "3"

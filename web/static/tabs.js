@@ -194,13 +194,14 @@ function runShownHere(state) {
   // which tab asked for it
   if (!runTabs.has(state.run_id)) runTabs.set(state.run_id, runTabQueue.length ? runTabQueue.shift() : activeTab);
   const owner = runTabs.get(state.run_id);
-  if (owner === activeTab || !tabById(owner)) return true;
-  const t = tabById(owner);
-  if (t.stash) t.stash.runState = state;  // shown when that tab is active again
+  if (owner === activeTab) return true;
+  const t = tabById(owner);  // undefined when that tab was closed: its run is only counted
+  if (t && t.stash) t.stash.runState = state;  // shown when that tab is active again
   if (FINAL_STATUSES.includes(state.status) && !finishedRuns.has(state.run_id)) {
     finishedRuns.add(state.run_id);
     pendingRuns = Math.max(0, pendingRuns - 1);
-    setStatus("a run of the tab \u201c" + (t.stash ? t.stash.title : owner) + "\u201d ended: " + state.status);
+    setStatus("a run of " + (t && t.stash ? "the tab \u201c" + t.stash.title + "\u201d" : "a closed tab") + " ended: " + state.status);
+    refreshToolbar();
   }
   return false;
 }
