@@ -294,7 +294,7 @@ def test_convert_a_widget_to_an_input_and_back(page, tmp_path, artifacts):
 
 # ------------------------------------------------------------------ pin, help, resize
 
-def test_pin_keeps_a_node_in_place_and_help_describes_it(page, tmp_path, module_executor):
+def test_pin_keeps_a_node_in_place_and_help_describes_it(page, tmp_path, module_executor, artifacts):
     open_workflow(page, two_nodes(2, "pin"), tmp_path)
     node_menu(page, "a", "pin")
     assert node(page, "a").get_attribute("data-pinned") == "1"
@@ -323,6 +323,7 @@ def test_pin_keeps_a_node_in_place_and_help_describes_it(page, tmp_path, module_
         [i["name"] for i in described["inputs"]]
     assert help_box.locator('[data-help="inputs"] li').first.locator(".fw-help-socket-type").text_content().strip() \
         .startswith(described["inputs"][0]["type"])
+    page.screenshot(path=str(artifacts / "workspace-help.png"))
 
 
 def test_resize_a_node_by_its_corner(page, tmp_path, artifacts):
