@@ -38,10 +38,10 @@ UPLOAD_KINDS = (".json", ".png")
 
 _STATIC = resources.files(__package__) / "static"
 JS_PARTS = ("state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js", "results.js",
-            "files.js", "subgraphs.js", "subgraph_edits.js", "mask_editor.js",
+            "files.js", "subgraphs.js", "subgraph_edits.js", "mask_editor.js", "node_tools.js", "properties.js",
             "run.js", "persist.js", "documents.js",
-            "history.js")  # joined in this order
-CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css")
+            "history.js", "tabs.js")  # joined in this order
+CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css", "workspace.css")
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """
@@ -56,6 +56,7 @@ TEMPLATE = """
     <button type="button" class="fw-btn" data-action="undo" title="Undo (Ctrl+Z)">Undo</button>
     <button type="button" class="fw-btn" data-action="redo" title="Redo (Ctrl+Y)">Redo</button>
     <button type="button" class="fw-btn" data-action="fit" title="Fit the workflow in view">Fit</button>
+    <button type="button" class="fw-btn" data-action="properties" title="Show the selected node's properties">Properties</button>
     <button type="button" class="fw-btn" data-action="refresh" title="Re-read the node list and the model files">&#8635;</button>
     <span class="fw-sep"></span>
     <span class="fw-doc-name" data-role="doc-name" data-dirty="0" title="The open workflow (&#8226; = unsaved changes)">untitled</span>
@@ -173,10 +174,26 @@ def node_catalogue(executor: Executor, fresh: bool = False) -> dict:
     nodes = with_comfy_classes(executor.registry.describe(executor.env) + library_nodes)
     catalogue = {"nodes": nodes, "types": catalogue_types(),
                  "problems": list(executor.registry.problems) + library_problems,
-                 "shipped": list(shipped_workflows())}
+                 "shipped": list(shipped_workflows()),
+                 "model_sizes": model_sizes(nodes, executor)}
     with _catalogue_lock:
         _catalogue_cache[executor] = (time.monotonic(), catalogue)
     return catalogue
+
+
+def model_sizes(nodes: list[dict], executor: Executor) -> dict[str, dict]:
+    """"<folder>/<file>" -> the native picture size of each transformer file a loader offers (read from
+    the file's header; flux_core/native_size.py), so new size widgets follow the model in the graph."""
+    from flux_core.native_size import native_sizes
+
+    offered: dict[str, list[str]] = {}
+    for d in nodes:
+        for inp in d.get("inputs") or []:
+            w = inp.get("widget") or {}
+            if w.get("folder") and isinstance(w.get("choices"), list):
+                offered.setdefault(w["folder"], [])
+                offered[w["folder"]] += [c for c in w["choices"] if c not in offered[w["folder"]]]
+    return native_sizes(offered, executor.env.models_dir)
 
 
 def with_comfy_classes(nodes: list[dict]) -> list[dict]:

@@ -70,7 +70,7 @@ function dragGroup(e, index, resize) {
   if (!validGroup(g)) return;
   const before = snapshot();
   const start = [e.clientX, e.clientY], box0 = g.bounding.slice();
-  const inside = resize ? [] : nodesInside(g).map((n) => [n, n.ui.pos.slice()]);
+  const inside = resize ? [] : nodesInside(g).filter((n) => !n.ui.pinned).map((n) => [n, n.ui.pos.slice()]);
   const boxEl = nodesLayer.querySelector('.fw-group[data-group="' + index + '"]');
   let moved = false;
   gesture((m) => {

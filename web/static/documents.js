@@ -88,6 +88,12 @@ function workflowRow(list, w) {
   open.title = "Open " + w.name;
   open.addEventListener("click", () => openFromFolder(w.name).catch(reportError));
   row.appendChild(open);
+  const inTab = el("button", "fw-btn", "New tab");
+  inTab.type = "button";
+  inTab.dataset.action = "open-workflow-tab";
+  inTab.title = "Open " + w.name + " in a new tab (tabs.js)";
+  inTab.addEventListener("click", () => openInNewTab(w.name).catch(reportError));
+  row.appendChild(inTab);
   if (w.modified) row.appendChild(el("span", "fw-wf-when", new Date(w.modified * 1000).toLocaleString()));
   const rename = el("button", "fw-btn", "Rename");
   rename.type = "button";

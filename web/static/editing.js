@@ -9,6 +9,7 @@ function select(ids, additive) {
     if (selected.has(id)) e.dataset.selected = "1"; else delete e.dataset.selected;
   }
   refreshToolbar();
+  propertiesChanged();  // the properties panel follows the selection (properties.js)
 }
 function nextId() {
   let max = 0;
@@ -29,6 +30,8 @@ function addNode(type, pos) {
     if (w && w.kind === "combo" && (w.folder || w.upload) && Array.isArray(w.choices) && w.choices.length &&
         !w.choices.includes(widgets[i.name])) widgets[i.name] = likeliestFile(i, w.choices);
   }
+  const sized = applyModelSize(d, widgets);  // width/height follow the model in the graph (node_tools.js)
+  if (sized) setStatus("size set to " + sized.width + "\u00d7" + sized.height + ", native for " + sized.model);
   const at = freeSpot(pos);
   const node = { id: nextId(), type, version: d.version, widgets, ui: { pos: [Math.round(at[0]), Math.round(at[1])] } };
   graph.nodes.push(node);
@@ -93,14 +96,14 @@ function duplicateSelected() {
 }
 let clipboard = null;
 let pointerWorld = null;
-function copySelected() { if (selected.size) clipboard = selectedPart(); }
+function copySelected() { if (selected.size) clipboard = Object.assign(selectedPart(), { tab: activeTabId() }); }
 function paste(withInputs) {
   // Ctrl+V: the copies and the links between them; Ctrl+Shift+V: also the links feeding them from outside
   if (!clipboard || !clipboard.nodes.length) return;
   const x0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[0])), y0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[1]));
   const at = pointerWorld || [x0 + 40, y0 + 40];
   insertCopies(clipboard.nodes, clipboard.links, (p) => [Math.round(at[0] + p[0] - x0), Math.round(at[1] + p[1] - y0)],
-    withInputs ? clipboard.inbound : null);
+    withInputs && clipboard.tab === activeTabId() ? clipboard.inbound : null);  // other tab: only links between the copies
 }
 function renameNode(id) {
   const n = nodeById(id), e = nodeEls.get(id);
@@ -369,7 +372,7 @@ stage.addEventListener("pointerdown", (e) => {
     if (!e.target.closest(".fw-title")) return;
     const start = [e.clientX, e.clientY];
     const origin = {};
-    for (const sid of selected) { const n = nodeById(sid); if (n) origin[sid] = n.ui.pos.slice(); }
+    for (const sid of selected) { const n = nodeById(sid); if (n && !n.ui.pinned) origin[sid] = n.ui.pos.slice(); }  // pinned stay
     const before = snapshot();
     const moving = new Set(Object.keys(origin));
     const movingNodes = [...moving].map((sid) => [nodeById(sid), nodeEls.get(sid)]);

@@ -62,6 +62,7 @@ stage.addEventListener("contextmenu", (e) => {
     openMenu(e, () => {
       if (sock.dataset.socketDir === "in") {
         menuItem("disconnect", "Disconnect", () => removeLinks((l) => l.to === id && l.input === name), !linkInto(id, name));
+        convertMenuItems(id, name);  // widget <-> input (node_tools.js)
       } else {
         menuItem("add-fed-node", "Add a node fed by " + name, () => openPalette([at[0] + 120, at[1]], { from: id, output: name, type }));
         menuItem("disconnect", "Disconnect all", () => removeLinks((l) => l.from === id && l.output === name),
@@ -79,6 +80,9 @@ stage.addEventListener("contextmenu", (e) => {
       menuItem("mute", n && n.mode === "mute" ? "Unmute (Ctrl+M)" : "Mute (Ctrl+M)", () => toggleMode("mute"));
       menuItem("collapse", n && n.ui.collapsed ? "Expand (Alt+C)" : "Collapse (Alt+C)", toggleCollapse);
       menuItem("color", "Next colour", () => recolourNodes(ids));
+      menuItem("pin", n && n.ui.pinned ? "Unpin" : "Pin", () => togglePin(ids));
+      menuItem("properties", "Properties", () => openProperties(id));
+      menuItem("help", "Help", () => showHelp(id));
       menuItem("group", "Group (Ctrl+G)", groupSelected);
       menuItem("duplicate", "Duplicate (Ctrl+D)", duplicateSelected);
       menuItem("delete", "Delete (Del)", deleteSelected);

@@ -98,7 +98,11 @@ function renderNode(n) {
     if (inp.description) label.title = inp.description;
     row.appendChild(label);
     const linked = linkInto(n.id, inp.name);
-    if (inp.widget && !linked) {
+    if (inp.widget && widgetAsInput(n, inp.name)) row.dataset.widgetInput = "1";  // converted (node_tools.js)
+    if (inp.widget && !linked && widgetAsInput(n, inp.name)) {
+      row.appendChild(el("span", "fw-hint", inp.type + " (link one; until then " + JSON.stringify(
+        Object.prototype.hasOwnProperty.call(n.widgets, inp.name) ? n.widgets[inp.name] : inp.widget.default) + ")"));
+    } else if (inp.widget && !linked) {
       row.appendChild(widgetControl(n, inp));
       row.classList.add("fw-has-widget");
     } else if (inp.widget && linked) {
@@ -123,6 +127,7 @@ function renderNode(n) {
   const text = el("pre", "fw-text", st.text || "");
   text.hidden = !st.text;
   e.appendChild(text);
+  decorateNode(e, n);  // pin, resize corner, saved height (node_tools.js)
   if (st.status === "running" && st.max) bar.firstChild.style.width = Math.round(100 * st.value / st.max) + "%";
   return e;
 }

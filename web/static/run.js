@@ -24,6 +24,7 @@ function refreshToolbar() {
 const FINAL_STATUSES = ["success", "error", "interrupted", "invalid"];
 function applyRunState(state) {
   if (!state || typeof state !== "object" || !state.run_id) return;
+  if (!runShownHere(state)) return;  // a run of another tab (tabs.js)
   if (state.run_id !== currentRun && currentRun && !finishedRuns.has(currentRun) &&
       !Object.keys(state.nodes || {}).length) {
     // another run of this tab still waiting for the executor (or stopped before it started): the running
@@ -87,6 +88,7 @@ function applyRunState(state) {
   setStatus(label + queued);
   root.dataset.runStatus = state.status;
   refreshToolbar();
+  propertiesChanged();
   requestAnimationFrame(drawWires);
 }
 function runGraph(targets) {
@@ -94,6 +96,7 @@ function runGraph(targets) {
   reseed();
   send();
   pendingRuns += 1;
+  noteRunTab();  // the run belongs to the active tab (tabs.js)
   if (pendingRuns > 1) setStatus("queued: " + (pendingRuns - 1) + " run(s) waiting");
   else {
     setStatus("starting");

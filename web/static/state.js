@@ -144,6 +144,7 @@ function send() {
   lastSent = clone(documentToSend());  // inside a subgraph: the whole document, with this level written back
   props.value = lastSent;
   noteChange();  // autosave in the browser (persist.js)
+  propertiesChanged();  // the properties panel, when open (properties.js)
 }
 function commit(before) {
   if (before !== undefined && before !== snapshot()) {

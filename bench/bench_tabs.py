@@ -1,0 +1,93 @@
+"""Switching canvas tabs in a real browser: the time from a click on a tab to the next painted frame.
+
+Starts the real app in this process, opens a generated graph of N nodes (bench_canvas.big_graph) in one
+tab and a 20-node graph in a second tab, then switches between them several times, measuring in the page
+the canvas's own work (synchronous) and the time to the next frame. The 20-node switch, measured the same
+way in the same browser, is the reference. Needs /usr/bin/chromium (or CHROMIUM_PATH).
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bench_canvas import ARGS, big_graph  # noqa: E402
+
+SWITCH = """(index) => new Promise((done) => {
+    const label = document.querySelectorAll('[data-role="tabs"] [data-action="switch-tab"]')[index];
+    const t0 = performance.now();
+    label.click();
+    const sync = performance.now() - t0;
+    requestAnimationFrame(() => done([sync, performance.now() - t0])); })"""
+
+
+def open_file(page, tmp: Path, count: int) -> None:
+    path = tmp / f"tabs-{count}.json"
+    path.write_text(json.dumps(big_graph(count)))
+    with page.expect_file_chooser() as fc:
+        page.click('[data-action="open"]')
+    fc.value.set_files(str(path))
+    page.wait_for_function("n => document.querySelectorAll('.fw-node').length === n", arg=count, timeout=120_000)
+
+
+def measure(page, tmp: Path, count: int, rounds: int = 5) -> dict:
+    page.evaluate("() => { localStorage.clear(); }")
+    page.reload()
+    page.wait_for_selector('.fw-root[data-ready="1"]')
+    open_file(page, tmp, count)
+    page.click('[data-action="new-tab"]')
+    open_file(page, tmp, 20)
+    to_big, to_small = [], []
+    for _ in range(rounds):
+        to_big.append(page.evaluate(SWITCH, 0))
+        assert page.locator(".fw-node").count() == count
+        page.wait_for_timeout(300)
+        to_small.append(page.evaluate(SWITCH, 1))
+        assert page.locator(".fw-node").count() == 20
+        page.wait_for_timeout(300)
+    return {"nodes": count, "switch_sync_ms": statistics.median(s for s, _ in to_big),
+            "switch_ms": statistics.median(f for _, f in to_big),
+            "back_ms": statistics.median(f for _, f in to_small)}
+
+
+def main() -> None:
+    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not os.path.exists(path):
+        print(f"bench_tabs: no Chromium at {path}; skipped")
+        return
+    from playwright.sync_api import sync_playwright
+
+    from flux_core.executor import Executor
+    from tests.web.canvas_helpers import launch_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        executor = Executor(output_dir=tmp / "out", models_dir=tmp / "models")
+        demo, url = launch_app(executor, workflows_dir=tmp / "wf")
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=path, args=ARGS, headless=True)
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.on("dialog", lambda d: d.accept())
+                page.goto(url)
+                page.wait_for_selector('.fw-root[data-ready="1"]')
+                small = measure(page, tmp, 20)
+                large = measure(page, tmp, 500)
+                browser.close()
+        finally:
+            demo.close()
+    for r in (small, large):
+        print(f"{r['nodes']:4d}-node tab: switch to it {r['switch_ms']:.0f} ms to the next frame "
+              f"({r['switch_sync_ms']:.0f} ms in the canvas's own code), back to the 20-node tab {r['back_ms']:.0f} ms")
+    print(f"500 nodes against 20: switch ratio {large['switch_ms'] / max(small['switch_ms'], 0.1):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
