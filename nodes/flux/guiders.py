@@ -27,7 +27,7 @@ class _Prompt:
         from flux_core.sampling import txt_ids
 
         try:
-            check_compatible(model, cond.with_guidance(None), latent)
+            check_compatible(model, cond.with_guidance(None), latent, odd_sides=True)
         except NodeError as e:
             raise NodeError(str(e), input=input_name if e.input == "conditioning" else e.input) from None
         b = latent.batch
@@ -60,8 +60,9 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     import torch
 
     from flux_core.guided_sampling import run_sampler, skips_negative
-    from flux_core.samplers import ANCESTRAL, RANDOM_INPAINT_NOISE, StepNoise
     from flux_core.loading import module_compute_dtype
+    from flux_core.patch_padding import crop_to, pad_to_patches, padded_size
+    from flux_core.samplers import ANCESTRAL, RANDOM_INPAINT_NOISE, StepNoise
     from flux_core.sampling import img_ids, pack, unpack
 
     model = guider.model
@@ -71,13 +72,14 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     prompts = [_Prompt(model, guider.positive, latent, device, dtype, "positive")]
     if guider.negative is not None and not skips_negative(guider.cfg):
         prompts.append(_Prompt(model, guider.negative, latent, device, dtype, "negative"))
-    ids = img_ids(latent.batch, h, w, device).to(dtype)
+    ph, pw = padded_size(h, w)  # an odd side is padded by one cell around each model call, as ComfyUI does
+    ids = img_ids(latent.batch, ph, pw, device).to(dtype)
 
     def predict(x, sigma, p):
         t = torch.full((latent.batch,), sigma, dtype=dtype, device=device)
-        v = p.velocity(img=pack(x.to(device, dtype)), img_ids=ids, txt=p.txt, txt_ids=p.txt_ids, y=p.vec,
-                        timesteps=t, guidance=p.guidance, skip_guidance=p.skip_guidance)
-        return unpack(v.float(), latent.height, latent.width).cpu()
+        v = p.velocity(img=pack(pad_to_patches(x.to(device, dtype))), img_ids=ids, txt=p.txt, txt_ids=p.txt_ids,
+                       y=p.vec, timesteps=t, guidance=p.guidance, skip_guidance=p.skip_guidance)
+        return crop_to(unpack(v.float(), ph * 8, pw * 8), h, w).cpu()
 
     def velocity(x, sigma):
         positive = predict(x, sigma, prompts[0])
