@@ -22,8 +22,6 @@ from torch import Tensor
 from .sampling import MAX_SCHEDULE_LENGTH, denoise_schedule_problem, time_shift
 from .sampling_names import SCHEDULER_NAMES
 
-DEV_SHIFT = 1.15  # ComfyUI's mu for a dev model without a ModelSamplingFlux node
-
 
 @dataclass(frozen=True)
 class NoiseLevels:
@@ -292,4 +290,4 @@ def beta_quantile(p: float, a: float, b: float) -> float:
 
 
 __all__ = ["NoiseLevels", "SCHEDULERS", "SCHEDULER_NAMES", "scheduler_levels", "basic_schedule",
-           "ksampler_schedule", "beta_quantile", "DEV_SHIFT", "MAX_SCHEDULE_LENGTH"]
+           "ksampler_schedule", "beta_quantile", "MAX_SCHEDULE_LENGTH"]

@@ -126,7 +126,8 @@ def toy_denoiser(x, sigma):
     return lib.tanh(0.8 * x) * (1 - 0.3 * sigma) + 0.1 * sigma
 
 
-def ref_run(name, x, sigmas, noises=None):
+def ref_run(name, x, sigmas, noises=None, toy_denoiser=toy_denoiser):
+    """Sampler `name` from the papers' step rules in float64, with ``toy_denoiser(x, sigma)``."""
     x = np.array(x, dtype=np.float64)
     s = [float(v) for v in sigmas]
     old = None
