@@ -142,7 +142,7 @@ class CFGGuider(Node):
 
 class KSamplerSelect(Node):
     """Choose the sampling method: ComfyUI's step rules for flow models (euler, euler_ancestral, heun,
-    dpm_2, lms, dpmpp_2m, ddim)."""
+    dpm_2, lms, dpmpp_2m, ddim, deis)."""
 
     category = "sampling/custom"
     inputs = [Combo("sampler_name", SAMPLER_NAMES)]
