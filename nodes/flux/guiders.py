@@ -43,6 +43,17 @@ class _Prompt:
             self.guidance = torch.full((b,), float(value), dtype=dtype, device=device)
 
 
+def held_noise(sampler: str, noise: Noise, latent: Latent, drawn):
+    """The noise that holds the part outside a noise mask at each level: the run's own noise, except for
+    ComfyUI's ddim, which draws fresh noise from seed + 1 (its inpaint option "random")."""
+    from flux_core.samplers import RANDOM_INPAINT_NOISE
+    from flux_core.sampling import MAX_SEED, seeded_noise
+
+    if sampler not in RANDOM_INPAINT_NOISE:
+        return drawn
+    return seeded_noise(tuple(latent.samples.shape), (noise.seed + 1) % (MAX_SEED + 1))
+
+
 def sample(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, preview_vae=None,
            sampler: str = "euler"):
     """Run one ComfyUI sampling pass with `sampler`; returns (latent, denoised latent)."""
@@ -62,7 +73,7 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     from flux_core.guided_sampling import run_sampler, skips_negative
     from flux_core.loading import module_compute_dtype
     from flux_core.patch_padding import crop_to, pad_to_patches, padded_size
-    from flux_core.samplers import ANCESTRAL, RANDOM_INPAINT_NOISE, StepNoise
+    from flux_core.samplers import ANCESTRAL, StepNoise
     from flux_core.sampling import img_ids, pack, unpack
 
     model = guider.model
@@ -96,13 +107,8 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     if latent.noise_mask is not None and values:  # SetLatentNoiseMask / InpaintModelConditioning
         from flux_core.inpaint import masked_unpacked
 
-        held = drawn
-        if sampler in RANDOM_INPAINT_NOISE:  # ComfyUI's ddim holds the unmasked part with noise of seed + 1
-            from flux_core.sampling import MAX_SEED, seeded_noise
-
-            held = seeded_noise(tuple(latent.samples.shape), (noise.seed + 1) % (MAX_SEED + 1))
-        velocity = masked_unpacked(velocity, latent.samples, held, latent.noise_mask, values, model.differential,
-                                   shifted=model.has_guidance)
+        velocity = masked_unpacked(velocity, latent.samples, held_noise(sampler, noise, latent, drawn),
+                                   latent.noise_mask, values, model.differential, shifted=model.has_guidance)
 
     def after_step(i, n, x, denoised):
         ctx.progress(i + 1, n, latent_preview(denoised, preview_vae, ctx))

@@ -163,3 +163,28 @@ def test_an_8_not_16_size_through_fluxwires_own_sampler(comfy_models, executor, 
     }
     mine = run(executor, load_workflow(own, env=Environment(models_dir=comfy_models)), "k", only=True)["latent"].samples
     assert mine.shape == (1, 16, 5, 9) and torch.allclose(mine, want_latent, atol=1e-4)
+
+
+def test_ddim_holds_the_unmasked_part_with_noise_of_seed_plus_one(comfy_models, executor):
+    from nodes.flux.guiders import held_noise
+    from nodes.flux.values import Latent, Noise
+
+    latent = Latent(torch.zeros(1, 16, 6, 8), 64, 48)
+    drawn = Noise(41).for_latent(latent)
+    assert held_noise("euler", Noise(41), latent, drawn) is drawn
+    torch.manual_seed(42)  # ComfyUI: torch.manual_seed(seed + 1), one CPU randn of the noise's shape
+    assert torch.equal(held_noise("ddim", Noise(41), latent, drawn), torch.randn(1, 16, 6, 8))
+
+    pictures = {}
+    for sampler in ("euler", "ddim"):
+        data = fixture("api_fill_inpaint.json")
+        data["12"]["inputs"]["sampler_name"] = sampler
+        result = executor.run(load_workflow(data, env=Environment(models_dir=comfy_models)))
+        pictures[sampler] = result.outputs["12"]["latent"].samples
+        original = result.outputs["11"]["latent"]
+    from flux_core.inpaint import latent_mask
+
+    m = latent_mask(original.noise_mask, 1, 16, *original.samples.shape[-2:])
+    for out in pictures.values():  # both land on the original outside the mask
+        torch.testing.assert_close(out * (m == 0), original.samples * (m == 0), rtol=0, atol=1e-5)
+    assert ((pictures["euler"] - pictures["ddim"]).abs() * (m == 1)).amax() > 1e-4  # the held noise shows inside
