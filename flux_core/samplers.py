@@ -239,8 +239,124 @@ def deis(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = None, 
     return x, denoised
 
 
+# ---------------------------------------------------------------------------------------------
+# UniPC (Zhao et al. 2023) as ComfyUI runs it: on variance-preserving coordinates made from sigma
+
+
+def _log_alpha(sigma: Tensor) -> Tensor:
+    """log alpha of the VP process with the same signal-to-noise ratio as level sigma."""
+    return 0.5 * torch.log(1 / ((sigma * sigma) + 1))
+
+
+def _vp_std(sigma: Tensor) -> Tensor:
+    return torch.sqrt(1.0 - torch.exp(2.0 * _log_alpha(sigma)))
+
+
+def _vp_lambda(sigma: Tensor) -> Tensor:
+    """Half log signal-to-noise ratio log(alpha / std)."""
+    log_alpha = _log_alpha(sigma)
+    return log_alpha - 0.5 * torch.log(1.0 - torch.exp(2.0 * log_alpha))
+
+
+def _unipc_update(data, x, history, times, t, order, use_corrector, variant):
+    """One UniPC B(h) step to level t from the last `order` data predictions (newest last): predictor,
+    then (when ``use_corrector``) one model call at t and the corrector. Returns (x, prediction at t)."""
+    t_0, model_0 = times[-1], history[-1]
+    lambda_0, lambda_t = _vp_lambda(t_0), _vp_lambda(t)
+    alpha_t = torch.exp(_log_alpha(t))
+    h = lambda_t - lambda_0
+    rks, d1s = [], []
+    for i in range(1, order):
+        rk = (_vp_lambda(times[-(i + 1)]) - lambda_0) / h
+        rks.append(rk)
+        d1s.append((history[-(i + 1)] - model_0) / rk)
+    rks.append(1.0)
+    rks = torch.tensor(rks)
+    hh = -h
+    h_phi_1 = torch.expm1(hh)
+    h_phi_k = h_phi_1 / hh - 1
+    factorial = 1
+    b_h = hh if variant == "bh1" else torch.expm1(hh)
+    rows, b = [], []
+    for i in range(1, order + 1):
+        rows.append(torch.pow(rks, i - 1))
+        b.append(h_phi_k * factorial / b_h)
+        factorial *= i + 1
+        h_phi_k = h_phi_k / hh - 1 / factorial
+    r = torch.stack(rows)
+    b = torch.tensor(b)
+    stacked = torch.stack(d1s, dim=1) if d1s else None
+    x_base = (_vp_std(t) / _vp_std(t_0)) * x - (alpha_t * h_phi_1) * model_0
+    prediction = 0
+    if stacked is not None:
+        rhos_p = torch.tensor([0.5]) if order == 2 else torch.linalg.solve(r[:-1, :-1], b[:-1])
+        prediction = torch.tensordot(stacked, rhos_p, dims=([1], [0]))
+    x_t = x_base - (alpha_t * b_h) * prediction
+    model_t = None
+    if use_corrector:
+        rhos_c = torch.tensor([0.5]) if order == 1 else torch.linalg.solve(r, b)
+        model_t = data(x_t, t)
+        correction = torch.tensordot(stacked, rhos_c[:-1], dims=([1], [0])) if stacked is not None else 0
+        x_t = x_base - (alpha_t * b_h) * (correction + rhos_c[-1] * (model_t - model_0))
+    return x_t, model_t
+
+
+def uni_pc(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = None,
+           noise: NoiseSource | None = None, variant: str = "bh1"):
+    """UniPC multistep (order up to 3, lower orders at the start and end, corrector on every step but the
+    last). ComfyUI treats sigma as a VP process's noise-to-signal ratio: x is divided by sqrt(1 + sigma^2),
+    a final level 0 becomes 0.001, and — because ComfyUI writes that 0.001 into the schedule its caller
+    then divides by (1 - sigma_last) — the result is divided by 1 - 0.001 as well."""
+    times = sigmas.clone()
+    ends_at_zero = bool(times[-1] == 0)
+    if ends_at_zero:
+        times[-1] = 0.001
+    lost = [float(t) for t in times if _vp_std(t) == 0]
+    if lost:  # in float32 1 / (sigma^2 + 1) rounds to 1 there: ComfyUI's UniPC then gives a NaN picture
+        raise ValueError(f"uni_pc cannot use noise level {lost[0]:.3g}: below about 2.5e-4 its float32 "
+                         f"arithmetic loses the level (ComfyUI gives a black picture); use another scheduler "
+                         f"(simple, normal, beta, ...) or sampler")
+    steps = len(times) - 1
+    order = min(3, len(times) - 2)
+    x = x / torch.sqrt(1.0 + times[0] ** 2.0)
+
+    def data(x_vp, t):  # the data prediction at VP point x_vp: via ComfyUI's noise prediction
+        edm = x_vp * ((t ** 2 + 1.0) ** 0.5)
+        eps = (edm - model(edm, t)) / t
+        return (x_vp - _vp_std(t) * eps) / torch.exp(_log_alpha(t))
+
+    history, seen = [data(x, times[0])], [times[0]]
+    for index in range(steps):
+        if index == 0:
+            pass
+        elif index < order:  # warm-up: the order grows with the history
+            t = times[index]
+            x, model_x = _unipc_update(data, x, history, seen, t, index, True, variant)
+            history.append(model_x if model_x is not None else data(x, t))
+            seen.append(t)
+        else:
+            for step in range(index, index + 1 + (index == steps - 1)):  # the last index also lands on the end
+                t = times[step]
+                x, model_x = _unipc_update(data, x, history, seen, t, min(order, steps + 1 - step), step != steps,
+                                           variant)
+                history, seen = history[1:] + history[-1:], seen[1:] + [t]
+                if step < steps:
+                    history[-1] = model_x if model_x is not None else data(x, t)
+        if callback is not None:
+            callback(index, steps, x, history[-1])
+    x = x / torch.exp(_log_alpha(times[-1]))
+    if ends_at_zero:
+        x = x / (1.0 - times[-1])
+    return x, history[-1]
+
+
+def uni_pc_bh2(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = None,
+               noise: NoiseSource | None = None):
+    return uni_pc(model, x, sigmas, callback, noise, variant="bh2")
+
+
 SAMPLERS = {"euler": euler, "euler_ancestral": euler_ancestral, "heun": heun, "dpm_2": dpm_2, "lms": lms,
-            "dpmpp_2m": dpmpp_2m, "ddim": euler, "deis": deis}
+            "dpmpp_2m": dpmpp_2m, "ddim": euler, "deis": deis, "uni_pc": uni_pc, "uni_pc_bh2": uni_pc_bh2}
 assert list(SAMPLERS) == SAMPLER_NAMES
 ANCESTRAL = frozenset({"euler_ancestral"})  # samplers that draw fresh noise each step
 RANDOM_INPAINT_NOISE = frozenset({"ddim"})  # ComfyUI holds the unmasked part with noise of seed + 1

@@ -148,7 +148,7 @@ class CFGGuider(Node):
 
 class KSamplerSelect(Node):
     """Choose the sampling method: ComfyUI's step rules for flow models (euler, euler_ancestral, heun,
-    dpm_2, lms, dpmpp_2m, ddim, deis)."""
+    dpm_2, lms, dpmpp_2m, ddim, deis, uni_pc, uni_pc_bh2)."""
 
     category = "sampling/custom"
     inputs = [Combo("sampler_name", SAMPLER_NAMES)]

@@ -219,7 +219,7 @@ def comfy_step_noises(seed, shape, count):
     return [torch.randn(shape, dtype=torch.float32, generator=g).double().numpy() for _ in range(count)]
 
 
-@pytest.mark.parametrize("name", SAMPLER_NAMES)
+@pytest.mark.parametrize("name", [n for n in SAMPLER_NAMES if not n.startswith("uni_pc")])  # UniPC: below
 def test_each_sampler_matches_an_independent_step_implementation(name):
     torch.manual_seed(3)
     x = torch.randn(2, 3, 5, 4)
@@ -272,7 +272,7 @@ def flow_error(name, steps, end=0.1):
 
 
 @pytest.mark.parametrize("name, order", [("euler", 1), ("heun", 2), ("dpm_2", 2), ("dpmpp_2m", 2), ("lms", 3),
-                                         ("deis", 3)])
+                                         ("deis", 3), ("uni_pc", 2), ("uni_pc_bh2", 2)])
 def test_samplers_converge_at_their_order(name, order):
     coarse, fine = flow_error(name, 16), flow_error(name, 32)
     measured = math.log2(coarse / fine)
@@ -307,3 +307,25 @@ def test_run_sampler_wires_a_velocity_model_through_each_sampler():
     euler, _ = run_sampler(velocity, noise, latent, sigmas, sampler="euler")
     ddim, _ = run_sampler(velocity, noise, latent, sigmas, sampler="ddim")
     assert torch.equal(euler, ddim)  # ComfyUI's ddim is its euler
+
+
+def test_uni_pc_ends_at_0001_and_divides_by_0999_like_comfyui():
+    """ComfyUI's UniPC replaces a final level 0 by 0.001 in the schedule it shares with its caller, whose
+    inverse noise scaling then divides by 1 - 0.001: the result is the 0.001-run divided by 0.999."""
+    torch.manual_seed(2)
+    x = torch.randn(1, 4, 6, 6)
+    levels = scheduler_levels(NoiseLevels(1.15), "simple", 6)
+    for name in ("uni_pc", "uni_pc_bh2"):
+        to_zero, _ = samplers.run(name, gaussian_denoiser, x, levels)
+        to_0001, _ = samplers.run(name, gaussian_denoiser, x, levels[:-1] + [0.001])
+        assert torch.equal(to_zero, to_0001 / (1.0 - torch.tensor(0.001)))
+    exact = exact_flow(x.double(), 0.0)
+    levels = scheduler_levels(NoiseLevels(1.15), "simple", 20)
+    euler, _ = samplers.run("euler", gaussian_denoiser, x, levels)
+    unipc, _ = samplers.run("uni_pc", gaussian_denoiser, x, levels)
+    assert float((unipc.double() - exact).abs().max()) < 0.5 * float((euler.double() - exact).abs().max())
+    bh1, _ = samplers.run("uni_pc", gaussian_denoiser, x, levels)
+    bh2, _ = samplers.run("uni_pc_bh2", gaussian_denoiser, x, levels)  # the two B(h) variants differ
+    assert float((bh1 - bh2).abs().max()) > 1e-5
+    one_step, _ = samplers.run("uni_pc", gaussian_denoiser, x, [1.0, 0.0])  # ComfyUI runs no step at all
+    assert torch.allclose(one_step, x / math.sqrt(2) * math.sqrt(1 + 0.001 ** 2) / 0.999)

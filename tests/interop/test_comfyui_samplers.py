@@ -102,7 +102,10 @@ def test_other_sampler_schedule_pairs_run_through_samplercustomadvanced(comfy_mo
     """Every sampler and scheduler name imports and runs (a short schedule each)."""
     from flux_core.sampling_names import SAMPLER_NAMES, SCHEDULER_NAMES
 
-    pairs = list(zip(SAMPLER_NAMES, SCHEDULER_NAMES)) + [("lms", "kl_optimal"), ("heun", "linear_quadratic")]
+    pairs = [("euler", "simple"), ("euler_ancestral", "sgm_uniform"), ("heun", "karras"), ("dpm_2", "exponential"),
+             ("lms", "ddim_uniform"), ("dpmpp_2m", "kl_optimal"), ("ddim", "normal"), ("deis", "beta"),
+             ("uni_pc", "linear_quadratic"), ("uni_pc_bh2", "simple")]
+    assert {p[0] for p in pairs} == set(SAMPLER_NAMES) and {p[1] for p in pairs} == set(SCHEDULER_NAMES)
     seen = []
     for sampler, scheduler in pairs:
         data = fixture("api_dev_dpmpp2m_beta.json")
@@ -188,3 +191,15 @@ def test_ddim_holds_the_unmasked_part_with_noise_of_seed_plus_one(comfy_models, 
     for out in pictures.values():  # both land on the original outside the mask
         torch.testing.assert_close(out * (m == 0), original.samples * (m == 0), rtol=0, atol=1e-5)
     assert ((pictures["euler"] - pictures["ddim"]).abs() * (m == 1)).amax() > 1e-4  # the held noise shows inside
+
+
+def test_uni_pc_refuses_levels_its_float32_arithmetic_loses(comfy_models, executor):
+    """ComfyUI's UniPC turns levels below ~2.5e-4 into NaN (a black picture); fluxwire says so instead."""
+    from flux_core.executor import RunFailed
+
+    data = fixture("api_dev_dpmpp2m_beta.json")
+    data["11"]["inputs"]["sampler_name"] = "uni_pc"
+    data["9"]["inputs"].update(scheduler="karras", steps=3)  # ends at the table's smallest level, 1.6e-4 here
+    with pytest.raises(RunFailed) as e:
+        executor.run(load_workflow(data, env=Environment(models_dir=comfy_models)))
+    assert e.value.node_id == "15" and "uni_pc cannot use noise level 0.000158" in str(e.value)
