@@ -58,13 +58,23 @@ def euler(velocity: Velocity, x: Tensor, sigmas: list[float],
 
 
 def run_sampler(velocity: Velocity, noise: Tensor, latent: Tensor, sigmas: list[float],
-                callback=None) -> tuple[Tensor, Tensor]:
-    """One ComfyUI sampling run: (latent out, denoised estimate of the last step). An empty schedule
-    returns the latent untouched."""
+                callback=None, sampler: str = "euler", step_noise=None) -> tuple[Tensor, Tensor]:
+    """One ComfyUI sampling run with `sampler` (see flux_core.samplers): (latent out, denoised estimate of
+    the last step). ``step_noise`` feeds ancestral samplers. An empty schedule returns the latent untouched."""
+    from . import samplers
+
+    if sampler not in samplers.SAMPLERS:
+        raise ValueError(samplers.unsupported_message(sampler))
     if len(sigmas) == 0:
         return latent, latent
     x = noise_scaling(float(sigmas[0]), noise, latent)
-    x, denoised = euler(velocity, x, list(sigmas), callback)
+    if sampler in ("euler", "ddim"):  # ComfyUI's ddim is its euler
+        x, denoised = euler(velocity, x, list(sigmas), callback)
+    else:
+        def denoiser(x_in: Tensor, sigma: Tensor) -> Tensor:
+            return x_in - velocity(x_in, float(sigma)).float() * sigma
+
+        x, denoised = samplers.run(sampler, denoiser, x, list(sigmas), callback, step_noise)
     out = inverse_noise_scaling(float(sigmas[-1]), x)
     return out, out if denoised is None else denoised
 

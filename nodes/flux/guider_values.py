@@ -8,7 +8,7 @@ from flux_core.types import register_type
 from .values import Conditioning, FluxModel
 
 register_type("GUIDER", "#66bb6a", "a model with the prompts that steer it (and the CFG scale)")
-register_type("SAMPLER", "#ce93d8", "a sampling method (fluxwire: Euler)")
+register_type("SAMPLER", "#ce93d8", "a sampling method (euler, heun, dpmpp_2m, ...)")
 
 
 @dataclass(eq=False)
@@ -26,6 +26,6 @@ class Guider:
 
 @dataclass(frozen=True)
 class SamplerChoice:
-    """SAMPLER: which sampling method (only "euler" exists)."""
+    """SAMPLER: which sampling method (a name in flux_core.samplers.SAMPLERS)."""
 
     name: str = "euler"

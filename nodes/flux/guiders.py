@@ -9,15 +9,13 @@ guidance while cfg 1 skips it.
 from __future__ import annotations
 
 from flux_core.node import Combo, Float, Input, Int, Node, NodeError, Output
+from flux_core.sampling_names import SAMPLER_NAMES, SCHEDULER_NAMES
 
 from .guider_values import Guider, SamplerChoice
 from .preview import latent_preview
 from .sampling import DEFAULT_DEV_GUIDANCE, check_compatible, conditioned_model
-from .sigmas import model_sigmas
+from .sigmas import model_levels, schedule_problem
 from .values import Conditioning, FluxModel, Latent, Noise, Sigmas
-
-SAMPLER_NAMES = ["euler"]
-SCHEDULER_NAMES = ["simple"]
 
 
 class _Prompt:
@@ -29,7 +27,7 @@ class _Prompt:
         from flux_core.sampling import txt_ids
 
         try:
-            check_compatible(model, cond.with_guidance(None), latent)
+            check_compatible(model, cond.with_guidance(None), latent, odd_sides=True)
         except NodeError as e:
             raise NodeError(str(e), input=input_name if e.input == "conditioning" else e.input) from None
         b = latent.batch
@@ -45,8 +43,20 @@ class _Prompt:
             self.guidance = torch.full((b,), float(value), dtype=dtype, device=device)
 
 
-def sample(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, preview_vae=None):
-    """Run one ComfyUI sampling pass; returns (latent, denoised latent)."""
+def held_noise(sampler: str, noise: Noise, latent: Latent, drawn):
+    """The noise that holds the part outside a noise mask at each level: the run's own noise, except for
+    ComfyUI's ddim, which draws fresh noise from seed + 1 (its inpaint option "random")."""
+    from flux_core.samplers import RANDOM_INPAINT_NOISE
+    from flux_core.sampling import MAX_SEED, seeded_noise
+
+    if sampler not in RANDOM_INPAINT_NOISE:
+        return drawn
+    return seeded_noise(tuple(latent.samples.shape), (noise.seed + 1) % (MAX_SEED + 1))
+
+
+def sample(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, preview_vae=None,
+           sampler: str = "euler"):
+    """Run one ComfyUI sampling pass with `sampler`; returns (latent, denoised latent)."""
     from .sampling import _borrow
 
     model = guider.model
@@ -54,14 +64,16 @@ def sample(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, pr
         raise NodeError(f"the latent has {latent.channels} channels but {model.name} expects "
                         f"{model.latent_channels}", input="latent_image")
     with _borrow(model, guider.positive, latent, ctx):  # the memory manager places the weights
-        return _sample_borrowed(ctx, guider, noise, sigmas, latent, preview_vae)
+        return _sample_borrowed(ctx, guider, noise, sigmas, latent, preview_vae, sampler)
 
 
-def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, preview_vae):
+def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, preview_vae, sampler):
     import torch
 
     from flux_core.guided_sampling import run_sampler, skips_negative
     from flux_core.loading import module_compute_dtype
+    from flux_core.patch_padding import crop_to, pad_to_patches, padded_size
+    from flux_core.samplers import ANCESTRAL, StepNoise
     from flux_core.sampling import img_ids, pack, unpack
 
     model = guider.model
@@ -71,13 +83,14 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     prompts = [_Prompt(model, guider.positive, latent, device, dtype, "positive")]
     if guider.negative is not None and not skips_negative(guider.cfg):
         prompts.append(_Prompt(model, guider.negative, latent, device, dtype, "negative"))
-    ids = img_ids(latent.batch, h, w, device).to(dtype)
+    ph, pw = padded_size(h, w)  # an odd side is padded by one cell around each model call, as ComfyUI does
+    ids = img_ids(latent.batch, ph, pw, device).to(dtype)
 
     def predict(x, sigma, p):
         t = torch.full((latent.batch,), sigma, dtype=dtype, device=device)
-        v = p.velocity(img=pack(x.to(device, dtype)), img_ids=ids, txt=p.txt, txt_ids=p.txt_ids, y=p.vec,
-                        timesteps=t, guidance=p.guidance, skip_guidance=p.skip_guidance)
-        return unpack(v.float(), latent.height, latent.width).cpu()
+        v = p.velocity(img=pack(pad_to_patches(x.to(device, dtype))), img_ids=ids, txt=p.txt, txt_ids=p.txt_ids,
+                       y=p.vec, timesteps=t, guidance=p.guidance, skip_guidance=p.skip_guidance)
+        return crop_to(unpack(v.float(), ph * 8, pw * 8), h, w).cpu()
 
     def velocity(x, sigma):
         positive = predict(x, sigma, prompts[0])
@@ -94,14 +107,17 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     if latent.noise_mask is not None and values:  # SetLatentNoiseMask / InpaintModelConditioning
         from flux_core.inpaint import masked_unpacked
 
-        velocity = masked_unpacked(velocity, latent.samples, drawn, latent.noise_mask, values, model.differential,
-                                   shifted=model.has_guidance)
+        velocity = masked_unpacked(velocity, latent.samples, held_noise(sampler, noise, latent, drawn),
+                                   latent.noise_mask, values, model.differential, shifted=model.has_guidance)
 
     def after_step(i, n, x, denoised):
         ctx.progress(i + 1, n, latent_preview(denoised, preview_vae, ctx))
 
+    step_noise = None
+    if sampler in ANCESTRAL:  # ComfyUI seeds a generator on the model's device with the noise seed
+        step_noise = StepNoise(noise.seed, tuple(latent.samples.shape), device)
     with torch.inference_mode():
-        out, denoised = run_sampler(velocity, drawn, latent.samples, values, after_step)
+        out, denoised = run_sampler(velocity, drawn, latent.samples, values, after_step, sampler, step_noise)
     return (Latent(out.float().cpu(), latent.width, latent.height, latent.noise_mask),
             Latent(denoised.float().cpu(), latent.width, latent.height, latent.noise_mask))
 
@@ -131,7 +147,8 @@ class CFGGuider(Node):
 
 
 class KSamplerSelect(Node):
-    """Choose the sampling method (fluxwire has Euler, FLUX's standard)."""
+    """Choose the sampling method: ComfyUI's step rules for flow models (euler, euler_ancestral, heun,
+    dpm_2, lms, dpmpp_2m, ddim, deis, uni_pc, uni_pc_bh2)."""
 
     category = "sampling/custom"
     inputs = [Combo("sampler_name", SAMPLER_NAMES)]
@@ -164,14 +181,15 @@ class SamplerCustomAdvanced(Node):
     outputs = [Output("output", "LATENT"), Output("denoised_output", "LATENT")]
 
     def run(self, ctx, noise, guider, sampler, sigmas, latent_image, preview_vae=None):
-        out, denoised = sample(ctx, guider, noise, sigmas, latent_image, preview_vae)
+        out, denoised = sample(ctx, guider, noise, sigmas, latent_image, preview_vae, sampler.name)
         return {"output": out, "denoised_output": denoised}
 
 
 
 class KSampler(Node):
     """The whole sampling in one node: noise from the seed, the model's schedule for `steps` (the tail of a
-    longer one when denoise < 1), Euler, and classifier-free guidance with the negative when cfg is not 1.
+    longer one when denoise < 1), the chosen sampler, and classifier-free guidance with the negative when cfg
+    is not 1.
     FLUX dev wants cfg 1 (guidance comes from FluxGuidance)."""
 
     category = "sampling"
@@ -182,10 +200,18 @@ class KSampler(Node):
               Float("denoise", 1.0, min=0.0, max=1.0, step=0.01)]
     outputs = [Output("latent", "LATENT")]
 
+    @classmethod
+    def check(cls, ctx, steps=1, scheduler="simple", **_):
+        problem = schedule_problem(scheduler, steps)
+        return [("steps", problem)] if problem else None
+
     def run(self, ctx, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
             denoise):
-        sigmas = Sigmas(tuple(model_sigmas(model, steps, 1.0 if denoise > 0.9999 else denoise)))
-        out, _ = sample(ctx, Guider(model, positive, negative, cfg), Noise(seed), sigmas, latent_image)
+        from flux_core.schedulers import ksampler_schedule
+
+        sigmas = Sigmas(tuple(ksampler_schedule(model_levels(model), scheduler, steps, denoise, sampler_name)))
+        out, _ = sample(ctx, Guider(model, positive, negative, cfg), Noise(seed), sigmas, latent_image,
+                        sampler=sampler_name)
         return out
 
 
@@ -203,9 +229,16 @@ class KSamplerAdvanced(Node):
               Combo("return_with_leftover_noise", ["disable", "enable"])]
     outputs = [Output("latent", "LATENT")]
 
+    @classmethod
+    def check(cls, ctx, steps=1, scheduler="simple", **_):
+        problem = schedule_problem(scheduler, steps)
+        return [("steps", problem)] if problem else None
+
     def run(self, ctx, model, add_noise, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative,
             latent_image, start_at_step, end_at_step, return_with_leftover_noise):
-        values = list(model_sigmas(model, steps, 1.0))
+        from flux_core.schedulers import ksampler_schedule
+
+        values = ksampler_schedule(model_levels(model), scheduler, steps, 1.0, sampler_name)
         if end_at_step < len(values) - 1:
             values = values[:end_at_step + 1]
             if return_with_leftover_noise != "enable":
@@ -214,7 +247,8 @@ class KSamplerAdvanced(Node):
             return latent_image
         values = values[start_at_step:]
         noise = Noise(noise_seed, enabled=add_noise == "enable")
-        out, _ = sample(ctx, Guider(model, positive, negative, cfg), noise, Sigmas(tuple(values)), latent_image)
+        out, _ = sample(ctx, Guider(model, positive, negative, cfg), noise, Sigmas(tuple(values)), latent_image,
+                        sampler=sampler_name)
         return out
 
 

@@ -9,10 +9,11 @@ LATENT_CHANNELS = 16
 
 
 class EmptyLatent(Node):
-    """An all-zero latent batch for a picture size (multiples of 16 pixels)."""
+    """An all-zero latent batch for a picture size (multiples of 8 pixels; FLUX's 2x2 patches make 16 the
+    natural step, other sizes are padded around each model call as ComfyUI does)."""
 
     category = "latent"
-    inputs = [Int("width", 1024, min=16, max=8192, step=16), Int("height", 1024, min=16, max=8192, step=16),
+    inputs = [Int("width", 1024, min=16, max=8192, step=8), Int("height", 1024, min=16, max=8192, step=8),
               Int("batch_size", 1, min=1, max=64)]
     outputs = [Output("latent", "LATENT")]
 

@@ -51,14 +51,16 @@ class Scheduler(Node):
         return Sigmas(tuple(float(v) for v in values))
 
 
-def check_compatible(model: FluxModel, conditioning: Conditioning, latent: Latent) -> None:
-    """Refuse combinations that would fail inside torch, naming the input at fault."""
+def check_compatible(model: FluxModel, conditioning: Conditioning, latent: Latent, odd_sides: bool = False) -> None:
+    """Refuse combinations that would fail inside torch, naming the input at fault. ``odd_sides``: the
+    caller pads odd latent sides (pictures a multiple of 8 but not 16 pixels) as ComfyUI does."""
     p = model.params
     if latent.channels != model.latent_channels:
         raise NodeError(f"the latent has {latent.channels} channels but {model.name} expects "
                         f"{model.latent_channels}", input="latent")
-    if latent.height % 16 or latent.width % 16:
-        raise NodeError(f"the latent is {latent.width}x{latent.height} pixels; FLUX needs multiples of 16",
+    side = 8 if odd_sides else 16
+    if latent.height % side or latent.width % side:
+        raise NodeError(f"the latent is {latent.width}x{latent.height} pixels; FLUX needs multiples of {side}",
                         input="latent")
     if conditioning.txt.shape[-1] != p.context_in_dim:
         raise NodeError(f"the text encoder gives {conditioning.txt.shape[-1]}-wide T5 features but "
@@ -111,43 +113,57 @@ class _Run:
         import torch
 
         from flux_core.loading import module_compute_dtype
+        from flux_core.patch_padding import RepaddedVelocity, needs_padding, padded_size
         from flux_core.sampling import img_ids, txt_ids
 
-        check_compatible(model, conditioning, latent)
+        check_compatible(model, conditioning, latent, odd_sides=True)
         self.model, self.latent = model, latent
         self.device = next(model.model.parameters()).device
         self.dtype = module_compute_dtype(model.model)
         b = latent.batch
-        h, w = latent.samples.shape[2], latent.samples.shape[3]
+        h, w = self.h, self.w = latent.samples.shape[2], latent.samples.shape[3]
         self.txt = conditioning.txt.expand(b, -1, -1).to(self.device, self.dtype)
         self.vec = conditioning.vec.expand(b, -1).to(self.device, self.dtype)
-        self.img_ids = img_ids(b, h, w, self.device).to(self.dtype)
+        self.img_ids = img_ids(b, *padded_size(h, w), self.device).to(self.dtype)
         self.txt_ids = txt_ids(b, self.txt.shape[1], self.device).to(self.dtype)
         self.guidance = None
         if model.has_guidance:
             self.guidance = default_guidance(model) if conditioning.guidance is None else conditioning.guidance
         self.torch = torch
         self.velocity = conditioned_model(model, conditioning, b, h, w, self.device, self.dtype)
+        if needs_padding(h, w):  # a side of 8 but not 16 px: the loop runs on the padded grid, as ComfyUI's model
+            self.velocity = RepaddedVelocity(self.velocity, h, w)
 
     def pack(self, samples):
+        """Latent cells -> tokens (of the padded grid when a side is odd)."""
+        from flux_core.patch_padding import pad_to_patches
         from flux_core.sampling import pack
 
-        return pack(samples.to(self.device, self.dtype))
+        return pack(pad_to_patches(samples.to(self.device, self.dtype)))
 
     def unpack(self, img) -> Latent:
+        from flux_core.patch_padding import crop_to, padded_size
         from flux_core.sampling import unpack
 
-        x = unpack(img.float(), self.latent.height, self.latent.width).cpu()
+        ph, pw = padded_size(self.h, self.w)
+        x = crop_to(unpack(img.float(), ph * 8, pw * 8), self.h, self.w).cpu()
         return Latent(x, self.latent.width, self.latent.height, self.latent.noise_mask)
 
     def mask_noise(self, noise, sigmas):
         """Repaint only the latent's noise mask (SetLatentNoiseMask), holding the rest at each level."""
-        from flux_core.inpaint import masked_velocity
+        from flux_core.inpaint import MaskedVelocity, comfy_sigma_min, latent_mask
+        from flux_core.patch_padding import pad_to_patches
+        from flux_core.sampling import pack
 
         if self.latent.noise_mask is not None:
-            self.velocity = masked_velocity(self.velocity, self.latent.samples, noise, self.latent.noise_mask,
-                                            self.device, self.dtype, list(sigmas), self.model.differential,
-                                            shifted=self.model.has_guidance)
+            samples = self.latent.samples
+
+            def tokens(x):  # float32 tokens on the device (of the padded grid when a side is odd)
+                return pack(pad_to_patches(x.float())).to(self.device)
+
+            mask = latent_mask(self.latent.noise_mask, *samples.shape)
+            self.velocity = MaskedVelocity(self.velocity, tokens(samples), tokens(noise), tokens(mask), list(sigmas),
+                                           self.model.differential, comfy_sigma_min(self.model.has_guidance))
 
     def denoise(self, img, timesteps, callback=None):
         from flux_core.sampling import denoise

@@ -2,7 +2,8 @@
 
 ComfyUI gives every model a table of noise levels: FLUX dev 10,000 levels shifted with mu 1.15 whatever
 the picture size, schnell 1,000 unshifted levels; ModelSamplingFlux replaces the table by one shifted for
-a given width and height. The "simple" schedule picks `steps` levels from the table and appends 0.
+a given width and height. The schedulers (flux_core.schedulers: simple, normal, karras, beta, ...) pick
+levels from that table.
 (fluxwire's own Scheduler node instead derives the shift from the latent's size, as BFL does.)
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flux_core.node import Combo, Float, Input, Int, Node, NodeError, Output
+from flux_core.sampling_names import SCHEDULER_NAMES
 
 from .values import FluxModel, Sigmas
 
@@ -22,15 +24,27 @@ def flux_shift(max_shift: float, base_shift: float, width: int, height: int) -> 
     return (width * height / (8 * 8 * 2 * 2)) * slope + (base_shift - slope * 256)
 
 
-def model_sigmas(model: FluxModel, steps: int, denoise: float) -> list[float]:
-    """ComfyUI's "simple" schedule from the model's table; denoise < 1 keeps the tail of a longer one."""
-    from flux_core.sampling import schedule_for_denoise
+def model_levels(model: FluxModel):
+    """The model's noise-level table as ComfyUI holds it (ModelSamplingFlux's shift, else the default)."""
+    from flux_core.schedulers import NoiseLevels
 
     if model.shift is not None:
-        return schedule_for_denoise(steps, 0, denoise, shift=True, mu=model.shift)
-    if model.has_guidance:
-        return schedule_for_denoise(steps, 0, denoise, shift=True, mu=DEV_SHIFT)
-    return schedule_for_denoise(steps, 0, denoise, shift=False)
+        return NoiseLevels(model.shift)
+    return NoiseLevels(DEV_SHIFT if model.has_guidance else None)
+
+
+def model_sigmas(model: FluxModel, steps: int, denoise: float, scheduler: str = "simple") -> list[float]:
+    """BasicScheduler's levels from the model's table; denoise < 1 keeps the tail of a longer schedule."""
+    from flux_core.schedulers import basic_schedule
+
+    return basic_schedule(model_levels(model), scheduler, steps, denoise)
+
+
+def schedule_problem(scheduler: str, steps: int) -> str | None:
+    """Why a scheduler cannot make `steps` steps (checked before the run)."""
+    if scheduler == "kl_optimal" and steps < 2:
+        return "the kl_optimal scheduler needs at least 2 steps"
+    return None
 
 
 class ModelSamplingFlux(Node):
@@ -52,19 +66,23 @@ class BasicScheduler(Node):
     picture size unless ModelSamplingFlux shifted the model); denoise < 1 keeps the tail for img2img."""
 
     category = "sampling/schedule"
-    inputs = [Input("model", "MODEL"), Combo("scheduler", ["simple"]), Int("steps", 20, min=1, max=10000),
+    inputs = [Input("model", "MODEL"), Combo("scheduler", SCHEDULER_NAMES), Int("steps", 20, min=1, max=10000),
               Float("denoise", 1.0, min=0.0, max=1.0, step=0.01)]
     outputs = [Output("sigmas", "SIGMAS")]
 
     @classmethod
-    def check(cls, ctx, steps=1, denoise=1.0, **_):
+    def check(cls, ctx, steps=1, denoise=1.0, scheduler="simple", **_):
         from flux_core.sampling import denoise_schedule_problem
 
-        problem = denoise_schedule_problem(steps, denoise)
-        return [("denoise", problem)] if problem else None
+        problems = []
+        if problem := denoise_schedule_problem(steps, denoise):
+            problems.append(("denoise", problem))
+        if problem := schedule_problem(scheduler, steps):
+            problems.append(("steps", problem))
+        return problems or None
 
     def run(self, ctx, model, scheduler, steps, denoise):
-        return Sigmas(tuple(model_sigmas(model, steps, denoise)))
+        return Sigmas(tuple(model_sigmas(model, steps, denoise, scheduler)))
 
 
 class SetFirstSigma(Node):

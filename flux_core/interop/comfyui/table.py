@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flux_core.sampling_names import SAMPLER_NAMES, SCHEDULER_NAMES
+
 CONTROL = "<control_after_generate>"
 
 
@@ -44,8 +46,9 @@ def twin(comfy: str, node: str, sockets=(), widgets=(), outputs=(), **kw) -> Twi
 
 _DTYPES = {"default": "default", "fp8_e4m3fn": "fp8_e4m3fn", "fp8_e4m3fn_fast": "fp8_e4m3fn"}
 _COMFY_T5 = {"t5_max_length": "comfyui"}
-_EULER = {"sampler_name": {"euler": "euler"}}  # the only sampler fluxwire has
-_SIMPLE = {"scheduler": {"simple": "simple"}}  # the only schedule fluxwire has
+# the samplers and schedulers fluxwire has (flux_core.samplers / flux_core.schedulers): same names
+_SAMPLERS = {"sampler_name": {name: name for name in SAMPLER_NAMES}}
+_SCHEDULERS = {"scheduler": {name: name for name in SCHEDULER_NAMES}}
 
 TWINS: list[Twin] = [
     # loaders
@@ -83,20 +86,20 @@ TWINS: list[Twin] = [
     twin("ModelSamplingFlux", "ModelSamplingFlux", ("model",), ("max_shift", "base_shift", "width", "height"),
          ("model",)),
     twin("BasicScheduler", "BasicScheduler", ("model",), ("scheduler", "steps", "denoise"), ("sigmas",),
-         values=_SIMPLE),
+         values=_SCHEDULERS),
     twin("SetFirstSigma", "SetFirstSigma", ("sigmas",), ("sigma",), ("sigmas",)),
     twin("SplitSigmas", "SplitSigmas", ("sigmas",), ("step",), ("high_sigmas", "low_sigmas")),
-    twin("KSamplerSelect", "KSamplerSelect", (), ("sampler_name",), ("sampler",), values=_EULER),
+    twin("KSamplerSelect", "KSamplerSelect", (), ("sampler_name",), ("sampler",), values=_SAMPLERS),
     twin("BasicGuider", "BasicGuider", ("model", "conditioning"), (), ("guider",)),
     twin("CFGGuider", "CFGGuider", ("model", "positive", "negative"), ("cfg",), ("guider",)),
     twin("SamplerCustomAdvanced", "SamplerCustomAdvanced", ("noise", "guider", "sampler", "sigmas", "latent_image"),
          (), ("output", "denoised_output")),
     twin("KSampler", "KSampler", ("model", "positive", "negative", "latent_image"),
          ("seed", CONTROL, "steps", "cfg", "sampler_name", "scheduler", "denoise"), ("latent",),
-         values={**_EULER, **_SIMPLE}),
+         values={**_SAMPLERS, **_SCHEDULERS}),
     twin("KSamplerAdvanced", "KSamplerAdvanced", ("model", "positive", "negative", "latent_image"),
          ("add_noise", "noise_seed", CONTROL, "steps", "cfg", "sampler_name", "scheduler", "start_at_step",
-          "end_at_step", "return_with_leftover_noise"), ("latent",), values={**_EULER, **_SIMPLE}),
+          "end_at_step", "return_with_leftover_noise"), ("latent",), values={**_SAMPLERS, **_SCHEDULERS}),
     twin("LatentUpscale", "LatentUpscale", ("samples",), ("upscale_method", "width", "height", "crop"), ("latent",)),
     twin("RepeatLatentBatch", "RepeatLatentBatch", ("samples",), ("amount",), ("latent",)),
     # pixels

@@ -1,0 +1,10 @@
+"""The names of the samplers and schedulers fluxwire runs, ComfyUI's spelling and order.
+
+Kept apart from :mod:`flux_core.samplers` / :mod:`flux_core.schedulers` (which need torch) so node
+declarations and the ComfyUI importer can list them without loading torch; those modules check that
+their tables hold exactly these names.
+"""
+SAMPLER_NAMES = ["euler", "euler_ancestral", "heun", "dpm_2", "lms", "dpmpp_2m", "ddim", "deis", "uni_pc",
+                 "uni_pc_bh2"]
+SCHEDULER_NAMES = ["simple", "sgm_uniform", "karras", "exponential", "ddim_uniform", "beta", "normal",
+                   "linear_quadratic", "kl_optimal"]
