@@ -43,9 +43,10 @@ class RunBoard:
         self._running: Job | None = None
         self._paused = False
 
-    def submit(self, owner: str | None) -> Job:
-        """A new job at the back of the queue. No owner: a private one nobody else can name."""
-        job_id = uuid.uuid4().hex[:12]
+    def submit(self, owner: str | None, job_id: str | None = None) -> Job:
+        """A new job at the back of the queue. No owner: a private one nobody else can name.
+        `job_id`: keep the id a job had before a restart (the API's waiting jobs are stored)."""
+        job_id = job_id or uuid.uuid4().hex[:12]
         job = Job(job_id, owner or f"anonymous-{job_id}")
         with self._cond:
             self._jobs[job.id] = job

@@ -21,11 +21,13 @@ from ..jobs import Job, RunBoard, board_for
 from ..limits import check_document_size
 from ..runner import image_path, preview_data_url
 from .history import History
+from .waiting import WaitingStore
 
 MAX_WAITING = 10_000  # API jobs waiting at once; more are refused (503) rather than piling up
 MAX_EVENTS = 5_000  # kept per job for late subscribers; the oldest progress events are dropped first
 # job events added to the executor's run/node events
 JOB_QUEUED, JOB_STARTED, JOB_FINISHED = "job_queued", "job_started", "job_finished"
+SERVER_STOPPED = "server stopped while the job was running; submit it again"
 ENDED = ("success", "error", "interrupted", "cancelled", "invalid")
 
 
@@ -60,9 +62,11 @@ class ApiService:
         self.executor = executor
         self.board = board or board_for(executor)
         self.history = history or History(Path(executor.env.output_dir))
+        self.stored = WaitingStore(Path(self.history.path).parent)
         self._jobs: dict[str, ApiJob] = {}
         self._lock = threading.Condition()
         self._closed = False
+        self._restore()
         self._thread = threading.Thread(target=self._dispatch, name="fluxwire-api-dispatcher", daemon=True)
         self._thread.start()
 
@@ -83,10 +87,31 @@ class ApiService:
                 raise QueueFull(f"the queue holds {MAX_WAITING:,} waiting jobs; try again later")
             job = self.board.submit(owner)
             record = ApiJob(job, document, dict(overrides or {}), outputs)
-            self._jobs[job.id] = record
-            self._add_event(record, {"type": JOB_QUEUED, "run_id": job.id, "position": self.board.ahead_of(job)})
-            self._lock.notify_all()
+            self.stored.add(job.id, job.owner, record.created, document, record.overrides, outputs)
+            self._queue(record)
         return record
+
+    def _queue(self, record: ApiJob) -> None:
+        """(under the lock) A job the board already holds becomes visible to callers and the dispatcher."""
+        self._jobs[record.id] = record
+        self._add_event(record, {"type": JOB_QUEUED, "run_id": record.id, "position": self.board.ahead_of(record.job)})
+        self._lock.notify_all()
+
+    def _restore(self) -> None:
+        """Jobs stored by an earlier server: waiting ones queue again in their order; one that was running
+        when it stopped failed with it (it is recorded as such, not silently lost)."""
+        for stored in self.stored.load():
+            if self.history.get(stored.id) is not None:  # it ended just before the stop
+                self.stored.remove(stored.id)
+                continue
+            job = self.board.submit(stored.owner, job_id=stored.id)
+            record = ApiJob(job, stored.document, stored.overrides, stored.outputs, created=stored.created)
+            with self._lock:
+                if stored.state == "running":
+                    self._jobs[record.id] = record
+                    self._end(record, "error", {"message": SERVER_STOPPED})
+                else:
+                    self._queue(record)
 
     # --- looking up -----------------------------------------------------------------------------
     def get(self, job_id: str) -> ApiJob | None:
@@ -178,6 +203,7 @@ class ApiService:
             if record.status != "queued":  # cancelled just as it got its turn
                 return
             record.status, record.started = "running", time.time()
+            self.stored.started(job.id)
             self._add_event(record, {"type": JOB_STARTED, "run_id": job.id})
 
         def listen(event: dict) -> None:
@@ -213,6 +239,7 @@ class ApiService:
         if record.job.status != "ended":
             self.board.finish(record.job)
         self.history.add(self.describe(record), record.job.owner)
+        self.stored.remove(record.id)
         self._forget_old()
 
     def _forget_old(self) -> None:
@@ -276,4 +303,4 @@ class ApiService:
         with self._lock:
             self._closed = True
             self._lock.notify_all()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=5)  # waiting jobs stay stored: the next server on this folder runs them
