@@ -41,6 +41,7 @@ class RunBoard:
         self._jobs: dict[str, Job] = {}
         self._waiting: deque[Job] = deque()
         self._running: Job | None = None
+        self._elsewhere: list[Job] = []  # running, but not on this executor (handed off to Ray actors)
         self._paused = False
 
     def submit(self, owner: str | None, job_id: str | None = None) -> Job:
@@ -96,6 +97,20 @@ class RunBoard:
     def running(self) -> Job | None:
         return self._running
 
+    def running_all(self) -> list[Job]:
+        """Every running job: the one holding the executor and those handed off to other workers."""
+        with self._cond:
+            return ([self._running] if self._running else []) + list(self._elsewhere)
+
+    def hand_off(self, job: Job) -> None:
+        """The running job goes on elsewhere (a Ray actor): it stays running (whoever runs it watches its
+        `stopped` flag), and the executor is free for the next job."""
+        with self._cond:
+            if self._running is job:
+                self._running = None
+                self._elsewhere.append(job)
+                self._cond.notify_all()
+
     def waiting(self) -> list[Job]:
         """The jobs waiting for the executor, next first."""
         with self._cond:
@@ -145,6 +160,8 @@ class RunBoard:
             job.status = "ended"
             if self._running is job:
                 self._running = None
+            if job in self._elsewhere:
+                self._elsewhere.remove(job)
             try:
                 self._waiting.remove(job)
             except ValueError:

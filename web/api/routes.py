@@ -110,8 +110,8 @@ def make_router(service: ApiService, token: str | None) -> APIRouter:
             pass
 
     @router.get("/queue", tags=["queue"], summary="The running job and the waiting ones, next first")
-    def queue():
-        return service.queue()
+    def queue(request: Request):
+        return service.queue(client_of(request))
 
     @router.post("/queue/pause", tags=["queue"], summary="Start no new job (the running one finishes)")
     def pause():
