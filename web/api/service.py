@@ -161,9 +161,16 @@ class ApiService:
 
     # --- cancelling and the queue ---------------------------------------------------------------
     def cancel(self, job_id: str) -> bool:
-        """Stop one job, waiting or running. False when it is not (or no longer) going on."""
+        """Stop one job, waiting or running (a canvas run in the same queue too: the queue panel lists
+        them). False when it is not (or no longer) going on."""
         record = self.get(job_id)
-        if record is None or record.status in ENDED:
+        if record is None:
+            job = self.board.get(job_id)
+            if job is None or job.status == "ended":
+                return False
+            self.board.stop_job(job)  # the canvas run ends itself, reporting "stopped"
+            return True
+        if record.status in ENDED:
             return False
         self.board.stop_job(record.job)
         with self._lock:
