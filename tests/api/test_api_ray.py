@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import PICTURE, QUICK, SLOW, wait_status
+from tests.api.conftest import PICTURE, QUICK, SLOW, doc, wait_status
 
 ROOT = Path(__file__).resolve().parents[2]
 DONE = ("success", "error", "cancelled", "interrupted", "invalid")
+SHORT = doc([("slow", "SlowSteps", {"steps": 20, "delay": 0.1}), ("s", "ShowValue", {})],
+            [("slow", "count", "s", "value")])
 
 
 class RayServer:
@@ -72,6 +74,20 @@ def test_api_jobs_run_on_ray_actors_with_events_cancel_queue_and_same_pictures(r
         assert kinds.count("node_finished") + kinds.count("node_cached") == 2
         assert alice.get(f"/api/jobs/{job}").json()["outputs"]["w"]["text"] == "9"
 
+        # an actor dies with a job in hand: the job runs again on a fresh actor and ends once
+        job = alice.post("/api/jobs", json={"workflow": SHORT}).json()["id"]
+        wait_status(alice, job, ("running",), timeout=60)
+        deadline = time.monotonic() + 30
+        while not [e for e in server.service.get(job).events if e["type"] == "node_started"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        ray_cluster.kill(pool.actors[pool.router.jobs.index(1)], no_restart=True)
+        record = wait_status(alice, job, DONE, timeout=120)
+        assert record["status"] == "success" and record["outputs"]["s"]["text"] == "20"
+        assert pool.replaced == 1
+        assert [e["attempt"] for e in server.service.get(job).events if e["type"] == "job_retried"] == [2]
+        assert sum(1 for e in server.service.get(job).events if e["type"] == "job_finished") == 1
+
         # cancel a running job: the actor stops it
         slow = bob.post("/api/jobs", json={"workflow": SLOW}).json()["id"]
         wait_status(bob, slow, ("running",), timeout=60)
@@ -96,9 +112,9 @@ def test_api_jobs_run_on_ray_actors_with_events_cancel_queue_and_same_pictures(r
 
 
 @pytest.mark.slow
-def test_routing_loads_each_model_set_once_per_actor_and_a_killed_actor_loses_no_job(ray_cluster, tmp_path):
-    """2 model sets x 3 cells, interleaved, on 2 actors: a set's loader runs at most once per actor, and an
-    actor killed mid-job costs a retry on a fresh one while every job still ends once, with one picture."""
+def test_routing_loads_each_model_set_once_per_actor(ray_cluster, tmp_path):
+    """2 model sets x 2 jobs, interleaved, on 2 actors: a set's loader runs at most once per actor, and each
+    job ends once with one picture."""
     from flux_core.executor import Executor
     from web.api.ray_jobs import RayPool
 
@@ -111,23 +127,17 @@ def test_routing_loads_each_model_set_once_per_actor_and_a_killed_actor_loses_no
         http.post("/api/queue/pause")  # all queued first, so the routing sees the interleaved order
         sets = ["default", "fp32"]
         jobs = [http.post("/api/jobs", json={"workflow": document, "overrides": {
-            "model.weight_dtype": sets[i % 2], "noise.seed": i}}).json()["id"] for i in range(6)]
+            "model.weight_dtype": sets[i % 2], "noise.seed": i}}).json()["id"] for i in range(4)]
         http.post("/api/queue/resume")
-        first = wait_status(http, jobs[0], ("running",), timeout=60)
-        assert first["status"] == "running"
-        time.sleep(1.0)
-        victim = pool.actors[0]
-        ray_cluster.kill(victim, no_restart=True)  # a worker dies with a job in hand
         records = [wait_status(http, job, DONE, timeout=240) for job in jobs]
-        assert [r["status"] for r in records] == ["success"] * 6, records
-        assert pool.replaced >= 1
+        assert [r["status"] for r in records] == ["success"] * 4, records
         loads: dict[tuple[int, str], int] = {}
         for i, r in enumerate(records):
             if "model" in r["executed"]:
                 key = (r["worker"]["pid"], sets[i % 2])
                 loads[key] = loads.get(key, 0) + 1
         assert loads and max(loads.values()) == 1, loads  # never the same set loaded twice on one actor
-        assert len(list((tmp_path / "output").rglob("*.png"))) == 6  # every job's picture once
-        assert len(server.service.history.newest(100)) == 6
+        assert len(list((tmp_path / "output").rglob("*.png"))) == 4  # every job's picture once
+        assert len(server.service.history.newest(100)) == 4
     finally:
         server.close()

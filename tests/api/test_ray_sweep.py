@@ -18,7 +18,7 @@ def test_ray_sweep_matches_serial_bytes_and_survives_a_killed_actor(tmp_path, ra
 
     (tmp_path / "prompts.txt").write_text("a large red circle on a blue background, center\n"
                                           "a small yellow star on a green background, left\n")
-    axes = [parse_vary("noise.seed=1..3"), parse_vary("prompt.text=@prompts.txt", tmp_path)]
+    axes = [parse_vary("noise.seed=1..2"), parse_vary("prompt.text=@prompts.txt", tmp_path)]
     document = json.loads((ROOT / "workflows" / "flux-mini.json").read_text())
     serial = run_sweep(Executor(output_dir=tmp_path / "serial"), document, axes)
 
@@ -35,10 +35,10 @@ def test_ray_sweep_matches_serial_bytes_and_survives_a_killed_actor(tmp_path, ra
     for actor in sweep.actors:  # free the cluster's CPUs for the next Ray test
         ray_cluster.kill(actor)
     assert killed and sweep.actors_replaced >= 1
-    assert [c.status for c in cells] == ["success"] * 6
+    assert [c.status for c in cells] == ["success"] * 4
     written = sorted((tmp_path / "ray").glob("*.png"))
-    assert len(written) == 6  # every cell once, no duplicates
+    assert len(written) == 4  # every cell once, no duplicates
     for mine, theirs in zip(cells, serial):
         assert Path(mine.images[0]).name == Path(theirs.images[0]).name
         assert Path(mine.images[0]).read_bytes() == Path(theirs.images[0]).read_bytes()
-    assert max(sweep.attempts.values()) == 2 and sum(sweep.attempts.values()) == 7  # one cell retried once
+    assert max(sweep.attempts.values()) == 2 and sum(sweep.attempts.values()) == 5  # one cell retried once
