@@ -71,6 +71,8 @@ class JobWorker:
         def listen(event: dict) -> None:
             with self._lock:
                 self._events[run_id].append(ApiService._json_event(event))
+                if event.get("type") == "run_started" and run_id in self._cancelled:
+                    self.executor.interrupt()  # stopped while the run was starting: now it can be
 
         with self._run_lock:
             folder = self.executor.env.output_dir
