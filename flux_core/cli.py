@@ -446,15 +446,22 @@ def _memory_line(executor) -> str | None:
 
 
 def cmd_serve(args) -> int:
+    from .workflow import WorkflowError
+
     if args.device:
         from .device import set_device
 
         set_device(args.device)
     from web.app import serve
 
+    try:
+        remote = _ray_pool(args)
+    except WorkflowError as e:
+        _print_problems(e, False)
+        return EXIT_INVALID
     serve(host=args.host, port=args.port, models_dir=args.models_dir, output_dir=args.output_dir,
           nodes_dir=args.nodes_dir, root_path=args.root_path, api_token=args.api_token,
-          comfyui_compat=args.comfyui_compat, remote=_ray_pool(args))
+          comfyui_compat=args.comfyui_compat, remote=remote)
     return EXIT_OK
 
 
@@ -509,10 +516,17 @@ def cmd_api(args) -> int:
         set_device(args.device)
     from web.api.server import serve_api
 
+    from .workflow import WorkflowError
+
     executor = Executor(_registry(args), models_dir=args.models_dir, output_dir=args.output_dir,
                         input_dir=args.input_dir)
+    try:
+        remote = _ray_pool(args, args.input_dir)
+    except WorkflowError as e:
+        _print_problems(e, False)
+        return EXIT_INVALID
     serve_api(executor, host=args.host, port=args.port, token=args.api_token, comfyui_compat=args.comfyui_compat,
-              remote=_ray_pool(args, args.input_dir))
+              remote=remote)
     return EXIT_OK
 
 

@@ -141,3 +141,19 @@ def test_routing_loads_each_model_set_once_per_actor(ray_cluster, tmp_path):
         assert len(server.service.history.newest(100)) == 4
     finally:
         server.close()
+
+
+def test_ray_address_where_no_cluster_answers_is_one_clear_message(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.web.canvas_helpers import free_port
+
+    dead = free_port()  # nothing listens there
+    proc = subprocess.run([sys.executable, "-m", "flux_core.cli", "api", "--port", str(free_port()),
+                           "--output-dir", str(tmp_path / "out"), "--ray", f"127.0.0.1:{dead}"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 2
+    assert f"--ray 127.0.0.1:{dead}: no Ray cluster answers there" in proc.stderr
+    assert "Traceback" not in proc.stderr
