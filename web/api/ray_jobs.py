@@ -148,7 +148,9 @@ class RayPool:
             raise WorkflowError([Problem("--ray needs Ray: pip install 'fluxwire[ray]'", code="no_ray")]) from None
         self.ray = ray
         if not ray.is_initialized():
-            _check_reachable(address)
+            from flux_core.ray_sweep import check_reachable
+
+            check_reachable(address)
             try:
                 ray.init(address=None if address in ("local", "") else address, include_dashboard=False,
                          log_to_driver=False, ignore_reinit_error=True)
@@ -239,21 +241,6 @@ class RayPool:
                 self.ray.kill(actor)
             except Exception:  # noqa: BLE001 - already gone
                 pass
-
-
-def _check_reachable(address: str) -> None:
-    """A HOST:PORT nobody listens on makes `ray.init` retry for minutes: say so at once instead."""
-    import socket
-
-    from flux_core.workflow import Problem, WorkflowError
-
-    host, colon, port = address.rpartition(":")
-    if not colon or "://" in address or not port.isdigit():
-        return  # auto, local, ray://...: Ray answers these itself
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except OSError as e:
-        raise WorkflowError([Problem(f"--ray {address}: no Ray cluster answers there ({e})", code="no_ray")]) from None
 
 
 def write_answer_files(answer: dict, output_dir: Path, preview_dir: Path) -> dict:
