@@ -162,6 +162,21 @@ def api_flags(sp):
                          "printed when not given)")
     sp.add_argument("--comfyui-compat", action="store_true",
                     help="also answer ComfyUI's API (POST /prompt, GET /history/ID, GET /view, /ws)")
+    sp.add_argument("--ray", default=None, metavar="auto|ADDRESS|local",
+                    help="run the API's jobs on Ray actors (pip install 'fluxwire[ray]'); local starts a cluster here")
+    sp.add_argument("--ray-actors", type=int, default=2, help="long-lived actors, each keeping its models loaded")
+    sp.add_argument("--ray-cpus", type=float, default=1, help="CPUs per actor")
+    sp.add_argument("--ray-gpus", type=float, default=0, help="GPUs per actor (1: one actor per GPU)")
+
+
+def _ray_pool(args, input_dir=None):
+    """The `--ray` actors of `fluxwire api`/`serve`, or None without `--ray`."""
+    if not args.ray:
+        return None
+    from web.api.ray_jobs import RayPool
+
+    return RayPool(address=args.ray, actors=args.ray_actors, actor_cpus=args.ray_cpus, actor_gpus=args.ray_gpus,
+                   models_dir=args.models_dir, nodes_dir=args.nodes_dir, input_dir=input_dir, device=args.device)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -431,15 +446,22 @@ def _memory_line(executor) -> str | None:
 
 
 def cmd_serve(args) -> int:
+    from .workflow import WorkflowError
+
     if args.device:
         from .device import set_device
 
         set_device(args.device)
     from web.app import serve
 
+    try:
+        remote = _ray_pool(args)
+    except WorkflowError as e:
+        _print_problems(e, False)
+        return EXIT_INVALID
     serve(host=args.host, port=args.port, models_dir=args.models_dir, output_dir=args.output_dir,
           nodes_dir=args.nodes_dir, root_path=args.root_path, api_token=args.api_token,
-          comfyui_compat=args.comfyui_compat)
+          comfyui_compat=args.comfyui_compat, remote=remote)
     return EXIT_OK
 
 
@@ -494,9 +516,17 @@ def cmd_api(args) -> int:
         set_device(args.device)
     from web.api.server import serve_api
 
+    from .workflow import WorkflowError
+
     executor = Executor(_registry(args), models_dir=args.models_dir, output_dir=args.output_dir,
                         input_dir=args.input_dir)
-    serve_api(executor, host=args.host, port=args.port, token=args.api_token, comfyui_compat=args.comfyui_compat)
+    try:
+        remote = _ray_pool(args, args.input_dir)
+    except WorkflowError as e:
+        _print_problems(e, False)
+        return EXIT_INVALID
+    serve_api(executor, host=args.host, port=args.port, token=args.api_token, comfyui_compat=args.comfyui_compat,
+              remote=remote)
     return EXIT_OK
 
 

@@ -21,6 +21,30 @@ MAX_RETRIES = 3  # per cell, on actor failure
 _NUMBERED = re.compile(r"^(.*)_(\d+)(\.[A-Za-z0-9]+)$")
 
 
+def check_reachable(address: str) -> None:
+    """A HOST:PORT nobody listens on makes `ray.init` retry for minutes: say so at once instead."""
+    import socket
+
+    host, colon, port = address.rpartition(":")
+    if not colon or "://" in address or not port.isdigit():
+        return  # auto, local, ray://...: Ray answers these itself
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise WorkflowError([Problem(f"--ray {address}: no Ray cluster answers there ({e})", code="no_ray")]) from None
+
+
+def write_like_serial(output_dir: str | Path, rel: str, data: bytes) -> Path:
+    """Write a file an actor made as `rel` in its scratch folder (prefix_00001.png) under the next free
+    number in `output_dir`, as a local run would have named it; other names are written as they are."""
+    from .files import write_new, write_numbered
+
+    m = _NUMBERED.match(rel)
+    if m:
+        return write_numbered(output_dir, m.group(1), m.group(3), data, digits=len(m.group(2)))
+    return write_new(output_dir, rel, data)
+
+
 class CellWorker:
     """(Ray actor) One executor kept for the actor's life; runs cells into a scratch folder."""
 
@@ -77,6 +101,7 @@ class RaySweep:
             raise WorkflowError([Problem("--ray needs Ray: pip install 'fluxwire[ray]'", code="no_ray")]) from None
         self.ray = ray
         if not ray.is_initialized():
+            check_reachable(address)
             ray.init(address=None if address in ("local", "") else address, include_dashboard=False,
                      log_to_driver=False, ignore_reinit_error=True)
         self.document, self.axes, self.output_dir = document, axes, Path(output_dir)
@@ -134,14 +159,9 @@ class RaySweep:
         return cells
 
     def _write(self, cell: Cell, answer: dict) -> None:
-        from .files import write_new, write_numbered
-
         cell.status, cell.error = answer["status"], answer.get("error")
         cell.executed, cell.cached = answer.get("executed", []), answer.get("cached", [])
         for rel, data in answer["files"]:
-            m = _NUMBERED.match(rel)
-            path = write_numbered(self.output_dir, m.group(1), m.group(3), data, digits=len(m.group(2))) if m \
-                else write_new(self.output_dir, rel, data)
-            cell.images.append(str(path))
+            cell.images.append(str(write_like_serial(self.output_dir, rel, data)))
         if self.on_cell:
             self.on_cell(cell, self)

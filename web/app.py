@@ -84,11 +84,12 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, root_path
 
 def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, output_dir="output", nodes_dir=None,
           root_path: str = "", *, block: bool = True, executor: Executor | None = None,
-          api: bool = True, api_token: str | None = None, comfyui_compat: bool = False):
+          api: bool = True, api_token: str | None = None, comfyui_compat: bool = False, remote=None):
     """Start the editor (`fluxwire serve`). A non-local host is allowed but warned about: there is no login.
 
     The HTTP API (docs/api.md) is mounted under /api next to the canvas, sharing its executor and queue;
-    off 127.0.0.1 it demands a token (`api_token`, or one generated and printed)."""
+    off 127.0.0.1 it demands a token (`api_token`, or one generated and printed). `remote` (a Ray pool,
+    `--ray`) runs the API's jobs on Ray actors; the canvas's own runs stay on this executor."""
     warning = host_warning(host)
     if warning:
         print(f"fluxwire: warning: {warning}", file=sys.stderr)
@@ -101,7 +102,8 @@ def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, output_dir
 
         token, generated = token_for(host, api_token)
         announce_token(token, generated, host)
-        demo.fluxwire_api = mount_api(launched[0], executor, token=token, comfyui_compat=comfyui_compat)
+        demo.fluxwire_api = mount_api(launched[0], executor, token=token, comfyui_compat=comfyui_compat,
+                                      remote=remote)
     if block:
         demo.block_thread()
     return launched

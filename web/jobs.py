@@ -41,11 +41,13 @@ class RunBoard:
         self._jobs: dict[str, Job] = {}
         self._waiting: deque[Job] = deque()
         self._running: Job | None = None
+        self._elsewhere: list[Job] = []  # running, but not on this executor (handed off to Ray actors)
         self._paused = False
 
-    def submit(self, owner: str | None) -> Job:
-        """A new job at the back of the queue. No owner: a private one nobody else can name."""
-        job_id = uuid.uuid4().hex[:12]
+    def submit(self, owner: str | None, job_id: str | None = None) -> Job:
+        """A new job at the back of the queue. No owner: a private one nobody else can name.
+        `job_id`: keep the id a job had before a restart (the API's waiting jobs are stored)."""
+        job_id = job_id or uuid.uuid4().hex[:12]
         job = Job(job_id, owner or f"anonymous-{job_id}")
         with self._cond:
             self._jobs[job.id] = job
@@ -94,6 +96,20 @@ class RunBoard:
 
     def running(self) -> Job | None:
         return self._running
+
+    def running_all(self) -> list[Job]:
+        """Every running job: the one holding the executor and those handed off to other workers."""
+        with self._cond:
+            return ([self._running] if self._running else []) + list(self._elsewhere)
+
+    def hand_off(self, job: Job) -> None:
+        """The running job goes on elsewhere (a Ray actor): it stays running (whoever runs it watches its
+        `stopped` flag), and the executor is free for the next job."""
+        with self._cond:
+            if self._running is job:
+                self._running = None
+                self._elsewhere.append(job)
+                self._cond.notify_all()
 
     def waiting(self) -> list[Job]:
         """The jobs waiting for the executor, next first."""
@@ -144,6 +160,8 @@ class RunBoard:
             job.status = "ended"
             if self._running is job:
                 self._running = None
+            if job in self._elsewhere:
+                self._elsewhere.remove(job)
             try:
                 self._waiting.remove(job)
             except ValueError:

@@ -64,3 +64,17 @@ def wait_status(http, job_id, statuses, timeout=30.0) -> dict:
             return record
         time.sleep(0.02)
     raise AssertionError(f"job {job_id} never reached {statuses}: {record}")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster for every Ray test (starting one takes ~10 s here). Ray is in the test extra."""
+    import os
+
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a throwaway local cluster needs no token file
+    # 4 logical CPUs: a sweep's 2 actors and the API's 2 may both exist (each actor asks for one)
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

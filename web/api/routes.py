@@ -80,9 +80,10 @@ def make_router(service: ApiService, token: str | None) -> APIRouter:
             await asyncio.get_running_loop().run_in_executor(None, record.ended.wait, min(max(timeout, 0), 300))
         return job(job_id)
 
-    @router.delete("/jobs/{job_id}", tags=["jobs"], summary="Cancel a job, waiting or running")
+    @router.delete("/jobs/{job_id}", tags=["jobs"], summary="Cancel a job (or a canvas run), waiting or running")
     def cancel(job_id: str):
-        live(job_id)
+        if service.get(job_id) is None and service.board.get(job_id) is None:
+            live(job_id)  # the 404
         return {"cancelled": service.cancel(job_id)}
 
     @router.get("/jobs/{job_id}/events", tags=["events"], summary="The job's events as Server-Sent Events")
@@ -110,8 +111,8 @@ def make_router(service: ApiService, token: str | None) -> APIRouter:
             pass
 
     @router.get("/queue", tags=["queue"], summary="The running job and the waiting ones, next first")
-    def queue():
-        return service.queue()
+    def queue(request: Request):
+        return service.queue(client_of(request))
 
     @router.post("/queue/pause", tags=["queue"], summary="Start no new job (the running one finishes)")
     def pause():

@@ -32,9 +32,10 @@ def token_for(host: str, token: str | None) -> tuple[str | None, bool]:
 
 
 def build_api(executor: Executor, *, token: str | None = None, service: ApiService | None = None,
-              comfyui_compat: bool = False) -> FastAPI:
-    """A FastAPI app with the API under /api, OpenAPI at /api/openapi.json and docs at /api/docs."""
-    service = service or ApiService(executor)
+              comfyui_compat: bool = False, remote=None) -> FastAPI:
+    """A FastAPI app with the API under /api, OpenAPI at /api/openapi.json and docs at /api/docs.
+    `remote`: a `ray_jobs.RayPool` the jobs run on (`--ray`); None runs them on `executor`."""
+    service = service or ApiService(executor, remote=remote)
     app = FastAPI(title="fluxwire API", description=DESCRIPTION, docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/openapi.json",
                   middleware=[Middleware(RequestSizeLimit, limit=MAX_REQUEST_BYTES)])
@@ -47,9 +48,10 @@ def build_api(executor: Executor, *, token: str | None = None, service: ApiServi
     return app
 
 
-def mount_api(app, executor: Executor, *, token: str | None = None, comfyui_compat: bool = False) -> ApiService:
+def mount_api(app, executor: Executor, *, token: str | None = None, comfyui_compat: bool = False,
+              remote=None) -> ApiService:
     """Add the API routes (and its docs) to an already running app (Gradio's), ahead of its own routes."""
-    service = ApiService(executor)
+    service = ApiService(executor, remote=remote)
     api = build_api(executor, token=token, service=service, comfyui_compat=comfyui_compat)
     before = len(app.router.routes)
     for route in api.router.routes:
@@ -85,11 +87,11 @@ def announce_token(token: str | None, generated: bool, host: str) -> None:
 
 
 def serve_api(executor: Executor, host: str = "127.0.0.1", port: int = 7861, token: str | None = None,
-              *, block: bool = True, comfyui_compat: bool = False):
+              *, block: bool = True, comfyui_compat: bool = False, remote=None):
     """`fluxwire api`: the API without the canvas."""
     token, generated = token_for(host, token)
     announce_token(token, generated, host)
-    app = build_api(executor, token=token, comfyui_compat=comfyui_compat)
+    app = build_api(executor, token=token, comfyui_compat=comfyui_compat, remote=remote)
     server, thread, bound = run_uvicorn(app, host, port)
     print(f"fluxwire API on http://{host}:{bound}/api (docs: /api/docs)", file=sys.stderr, flush=True)
     if block:

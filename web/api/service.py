@@ -21,11 +21,14 @@ from ..jobs import Job, RunBoard, board_for
 from ..limits import check_document_size
 from ..runner import image_path, preview_data_url
 from .history import History
+from .routing import model_key
+from .waiting import WaitingStore
 
 MAX_WAITING = 10_000  # API jobs waiting at once; more are refused (503) rather than piling up
 MAX_EVENTS = 5_000  # kept per job for late subscribers; the oldest progress events are dropped first
 # job events added to the executor's run/node events
 JOB_QUEUED, JOB_STARTED, JOB_FINISHED = "job_queued", "job_started", "job_finished"
+SERVER_STOPPED = "server stopped while the job was running; submit it again"
 ENDED = ("success", "error", "interrupted", "cancelled", "invalid")
 
 
@@ -43,6 +46,7 @@ class ApiJob:
     events: list[dict] = field(default_factory=list)
     first_event: int = 0  # index of events[0] in the job's whole event stream (old ones may be dropped)
     ended: threading.Event = field(default_factory=threading.Event)
+    models: str | None = None  # the loaders' key (`routing.model_key`): which Ray actor suits it best
 
     @property
     def id(self) -> str:
@@ -56,13 +60,18 @@ class QueueFull(RuntimeError):
 class ApiService:
     """Submit, look up, cancel and list API jobs; `close()` stops the dispatcher."""
 
-    def __init__(self, executor: Executor, history: History | None = None, board: RunBoard | None = None):
+    def __init__(self, executor: Executor, history: History | None = None, board: RunBoard | None = None,
+                 remote=None):
+        """`remote`: a `ray_jobs.RayPool` to run the jobs on (the `--ray` mode); None runs them here."""
         self.executor = executor
+        self.remote = remote
         self.board = board or board_for(executor)
         self.history = history or History(Path(executor.env.output_dir))
+        self.stored = WaitingStore(Path(self.history.path).parent)
         self._jobs: dict[str, ApiJob] = {}
         self._lock = threading.Condition()
         self._closed = False
+        self._restore()
         self._thread = threading.Thread(target=self._dispatch, name="fluxwire-api-dispatcher", daemon=True)
         self._thread.start()
 
@@ -82,11 +91,37 @@ class ApiService:
             if sum(1 for j in self._jobs.values() if j.status == "queued") >= MAX_WAITING:
                 raise QueueFull(f"the queue holds {MAX_WAITING:,} waiting jobs; try again later")
             job = self.board.submit(owner)
-            record = ApiJob(job, document, dict(overrides or {}), outputs)
-            self._jobs[job.id] = record
-            self._add_event(record, {"type": JOB_QUEUED, "run_id": job.id, "position": self.board.ahead_of(job)})
-            self._lock.notify_all()
+            record = ApiJob(job, document, dict(overrides or {}), outputs, models=model_key(graph))
+            self.stored.add(job.id, job.owner, record.created, document, record.overrides, outputs)
+            self._queue(record)
         return record
+
+    def _queue(self, record: ApiJob) -> None:
+        """(under the lock) A job the board already holds becomes visible to callers and the dispatcher."""
+        self._jobs[record.id] = record
+        self._add_event(record, {"type": JOB_QUEUED, "run_id": record.id, "position": self.board.ahead_of(record.job)})
+        self._lock.notify_all()
+
+    def _restore(self) -> None:
+        """Jobs stored by an earlier server: waiting ones queue again in their order; one that was running
+        when it stopped failed with it (it is recorded as such, not silently lost)."""
+        for stored in self.stored.load():
+            if self.history.get(stored.id) is not None:  # it ended just before the stop
+                self.stored.remove(stored.id)
+                continue
+            job = self.board.submit(stored.owner, job_id=stored.id)
+            record = ApiJob(job, stored.document, stored.overrides, stored.outputs, created=stored.created)
+            if self.remote is not None and stored.state != "running":
+                try:
+                    record.models = model_key(self.executor.validate(stored.document, stored.overrides or None))
+                except WorkflowError:
+                    pass  # it fails with the same problems when it runs
+            with self._lock:
+                if stored.state == "running":
+                    self._jobs[record.id] = record
+                    self._end(record, "error", {"message": SERVER_STOPPED})
+                else:
+                    self._queue(record)
 
     # --- looking up -----------------------------------------------------------------------------
     def get(self, job_id: str) -> ApiJob | None:
@@ -126,9 +161,16 @@ class ApiService:
 
     # --- cancelling and the queue ---------------------------------------------------------------
     def cancel(self, job_id: str) -> bool:
-        """Stop one job, waiting or running. False when it is not (or no longer) going on."""
+        """Stop one job, waiting or running (a canvas run in the same queue too: the queue panel lists
+        them). False when it is not (or no longer) going on."""
         record = self.get(job_id)
-        if record is None or record.status in ENDED:
+        if record is None:
+            job = self.board.get(job_id)
+            if job is None or job.status == "ended":
+                return False
+            self.board.stop_job(job)  # the canvas run ends itself, reporting "stopped"
+            return True
+        if record.status in ENDED:
             return False
         self.board.stop_job(record.job)
         with self._lock:
@@ -142,12 +184,16 @@ class ApiService:
             ids = [j.id for j in self._jobs.values() if j.status == "queued" and (owner is None or j.job.owner == owner)]
         return [i for i in ids if self.cancel(i)]
 
-    def queue(self) -> dict:
-        running = self.board.running()
+    def queue(self, owner: str | None = None) -> dict:
+        """The running and waiting jobs of every client; `mine` marks those of `owner` (the caller)."""
+        def entry(job: Job) -> dict:
+            return {"id": job.id, "api": job.id in self._jobs, "mine": owner is not None and job.owner == owner}
+        running = self.board.running_all()
         waiting = self.board.waiting()
         return {"paused": self.board.paused,
-                "running": {"id": running.id, "api": running.id in self._jobs} if running else None,
-                "waiting": [{"id": j.id, "position": i, "api": j.id in self._jobs} for i, j in enumerate(waiting)]}
+                "running": entry(running[0]) if running else None,
+                "running_all": [entry(j) for j in running],
+                "waiting": [{**entry(j), "position": i} for i, j in enumerate(waiting)]}
 
     # --- running --------------------------------------------------------------------------------
     def _next(self) -> ApiJob | None:
@@ -166,11 +212,65 @@ class ApiService:
                 if record is None:
                     self._lock.wait(0.5)
                     continue
+            if self.remote is not None and not self.remote.has_room():
+                time.sleep(0.05)  # every actor is busy: the job keeps its place in the queue
+                continue
             if self.board.wait_turn(record.job, 0.1):
+                if self.remote is not None:
+                    self._start_remote(record)
+                    continue
                 try:
                     self._run(record)
                 finally:
                     self.board.finish(record.job)
+
+    def _start_remote(self, record: ApiJob) -> None:
+        """Give the job an actor (the routing decides which) and free the queue for the next one."""
+        slot = self.remote.reserve(record.models)
+        while slot is None:  # a retried job took the last room just now
+            time.sleep(0.05)
+            slot = self.remote.reserve(record.models)
+        self.board.hand_off(record.job)
+        threading.Thread(target=self._run_remote, args=(record, slot), name=f"fluxwire-ray-{record.id}",
+                         daemon=True).start()
+
+    def _run_remote(self, record: ApiJob, slot: int) -> None:
+        from .ray_jobs import write_answer_files
+
+        job = record.job
+        try:
+            with self._lock:
+                if record.status != "queued":  # cancelled just as it got its turn
+                    self.remote.router.done(slot)
+                    return
+                record.status, record.started = "running", time.time()
+                self.stored.started(job.id)
+                self._add_event(record, {"type": JOB_STARTED, "run_id": job.id})
+
+            def listen(event: dict) -> None:
+                with self._lock:
+                    self._add_event(record, event)
+
+            try:
+                answer = self.remote.run(slot, job.id, record.document, record.overrides, record.outputs, listen,
+                                         lambda: job.stopped, key=record.models)
+                status = answer["status"]
+                ui = write_answer_files(answer, Path(self.executor.env.output_dir), Path(self.executor.env.preview_dir))
+                extra = {"outputs": self._outputs(ui), "timings": answer.get("timings", {}),
+                         "executed": answer.get("executed", []), "cached": answer.get("cached", []),
+                         "worker": {"slot": answer.get("slot"), "pid": answer.get("pid")}}
+                for key in ("message", "error", "problems"):
+                    if key in answer:
+                        extra[key] = answer[key]
+                if status == "cancelled":
+                    status = "cancelled" if job.stopped else "interrupted"
+                    extra["message"] = "cancelled while running" if job.stopped else "interrupted on its worker"
+            except Exception as e:  # noqa: BLE001 - the caller gets a sentence, the server keeps going
+                status, extra = "error", {"message": f"{type(e).__name__}: {e}"}
+            with self._lock:
+                self._end(record, status, extra)
+        finally:
+            self.board.finish(job)
 
     def _run(self, record: ApiJob) -> None:
         job = record.job
@@ -178,6 +278,7 @@ class ApiService:
             if record.status != "queued":  # cancelled just as it got its turn
                 return
             record.status, record.started = "running", time.time()
+            self.stored.started(job.id)
             self._add_event(record, {"type": JOB_STARTED, "run_id": job.id})
 
         def listen(event: dict) -> None:
@@ -213,6 +314,7 @@ class ApiService:
         if record.job.status != "ended":
             self.board.finish(record.job)
         self.history.add(self.describe(record), record.job.owner)
+        self.stored.remove(record.id)
         self._forget_old()
 
     def _forget_old(self) -> None:
@@ -276,4 +378,4 @@ class ApiService:
         with self._lock:
             self._closed = True
             self._lock.notify_all()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=5)  # waiting jobs stay stored: the next server on this folder runs them
