@@ -61,6 +61,7 @@ class _Converter:
     def __init__(self, subgraphs: dict[str, ComfySubgraph], problems: list[Problem]):
         self.subgraphs = subgraphs
         self.problems = problems
+        self.link_reroutes: dict[str, str] = {}  # "NODE/INPUT" -> last reroute point (top level only)
 
     def output_name(self, graph: ComfyGraph, ref: Ref, boundary: ComfySubgraph | None) -> tuple[str, str] | None:
         """(fluxwire node id, output name) a ComfyUI link comes from, or None when there is none."""
@@ -81,17 +82,22 @@ class _Converter:
         return (source.id, output) if output is not None else None
 
     def link(self, graph, node: ComfyNode, name: str, target: str, ref: Ref, boundary, links: list[dict]) -> None:
+        if self._link(graph, node, name, target, ref, boundary, links) and name in node.reroutes and boundary is None:
+            self.link_reroutes[f"{node.id}/{target}"] = node.reroutes[name]
+
+    def _link(self, graph, node: ComfyNode, name: str, target: str, ref: Ref, boundary, links: list[dict]) -> bool:
         found = self.output_name(graph, ref, boundary)
         if found is None:
             source = graph.nodes.get(ref.node)
             if source is not None and BY_CLASS.get(source.cls) is None and source.cls not in self.subgraphs:
-                return  # the source is reported as unsupported already
+                return False  # the source is reported as unsupported already
             what = describe(source) if source is not None else f"node {ref.node}"
             self.problems.append(Problem(f"input {name!r} of {describe(node)} uses output {ref.slot} of {what}, "
                                          "which fluxwire does not provide", node=node.id, input=target,
                                          code="unsupported_output"))
-            return
+            return False
         links.append({"from": found[0], "output": found[1], "to": node.id, "input": target})
+        return True
 
     def node(self, graph, node: ComfyNode, twin: Twin, boundary, links: list[dict]) -> dict:
         widgets: dict[str, Any] = {}
@@ -152,6 +158,8 @@ class _Converter:
         if ui:
             doc["ui"] = ui
         doc["properties"] = {"comfyui": {"class_type": comfy_class}}
+        if node.mode:
+            doc["mode"] = node.mode
 
     def graph(self, graph: ComfyGraph, boundary: ComfySubgraph | None = None) -> tuple[list, list]:
         nodes, links = [], []
@@ -218,4 +226,20 @@ def to_document(graph: ComfyGraph, source: str | None, registry=None,
         doc["subgraphs"] = {sid: convert.definition(graph.subgraphs[sid]) for sid in used}
     if graph.groups:
         doc["groups"] = graph.groups
+    points = _used_points(graph.extra.get("reroutes", []), convert.link_reroutes)
+    if points:
+        doc["extra"]["reroutes"] = points
+        doc["extra"]["link_reroutes"] = {k: v for k, v in convert.link_reroutes.items()
+                                         if v in {p["id"] for p in points}}
     return doc, problems
+
+
+def _used_points(points: list[dict], link_reroutes: dict[str, str]) -> list[dict]:
+    """The reroute points some kept link passes through (each link's last point and the chain before it)."""
+    by_id = {p["id"]: p for p in points}
+    used: set[str] = set()
+    for tail in link_reroutes.values():
+        while tail in by_id and tail not in used:
+            used.add(tail)
+            tail = by_id[tail]["parent"]
+    return [dict(p, parent=p["parent"] if p["parent"] in used else None) for p in points if p["id"] in used]

@@ -21,6 +21,8 @@ class ComfyNode:
     title: str | None = None
     ui: dict[str, Any] = field(default_factory=dict)  # pos, size, color, bgcolor, collapsed
     models: list[dict] = field(default_factory=list)  # properties.models of UI files
+    mode: str | None = None  # "mute" / "bypass": kept on the fluxwire node, applied by the engine
+    reroutes: dict[str, str] = field(default_factory=dict)  # input name -> last reroute point of its wire
 
 
 INPUTS, OUTPUTS = "@inputs", "@outputs"  # a subgraph's boundary, as fluxwire's subgraph links name it
