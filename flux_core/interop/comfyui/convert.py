@@ -235,11 +235,18 @@ def to_document(graph: ComfyGraph, source: str | None, registry=None,
 
 
 def _used_points(points: list[dict], link_reroutes: dict[str, str]) -> list[dict]:
-    """The reroute points some kept link passes through (each link's last point and the chain before it)."""
-    by_id = {p["id"]: p for p in points}
+    """The reroute points some kept link passes through (each link's last point and the chain before it);
+    a parent cycle in a hand-edited file is cut where the walk meets it again."""
+    by_id = {p["id"]: dict(p) for p in points}
     used: set[str] = set()
     for tail in link_reroutes.values():
+        path: set[str] = set()
         while tail in by_id and tail not in used:
             used.add(tail)
-            tail = by_id[tail]["parent"]
-    return [dict(p, parent=p["parent"] if p["parent"] in used else None) for p in points if p["id"] in used]
+            path.add(tail)
+            parent = by_id[tail]["parent"]
+            if parent in path:
+                by_id[tail]["parent"] = None
+                break
+            tail = parent
+    return [dict(p, parent=p["parent"] if p["parent"] in used else None) for p in by_id.values() if p["id"] in used]
