@@ -67,6 +67,7 @@ TEMPLATE = """
     <button type="button" class="fw-btn" data-action="open" title="Open a workflow JSON or a fluxwire PNG from your computer">Upload</button>
     <button type="button" class="fw-btn" data-action="history" title="The runs of this browser, with their pictures and workflows">Runs</button>
     <button type="button" class="fw-btn" data-action="export-comfyui" title="Download the workflow as a ComfyUI API prompt">Export ComfyUI</button>
+    <button type="button" class="fw-btn" data-action="export-comfyui-ui" title="Download the workflow as a ComfyUI UI workflow (opens in ComfyUI's canvas with its layout)">Export ComfyUI UI</button>
     <input type="file" class="fw-file" accept=".json,.png,application/json,image/png" hidden>
     <select class="fw-shipped" data-action="shipped" title="Shipped workflows"><option value="">Workflows&#8230;</option></select>
     <span class="fw-status" data-role="status"></span>
@@ -290,11 +291,11 @@ class NodeCanvas(gr.HTML):
             return result
 
         @answers_cleanly
-        def export_comfyui(graph):
-            """The graph as a ComfyUI API prompt (text), or the nodes that have no ComfyUI twin."""
+        def export_comfyui(graph, fmt="api"):
+            """The graph as a ComfyUI API prompt or ("ui") UI workflow (text), or the nodes without a twin."""
             from flux_core.interop.comfyui.export import export_for_canvas
 
-            return export_for_canvas(graph, ex.registry)
+            return export_for_canvas(graph, ex.registry, fmt)
 
         @answers_cleanly
         def user_workflows(request):
