@@ -324,7 +324,15 @@ class _Reader:
         inputs: dict[str, Any] = {}
         reroutes: dict[str, str] = {}
         values = raw.get("widgets_values")
-        if kind in self.subgraph_ids:  # an instance: its widget values go to its widget inputs, in order
+        proxies = []
+        promoted = _proxy_widgets(raw) if kind in self.subgraph_ids else []
+        if promoted:  # an instance listing its widgets: values in that order; "-1" is a subgraph input
+            for (inner, wname), value in zip(promoted, _list(values)):
+                if inner == "-1":
+                    inputs[wname] = value
+                else:
+                    proxies.append((inner, wname, value))
+        elif kind in self.subgraph_ids:  # an instance: its widget values go to its widget inputs, in order
             widget_names = [str(x.get("name")) for x in _list(raw.get("inputs"))
                             if isinstance(x, dict) and isinstance(x.get("widget"), dict)]
             inputs.update(dict(zip(widget_names, _list(values))))
@@ -367,7 +375,21 @@ class _Reader:
         title = raw.get("title") if isinstance(raw.get("title"), str) else None
         models = [m for m in _list(_dict(raw.get("properties")).get("models")) if isinstance(m, dict)]
         mode = MODE_NAMES[raw["mode"]] if self.kept(nid) else None
-        return ComfyNode(nid, kind, inputs, title, ui, models, mode, reroutes)
+        return ComfyNode(nid, kind, inputs, title, ui, models, mode, reroutes, proxies)
+
+
+def _proxy_widgets(raw: dict) -> list[tuple[str, str]]:
+    """An instance's ``properties.proxyWidgets``: [(inner node id or "-1", widget name)], a list or JSON text."""
+    value = _dict(raw.get("properties")).get("proxyWidgets")
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return [(str(e[0]), str(e[1])) for e in _list(value)
+            if isinstance(e, list) and len(e) == 2 and _lid(e[0]) is not None and isinstance(e[1], str)]
 
 
 def _point(pos: Any) -> list | None:
