@@ -150,3 +150,24 @@ def test_cli_and_canvas_write_ui_workflows(tmp_path, comfy_models):
     assert exported["ok"]
     assert without_reroute_ids(comfyui_to_document(json.loads(exported["text"]))) == \
         without_reroute_ids(comfyui_to_document(written))
+
+
+def test_subgraphs_round_trip_through_the_ui_format(comfy_models, executor):
+    """Embedded definitions are written as definitions.subgraphs, instances with their promoted widgets."""
+    first = comfyui_to_document(fixture("ui_schnell_subgraph.json"))
+    exported = export_ui(first)
+    (definition,) = exported["definitions"]["subgraphs"]
+    uuid = "3f1c2a4e-7b2d-4c1e-9a77-5d0c1e2f3a41"
+    assert definition["id"] == uuid and [i["name"] for i in definition["inputs"]] == ["clip", "model", "text"]
+    assert {(l["origin_id"], l["target_id"]) for l in definition["links"]} >= {(-10, 1), (2, -20)}
+    instance = next(n for n in exported["nodes"] if n["type"] == uuid)
+    assert instance["properties"]["proxyWidgets"] == [["-1", "text"]]
+    assert instance["widgets_values"] == ["a red fox in the snow"]
+    again = comfyui_to_document(exported)
+    for doc in (first, again):  # EmptyLatentImage is written back as its export twin EmptySD3LatentImage
+        for node in doc["nodes"]:
+            node["properties"].pop("comfyui", None)
+    assert again == first
+    env = Environment(models_dir=comfy_models)
+    pictures = [executor.run(load_workflow(d, env=env)).outputs["8"]["image"] for d in (first, again)]
+    assert torch.equal(*pictures)
