@@ -291,11 +291,18 @@ class NodeCanvas(gr.HTML):
             return result
 
         @answers_cleanly
-        def export_comfyui(graph, fmt="api"):
-            """The graph as a ComfyUI API prompt or ("ui") UI workflow (text), or the nodes without a twin."""
+        def export_comfyui(graph):
+            """The graph as a ComfyUI API prompt (text), or the nodes that have no ComfyUI twin."""
             from flux_core.interop.comfyui.export import export_for_canvas
 
-            return export_for_canvas(graph, ex.registry, fmt)
+            return export_for_canvas(graph, ex.registry)
+
+        @answers_cleanly
+        def export_comfyui_ui(graph):
+            """The graph as a ComfyUI UI workflow (text), or what cannot be written."""
+            from flux_core.interop.comfyui.export import export_for_canvas
+
+            return export_for_canvas(graph, ex.registry, "ui")
 
         @answers_cleanly
         def user_workflows(request):
@@ -313,7 +320,7 @@ class NodeCanvas(gr.HTML):
             js_on_load="\n".join(_asset(name) for name in JS_PARTS),
             apply_default_css=False,
             server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image,
-                              save_to_library, export_comfyui, user_workflows, input_picture, save_mask],
+                              save_to_library, export_comfyui, export_comfyui_ui, user_workflows, input_picture, save_mask],
             elem_id=elem_id,
             elem_classes=elem_classes,
             catalogue=catalogue,

@@ -146,7 +146,7 @@ def test_cli_and_canvas_write_ui_workflows(tmp_path, comfy_models):
         canvas = NodeCanvas(executor=executor)
     opened = canvas.read_workflow_file({"name": "ui.json", "data": base64.b64encode(json.dumps(written).encode()).decode()})
     assert opened["ok"]
-    exported = canvas.export_comfyui(opened["workflow"], "ui")
+    exported = canvas.export_comfyui_ui(opened["workflow"])
     assert exported["ok"]
     assert without_reroute_ids(comfyui_to_document(json.loads(exported["text"]))) == \
         without_reroute_ids(comfyui_to_document(written))
