@@ -108,8 +108,12 @@ def _parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write a workflow in another tool's format")
     export.add_argument("workflow")
-    export.add_argument("--comfyui-api", action="store_true", required=True,
+    target = export.add_mutually_exclusive_group(required=True)
+    target.add_argument("--comfyui-api", action="store_true",
                         help="as a ComfyUI API prompt (every node needs a ComfyUI twin)")
+    target.add_argument("--comfyui-ui", action="store_true",
+                        help="as a ComfyUI UI workflow (schema 0.4, what ComfyUI's Save writes; keeps modes, "
+                             "layout, groups and reroutes)")
     export.add_argument("-o", "--output", default=None, help="file to write (default: standard output)")
     common(export)
 
@@ -274,11 +278,15 @@ def cmd_validate(args) -> int:
 
 def cmd_export(args) -> int:
     from .interop.comfyui.export import dumps_api_prompt, to_api_prompt
+    from .interop.comfyui.export_ui import dumps_ui_workflow, to_ui_workflow
     from .workflow import WorkflowError, read_document
 
     registry = _registry(args)
     try:
-        text = dumps_api_prompt(to_api_prompt(read_document(args.workflow), registry))
+        if args.comfyui_ui:
+            text = dumps_ui_workflow(to_ui_workflow(read_document(args.workflow), registry))
+        else:
+            text = dumps_api_prompt(to_api_prompt(read_document(args.workflow), registry))
     except WorkflowError as e:
         e.source = e.source or args.workflow
         _print_problems(e, False)

@@ -68,6 +68,7 @@ TEMPLATE = """
     <button type="button" class="fw-btn" data-action="open" title="Open a workflow JSON or a fluxwire PNG from your computer">Upload</button>
     <button type="button" class="fw-btn" data-action="history" title="The runs of this browser, with their pictures and workflows">Runs</button>
     <button type="button" class="fw-btn" data-action="export-comfyui" title="Download the workflow as a ComfyUI API prompt">Export ComfyUI</button>
+    <button type="button" class="fw-btn" data-action="export-comfyui-ui" title="Download the workflow as a ComfyUI UI workflow (opens in ComfyUI's canvas with its layout)">Export ComfyUI UI</button>
     <input type="file" class="fw-file" accept=".json,.png,application/json,image/png" hidden>
     <select class="fw-shipped" data-action="shipped" title="Shipped workflows"><option value="">Workflows&#8230;</option></select>
     <span class="fw-status" data-role="status"></span>
@@ -314,6 +315,13 @@ class NodeCanvas(gr.HTML):
             return export_for_canvas(graph, ex.registry)
 
         @answers_cleanly
+        def export_comfyui_ui(graph):
+            """The graph as a ComfyUI UI workflow (text), or what cannot be written."""
+            from flux_core.interop.comfyui.export import export_for_canvas
+
+            return export_for_canvas(graph, ex.registry, "ui")
+
+        @answers_cleanly
         def user_workflows(request):
             """The user's workflows folder: {op: list|load|save|rename|delete, name, ...} (web/user_workflows.py)."""
             return handle_request(folder, request)
@@ -329,7 +337,7 @@ class NodeCanvas(gr.HTML):
             js_on_load="\n".join(_asset(name) for name in JS_PARTS),
             apply_default_css=False,
             server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image,
-                              save_to_library, export_comfyui, user_workflows, input_picture, save_mask],
+                              save_to_library, export_comfyui, export_comfyui_ui, user_workflows, input_picture, save_mask],
             elem_id=elem_id,
             elem_classes=elem_classes,
             catalogue=catalogue,

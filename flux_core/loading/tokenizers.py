@@ -1,16 +1,23 @@
 """Finding the tokenizers that go with single-file text encoders (safetensors files carry none).
 
-Order: for a diffusers ``text_encoder(_2)/`` folder its sibling ``tokenizer(_2)/``; then
-``<models_dir>/tokenizers/<weights file stem>/`` (a model may ship its own tokenizer, e.g.
-``text_encoders/flux-mini-t5.safetensors`` -> ``tokenizers/flux-mini-t5/``), then
-``<models_dir>/tokenizers/t5xxl/`` or ``<models_dir>/tokenizers/clip_l/``, then the Hugging Face cache
-for ``google/t5-v1_1-xxl`` / ``openai/clip-vit-large-patch14`` (downloading only if the hub answers;
-never when ``HF_HUB_OFFLINE=1``). ``models_dir`` defaults to ``$FLUXWIRE_MODELS_DIR``, else ``./models``.
+Searched in this order, offline only (a user's tokenizers come from their models folder or a cache
+they already have; nothing is downloaded):
+
+1. for a diffusers ``text_encoder(_2)/`` folder its sibling ``tokenizer(_2)/``;
+2. ``<models_dir>/tokenizers/<weights file stem>/`` (a model may ship its own tokenizer, e.g.
+   ``text_encoders/flux-mini-t5.safetensors`` -> ``tokenizers/flux-mini-t5/``), then
+   ``<models_dir>/tokenizers/t5xxl/`` or ``<models_dir>/tokenizers/clip_l/``;
+3. the ComfyUI installation a ``models/`` folder belongs to: ComfyUI keeps its tokenizers in its source
+   tree, ``comfy/text_encoders/t5_tokenizer/`` (T5) and ``comfy/sd1_tokenizer/`` (CLIP-L), next to ``models/``;
+4. the Hugging Face hub cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else
+   ``~/.cache/huggingface/hub``): ``google/t5-v1_1-xxl`` / ``openai/clip-vit-large-patch14``, then the
+   ``tokenizer_2/`` (T5) or ``tokenizer/`` (CLIP) folder of ``black-forest-labs/FLUX.1-dev`` or ``-schnell``.
+
+``models_dir`` defaults to ``$FLUXWIRE_MODELS_DIR``, else ``./models``. A miss names every place searched.
 """
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from pathlib import Path
 
@@ -19,37 +26,20 @@ from .errors import ModelLoadError
 
 HUB_IDS = {"t5": "google/t5-v1_1-xxl", "clip": "openai/clip-vit-large-patch14"}
 FOLDERS = {"t5": "t5xxl", "clip": "clip_l"}
+# where a ComfyUI checkout keeps them (relative to the folder holding ``models/`` and ``comfy/``)
+COMFYUI_FOLDERS = {"t5": Path("comfy/text_encoders/t5_tokenizer"), "clip": Path("comfy/sd1_tokenizer")}
+FLUX_REPOS = ("black-forest-labs/FLUX.1-dev", "black-forest-labs/FLUX.1-schnell")
+FLUX_REPO_FOLDERS = {"t5": "tokenizer_2", "clip": "tokenizer"}
 DIFFUSERS_SIBLINGS = {"text_encoder": "tokenizer", "text_encoder_2": "tokenizer_2"}  # pipeline folder layout
 # any one of these file sets makes a usable tokenizer folder
 TOKENIZER_FILE_SETS = {
     "t5": (("tokenizer.json",), ("spiece.model",)),
     "clip": (("tokenizer.json",), ("vocab.json", "merges.txt")),
 }
-HUB_FILES = ["tokenizer.json", "spiece.model", "vocab.json", "merges.txt", "tokenizer_config.json",
-             "special_tokens_map.json"]
 REQUIRED_FILES = {
     "t5": "tokenizer.json (or spiece.model) with tokenizer_config.json and special_tokens_map.json",
     "clip": "vocab.json and merges.txt (or tokenizer.json) with tokenizer_config.json and special_tokens_map.json",
 }
-_hub_answer: bool | None = None
-
-
-def hub_reachable() -> bool:
-    """False when offline mode is set or huggingface.co does not answer within a second (checked once)."""
-    global _hub_answer
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        return False
-    if os.environ.get("TRANSFORMERS_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        return False
-    if _hub_answer is None:
-        try:
-            socket.create_connection(("huggingface.co", 443), timeout=1.0).close()
-            _hub_answer = True
-        except OSError:
-            _hub_answer = False
-    return _hub_answer
-
-
 def is_tokenizer_folder(folder: Path, kind: str) -> bool:
     """True when ``folder`` holds the files a ``kind`` tokenizer is built from.
 
@@ -59,21 +49,43 @@ def is_tokenizer_folder(folder: Path, kind: str) -> bool:
     return folder.is_dir() and any(all((folder / f).is_file() for f in files) for files in TOKENIZER_FILE_SETS[kind])
 
 
-def _hub_folder(kind: str, online: bool) -> Path | None:
-    """The Hugging Face cache snapshot holding the tokenizer files (downloaded first if online)."""
-    from huggingface_hub import snapshot_download, try_to_load_from_cache
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache folder, from the environment as huggingface_hub reads it (at call time)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.path.expanduser(os.environ["HF_HUB_CACHE"]))
+    if os.environ.get("HF_HOME"):
+        return Path(os.path.expanduser(os.environ["HF_HOME"])) / "hub"
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "huggingface" / "hub"
 
-    repo = HUB_IDS[kind]
-    for files in TOKENIZER_FILE_SETS[kind]:
-        found = try_to_load_from_cache(repo, files[0])
-        if isinstance(found, str) and is_tokenizer_folder(Path(found).parent, kind):
-            return Path(found).parent
-    if online:
-        try:
-            return Path(snapshot_download(repo, allow_patterns=HUB_FILES))
-        except Exception:
-            return None
-    return None
+
+def _snapshots(repo_folder: Path) -> list[Path]:
+    """A cached repo's snapshots, the one ``refs/main`` points at first, then the newest."""
+    found = sorted((p for p in (repo_folder / "snapshots").glob("*") if p.is_dir()),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    try:
+        main = (repo_folder / "refs" / "main").read_text().strip()
+    except OSError:
+        return found
+    return sorted(found, key=lambda p: p.name != main)
+
+
+def hub_cache_candidates(kind: str) -> list[Path]:
+    """Folders of the hub cache that may hold a ``kind`` tokenizer, in search order."""
+    cache = hub_cache_dir()
+    out = []
+    for repo, sub in [(HUB_IDS[kind], "")] + [(r, FLUX_REPO_FOLDERS[kind]) for r in FLUX_REPOS]:
+        folder = cache / ("models--" + repo.replace("/", "--"))
+        out += [snap / sub if sub else snap for snap in _snapshots(folder)] or [folder]
+    return out
+
+
+def comfyui_candidates(kind: str, weights_path, models_dir: Path) -> list[Path]:
+    """The tokenizer folder of each ComfyUI checkout a models folder in play belongs to."""
+    roots = [models_dir.absolute().parent]
+    if weights_path is not None:
+        roots += [p.parent for p in Path(weights_path).absolute().parents if p.name == "models"]
+    return [root / COMFYUI_FOLDERS[kind] for root in dict.fromkeys(roots)]
 
 
 _loaded: dict[tuple[str, str], tuple[tuple, object]] = {}  # (folder, kind) -> (files' stamp, tokenizer)
@@ -129,18 +141,16 @@ def find_tokenizer(kind: str, weights_path: str | os.PathLike | None, models_dir
         stem = name.rsplit(".", 1)[0] if name.endswith((".safetensors", ".sft")) else name
         candidates.append(models_dir / "tokenizers" / stem)
     candidates.append(models_dir / "tokenizers" / FOLDERS[kind])
+    candidates += comfyui_candidates(kind, weights_path, models_dir)
+    candidates += hub_cache_candidates(kind)
     candidates = list(dict.fromkeys(candidates))
     for folder in candidates:
         if is_tokenizer_folder(folder, kind):
             return load_tokenizer_folder(folder, kind)
-    online = hub_reachable()
-    cached = _hub_folder(kind, online)
-    if cached is not None and is_tokenizer_folder(cached, kind):
-        return load_tokenizer_folder(cached, kind)
-    tried = ", ".join(str(c) for c in candidates)
+    tried = "; ".join(str(c) for c in candidates)
     raise ModelLoadError(
-        f"no {kind.upper()} tokenizer found for {weights_path}: looked in {tried} and in the Hugging Face cache "
-        f"for {HUB_IDS[kind]} ({'download failed' if online else 'hub not reachable'}). Put {REQUIRED_FILES[kind]} "
-        f"into {models_dir / 'tokenizers' / FOLDERS[kind]}/ (e.g. copied from the {HUB_IDS[kind]} repository, "
-        f"{'tokenizer_2/' if kind == 't5' else 'tokenizer/'} of a diffusers FLUX folder)."
+        f"no {kind.upper()} tokenizer found for {weights_path}: searched {tried}. Put {REQUIRED_FILES[kind]} "
+        f"into {models_dir / 'tokenizers' / FOLDERS[kind]}/ (e.g. copied from ComfyUI's "
+        f"{COMFYUI_FOLDERS[kind].as_posix()}/, the {HUB_IDS[kind]} repository or the "
+        f"{FLUX_REPO_FOLDERS[kind]}/ folder of a diffusers FLUX.1 folder)."
     )

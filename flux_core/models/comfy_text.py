@@ -5,8 +5,16 @@ Differences from BFL's way (pad to a fixed length, truncate): ComfyUI reads ``(t
 and cuts CLIP into 77-token chunks (a short weighted segment that would straddle the edge moves whole to
 the next chunk) of which FLUX uses the pooled vector of the first. Weighted tokens are pulled away from
 the encoding of an empty prompt of the same length: z = (z - z_empty) * w + z_empty.
+
+``embedding:NAME`` words (textual inversion) are taken out of the text as ComfyUI takes out an embedding it
+does not find in ``models/embeddings``: the name up to the next space is dropped, the rest of the word stays,
+and the pieces around it are tokenized separately. fluxwire has no textual inversion; a prompt naming an
+embedding that ComfyUI would find is refused by the prompt nodes (see ``found_embeddings``).
 """
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -65,15 +73,57 @@ def _weighted(text: str, weight: float) -> list[tuple[str, float]]:
     return out
 
 
+EMBEDDING = "embedding:"
+EMBEDDING_SUFFIXES = ("", ".safetensors", ".pt", ".bin")  # what ComfyUI tries after the name
+
+
+def _words(segment: str) -> tuple[list[str], list[str]]:
+    """(the pieces ComfyUI tokenizes one by one, the embedding names taken out) of a weighted segment."""
+    parts = re.split(f" {EMBEDDING}|\n{EMBEDDING}", segment)
+    pieces, names = [], []
+    for word in [parts[0]] + [EMBEDDING + p for p in parts[1:]]:
+        if word == "":
+            continue
+        if word.startswith(EMBEDDING):
+            split = word[len(EMBEDDING):].strip("\n").split()
+            name = split[0] if split else ""
+            leftover = " ".join(split[1:])
+            stripped = name.strip(",")
+            if len(stripped) < len(name):  # "name," : ComfyUI looks the name up without the commas
+                leftover = f"{name[len(stripped):]} {leftover}"
+            names.append(stripped)
+            if leftover == "":
+                continue
+            word = leftover
+        pieces.append(word)
+    return pieces, names
+
+
+def embedding_names(text: str) -> list[str]:
+    """The ``embedding:NAME`` names a prompt uses, as ComfyUI reads them."""
+    return [n for segment, _ in parse_weights(text) for n in _words(segment)[1] if n]
+
+
+def found_embeddings(text: str, folder: Path) -> list[tuple[str, Path]]:
+    """(name, file) of each embedding of the prompt that ComfyUI would find in ``folder`` (models/embeddings)."""
+    found = []
+    for name in embedding_names(text):
+        for suffix in EMBEDDING_SUFFIXES:
+            path = folder / (name + suffix)
+            if path.is_file() and folder.resolve() in path.resolve().parents:
+                found.append((name, path))
+                break
+    return found
+
+
 def _segment_tokens(tokenizer, text: str, has_start: bool) -> list[list[tuple[int, float]]]:
-    """Token ids of each weighted segment without the tokenizer's start/end tokens."""
+    """Token ids of each piece of each weighted segment without the tokenizer's start/end tokens."""
     groups = []
     for segment, weight in parse_weights(text):
-        if segment == "":
-            continue
-        ids = tokenizer(segment)["input_ids"]
-        ids = ids[1 if has_start else 0:-1]
-        groups.append([(int(t), weight) for t in ids])
+        for piece in _words(segment)[0]:
+            ids = tokenizer(piece)["input_ids"]
+            ids = ids[1 if has_start else 0:-1]
+            groups.append([(int(t), weight) for t in ids])
     return groups
 
 

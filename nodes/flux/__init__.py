@@ -14,3 +14,7 @@ NODES += [*conditioning_ops.NODES, *sigmas.NODES, *guiders.NODES, *image_ops.NOD
 NODES += [*masks.NODES, *inpaint.NODES, *kontext.NODES]
 # FLUX.1 tools: Canny / Depth control, Redux
 NODES += [*control.NODES, *preprocess.NODES, *redux.NODES]
+# picking pictures out of a batch, with the batch's noise (ComfyUI's LatentFromBatch)
+from . import batch  # noqa: E402
+
+NODES += batch.NODES

@@ -35,6 +35,20 @@ class FluxGuidance(Node):
 NODES = [TextEncode, FluxGuidance]
 
 
+def _refuse_found_embeddings(ctx, *texts: str) -> None:
+    """ComfyUI drops an ``embedding:NAME`` it cannot find (so does fluxwire) but splices one it finds in
+    models/embeddings into CLIP-L; fluxwire has no textual inversion, so that picture cannot be made."""
+    from flux_core.models.comfy_text import found_embeddings
+    from flux_core.node import NodeError
+
+    folder = getattr(ctx, "models_dir", None)
+    for text in texts if folder is not None else ():
+        for name, path in found_embeddings(text, folder / "embeddings"):
+            raise NodeError(f"the prompt uses embedding:{name} ({path}); ComfyUI would apply it to CLIP-L, but "
+                            "fluxwire has no textual-inversion embeddings: take it out of the prompt (an embedding "
+                            "ComfyUI does not find is ignored, by ComfyUI and fluxwire alike)")
+
+
 def encode_text(ctx, encoders, t5_text: str, clip_text: str):
     """(T5 sequence, CLIP pooled vector) on the CPU, the encoders borrowed from the memory manager: one at a
     time for BFL's tokenization (T5-XXL alone is 9.5 GB), both together for ComfyUI's (one call tokenizes and
@@ -44,6 +58,7 @@ def encode_text(ctx, encoders, t5_text: str, clip_text: str):
     from flux_core.memory import borrow
 
     if encoders.tokenization == "comfyui":
+        _refuse_found_embeddings(ctx, t5_text, clip_text)
         with borrow(encoders.t5, encoders.clip, ctx=ctx), torch.inference_mode():
             txt, vec = encoders.encode([t5_text], [clip_text], no_grad=True)
         return txt.float().cpu(), vec.float().cpu()

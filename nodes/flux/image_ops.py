@@ -124,7 +124,11 @@ class RepeatLatentBatch(Node):
     def run(self, ctx, samples, amount):
         if samples.batch * amount > 4096:
             raise NodeError(f"{samples.batch} x {amount} latents is more than 4096", input="amount")
-        return Latent(samples.samples.repeat(amount, 1, 1, 1), samples.width, samples.height)
+        index = samples.batch_index
+        if index is not None:  # ComfyUI numbers the copies' positions on after the picked ones
+            offset = max(index) - min(index) + 1
+            index = index + tuple(x + i * offset for i in range(1, amount) for x in index)
+        return Latent(samples.samples.repeat(amount, 1, 1, 1), samples.width, samples.height, batch_index=index)
 
 
 NODES = [ImageScale, ImageScaleToTotalPixels, ImageInvert, LatentUpscale, RepeatLatentBatch]

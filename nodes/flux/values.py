@@ -128,6 +128,7 @@ class Latent:
     width: int
     height: int
     noise_mask: torch.Tensor | None = None  # pixel mask [B|1, H, W]: sampling repaints only where it is 1
+    batch_index: tuple[int, ...] | None = None  # positions in the batch they were picked from (LatentFromBatch)
 
     @property
     def batch(self) -> int:
@@ -155,7 +156,10 @@ class Noise:
 
         if not self.enabled:
             return torch.zeros(tuple(latent.samples.shape), dtype=torch.float32)
+        if latent.batch_index is not None:  # pictures picked from a batch keep the batch's noise
+            from .batch import indexed_noise
 
+            return indexed_noise(tuple(latent.samples.shape), self.seed, latent.batch_index)
         return seeded_noise(tuple(latent.samples.shape), self.seed)
 
 

@@ -66,21 +66,46 @@ def test_ui_reroute_primitive_bypass_mute_note(comfy_models, executor):
     assert "10" not in workflow.nodes and "13" not in workflow.nodes  # reroute and primitive are UI-only
     assert workflow.links_into("9")["model"].source == "4"  # through the reroute
     assert workflow.nodes["12"].widgets["seed"] == 42  # pushed in by the primitive
-    assert "7" not in workflow.nodes and workflow.links_into("8")["conditioning"].source == "6"  # bypassed
-    assert "19" not in workflow.nodes and "18" not in workflow.nodes  # muted, and what only fed it
+    # bypassed and muted nodes are kept with their mode; the engine applies it as ComfyUI does
+    assert workflow.nodes["7"].mode == "bypass" and workflow.links_into("8")["conditioning"].source == "7"
+    assert workflow.links_into("7")["conditioning"].source == "6"
+    assert workflow.nodes["19"].mode == "mute" and workflow.nodes["18"].mode is None  # 18 only feeds the mute
+    assert workflow.links_into("19")["images"].source == "18"
     note = workflow.nodes["20"]
     assert note.type == "Note" and note.widgets["text"].startswith("FLUX dev")
-    # the bypassed node really is left out: un-bypassing it (guidance 30) changes the picture
+    # the bypassed node really is left out: un-bypassing it (guidance 30) changes the picture, and so does
+    # taking the mode off the fluxwire node (what the canvas's "Bypass" toggle does)
     plain = image_of(executor, workflow, "16")
-    data["nodes"][[n["id"] for n in data["nodes"]].index(7)]["mode"] = 0
-    assert not torch.equal(plain, image_of(executor, load(data, comfy_models), "16"))
+    result = executor.run(workflow)
+    assert "19" not in result.outputs and "18" not in result.outputs  # muted: nothing ran, nothing saved
+    un_bypassed = copy.deepcopy(data)
+    un_bypassed["nodes"][[n["id"] for n in data["nodes"]].index(7)]["mode"] = 0
+    switched_on = image_of(executor, load(un_bypassed, comfy_models), "16")
+    assert not torch.equal(plain, switched_on)
+    doc = workflow.to_dict()
+    next(n for n in doc["nodes"] if n["id"] == "7").pop("mode")
+    assert torch.equal(image_of(executor, load(doc, comfy_models), "16"), switched_on)
+
+
+def test_modes_fluxwire_cannot_hold_are_still_applied_at_import(comfy_models, executor):
+    """A muted node without a twin (or of another family) cannot become a fluxwire node: it is dropped with
+    what only fed it, and a bypassed one is passed through, as before; the picture is unchanged."""
+    data = fixture("ui_dev_split.json")
+    base = image_of(executor, load(data, comfy_models), "16")
+    nodes = {n["id"]: n for n in data["nodes"]}
+    nodes[19]["type"] = "UltimateSDUpscale"  # muted, unsupported
+    nodes[7]["type"] = "SomeCustomGuidance"  # bypassed, unsupported
+    workflow = load(data, comfy_models)
+    assert "19" not in workflow.nodes and "18" not in workflow.nodes and "7" not in workflow.nodes
+    assert workflow.links_into("8")["conditioning"].source == "6"
+    assert torch.equal(image_of(executor, workflow, "16"), base)
 
 
 def test_ui_positions_titles_colours_groups_and_model_urls_carry_over(comfy_models):
     workflow = load(fixture("ui_dev_split.json"), comfy_models)
     prompt = workflow.nodes["5"]
     assert prompt.ui == {"pos": [380, 200], "size": [400, 200], "color": "#232", "bgcolor": "#353", "title": "Prompt"}
-    assert workflow.groups == [{"title": "Loaders", "bounding": [0, 0, 360, 440], "color": "#3f789e"}]
+    assert workflow.groups == [{"title": "Loaders", "bounding": [0, 0, 360, 440], "color": "#3f789e", "font_size": 24}]
     assert workflow.nodes["1"].properties["models"][0]["folder"] == "diffusion_models"
     assert workflow.nodes["1"].properties["comfyui"] == {"class_type": "UNETLoader"}
 
@@ -266,7 +291,7 @@ def test_canvas_opens_comfyui_files_and_exports_api_prompts(comfy_models, tmp_pa
         canvas = NodeCanvas(executor=executor)
     ui = json.dumps(fixture("ui_dev_split.json")).encode()
     opened = canvas.read_workflow_file({"name": "flux_dev.json", "data": base64.b64encode(ui).decode()})
-    assert opened["ok"] and opened["problems"] == [] and len(opened["workflow"]["nodes"]) == 15
+    assert opened["ok"] and opened["problems"] == [] and len(opened["workflow"]["nodes"]) == 18  # modes kept
     png = _png(tmp_path / "comfy.png", {"workflow": ui.decode()}).read_bytes()
     dropped = canvas.read_workflow_file({"name": "comfy.png", "data": base64.b64encode(png).decode()})
     assert dropped["ok"] and dropped["workflow"]["nodes"] == opened["workflow"]["nodes"]

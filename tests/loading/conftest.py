@@ -21,10 +21,8 @@ def _inference_only():
 @pytest.fixture(autouse=True)
 def _offline_empty_hub_cache(tmp_path_factory, monkeypatch):
     """No network, and an empty Hugging Face cache, so a missing tokenizer is really missing."""
-    import huggingface_hub.constants
-
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf_hub_cache")))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf_hub_cache")))
     monkeypatch.delenv("FLUXWIRE_MODELS_DIR", raising=False)
 
 

@@ -8,9 +8,9 @@ from loading_fixtures import SHARED_TOKENIZERS
 
 def fake_hub_cache(repo_id: str, source: Path) -> Path:
     """Lay a tokenizer folder out as the Hugging Face cache stores a downloaded snapshot (conftest's empty cache)."""
-    import huggingface_hub.constants
+    from flux_core.loading.tokenizers import hub_cache_dir
 
-    root = Path(huggingface_hub.constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
+    root = hub_cache_dir() / ("models--" + repo_id.replace("/", "--"))
     revision = "0" * 40
     (root / "refs").mkdir(parents=True)
     (root / "refs" / "main").write_text(revision)

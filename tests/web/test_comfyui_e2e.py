@@ -1,4 +1,5 @@
-"""A ComfyUI workflow in the real canvas: opened with the Open button, exported with Export ComfyUI."""
+"""A ComfyUI workflow in the real canvas: opened with the Open button, exported with Export ComfyUI
+(API prompt) and Export ComfyUI UI (UI workflow)."""
 from __future__ import annotations
 
 import json
@@ -54,5 +55,11 @@ def test_open_a_comfyui_workflow_and_export_it_back(browser, app_url, tmp_path):
     assert prompt == {"1": {"class_type": "PrimitiveInt", "inputs": {"value": 28}, "_meta": {"title": "steps"}},
                       "2": {"class_type": "PrimitiveStringMultiline", "inputs": {"value": "a lighthouse at night"},
                             "_meta": {"title": "PrimitiveStringMultiline"}}}
+    with page.expect_download() as download:
+        page.click('[data-action="export-comfyui-ui"]')
+    workflow = json.loads(open(download.value.path(), encoding="utf-8").read())
+    assert download.value.suggested_filename.endswith(".comfyui.json") and workflow["version"] == 0.4
+    assert [(n["id"], n["type"]) for n in workflow["nodes"]] == [
+        (1, "PrimitiveInt"), (2, "PrimitiveStringMultiline"), (3, "MarkdownNote")]  # the note stays in a UI file
     context.close()
     assert errors == []

@@ -33,12 +33,12 @@ function saveJson() {
   send();
   downloadText(JSON.stringify(lastSent, null, 2) + "\n", ".json");
 }
-async function exportComfy() {
+async function exportComfy(fmt = "api") {
   send();
-  const res = await server.export_comfyui(lastSent);
+  const res = await (fmt === "ui" ? server.export_comfyui_ui(lastSent) : server.export_comfyui(lastSent));
   if (!res || !res.ok) { showBanner("error", (res && res.message) || "cannot export"); markProblems((res && res.problems) || []); return; }
-  downloadText(res.text, ".comfyui-api.json");
-  setStatus("exported a ComfyUI API prompt");
+  downloadText(res.text, fmt === "ui" ? ".comfyui.json" : ".comfyui-api.json");
+  setStatus(fmt === "ui" ? "exported a ComfyUI UI workflow" : "exported a ComfyUI API prompt");
 }
 function downloadText(text, suffix) {
   const title = String((graph.metadata && graph.metadata.title) || "workflow").replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 80) || "workflow";

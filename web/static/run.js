@@ -129,6 +129,7 @@ root.querySelector(".fw-toolbar").addEventListener("click", (e) => {
   else if (a === "save") saveJson();
   else if (a === "open") fileInput.click();
   else if (a === "export-comfyui") exportComfy().catch(reportError);
+  else if (a === "export-comfyui-ui") exportComfy("ui").catch(reportError);
 });
 
 // ------------------------------------------------------------------ start

@@ -39,10 +39,11 @@ def comfyui_to_document(data: Any, source: str | None = None, registry=None) -> 
     if kind is None:
         raise WorkflowError([Problem("not a ComfyUI API prompt or UI workflow", code="not_comfyui")], source)
     try:
-        graph = read_api(data, problems) if kind == "api" else read_ui(data, problems)
+        registry = _registry(registry)
+        graph = read_api(data, problems) if kind == "api" else read_ui(data, problems, registry)
         if not graph.nodes and not problems:
             problems.append(Problem("the ComfyUI workflow has no nodes fluxwire could run", code="empty"))
-        doc, more = to_document(graph, source, _registry(registry))
+        doc, more = to_document(graph, source, registry)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as e:
         # a shape the readers do not expect somewhere deep in a hand-edited file: still a structured error
         raise WorkflowError([Problem(f"cannot read the ComfyUI {kind.upper()} workflow: a value has an unexpected "

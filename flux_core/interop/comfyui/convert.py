@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...workflow import FORMAT, VERSION, Problem
-from .graph import INPUTS, OUTPUTS, ComfyGraph, ComfyNode, ComfySubgraph, Ref, describe
+from .graph import INPUTS, OUTPUTS, ComfyGraph, ComfyNode, ComfySubgraph, Ref, SubgraphSocket, describe
 from .table import BY_CLASS, EQUIVALENTS, NOT_FOR_FLUX1, Twin, family_of
+from .ui import _identifier
 
 # properties.models "directory" values and fluxwire's folder kinds
 _FOLDER_OF = {"diffusion_models": "diffusion_models", "unet": "diffusion_models", "text_encoders": "text_encoders",
@@ -61,6 +62,7 @@ class _Converter:
     def __init__(self, subgraphs: dict[str, ComfySubgraph], problems: list[Problem]):
         self.subgraphs = subgraphs
         self.problems = problems
+        self.link_reroutes: dict[str, str] = {}  # "NODE/INPUT" -> last reroute point (top level only)
 
     def output_name(self, graph: ComfyGraph, ref: Ref, boundary: ComfySubgraph | None) -> tuple[str, str] | None:
         """(fluxwire node id, output name) a ComfyUI link comes from, or None when there is none."""
@@ -81,17 +83,39 @@ class _Converter:
         return (source.id, output) if output is not None else None
 
     def link(self, graph, node: ComfyNode, name: str, target: str, ref: Ref, boundary, links: list[dict]) -> None:
+        if self._link(graph, node, name, target, ref, boundary, links) and name in node.reroutes and boundary is None:
+            self.link_reroutes[f"{node.id}/{target}"] = node.reroutes[name]
+
+    def _link(self, graph, node: ComfyNode, name: str, target: str, ref: Ref, boundary, links: list[dict]) -> bool:
         found = self.output_name(graph, ref, boundary)
         if found is None:
             source = graph.nodes.get(ref.node)
             if source is not None and BY_CLASS.get(source.cls) is None and source.cls not in self.subgraphs:
-                return  # the source is reported as unsupported already
+                return False  # the source is reported as unsupported already
             what = describe(source) if source is not None else f"node {ref.node}"
             self.problems.append(Problem(f"input {name!r} of {describe(node)} uses output {ref.slot} of {what}, "
                                          "which fluxwire does not provide", node=node.id, input=target,
                                          code="unsupported_output"))
-            return
+            return False
         links.append({"from": found[0], "output": found[1], "to": node.id, "input": target})
+        return True
+
+    def value(self, node: ComfyNode, twin: Twin, name: str, value: Any) -> tuple[bool, Any]:
+        """(usable, fluxwire value) of ComfyUI widget ``name``; an unsupported value is reported."""
+        if name in twin.values:
+            table = twin.values[name]
+            if not isinstance(value, (str, int, float, bool, type(None))) or value not in table:
+                allowed = ", ".join(repr(k) for k in table)
+                self.problems.append(Problem(f"{describe(node)}: {name} {value!r} is not supported by fluxwire "
+                                             f"(supported: {allowed})", node=node.id,
+                                             input=twin.fluxwire_input(name), code="unsupported_value"))
+                return False, None
+            value = table[value]
+            if value is None:
+                return False, None  # a setting that only selects what fluxwire always does
+        if name in twin.model_inputs:
+            value = _model_name(value)
+        return True, value
 
     def node(self, graph, node: ComfyNode, twin: Twin, boundary, links: list[dict]) -> dict:
         widgets: dict[str, Any] = {}
@@ -105,20 +129,9 @@ class _Converter:
                 continue
             if name not in known:
                 continue  # a widget of a newer or older ComfyUI version that fluxwire's twin does not have
-            if name in twin.values:
-                table = twin.values[name]
-                if not isinstance(value, (str, int, float, bool, type(None))) or value not in table:
-                    allowed = ", ".join(repr(k) for k in table)
-                    self.problems.append(Problem(f"{describe(node)}: {name} {value!r} is not supported by fluxwire "
-                                                 f"(supported: {allowed})", node=node.id, input=target,
-                                                 code="unsupported_value"))
-                    continue
-                value = table[value]
-                if value is None:
-                    continue  # a setting that only selects what fluxwire always does
-            if name in twin.model_inputs:
-                value = _model_name(value)
-            widgets[target] = value
+            ok, value = self.value(node, twin, name, value)
+            if ok:
+                widgets[target] = value
         widgets.update(twin.fixed)
         doc: dict[str, Any] = {"id": node.id, "type": twin.node, "widgets": widgets}
         self.decorate(doc, node, twin.comfy)
@@ -140,6 +153,15 @@ class _Converter:
                 self.link(graph, node, name, socket.name, value, boundary, links)
             elif socket.widget and isinstance(value, (str, int, float, bool)):
                 widgets[socket.name] = value
+        promoted = {inner: name for name, inner in sub.promoted.items()}
+        for inner, wname, value in node.proxies:  # the instance's own value of an inner widget wins
+            name = promoted.get((inner, wname))
+            inner_node = sub.graph.nodes.get(inner)
+            if name is None or inner_node is None:
+                continue
+            ok, value = self.value(inner_node, BY_CLASS[inner_node.cls], wname, value)
+            if ok:
+                widgets[name] = value
         doc: dict[str, Any] = {"id": node.id, "type": "Subgraph", "subgraph": {"id": sub.id}, "widgets": widgets}
         self.decorate(doc, node, f"subgraph {sub.name}")
         return doc
@@ -152,6 +174,8 @@ class _Converter:
         if ui:
             doc["ui"] = ui
         doc["properties"] = {"comfyui": {"class_type": comfy_class}}
+        if node.mode:
+            doc["mode"] = node.mode
 
     def graph(self, graph: ComfyGraph, boundary: ComfySubgraph | None = None) -> tuple[list, list]:
         nodes, links = [], []
@@ -175,10 +199,41 @@ class _Converter:
             entry: dict[str, Any] = {"name": s.name, "type": _TYPE_OF.get(s.type, s.type)}
             if s.widget:
                 entry["widget"] = {}
+            if s.name in sub.promoted:  # an inner widget promoted with proxyWidgets: it feeds that widget
+                inner, wname = sub.promoted[s.name]
+                node = sub.graph.nodes[inner]
+                twin = BY_CLASS[node.cls]
+                ok, default = self.value(node, twin, wname, node.inputs.get(wname))
+                if ok and default is not None:
+                    entry["default"] = default
+                links.append({"from": INPUTS, "output": s.name, "to": inner, "input": twin.fluxwire_input(wname)})
             inputs.append(entry)
         outputs = [{"name": s.name, "type": _TYPE_OF.get(s.type, s.type)} for s in sub.outputs]
         return {"name": sub.name, "description": sub.description, "category": sub.category or "subgraphs/comfyui",
                 "inputs": inputs, "outputs": outputs, "nodes": nodes, "links": links, "groups": [], "extra": {}}
+
+
+def _promote(graph: ComfyGraph, sub: ComfySubgraph, registry) -> None:
+    """Inner widgets some instance promotes with proxyWidgets become widget inputs of the definition that feed
+    them (the definition's value as their default), so each instance's own value wins, as in ComfyUI."""
+    wanted: list[tuple[str, str]] = []
+    stack = [graph] + [s.graph for s in graph.subgraphs.values()]
+    for g in stack:
+        for node in g.nodes.values():
+            if node.cls == sub.id:
+                wanted += [(inner, wname) for inner, wname, _ in node.proxies if (inner, wname) not in wanted]
+    taken = {s.name for s in sub.inputs}
+    for inner, wname in wanted:
+        node = sub.graph.nodes.get(inner)
+        twin = BY_CLASS.get(node.cls) if node is not None else None
+        if twin is None or wname not in twin.widgets or isinstance(node.inputs.get(wname), Ref):
+            continue  # not a widget fluxwire knows, or fed by a link inside: the instance value has no place
+        target = twin.fluxwire_input(wname)
+        cls = registry.get(twin.node) if registry is not None else None
+        kind = next((i.type for i in cls.inputs if i.name == target), "*") if cls is not None else "*"
+        name = _identifier(f"{wname}_{inner}" if wname in taken else wname, taken)
+        sub.inputs.append(SubgraphSocket(name, kind, True, f"{inner}: {wname}"))
+        sub.promoted[name] = (inner, wname)
 
 
 def _used_subgraphs(graph: ComfyGraph) -> list[str]:
@@ -207,6 +262,8 @@ def to_document(graph: ComfyGraph, source: str | None, registry=None,
                                 "Subgraph) and save again", code="unsupported_subgraph"))
     if problems:
         return {}, problems
+    for sid in used:
+        _promote(graph, graph.subgraphs[sid], registry)
     convert = _Converter({sid: graph.subgraphs[sid] for sid in used}, problems)
     nodes, links = convert.graph(graph)
     name = source.replace("\\", "/").rsplit("/", 1)[-1] if source else "ComfyUI workflow"
@@ -218,4 +275,27 @@ def to_document(graph: ComfyGraph, source: str | None, registry=None,
         doc["subgraphs"] = {sid: convert.definition(graph.subgraphs[sid]) for sid in used}
     if graph.groups:
         doc["groups"] = graph.groups
+    points = _used_points(graph.extra.get("reroutes", []), convert.link_reroutes)
+    if points:
+        doc["extra"]["reroutes"] = points
+        doc["extra"]["link_reroutes"] = {k: v for k, v in convert.link_reroutes.items()
+                                         if v in {p["id"] for p in points}}
     return doc, problems
+
+
+def _used_points(points: list[dict], link_reroutes: dict[str, str]) -> list[dict]:
+    """The reroute points some kept link passes through (each link's last point and the chain before it);
+    a parent cycle in a hand-edited file is cut where the walk meets it again."""
+    by_id = {p["id"]: dict(p) for p in points}
+    used: set[str] = set()
+    for tail in link_reroutes.values():
+        path: set[str] = set()
+        while tail in by_id and tail not in used:
+            used.add(tail)
+            path.add(tail)
+            parent = by_id[tail]["parent"]
+            if parent in path:
+                by_id[tail]["parent"] = None
+                break
+            tail = parent
+    return [dict(p, parent=p["parent"] if p["parent"] in used else None) for p in by_id.values() if p["id"] in used]

@@ -23,6 +23,37 @@ def _reverse(table: dict, value: Any) -> tuple[bool, Any]:
     return False, None
 
 
+def widget_values(nid: str, spec, twin, registry, problems: list[Problem], skip=frozenset()) -> dict[str, Any]:
+    """{ComfyUI widget name: value} of one node, read backwards through its twin; what the twin cannot carry
+    is added to ``problems``. Widgets whose fluxwire input is in ``skip`` (fed by links) are left out."""
+    cls = registry.get(spec.type)
+    defaults = {w.name: w.default for w in cls.widgets()} if cls is not None else {}
+    value_of = lambda name: spec.widgets.get(name, defaults.get(name))  # noqa: E731
+    for name, fixed in twin.fixed.items():
+        if value_of(name) != fixed and value_of(name) not in _SAME_AS_FIXED.get(name, ()):
+            problems.append(Problem(f"ComfyUI's {twin.comfy} always has {name} {fixed!r}, this node has "
+                                    f"{value_of(name)!r}", node=nid, input=name, code="no_comfyui_value"))
+    if spec.type == "TextEncode" and value_of("clip_text"):
+        problems.append(Problem("a separate CLIP text needs TextEncodeFlux (ComfyUI's CLIPTextEncodeFlux)",
+                                node=nid, input="clip_text", code="no_comfyui_value"))
+    values: dict[str, Any] = {}
+    for name in twin.widgets:
+        if name == CONTROL or name in twin.ignore:
+            continue
+        ours = twin.fluxwire_input(name)
+        if ours in skip:
+            continue
+        value = value_of(ours)
+        if name in twin.values:
+            found, value = _reverse(twin.values[name], value)
+            if not found:
+                problems.append(Problem(f"{ours} {value_of(ours)!r} has no ComfyUI equivalent in {twin.comfy}",
+                                        node=nid, input=ours, code="no_comfyui_value"))
+                continue
+        values[name] = value
+    return values
+
+
 def to_api_prompt(workflow: Workflow, registry) -> dict:
     """The API prompt ({id: {class_type, inputs, _meta}}); raise WorkflowError listing what cannot be written.
     Subgraph instances are written as their inner nodes (ids "instance/inner"), as fluxwire runs them;
@@ -49,32 +80,8 @@ def to_api_prompt(workflow: Workflow, registry) -> dict:
         twin = twins.get(nid)
         if twin is None or twin.virtual:
             continue
-        cls = registry.get(spec.type)
-        defaults = {w.name: w.default for w in cls.widgets()} if cls is not None else {}
-        value_of = lambda name: spec.widgets.get(name, defaults.get(name))  # noqa: E731
-        for name, fixed in twin.fixed.items():
-            if value_of(name) != fixed and value_of(name) not in _SAME_AS_FIXED.get(name, ()):
-                problems.append(Problem(f"ComfyUI's {twin.comfy} always has {name} {fixed!r}, this node has "
-                                        f"{value_of(name)!r}", node=nid, input=name, code="no_comfyui_value"))
-        if spec.type == "TextEncode" and value_of("clip_text"):
-            problems.append(Problem("a separate CLIP text needs TextEncodeFlux (ComfyUI's CLIPTextEncodeFlux)",
-                                    node=nid, input="clip_text", code="no_comfyui_value"))
-        inputs: dict[str, Any] = {}
         linked = workflow.links_into(nid)
-        for name in twin.widgets:
-            if name == CONTROL or name in twin.ignore:
-                continue
-            ours = twin.fluxwire_input(name)
-            if ours in linked:
-                continue
-            value = value_of(ours)
-            if name in twin.values:
-                found, value = _reverse(twin.values[name], value)
-                if not found:
-                    problems.append(Problem(f"{ours} {value_of(ours)!r} has no ComfyUI equivalent in {twin.comfy}",
-                                            node=nid, input=ours, code="no_comfyui_value"))
-                    continue
-            inputs[name] = value
+        inputs: dict[str, Any] = widget_values(nid, spec, twin, registry, problems, skip=set(linked))
         for ours, link in linked.items():
             name = next((c for c in twin.comfy_inputs if twin.fluxwire_input(c) == ours), None)
             source = twins.get(link.source)
@@ -96,12 +103,17 @@ def dumps_api_prompt(prompt: dict) -> str:
     return json.dumps(prompt, indent=2, ensure_ascii=False) + "\n"
 
 
-def export_for_canvas(graph: Any, registry) -> dict:
-    """{"ok", "text", "message", "problems"} for the canvas's "Export ComfyUI" item."""
+def export_for_canvas(graph: Any, registry, fmt: str = "api") -> dict:
+    """{"ok", "text", "message", "problems"} for the canvas's "Export ComfyUI" items (``fmt`` "api" or "ui")."""
     from ...workflow import parse_document
+    from .export_ui import dumps_ui_workflow, to_ui_workflow
 
     try:
-        text = dumps_api_prompt(to_api_prompt(parse_document(graph), registry))
+        workflow = parse_document(graph)
+        if fmt == "ui":
+            text = dumps_ui_workflow(to_ui_workflow(workflow, registry))
+        else:
+            text = dumps_api_prompt(to_api_prompt(workflow, registry))
     except WorkflowError as e:
         return {"ok": False, "text": None, "message": str(e), "problems": [p.to_dict() for p in e.problems]}
     return {"ok": True, "text": text, "message": "", "problems": []}

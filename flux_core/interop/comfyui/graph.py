@@ -21,6 +21,9 @@ class ComfyNode:
     title: str | None = None
     ui: dict[str, Any] = field(default_factory=dict)  # pos, size, color, bgcolor, collapsed
     models: list[dict] = field(default_factory=list)  # properties.models of UI files
+    mode: str | None = None  # "mute" / "bypass": kept on the fluxwire node, applied by the engine
+    reroutes: dict[str, str] = field(default_factory=dict)  # input name -> last reroute point of its wire
+    proxies: list[tuple[str, str, Any]] = field(default_factory=list)  # instances: (inner id, widget, value)
 
 
 INPUTS, OUTPUTS = "@inputs", "@outputs"  # a subgraph's boundary, as fluxwire's subgraph links name it
@@ -46,6 +49,7 @@ class ComfySubgraph:
     output_feeds: dict[int, Any] = field(default_factory=dict)  # output slot -> Ref
     description: str = ""
     category: str = ""
+    promoted: dict[str, tuple[str, str]] = field(default_factory=dict)  # input name -> (inner id, widget)
 
 
 @dataclass

@@ -102,6 +102,7 @@ TWINS: list[Twin] = [
           "end_at_step", "return_with_leftover_noise"), ("latent",), values={**_SAMPLERS, **_SCHEDULERS}),
     twin("LatentUpscale", "LatentUpscale", ("samples",), ("upscale_method", "width", "height", "crop"), ("latent",)),
     twin("RepeatLatentBatch", "RepeatLatentBatch", ("samples",), ("amount",), ("latent",)),
+    twin("LatentFromBatch", "LatentFromBatch", ("samples",), ("batch_index", "length"), ("latent",)),
     # pixels
     twin("VAEDecode", "VAEDecode", ("samples", "vae"), (), ("image",), rename={"samples": "latent"}),
     twin("VAEEncode", "VAEEncode", ("pixels", "vae"), (), ("latent",), rename={"pixels": "image"}),

@@ -1,10 +1,14 @@
 """ComfyUI's UI (litegraph) workflow format read into a `ComfyGraph`, doing what the ComfyUI frontend does
 before it sends a prompt: widgets_values are named by the table's widget order, reroutes are followed,
-PrimitiveNode values are pushed into the widgets they feed, bypassed nodes (mode 4) pass each output's
-consumers on to an input of the same type, muted nodes (mode 2) are dropped together with every node that
-only fed them, and legacy group nodes (``extra.groupNodes``) are expanded into their inner nodes.
+PrimitiveNode values are pushed into the widgets they feed, and legacy group nodes (``extra.groupNodes``)
+are expanded into their inner nodes. Muted (mode 2) and bypassed (mode 4) nodes of the top-level graph
+are kept with their mode (fluxwire's engine applies it the way ComfyUI does, so the user can switch them
+back on); where fluxwire cannot hold the node (no twin, another model family) or inside a subgraph
+definition, the mode is applied here: bypassed nodes pass each output's consumers on to an input of the
+same type, muted nodes are dropped together with every node that only fed them.
 Subgraph definitions (``definitions.subgraphs``) are read the same way, with their boundary nodes -10
-(inputs) and -20 (outputs). Positions, sizes, titles, colours and groups are kept for the fluxwire document.
+(inputs) and -20 (outputs). Positions, sizes, titles, colours, collapsed and pinned flags, groups and
+reroutes (legacy Reroute nodes and 0.4 native reroutes, as points in ``extra.reroutes``) are kept.
 """
 from __future__ import annotations
 
@@ -15,9 +19,10 @@ from ...workflow import Problem
 import re
 
 from .graph import INPUTS, ComfyGraph, ComfyNode, ComfySubgraph, Ref, SubgraphSocket
-from .table import BY_CLASS, CONTROL
+from .table import BY_CLASS, CONTROL, family_of
 
 MUTED, BYPASSED = 2, 4
+MODE_NAMES = {MUTED: "mute", BYPASSED: "bypass"}
 VIRTUAL = ("Reroute", "PrimitiveNode")
 SUBGRAPH_INPUT, SUBGRAPH_OUTPUT = "-10", "-20"  # the ids of a subgraph definition's boundary nodes
 
@@ -71,9 +76,21 @@ def _dict(value: Any) -> dict:
 
 
 class _Reader:
-    def __init__(self, data: dict, problems: list[Problem], subgraph_ids: set | None = None):
+    def __init__(self, data: dict, problems: list[Problem], subgraph_ids: set | None = None,
+                 representable=None):
+        """``representable(raw node)``: fluxwire can hold this node, so its mode is kept rather than applied
+        (None: every mode is applied, as inside subgraph definitions)."""
         self.problems = problems
         self.links = _links(data.get("links"), problems)
+        self.representable = representable
+        extra = _dict(data.get("extra"))
+        # native reroutes (0.4 keeps them in extra, schema 1 at the top level) and each link's last one
+        self.native = {str(r["id"]): r for r in _list(extra.get("reroutes")) + _list(data.get("reroutes"))
+                       if isinstance(r, dict) and _lid(r.get("id")) is not None}
+        self.link_parents = {x["id"]: str(x["parentId"])
+                             for x in _list(data.get("links")) + _list(extra.get("linkExtensions"))
+                             if isinstance(x, dict) and _lid(x.get("id")) is not None
+                             and _lid(x.get("parentId")) is not None}
         self.nodes: dict[str, dict] = {}
         for i, raw in enumerate(_list(data.get("nodes"))):
             if not isinstance(raw, dict) or "id" not in raw or not isinstance(raw.get("type"), str):
@@ -172,20 +189,38 @@ class _Reader:
         node["inputs"][slot]["link"] = lid
 
     # ------------------------------------------------------------------ muted and bypassed nodes
+    def kept(self, nid: str) -> bool:
+        """Whether the node's mode is kept on the fluxwire node (not applied at import)."""
+        raw = self.nodes.get(nid)
+        return (raw is not None and raw.get("mode") in MODE_NAMES and self.representable is not None
+                and bool(self.representable(raw)))
+
+    def applied_bypass(self, nid: str) -> bool:
+        return self.nodes[nid].get("mode") == BYPASSED and not self.kept(nid)
+
     def dropped(self) -> set[str]:
-        """Muted nodes and, repeatedly, every node all of whose consumers were dropped."""
-        gone = {nid for nid, n in self.nodes.items() if n.get("mode") == MUTED}
+        """Nodes left out: muted nodes whose mode is applied here and, repeatedly, every node all of whose
+        consumers are muted or left out (a node fluxwire can hold stays while one of its consumers does:
+        the engine drops it with the muted node, and un-muting brings both back)."""
+        dead = {nid for nid, n in self.nodes.items() if n.get("mode") == MUTED}
         consumers: dict[str, set[str]] = {}
         for link in self.links.values():
             if link.origin in self.nodes and (link.target in self.nodes or link.target == SUBGRAPH_OUTPUT):
                 consumers.setdefault(link.origin, set()).add(link.target)
-        changed = True
-        while changed:
-            changed = False
-            for nid, targets in consumers.items():
-                if nid not in gone and targets and targets <= gone:
-                    gone.add(nid)
-                    changed = True
+
+        def spread(into: set[str], only: set[str] | None = None) -> None:
+            changed = True
+            while changed:
+                changed = False
+                for nid, targets in consumers.items():
+                    if nid not in into and (only is None or nid in only) and targets and targets <= into:
+                        into.add(nid)
+                        changed = True
+
+        spread(dead)
+        holdable = self.representable
+        gone = {nid for nid in dead if holdable is None or not holdable(self.nodes[nid])}
+        spread(gone, {nid for nid in dead if self.nodes[nid].get("mode") != MUTED})
         return gone
 
     def resolve(self, lid: Any, gone: set[str], seen: frozenset = frozenset()):
@@ -207,7 +242,7 @@ class _Reader:
         if kind == "PrimitiveNode":
             values = origin.get("widgets_values")
             return ("value", values[0]) if isinstance(values, list) and values else None
-        if origin.get("mode") == BYPASSED:
+        if self.applied_bypass(link.origin):
             ins = [x for x in _list(origin.get("inputs")) if isinstance(x, dict)]
             want = link.type
             order = ([ins[link.slot]] if link.slot < len(ins) else []) + ins
@@ -224,10 +259,50 @@ class _Reader:
         graph = ComfyGraph(kind="ui")
         for nid, raw in self.nodes.items():
             kind = raw["type"]
-            if kind in VIRTUAL or nid in gone or raw.get("mode") == BYPASSED:
+            if kind in VIRTUAL or nid in gone or self.applied_bypass(nid):
                 continue
             graph.nodes[nid] = self._node(nid, raw, gone)
+        graph.extra["reroutes"] = self.reroute_points()
         return graph
+
+    # ------------------------------------------------------------------ reroutes
+    def wire_tail(self, lid: Any) -> str | None:
+        """The last reroute point a ComfyUI link passes before its input: its native parent reroute, else the
+        legacy Reroute node it comes out of. Points are "r<id>" (native) and "n<node id>" (Reroute nodes)."""
+        lid = _lid(lid)
+        link = self.links.get(lid) if lid is not None else None
+        if link is None:
+            return None
+        parent = self.link_parents.get(lid)
+        if parent is not None and parent in self.native:
+            return "r" + parent
+        if self.nodes.get(link.origin, {}).get("type") == "Reroute":
+            return "n" + link.origin
+        return None
+
+    def reroute_points(self) -> list[dict]:
+        """Every reroute as a point {id, pos, parent}; a native chain leaving a Reroute node hangs off it."""
+        points: dict[str, dict] = {}
+        for rid, r in self.native.items():
+            parent = str(r["parentId"]) if _lid(r.get("parentId")) is not None else None
+            points["r" + rid] = {"id": "r" + rid, "pos": _point(r.get("pos")),
+                                 "parent": "r" + parent if parent in self.native else None}
+        for nid, raw in self.nodes.items():
+            if raw["type"] == "Reroute":
+                ins = [x for x in _list(raw.get("inputs")) if isinstance(x, dict)]
+                points["n" + nid] = {"id": "n" + nid, "pos": _point(raw.get("pos")),
+                                     "parent": self.wire_tail(ins[0].get("link")) if ins else None}
+        for lid, parent in self.link_parents.items():
+            link = self.links.get(lid)
+            if link is None or self.nodes.get(link.origin, {}).get("type") != "Reroute" or parent not in self.native:
+                continue
+            root, seen = points["r" + parent], set()
+            while root["parent"] is not None and root["parent"] in points and root["id"] not in seen:
+                seen.add(root["id"])
+                root = points[root["parent"]]
+            if root["parent"] is None and root["id"].startswith("r"):
+                root["parent"] = "n" + link.origin
+        return [p for p in points.values() if p["pos"] is not None]
 
     def feeds_widget(self, lid: Any) -> bool:
         """Whether a link ends in a widget input (one converted to a socket)."""
@@ -247,8 +322,17 @@ class _Reader:
         kind = raw["type"]
         twin = BY_CLASS.get(kind)
         inputs: dict[str, Any] = {}
+        reroutes: dict[str, str] = {}
         values = raw.get("widgets_values")
-        if kind in self.subgraph_ids:  # an instance: its widget values go to its widget inputs, in order
+        proxies = []
+        promoted = _proxy_widgets(raw) if kind in self.subgraph_ids else []
+        if promoted:  # an instance listing its widgets: values in that order; "-1" is a subgraph input
+            for (inner, wname), value in zip(promoted, _list(values)):
+                if inner == "-1":
+                    inputs[wname] = value
+                else:
+                    proxies.append((inner, wname, value))
+        elif kind in self.subgraph_ids:  # an instance: its widget values go to its widget inputs, in order
             widget_names = [str(x.get("name")) for x in _list(raw.get("inputs"))
                             if isinstance(x, dict) and isinstance(x.get("widget"), dict)]
             inputs.update(dict(zip(widget_names, _list(values))))
@@ -266,6 +350,9 @@ class _Reader:
             got = self.resolve(x["link"], gone)
             if isinstance(got, Ref):
                 inputs[str(name)] = got
+                tail = self.wire_tail(x["link"])
+                if tail is not None:
+                    reroutes[str(name)] = tail
             elif isinstance(got, tuple):
                 inputs[str(name)] = got[1]
         ui = {}
@@ -282,11 +369,33 @@ class _Reader:
         for key in ("color", "bgcolor"):
             if isinstance(raw.get(key), str):
                 ui[key] = raw[key]
-        if _dict(raw.get("flags")).get("collapsed") is True:
-            ui["collapsed"] = True
+        for flag in ("collapsed", "pinned"):
+            if _dict(raw.get("flags")).get(flag) is True:
+                ui[flag] = True
         title = raw.get("title") if isinstance(raw.get("title"), str) else None
         models = [m for m in _list(_dict(raw.get("properties")).get("models")) if isinstance(m, dict)]
-        return ComfyNode(nid, kind, inputs, title, ui, models)
+        mode = MODE_NAMES[raw["mode"]] if self.kept(nid) else None
+        return ComfyNode(nid, kind, inputs, title, ui, models, mode, reroutes, proxies)
+
+
+def _proxy_widgets(raw: dict) -> list[tuple[str, str]]:
+    """An instance's ``properties.proxyWidgets``: [(inner node id or "-1", widget name)], a list or JSON text."""
+    value = _dict(raw.get("properties")).get("proxyWidgets")
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return [(str(e[0]), str(e[1])) for e in _list(value)
+            if isinstance(e, list) and len(e) == 2 and _lid(e[0]) is not None and isinstance(e[1], str)]
+
+
+def _point(pos: Any) -> list | None:
+    if isinstance(pos, dict):
+        pos = [pos.get("0"), pos.get("1")]
+    return [pos[0], pos[1]] if isinstance(pos, list) and len(pos) >= 2 and all(_number(v) for v in pos[:2]) else None
 
 
 def _number(v: Any) -> bool:
@@ -332,10 +441,33 @@ def _read_subgraph(sg: dict, ids: set, problems: list[Problem]) -> ComfySubgraph
                          reader.output_feeds(gone), str(sg.get("description") or ""), str(sg.get("category") or ""))
 
 
-def read_ui(data: dict, problems: list[Problem]) -> ComfyGraph:
+def holdable(subgraph_ids: set, registry=None):
+    """Whether fluxwire can hold a UI node as a node of its own (so a mode on it can be kept, not applied):
+    a subgraph instance, or a class with an installed twin, of FLUX.1, whose widget values the twin takes."""
+    def check(raw: dict) -> bool:
+        kind = raw["type"]
+        if kind in subgraph_ids:
+            return True
+        twin = BY_CLASS.get(kind)
+        if twin is None or (registry is not None and twin.when_registered and twin.node not in registry):
+            return False
+        values = raw.get("widgets_values")
+        widgets = dict(zip(twin.widgets, values)) if isinstance(values, list) else _dict(values)
+        if family_of(kind, widgets) is not None:
+            return False
+        return all(_hashable(widgets[name]) and widgets[name] in table
+                   for name, table in twin.values.items() if name in widgets)
+    return check
+
+
+def _hashable(v: Any) -> bool:
+    return isinstance(v, (str, int, float, bool, type(None)))
+
+
+def read_ui(data: dict, problems: list[Problem], registry=None) -> ComfyGraph:
     definitions = _definitions(data)
     ids = {sg["id"] for sg in definitions}
-    reader = _Reader(data, problems, ids)
+    reader = _Reader(data, problems, ids, holdable(ids, registry))
     graph = reader.graph()
     for sg in definitions:
         graph.subgraphs[sg["id"]] = _read_subgraph(sg, ids, problems)
@@ -347,5 +479,9 @@ def read_ui(data: dict, problems: list[Problem]) -> ComfyGraph:
             group = {"title": str(g.get("title", "")), "bounding": list(box)}
             if isinstance(g.get("color"), str):
                 group["color"] = g["color"]
+            if _number(g.get("font_size")):
+                group["font_size"] = g["font_size"]
+            if _dict(g.get("flags")).get("pinned") is True:
+                group["pinned"] = True
             graph.groups.append(group)
     return graph

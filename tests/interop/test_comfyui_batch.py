@@ -1,0 +1,74 @@
+"""LatentFromBatch and batch_index: a picture picked out of a batch keeps the noise it had in the batch,
+drawn as ComfyUI's prepare_noise draws it (checked against a numpy re-statement of it), so it comes out the
+same as in the batch run."""
+import numpy as np
+import pytest
+import torch
+
+from flux_core import load_workflow
+from flux_core.context import Environment
+from flux_core.sampling import seeded_noise
+from nodes.flux.batch import LatentFromBatch, indexed_noise
+from nodes.flux.image_ops import RepeatLatentBatch
+from nodes.flux.values import Latent, Noise
+
+from .conftest import fixture
+
+
+def prepare_noise_reference(shape, seed, noise_inds):
+    """ComfyUI's prepare_noise with noise_inds, restated: np.unique + inverse, one draw per position."""
+    generator = torch.manual_seed(seed)
+    unique, inverse = np.unique(noise_inds, return_inverse=True)
+    noises = []
+    for i in range(unique[-1] + 1):
+        noise = torch.randn([1] + list(shape)[1:], generator=generator)
+        if i in unique:
+            noises.append(noise)
+    return torch.cat([noises[i] for i in inverse], dim=0)
+
+
+@pytest.mark.parametrize("shape,index", [((3, 3, 5, 7), (2, 0, 2)), ((2, 16, 6, 8), (4, 1)), ((1, 16, 4, 4), (0,))])
+def test_indexed_noise_is_comfyuis(shape, index):
+    state = torch.random.get_rng_state()
+    try:
+        expected = prepare_noise_reference(shape, 1234, list(index))
+    finally:
+        torch.random.set_rng_state(state)
+    assert torch.equal(indexed_noise(shape, 1234, index), expected)
+
+
+def test_a_picked_latent_gets_its_noise_from_the_batch():
+    batch = Latent(torch.zeros(4, 16, 6, 8), 64, 48)
+    picked = LatentFromBatch().run(None, batch, 2, 1)
+    assert picked.batch_index == (2,) and picked.batch == 1
+    assert torch.equal(Noise(77).for_latent(picked), seeded_noise((4, 16, 6, 8), 77)[2:3])
+
+
+def test_clamping_masks_and_repeats_follow_comfyui():
+    mask = torch.arange(2 * 48 * 64, dtype=torch.float32).reshape(2, 48, 64)
+    batch = Latent(torch.randn(4, 16, 6, 8), 64, 48, noise_mask=mask)
+    two = LatentFromBatch().run(None, batch, 1, 2)
+    assert two.batch_index == (1, 2) and torch.equal(two.samples, batch.samples[1:3])
+    assert torch.equal(two.noise_mask, torch.cat([mask, mask])[1:3])  # a shorter mask batch repeats first
+    clamped = LatentFromBatch().run(None, two, 5, 9)  # past the end: the last one
+    assert clamped.batch_index == (2,) and torch.equal(clamped.samples, batch.samples[2:3])
+    repeated = RepeatLatentBatch().run(None, two, 3)
+    assert repeated.batch_index == (1, 2, 3, 4, 5, 6)
+    assert RepeatLatentBatch().run(None, batch, 2).batch_index is None
+
+
+def test_picture_from_batch_is_the_same_as_in_the_batch(comfy_models, executor):
+    env = Environment(models_dir=comfy_models)
+    data = fixture("api_schnell_split.json")
+    data["27"]["inputs"]["batch_size"] = 3
+    whole = executor.run(load_workflow(data, env=env))
+    assert whole.status == "success"
+    pictures = whole.outputs["8"]["image"]
+    data["40"] = {"class_type": "LatentFromBatch", "inputs": {"samples": ["27", 0], "batch_index": 1, "length": 1}}
+    data["13"]["inputs"]["latent_image"] = ["40", 0]
+    picked = executor.run(load_workflow(data, env=env))
+    assert picked.status == "success"
+    one = picked.outputs["8"]["image"]
+    assert one.shape[0] == 1
+    assert torch.allclose(one[0], pictures[1], atol=1e-4)
+    assert not torch.allclose(one[0], pictures[0], atol=1e-2)  # not simply the first picture's noise
