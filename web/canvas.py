@@ -37,11 +37,12 @@ MAX_UPLOAD_BYTES = MAX_FILE_BYTES  # a workflow JSON or a PNG carrying one; larg
 UPLOAD_KINDS = (".json", ".png")
 
 _STATIC = resources.files(__package__) / "static"
-JS_PARTS = ("state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js", "results.js",
+JS_PARTS = ("state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js", "reroutes.js",
+            "minimap.js", "results.js",
             "files.js", "subgraphs.js", "subgraph_edits.js", "mask_editor.js",
             "run.js", "persist.js", "documents.js",
             "history.js")  # joined in this order
-CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css")
+CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css", "reroutes.css")
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """

@@ -141,6 +141,7 @@ function depths(g) {
 function snapshot() { return JSON.stringify(graph); }
 function send() {
   graph.extra = Object.assign({}, graph.extra || {}, { view: { x: view.x, y: view.y, zoom: view.zoom } });
+  pruneReroutes();  // stale reroute entries are dropped on save (reroutes.js)
   lastSent = clone(documentToSend());  // inside a subgraph: the whole document, with this level written back
   props.value = lastSent;
   noteChange();  // autosave in the browser (persist.js)
