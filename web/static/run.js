@@ -130,8 +130,8 @@ root.querySelector(".fw-toolbar").addEventListener("click", (e) => {
 
 // ------------------------------------------------------------------ start
 setCatalogue(props.catalogue);
-if (props.catalogue && props.catalogue.problems && props.catalogue.problems.length) {
-  showBanner("warning", props.catalogue.problems.join("\n"));
+if (catalogue.problems && catalogue.problems.length) {
+  showBanner("warning", catalogue.problems.join("\n"));
 } else if (props.notice) {
   showBanner("info", String(props.notice));
 }
@@ -162,6 +162,7 @@ if (graph.nodes.length) {
 }
 // the catalogue in the page config was made when the app started: re-read model lists once per page load
 server.refresh_catalogue(null).then((cat) => {
-  if (cat && JSON.stringify(cat) !== JSON.stringify(props.catalogue)) { setCatalogue(cat); renderAll(); }
+  const shown = typeof props.catalogue === "string" ? propCatalogue(props.catalogue) : props.catalogue;
+  if (cat && JSON.stringify(cat) !== JSON.stringify(shown)) { setCatalogue(cat); renderAll(); }
 }).catch(reportError);
 root.dataset.ready = "1";
