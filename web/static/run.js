@@ -45,6 +45,7 @@ function applyRunState(state) {
     hideBanner();
   }
   const nodes = viewRunState(state.nodes || {});  // inner nodes of subgraphs summed up on their instance
+  const changed = new Set();
   for (const n of graph.nodes) {
     const s = nodes[n.id];
     const prev = statusById[n.id] || {};
@@ -52,6 +53,12 @@ function applyRunState(state) {
     statusById[n.id] = next;
     const e = nodeEls.get(n.id);
     if (!e) continue;
+    // only nodes whose state differs from what their element shows are touched (a 500-node graph's
+    // run updates then cost what changed, not the whole graph)
+    const shown = JSON.stringify(next);
+    if (shownStates.get(e) === shown) continue;
+    shownStates.set(e, shown);
+    changed.add(n.id);
     e.dataset.status = next.status || "idle";
     const bar = e.querySelector(".fw-progress-bar");
     bar.style.width = next.status === "running" && next.max ? Math.round(100 * next.value / next.max) + "%" : (next.status === "done" ? "100%" : "0");
@@ -87,8 +94,9 @@ function applyRunState(state) {
   setStatus(label + queued);
   root.dataset.runStatus = state.status;
   refreshToolbar();
-  requestAnimationFrame(drawWires);
+  if (changed.size) requestAnimationFrame(() => drawWires(changed));  // their size may have changed
 }
+const shownStates = new WeakMap();  // node element -> the run state it shows (JSON), see applyRunState
 function runGraph(targets) {
   closePalette();
   reseed();
@@ -97,7 +105,7 @@ function runGraph(targets) {
   if (pendingRuns > 1) setStatus("queued: " + (pendingRuns - 1) + " run(s) waiting");
   else {
     setStatus("starting");
-    for (const [id, e] of nodeEls) e.dataset.status = "queued";
+    for (const e of nodeEls.values()) { e.dataset.status = "queued"; shownStates.delete(e); }
   }
   trigger("run_graph", { outputs: targets && targets.length ? targets : null });
 }
