@@ -26,9 +26,11 @@ function validPoint(p) {
   return p && typeof p.id === "string" && Array.isArray(p.pos) && p.pos.length >= 2 && p.pos.every(Number.isFinite);
 }
 function routeKey(l) { return l.to + "/" + l.input; }
+const NO_ROUTES = { byId: new Map(), links: {} };
 function routeIndex() {
   // {byId: Map id -> point, links: key -> last point id}, built once per drawing pass
   const data = routeData(false);
+  if (!data.points.length) return NO_ROUTES;
   const byId = new Map();
   for (const p of data.points) if (validPoint(p)) byId.set(p.id, p);
   return { byId, links: data.links };
@@ -60,6 +62,7 @@ function wirePath(l, pa, pb, routes) {
 function markVia(path, l, routes) {
   // data-via on a wire: the ids of the points it passes through, in order (a test and script hook)
   const via = chainOf(l, routes).map((p) => p.id).join(" ");
+  if ((path.dataset.via || "") === via) return;  // (dragging: most wires keep theirs, no attribute write)
   if (via) path.dataset.via = via; else delete path.dataset.via;
 }
 function linksThrough(id, routes) {
