@@ -7,31 +7,40 @@ first input of the same type that has a link (the input at the same position fir
 repeatedly, every node all of whose consumers were dropped (what only fed it). Inputs left without a link
 are then reported by the normal checks, naming the node and input, like any missing link.
 
-Modes apply to the document's own nodes (including subgraph instances); inside subgraph definitions they
-are refused with a clear problem until the canvas offers them there.
+The same rules hold at every level: the document's own nodes here (`apply_modes`), and the inside of every
+subgraph definition when an instance of it is expanded (`apply_level_modes`, called by
+`flux_core/subgraphs.py`, so embedded, file and library definitions all behave alike). Inside a definition
+the boundary `@inputs` is a source like any node and is never dropped; a muted node that fed `@outputs`
+leaves that subgraph output unfed.
 """
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
+from .subgraph_document import INPUTS_NODE
 from .types import ANY
-from .workflow import Link, Problem, Workflow, WorkflowError
+from .workflow import Link, Workflow
 
 BYPASS, MUTE = "bypass", "mute"
 MODES = (BYPASS, MUTE)
 
+Sockets = Callable[[object], "tuple[list[tuple[str, str]], dict[str, str]]"]
 
-def _sockets(node, registry, wf: Workflow) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    """(inputs as [(name, type)] in declared order, outputs {name: type}); unknown nodes: types from links."""
-    cls = registry.get(node.type) if registry is not None else None
-    if cls is not None:
-        return [(i.name, i.type) for i in cls.inputs], {o.name: o.type for o in cls.outputs}
-    ref = node.subgraph
-    definition = wf.subgraphs.get(getattr(ref, "id", None)) if ref is not None else None
-    if definition is not None:
-        return [(i.name, i.type) for i in definition.inputs], {o.name: o.type for o in definition.outputs}
-    ins = [(l.input, ANY) for l in wf.links if l.target == node.id]
-    return ins, {l.output: ANY for l in wf.links if l.source == node.id}
+
+def _sockets_from(registry, definitions: dict, links: list[Link]) -> Sockets:
+    """node -> (inputs as [(name, type)] in declared order, outputs {name: type}); unknown nodes: from links."""
+    def sockets(node):
+        cls = registry.get(node.type) if registry is not None else None
+        if cls is not None:
+            return [(i.name, i.type) for i in cls.inputs], {o.name: o.type for o in cls.outputs}
+        ref = node.subgraph
+        definition = definitions.get(getattr(ref, "id", None)) if ref is not None else None
+        if definition is not None:
+            return [(i.name, i.type) for i in definition.inputs], {o.name: o.type for o in definition.outputs}
+        ins = [(l.input, ANY) for l in links if l.target == node.id]
+        return ins, {l.output: ANY for l in links if l.source == node.id}
+    return sockets
 
 
 def _same_type(a: str, b: str) -> bool:
@@ -39,38 +48,47 @@ def _same_type(a: str, b: str) -> bool:
 
 
 def apply_modes(wf: Workflow, registry=None) -> Workflow:
-    """A copy of `wf` without its bypassed and muted nodes, links rewired as described above.
+    """A copy of `wf` without its own bypassed and muted nodes, links rewired as described above.
 
-    Returns `wf` itself when no node has a mode (the usual case costs nothing)."""
-    problems = [Problem(f"bypass/mute inside a subgraph definition is not supported yet (node {nid!r})",
-                        node=f"{sid}/{nid}", code="unsupported_mode")
-                for sid, d in wf.subgraphs.items() for nid, n in d.nodes.items() if getattr(n, "mode", None)]
-    if problems:
-        raise WorkflowError(problems, wf.metadata.get("title"))
-    moded = {nid: n.mode for nid, n in wf.nodes.items() if n.mode}
-    if not moded:
+    Returns `wf` itself when no node has a mode (the usual case costs nothing). Modes inside subgraph
+    definitions are applied when instances are expanded (`apply_level_modes`)."""
+    if not any(n.mode for n in wf.nodes.values()):
         return wf
+    nodes, links = apply_level_modes(wf.nodes, wf.links, _sockets_from(registry, wf.subgraphs, wf.links))
+    return replace(wf, nodes=nodes, links=links)
+
+
+def apply_level_modes(nodes: dict, links: list[Link], sockets: Sockets, boundary: frozenset = frozenset()
+                      ) -> tuple[dict, list[Link]]:
+    """(nodes, links) of one level without its bypassed and muted nodes; the same objects when none has one.
+
+    `boundary`: ids that are sources without being in `nodes` (a definition's `@inputs`); they pass as is."""
+    moded = {nid: n.mode for nid, n in nodes.items() if n.mode}
+    if not moded:
+        return nodes, links
     consumers: dict[str, set[str]] = {}
-    for link in wf.links:
+    for link in links:
         consumers.setdefault(link.source, set()).add(link.target)
     gone = {nid for nid, m in moded.items() if m == MUTE}
     changed = True
-    while changed:  # what only fed dropped nodes goes too
+    while changed:  # what only fed dropped nodes goes too (the boundary stays)
         changed = False
         for nid, targets in consumers.items():
-            if nid not in gone and targets and targets <= gone:
+            if nid not in gone and nid not in boundary and targets and targets <= gone:
                 gone.add(nid)
                 changed = True
-    into = {(l.target, l.input): l for l in wf.links}
+    into = {(l.target, l.input): l for l in links}
 
     def deliver(link: Link, seen: frozenset = frozenset()) -> tuple[str, str] | None:
         """The (node, output) that really feeds `link` once bypassed nodes are passed through."""
-        source = wf.nodes.get(link.source)
+        if link.source in boundary:
+            return link.source, link.output
+        source = nodes.get(link.source)
         if source is None or link.source in gone or link.source in seen:
             return None
         if source.mode != BYPASS:
             return link.source, link.output
-        inputs, outputs = _sockets(source, registry, wf)
+        inputs, outputs = sockets(source)
         want = outputs.get(link.output, ANY)
         position = list(outputs).index(link.output) if link.output in outputs else -1
         order = ([inputs[position]] if 0 <= position < len(inputs) else []) + inputs
@@ -81,12 +99,17 @@ def apply_modes(wf: Workflow, registry=None) -> Workflow:
         return None
 
     removed = gone | {nid for nid, m in moded.items() if m == BYPASS}
-    links = []
-    for link in wf.links:
+    kept = []
+    for link in links:
         if link.target in removed:
             continue
         origin = deliver(link)
         if origin is not None:
-            links.append(Link(origin[0], origin[1], link.target, link.input))
-    nodes = {nid: n for nid, n in wf.nodes.items() if nid not in removed}
-    return replace(wf, nodes=nodes, links=links)
+            kept.append(Link(origin[0], origin[1], link.target, link.input))
+    return {nid: n for nid, n in nodes.items() if nid not in removed}, kept
+
+
+def definition_modes(definition, registry, definitions: dict) -> tuple[dict, list[Link]]:
+    """(nodes, links) of a subgraph definition's inside with its modes applied."""
+    return apply_level_modes(definition.nodes, definition.links,
+                             _sockets_from(registry, definitions, definition.links), frozenset({INPUTS_NODE}))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .subgraph_document import INPUTS_NODE, OUTPUTS_NODE, SubgraphDef, SubgraphRef, check_widget_value
+from .node_modes import definition_modes
 from .subgraph_files import LoadedFile, Scope, load_subgraph_file
 from .types import why_not
 from .workflow import Link, NodeSpec, Problem, Workflow, WorkflowError
@@ -100,6 +101,7 @@ class _Expander:
         self.used_overrides: set = set()
         self._orders: dict[int, tuple] = {}
         self._boundary_checked: set[int] = set()  # definitions whose declared types fit their inside
+        self._modes: dict[int, tuple[dict, list]] = {}  # definition -> its inside with node modes applied
         self._by_node: dict[str, dict[str, Any]] = {}
         for key, value in overrides.items():
             nid, dot, name = str(key).rpartition(".")
@@ -230,13 +232,20 @@ class _Expander:
                                                  input=inp.name, code="missing_input"))
                 inputs[inp.name] = None
         before = len(self.problems)
-        outputs = self.expand_level(definition.nodes, definition.links, path + "/", inputs, inner_scope,
+        inner_nodes, inner_links = self._moded(definition, inner_scope)
+        outputs = self.expand_level(inner_nodes, inner_links, path + "/", inputs, inner_scope,
                                     chain + [(key, label)])
         if len(self.problems) == before and id(definition) not in self._boundary_checked:
             self._check_boundary_types(definition, path)
             if len(self.problems) == before:
                 self._boundary_checked.add(id(definition))
         return outputs
+
+    def _moded(self, definition: SubgraphDef, scope: Scope) -> tuple[dict, list]:
+        """The definition's inside with its bypassed and muted nodes applied, once per definition."""
+        if id(definition) not in self._modes:
+            self._modes[id(definition)] = definition_modes(definition, self.registry, scope.definitions)
+        return self._modes[id(definition)]
 
     def _resolve(self, ref: SubgraphRef, path: str, scope: Scope):
         """(definition, its scope, identity for cycle checks, label) or None after reporting why."""

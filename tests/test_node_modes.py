@@ -4,6 +4,8 @@ Real value nodes: the text a ShowValue node shows says which path the data took.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from flux_core import Executor, load_workflow
@@ -84,3 +86,68 @@ def test_comfyui_export_writes_the_graph_as_it_runs(executor):
     prompt = to_api_prompt(parse_document(doc), executor.registry)
     assert "u" not in prompt
     assert prompt["d"]["inputs"]["samples"] == ["e", 0]
+
+
+# ----------------------------------------------------------------------------- modes inside subgraphs
+
+def scaled(inner_modes=None, via=None):
+    """3 -> instance "i" of a definition (x -> Math m1 (x*10) -> Math m2 (+1) -> y; x -> Math side -> ShowValue
+    sv inside) -> ShowValue s. `inner_modes` gives inner nodes a mode; `via` another subgraph reference."""
+    modes = inner_modes or {}
+    inner = [{"id": "m1", "type": "Math", "widgets": {"b": 10.0, "op": "multiply"}},
+             {"id": "m2", "type": "Math", "widgets": {"b": 1.0, "op": "add"}},
+             {"id": "side", "type": "Math", "widgets": {"b": 2.0, "op": "add"}},
+             {"id": "sv", "type": "ShowValue", "widgets": {}}]
+    for n in inner:
+        if n["id"] in modes:
+            n["mode"] = modes[n["id"]]
+    definition = {"name": "scale", "inputs": [{"name": "x", "type": "FLOAT"}], "outputs": [{"name": "y", "type": "FLOAT"}],
+                  "nodes": inner,
+                  "links": [{"from": "@inputs", "output": "x", "to": "m1", "input": "a"},
+                            {"from": "m1", "output": "result", "to": "m2", "input": "a"},
+                            {"from": "m2", "output": "result", "to": "@outputs", "input": "y"},
+                            {"from": "@inputs", "output": "x", "to": "side", "input": "a"},
+                            {"from": "side", "output": "result", "to": "sv", "input": "value"}]}
+    doc = document([("n", "IntValue", {"value": 3}, None), ("s", "ShowValue", {}, None)],
+                   [("n", "value", "i", "x"), ("i", "y", "s", "value")])
+    doc["version"] = 2
+    doc["nodes"].append({"id": "i", "type": "Subgraph", "subgraph": via or {"id": "scale"}, "widgets": {}})
+    if via is None:
+        doc["subgraphs"] = {"scale": definition}
+    return doc, definition
+
+
+def test_bypass_inside_a_subgraph_definition_passes_through_like_at_the_top(executor):
+    normal, _ = scaled()
+    assert shown(executor.run(normal), "s") == "31.0"
+    once, _ = scaled({"m1": "bypass"})
+    result = executor.run(once)
+    assert shown(result, "s") == "4.0"  # x passed through m1, then + 1
+    assert "i/m1" not in result.executed and "i/m1" not in result.cached
+    both, _ = scaled({"m1": "bypass", "m2": "bypass"})
+    assert shown(executor.run(both), "s") == "3"  # the boundary input straight to the boundary output
+
+
+def test_mute_inside_a_subgraph_drops_what_only_fed_it_but_never_the_boundary(executor):
+    doc, _ = scaled({"sv": "mute"})
+    result = executor.run(doc)
+    ran = set(result.executed) | set(result.cached)
+    assert "i/side" not in ran and "i/sv" not in ran  # side only fed the muted viewer
+    assert {"i/m1", "i/m2"} <= ran and shown(result, "s") == "31.0"
+    cut, _ = scaled({"m2": "mute"})  # the subgraph's output is then unfed: its consumer says so
+    with pytest.raises(WorkflowError) as e:
+        executor.validate(cut)
+    assert any(p.node == "s" and p.input == "value" for p in e.value.problems), e.value.problems
+
+
+def test_modes_apply_in_subgraph_files_too_and_round_trip(executor, tmp_path):
+    _, definition = scaled({"m1": "bypass"})
+    (tmp_path / "scale.json").write_text(json.dumps({"format": "fluxwire.subgraph", "version": 2, **definition}))
+    doc, _ = scaled(via={"file": "scale.json"})
+    path = tmp_path / "main.json"
+    path.write_text(json.dumps(doc))
+    assert shown(executor.run(load_workflow(path)), "s") == "4.0"
+    embedded, _ = scaled({"m1": "bypass", "sv": "mute"})
+    again = parse_document(json.loads(dumps_document(parse_document(embedded))))
+    assert {n.id: n.mode for n in again.subgraphs["scale"].nodes.values()} == \
+        {"m1": "bypass", "m2": None, "side": None, "sv": "mute"}

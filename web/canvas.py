@@ -11,6 +11,7 @@ Gradio *server functions*: every one re-checks in Python whatever the browser se
 from __future__ import annotations
 
 import base64
+import json
 import binascii
 import threading
 import time
@@ -37,11 +38,12 @@ MAX_UPLOAD_BYTES = MAX_FILE_BYTES  # a workflow JSON or a PNG carrying one; larg
 UPLOAD_KINDS = (".json", ".png")
 
 _STATIC = resources.files(__package__) / "static"
-JS_PARTS = ("state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js", "results.js",
-            "files.js", "subgraphs.js", "subgraph_edits.js", "mask_editor.js", "node_tools.js", "properties.js",
-            "run.js", "persist.js", "documents.js",
+JS_PARTS = ("styles.js", "state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js",
+            "reroutes.js", "minimap.js", "results.js", "files.js", "subgraphs.js", "subgraph_edits.js",
+            "mask_editor.js", "node_tools.js", "properties.js", "run.js", "persist.js", "documents.js",
             "history.js", "queue.js", "tabs.js")  # joined in this order; tabs.js last (it wraps the others)
-CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css", "workspace.css", "queue.css")
+CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css", "workspace.css", "queue.css",
+             "reroutes.css")
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """
@@ -104,6 +106,15 @@ def _asset(name: str) -> str:
     if name not in _ASSET_CACHE:
         _ASSET_CACHE[name] = (_STATIC / name).read_text(encoding="utf-8")
     return _ASSET_CACHE[name]
+
+
+def canvas_script() -> str:
+    """The component's js_on_load: the CSS as a string constant (installed by styles.js), then the JS parts."""
+    if "<script>" not in _ASSET_CACHE:
+        css = "".join(_asset(name) for name in CSS_PARTS)
+        _ASSET_CACHE["<script>"] = ("const CANVAS_CSS = " + json.dumps(css) + ";\n"
+                                    + "\n".join(_asset(name) for name in JS_PARTS))
+    return _ASSET_CACHE["<script>"]
 
 
 # ----------------------------------------------------------------------------- documents
@@ -333,14 +344,16 @@ class NodeCanvas(gr.HTML):
         super().__init__(
             value=self._as_document(value),
             html_template=TEMPLATE,
-            css_template="".join(_asset(name) for name in CSS_PARTS),
-            js_on_load="\n".join(_asset(name) for name in JS_PARTS),
+            css_template="",  # the CSS is installed once by styles.js: Gradio rewrites css_template on every update
+            js_on_load=canvas_script(),
             apply_default_css=False,
             server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image,
                               save_to_library, export_comfyui, export_comfyui_ui, user_workflows, input_picture, save_mask],
             elem_id=elem_id,
             elem_classes=elem_classes,
-            catalogue=catalogue,
+            # as JSON text: Gradio's Svelte state copies a dict prop leaf by leaf on every update of any prop
+            # (each streamed run state), ~100 KB of catalogue each time; a string is copied in one step
+            catalogue=catalogue if isinstance(catalogue, str) else json.dumps(catalogue, separators=(",", ":")),
             run_state=run_state or {},
             notice=notice,
             **kwargs,

@@ -221,8 +221,11 @@ class CanvasRunner:
                     state["nodes"].setdefault(nid, {})["preview"] = url
             previews.clear()
             if dirty and not finished:
-                last, dirty = time.monotonic(), False
+                dirty = False
                 yield state
+                # measured from when Gradio took the state: the time it spends sending one must not count
+                # towards the next, or a slow consumer gets one state per event (a 500-node run: ~70)
+                last = time.monotonic()
         worker.join()
         self._finish(state, outcome)
         for node in state["nodes"].values():  # the final state stays in the client's session: keep it small

@@ -226,3 +226,19 @@ def test_a_client_that_goes_away_stops_its_run_and_frees_the_executor(executor, 
     assert runner.board.jobs_of("tab-gone") == []
     quick = doc([("v", "IntValue", {"value": 1}), ("w", "ShowValue", {})], [("v", "value", "w", "value")])
     assert states(runner, quick, session="tab-next")[-1]["status"] == "success"
+
+
+def test_a_slow_consumer_gets_few_states_not_one_per_node_event(executor, publisher):
+    # a browser busy drawing takes each state slowly; the time it takes must not count towards the next
+    # state, or it gets one state per node event (each costs the page a full copy of the run state)
+    runner = CanvasRunner(executor, publisher, yield_interval=0.05)
+    count = 40
+    nodes = [("n0", "IntValue", {"value": 1})] + [(f"n{i}", "Math", {"b": 1.0, "op": "add"}) for i in range(1, count)]
+    links = [(f"n{i - 1}", "value" if i == 1 else "result", f"n{i}", "a") for i in range(1, count)]
+    graph = doc(nodes + [("show", "ShowValue", {})], links + [(f"n{count - 1}", "result", "show", "value")])
+    seen = []
+    for s in runner.run(graph):
+        seen.append(json.loads(json.dumps(s)))
+        time.sleep(0.2)  # slower than the interval
+    assert seen[-1]["status"] == "success" and seen[-1]["nodes"]["show"]["text"] == repr(float(count))
+    assert len(seen) < count // 2, [s["message"] for s in seen]

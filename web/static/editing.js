@@ -287,12 +287,13 @@ function gesture(onMove, onUp) {
   window.addEventListener("pointerup", up);
   window.addEventListener("pointercancel", up);
 }
-function startWire(e, fromSocket, fromNode) {
+function startWire(e, fromSocket, fromNode, via) {
+  // `via`: the wire starts at that reroute point (reroutes.js) and the new link passes through it
   const temp = document.createElementNS(SVGNS, "path");
   temp.setAttribute("class", "fw-wire fw-wire-temp");
   temp.setAttribute("stroke", typeColor(fromSocket.dataset.socketType));
   wires.appendChild(temp);
-  const a = socketPos(fromSocket);
+  const a = (via && reroutePos(via)) || socketPos(fromSocket);
   const outType = fromSocket.dataset.socketType;
   const lit = markTargets(outType, fromNode);
   gesture((m) => {
@@ -322,7 +323,7 @@ function startWire(e, fromSocket, fromNode) {
       if (!inSock) { showToast("refused: " + nodeEl.dataset.nodeType + " has no input that takes a " + outType, u.clientX, u.clientY); return; }
     }
     const reason = connect(fromNode, fromSocket.dataset.socketName, outType, nodeEl.dataset.nodeId,
-      inSock.dataset.socketName, inSock.dataset.socketType);
+      inSock.dataset.socketName, inSock.dataset.socketType, via);
     if (reason) showToast("refused: " + reason, u.clientX, u.clientY);
   });
 }

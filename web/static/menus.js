@@ -56,7 +56,11 @@ stage.addEventListener("contextmenu", (e) => {
   const nodeEl = e.target.closest(".fw-node");
   if (wireEl && !wireEl.classList.contains("fw-wire-temp")) {
     const d = wireEl.dataset;
-    openMenu(e, () => menuItem("delete-wire", "Delete wire", () => removeLinks((l) => l.from === d.from && l.output === d.output && l.to === d.to && l.input === d.input)));
+    const link = graph.links.find((l) => l.from === d.from && l.output === d.output && l.to === d.to && l.input === d.input);
+    openMenu(e, () => {
+      menuItem("delete-wire", "Delete wire", () => removeLinks((l) => l === link));
+      menuItem("insert-reroute", "Insert reroute point (Alt+click)", () => insertReroute(link, at), !link);  // reroutes.js
+    });
   } else if (sock && nodeEl) {
     const id = nodeEl.dataset.nodeId, name = sock.dataset.socketName, type = sock.dataset.socketType;
     openMenu(e, () => {

@@ -1,11 +1,11 @@
 // fluxwire canvas, bypass (Ctrl+B) and mute (Ctrl+M) of the selected nodes: the document's node `mode`
 // ("bypass": the node is passed through, each output fed by its input of the same type; "mute": the node
-// and what only feeds it are left out). The executor applies them (flux_core/node_modes.py).
+// and what only feeds it are left out). The executor applies them (flux_core/node_modes.py), inside opened
+// subgraphs too: the mode is part of the definition's node, written back like any edit (subgraphs.js).
 
 function toggleMode(mode) {
   const ids = [...selected].filter((id) => !BOUNDARY_IDS.includes(id));
   if (!ids.length) return;
-  if (navStack.length) { setStatus("bypass and mute work on the workflow's own nodes, not inside a subgraph yet"); return; }
   const before = snapshot();
   const on = ids.some((id) => nodeById(id).mode !== mode);  // mixed selection: set it on all of them
   for (const id of ids) {

@@ -6,6 +6,7 @@ function applyView() {
   stage.style.backgroundPosition = view.x + "px " + view.y + "px";
   stage.style.backgroundSize = 24 * view.zoom + "px " + 24 * view.zoom + "px";
   showZoom();  // the % in the zoom controls (arrange.js)
+  minimapDirty();  // minimap.js
 }
 function renderAll() {
   nodesLayer.textContent = "";
@@ -46,6 +47,7 @@ function renderChanged(before) {
   for (const [key, p] of [...wireEls]) if (!links.has(key) || !p.isConnected) { p.remove(); wireEls.delete(key); }
   for (const l of graph.links) if (!wireEls.has(wireKey(l))) { changed.add(l.from); changed.add(l.to); }
   if (changed.size) drawWires(changed);
+  syncReroutes();  // undo/redo of reroute points alone (reroutes.js)
   refreshToolbar();
 }
 function rerenderNode(id) {
@@ -376,6 +378,7 @@ function drawWires(onlyNodes) {
     if (a && b) want.push([l, socketPos(a), socketPos(b), a.dataset.socketType]);
   }
   if (!onlyNodes) { wires.textContent = ""; wireEls = new Map(); }
+  const routes = routeIndex();  // reroute points (reroutes.js)
   for (const [l, pa, pb, type] of want) {
     const key = wireKey(l);
     let p = wireEls.get(key);
@@ -387,8 +390,11 @@ function drawWires(onlyNodes) {
       wires.appendChild(p);
       wireEls.set(key, p);
     }
-    p.setAttribute("d", curve(pa, pb));
+    p.setAttribute("d", wirePath(l, pa, pb, routes));
+    markVia(p, l, routes);
   }
+  if (!onlyNodes) drawReroutePoints();
+  minimapDirty();  // minimap.js
 }
 function wouldCycle(from, to) {
   // a link from -> to makes a cycle when `from` is already reachable from `to`
@@ -402,7 +408,7 @@ function wouldCycle(from, to) {
   }
   return false;
 }
-function connect(from, output, outType, to, input, inType) {
+function connect(from, output, outType, to, input, inType, via) {
   if (output === NEW_SOCKET || input === NEW_SOCKET) return connectNewSocket(from, output, outType, to, input, inType);
   const reason = from === to ? "a node cannot feed itself" : whyNot(outType, inType) ||
     (wouldCycle(from, to) ? "that link would make a cycle" : null);
@@ -410,6 +416,7 @@ function connect(from, output, outType, to, input, inType) {
   const before = snapshot();
   graph.links = graph.links.filter((l) => !(l.to === to && l.input === input));
   graph.links.push({ from, output, to, input });
+  routeLink(to, input, via);  // through reroute point `via`, or straight (reroutes.js)
   rerenderNode(to);
   drawWires();
   commit(before);

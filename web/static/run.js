@@ -46,6 +46,7 @@ function applyRunState(state) {
     hideBanner();
   }
   const nodes = viewRunState(state.nodes || {});  // inner nodes of subgraphs summed up on their instance
+  const changed = new Set();
   for (const n of graph.nodes) {
     const s = nodes[n.id];
     const prev = statusById[n.id] || {};
@@ -53,6 +54,12 @@ function applyRunState(state) {
     statusById[n.id] = next;
     const e = nodeEls.get(n.id);
     if (!e) continue;
+    // only nodes whose state differs from what their element shows are touched (a 500-node graph's
+    // run updates then cost what changed, not the whole graph)
+    const shown = JSON.stringify(next);
+    if (shownStates.get(e) === shown) continue;
+    shownStates.set(e, shown);
+    changed.add(n.id);
     e.dataset.status = next.status || "idle";
     const bar = e.querySelector(".fw-progress-bar");
     bar.style.width = next.status === "running" && next.max ? Math.round(100 * next.value / next.max) + "%" : (next.status === "done" ? "100%" : "0");
@@ -89,8 +96,9 @@ function applyRunState(state) {
   root.dataset.runStatus = state.status;
   refreshToolbar();
   propertiesChanged();
-  requestAnimationFrame(drawWires);
+  if (changed.size) requestAnimationFrame(() => drawWires(changed));  // their size may have changed
 }
+const shownStates = new WeakMap();  // node element -> the run state it shows (JSON), see applyRunState
 function runGraph(targets) {
   closePalette();
   reseed();
@@ -100,7 +108,7 @@ function runGraph(targets) {
   if (pendingRuns > 1) setStatus("queued: " + (pendingRuns - 1) + " run(s) waiting");
   else {
     setStatus("starting");
-    for (const [id, e] of nodeEls) e.dataset.status = "queued";
+    for (const e of nodeEls.values()) { e.dataset.status = "queued"; shownStates.delete(e); }
   }
   trigger("run_graph", { outputs: targets && targets.length ? targets : null });
 }
@@ -134,8 +142,8 @@ root.querySelector(".fw-toolbar").addEventListener("click", (e) => {
 
 // ------------------------------------------------------------------ start
 setCatalogue(props.catalogue);
-if (props.catalogue && props.catalogue.problems && props.catalogue.problems.length) {
-  showBanner("warning", props.catalogue.problems.join("\n"));
+if (catalogue.problems && catalogue.problems.length) {
+  showBanner("warning", catalogue.problems.join("\n"));
 } else if (props.notice) {
   showBanner("info", String(props.notice));
 }
@@ -166,6 +174,7 @@ if (graph.nodes.length) {
 }
 // the catalogue in the page config was made when the app started: re-read model lists once per page load
 server.refresh_catalogue(null).then((cat) => {
-  if (cat && JSON.stringify(cat) !== JSON.stringify(props.catalogue)) { setCatalogue(cat); renderAll(); }
+  const shown = typeof props.catalogue === "string" ? propCatalogue(props.catalogue) : props.catalogue;
+  if (cat && JSON.stringify(cat) !== JSON.stringify(shown)) { setCatalogue(cat); renderAll(); }
 }).catch(reportError);
 root.dataset.ready = "1";
