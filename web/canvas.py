@@ -49,6 +49,7 @@ _ASSET_CACHE: dict[str, str] = {}
 TEMPLATE = """
 <div class="fw-root" data-ready="0" tabindex="0">
   <div class="fw-toolbar">
+   <div class="fw-toolbar-row">
     <button type="button" class="fw-btn fw-primary" data-action="run" title="Run the whole workflow (Ctrl+Enter)">&#9654; Run</button>
     <button type="button" class="fw-btn" data-action="run-selected" title="Run only what the selected nodes need">Run selected</button>
     <button type="button" class="fw-btn fw-danger" data-action="stop" title="Stop the running workflow">&#9632; Stop</button>
@@ -60,7 +61,9 @@ TEMPLATE = """
     <button type="button" class="fw-btn" data-action="fit" title="Fit the workflow in view">Fit</button>
     <button type="button" class="fw-btn" data-action="properties" title="Show the selected node's properties">Properties</button>
     <button type="button" class="fw-btn" data-action="refresh" title="Re-read the node list and the model files">&#8635;</button>
-    <span class="fw-sep"></span>
+    <span class="fw-status" data-role="status"></span>
+   </div>
+   <div class="fw-toolbar-row">
     <span class="fw-doc-name" data-role="doc-name" data-dirty="0" title="The open workflow (&#8226; = unsaved changes)">untitled</span>
     <button type="button" class="fw-btn" data-action="new" title="A new empty workflow (the old one stays in Undo)">New</button>
     <button type="button" class="fw-btn" data-action="save-server" title="Save in your workflows folder (Ctrl+S)">Save</button>
@@ -73,7 +76,7 @@ TEMPLATE = """
     <button type="button" class="fw-btn" data-action="export-comfyui-ui" title="Download the workflow as a ComfyUI UI workflow (opens in ComfyUI's canvas with its layout)">Export ComfyUI UI</button>
     <input type="file" class="fw-file" accept=".json,.png,application/json,image/png" hidden>
     <select class="fw-shipped" data-action="shipped" title="Shipped workflows"><option value="">Workflows&#8230;</option></select>
-    <span class="fw-status" data-role="status"></span>
+   </div>
   </div>
   <div class="fw-breadcrumb" data-role="breadcrumb" hidden></div>
   <div class="fw-banner" data-role="banner" hidden><button type="button" class="fw-banner-close" data-action="dismiss" title="Dismiss">&#215;</button><span data-role="banner-text"></span></div>
