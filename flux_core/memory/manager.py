@@ -62,6 +62,10 @@ class _Unit:
     nbytes: int
     on_device: bool = False
     pending: object = None  # CUDA event of an in-flight prefetch
+    fp8: list = field(default_factory=list)  # the unit's CastLinear layers ("once" expansion lives with them)
+    expand_bytes: int = 0  # what their "once" expansion adds, in the model's compute dtype
+    charged: int = 0  # device bytes counted for the unit while on the device (weights + kept expansion)
+    dtype: torch.dtype = torch.float32  # the model's compute dtype, that of the expansion
 
 
 @dataclass
@@ -77,6 +81,18 @@ class _Entry:
     hooks: list = field(default_factory=list)  # streaming hooks of the current plan
     guards: list = field(default_factory=list)  # simulated device: "borrowed?" checks
     released: bool = False
+    compute_dtype: torch.dtype = torch.float32
+
+    @property
+    def expansion(self) -> str | None:
+        """The fp8 layers' mode ("once" / "per_layer"), None for a model without fp8 layers."""
+        layer = next((layer for u in self.units for layer in u.fp8), None)
+        return None if layer is None else layer.expansion
+
+    def expanded_bytes(self) -> int:
+        """Bytes the fp8 layers' kept expansions take now (wherever they are)."""
+        return sum(layer.expanded_weight.numel() * layer.expanded_weight.element_size()
+                   for u in self.units for layer in u.fp8 if layer.expanded_weight is not None)
 
     @property
     def module(self) -> nn.Module | None:
@@ -87,7 +103,7 @@ class _Entry:
         return sum(u.nbytes for u in self.units)
 
     def device_bytes(self) -> int:
-        return sum(u.nbytes for u in self.units if u.on_device)
+        return sum(u.charged for u in self.units if u.on_device)
 
 
 def _slots_by_unit(module: nn.Module) -> list[tuple[str, nn.Module | None, list[_Slot]]]:
@@ -99,7 +115,7 @@ def _slots_by_unit(module: nn.Module) -> list[tuple[str, nn.Module | None, list[
     for mod_name, mod in module.named_modules():
         for kind, table in (("param", mod._parameters), ("buffer", mod._buffers)):
             for name, t in table.items():
-                if t is None or id(t) in seen:
+                if t is None or id(t) in seen or name == "expanded_weight":  # derived: see memory.expansion
                     continue
                 seen.add(id(t))
                 full = f"{mod_name}.{name}" if mod_name else name
@@ -107,6 +123,13 @@ def _slots_by_unit(module: nn.Module) -> list[tuple[str, nn.Module | None, list[
                 data = t.data if kind == "param" else t
                 units[index][2].append(_Slot(mod, name, kind == "param", data, data.numel() * data.element_size()))
     return units
+
+
+def fp8_layers_of(unit: _Unit) -> list[nn.Module]:
+    """The fp8 layers (CastLinear) whose weight belongs to ``unit``."""
+    from ..loading.fp8 import CastLinear
+
+    return [slot.owner for slot in unit.slots if slot.name == "weight" and isinstance(slot.owner, CastLinear)]
 
 
 class MemoryManager:
@@ -168,7 +191,8 @@ class MemoryManager:
             "peak_device_bytes": self.peak_device_bytes,
             "bytes_moved": self.bytes_moved,
             "models": {e.name: {"bytes": e.nbytes, "on_device": e.device_bytes(), "released": e.released,
-                                "policy": e.plan.policy if e.plan else None} for e in self._entries.values()},
+                                "policy": e.plan.policy if e.plan else None, "fp8_expansion": e.expansion,
+                                "expanded_bytes": e.expanded_bytes()} for e in self._entries.values()},
         }
 
     def activation_room(self) -> int | None:
@@ -194,11 +218,18 @@ class MemoryManager:
         with self._lock:
             entry = self._entries.get(id(module))
             if entry is None:
-                units = [_Unit(label, block, slots, sum(s.nbytes for s in slots))
-                         for label, block, slots in _slots_by_unit(module)]
+                from ..loading import module_compute_dtype
+
+                dtype = module_compute_dtype(module)
+                units = [_Unit(label, block, slots, sum(s.nbytes for s in slots)) for label, block, slots in
+                         _slots_by_unit(module)]
+                for unit in units:
+                    unit.fp8 = fp8_layers_of(unit)
+                    unit.expand_bytes = sum(layer.weight.numel() for layer in unit.fp8) * dtype.itemsize
+                    unit.dtype = dtype
                 key = id(module)
                 ref = weakref.ref(module, lambda _ref, key=key: self._forget_dead(key))
-                entry = _Entry(ref, key, name or type(module).__name__, units, reload)
+                entry = _Entry(ref, key, name or type(module).__name__, units, reload, compute_dtype=dtype)
                 self._entries[id(module)] = entry
                 if self.device.simulated:
                     self._guard(entry)
@@ -229,7 +260,7 @@ class MemoryManager:
                 return
             for unit in entry.units:
                 if unit.on_device:
-                    self.device_bytes -= unit.nbytes
+                    self.device_bytes -= unit.charged
                     unit.on_device = False
             for handle in entry.hooks + entry.guards:
                 handle.remove()
@@ -276,6 +307,7 @@ class MemoryManager:
         if self.device.is_home:
             if entry.plan is None:
                 entry.plan = choose_plan(entry.nbytes, [], None)
+            self._choose_home_expansion(entry)
             return
         budget = self.vram_budget
         others_in_use = sum(e.device_bytes() for e in self._entries.values() if e is not entry and e.in_use)
@@ -290,27 +322,61 @@ class MemoryManager:
         keep = [entry.units[0], *entry.units[1:1 + plan.resident_blocks]]
         for unit in entry.units[1 + plan.resident_blocks:]:
             self._unload(unit)
-        needed = sum(u.nbytes for u in keep if not u.on_device) + (plan.peak_bytes - plan.resident_bytes)
+        needed = sum(self._cost(u) - (u.charged if u.on_device else 0) for u in keep) + \
+            (plan.peak_bytes - plan.resident_bytes)
         self._make_room(entry, needed, budget)
         for unit in keep:
             self._load(unit)
+            if unit.charged != self._cost(unit):
+                self._recharge(unit)
         if plan.policy != "resident" and not entry.hooks:
             self._install_streaming(entry)
 
+    @staticmethod
+    def _cost(unit: _Unit) -> int:
+        """Device bytes of a unit once loaded: its weights, plus their expansion in "once" mode."""
+        return unit.nbytes + (unit.expand_bytes if unit.fp8 and unit.fp8[0].expansion == "once" else 0)
+
     def _choose_expansion(self, entry: _Entry, room: int | None) -> None:
-        """fp8 layers: expanded once when the expanded weights fit the room, else per layer (see expansion)."""
-        from .expansion import apply_fp8_expansion, choose_fp8_expansion, fp8_layers
+        """fp8 layers: expanded once when the expanded weights fit the room, else per layer (see expansion).
+        The kept expansion is device memory like the weights: counted, and dropped with them."""
+        from .expansion import apply_fp8_expansion, choose_fp8_expansion
 
-        fp8 = [m.weight for m in fp8_layers(entry.module)]
-        if not fp8:
+        extra = sum(u.expand_bytes for u in entry.units)
+        if not extra:
             return
-        from ..loading import module_compute_dtype
-
-        # "once" keeps the fp8 weights and adds their expansion in the compute dtype
-        extra = sum(w.numel() for w in fp8) * module_compute_dtype(entry.module).itemsize
         mode = choose_fp8_expansion(entry.nbytes, entry.nbytes + extra, room)
         apply_fp8_expansion(entry.module, mode)
-        self._event("fp8 expansion", model=entry.name, mode=mode)
+        if mode != "once":  # kept expansions are gone: so are their bytes (new ones are made after room is)
+            for unit in entry.units:
+                if unit.on_device:
+                    self._recharge(unit)
+        self._event("fp8 expansion", model=entry.name, mode=mode, bytes=extra if mode == "once" else 0)
+
+    def _choose_home_expansion(self, entry: _Entry) -> None:
+        """Computing on the CPU, the expansion is RAM: under a RAM budget, "once" only when the model and its
+        expansion fit next to the models in use (idle ones are released for it), else per layer. Without a
+        RAM budget the loader's choice (from the machine's free memory) stands."""
+        from .expansion import ONCE, apply_fp8_expansion, choose_fp8_expansion
+
+        extra = sum(u.expand_bytes for u in entry.units)
+        limit = self.ram_budget
+        if not extra or limit is None:
+            return
+        in_use = sum(e.nbytes + e.expanded_bytes() for e in self._entries.values()
+                     if e is not entry and e.in_use and not e.released)
+        mode = choose_fp8_expansion(entry.nbytes, entry.nbytes + extra, limit - in_use)
+        if mode != entry.expansion or (mode == ONCE and entry.expanded_bytes() < extra):
+            if mode == ONCE:
+                self._enforce_ram(keep={entry.key} | {e.key for e in self._entries.values() if e.in_use},
+                                  incoming=extra - entry.expanded_bytes())
+            apply_fp8_expansion(entry.module, mode)
+            if mode == ONCE:  # expanded now, so the RAM it takes is counted from here on
+                for unit in entry.units:
+                    for layer in unit.fp8:
+                        layer.compute_weight(entry.compute_dtype)
+                self.ram_history.append(self.ram_bytes())
+            self._event("fp8 expansion", model=entry.name, mode=mode, bytes=extra if mode == ONCE else 0)
 
     def _make_room(self, entry: _Entry, needed: int, budget: int | None) -> None:
         """Evict whole models not in use, least recently used first, until ``needed`` more bytes fit."""
@@ -344,9 +410,35 @@ class MemoryManager:
                 unit.pending = torch.cuda.Event()
                 unit.pending.record(stream)
         unit.on_device = True
-        self.device_bytes += unit.nbytes
+        unit.charged = self._cost(unit)
+        if stream is None:
+            self._expand(unit)
+        self.device_bytes += unit.charged
         self.bytes_moved += unit.nbytes
         self.transfers += 1
+        self.peak_device_bytes = max(self.peak_device_bytes, self.device_bytes)
+
+    @staticmethod
+    def _expand(unit: _Unit) -> None:
+        """"once" fp8 layers: make the kept expansion now, so what is counted is what is there."""
+        for layer in unit.fp8:
+            if layer.expansion == "once":
+                layer.compute_weight(unit.dtype)
+
+    @staticmethod
+    def _drop_expansion(unit: _Unit) -> None:
+        for layer in unit.fp8:
+            layer.expanded_weight, layer._expanded_from = None, None
+
+    def _recharge(self, unit: _Unit) -> None:
+        """A unit on the device whose fp8 mode changed: make or drop its expansion and count the difference."""
+        cost = self._cost(unit)
+        if cost > unit.nbytes:
+            self._expand(unit)
+        else:
+            self._drop_expansion(unit)
+        self.device_bytes += cost - unit.charged
+        unit.charged = cost
         self.peak_device_bytes = max(self.peak_device_bytes, self.device_bytes)
 
     def _unload(self, unit: _Unit) -> None:
@@ -354,9 +446,11 @@ class MemoryManager:
             return
         for slot in unit.slots:
             slot.point_at(slot.home)
+        self._drop_expansion(unit)
         unit.on_device = False
         unit.pending = None
-        self.device_bytes -= unit.nbytes
+        self.device_bytes -= unit.charged
+        unit.charged = 0
 
     def _wait(self, unit: _Unit) -> None:
         if unit.pending is not None:
@@ -404,7 +498,9 @@ class MemoryManager:
             self._enforce_ram(keep={e.key for e in self._entries.values() if e.in_use}, incoming=nbytes)
 
     def ram_bytes(self) -> int:
-        return sum(e.nbytes for e in self._entries.values() if not e.released)
+        """Bytes of models held in RAM; on the CPU this includes fp8 layers' kept expansions."""
+        kept = sum(e.expanded_bytes() for e in self._entries.values()) if self.device.is_home else 0
+        return sum(e.nbytes for e in self._entries.values() if not e.released) + kept
 
     def _enforce_ram(self, keep: set[int], incoming: int = 0) -> None:
         """Release idle reloadable models, least recently used first, until ``incoming`` more bytes fit."""
@@ -423,6 +519,7 @@ class MemoryManager:
         """Drop a model's weights from RAM (and the device); its module stays, with empty tensors."""
         self._evict(entry, reason="RAM budget")
         for unit in entry.units:
+            self._drop_expansion(unit)
             for slot in unit.slots:
                 slot.home = torch.empty(0, dtype=slot.home.dtype)
                 slot.point_at(slot.home)
