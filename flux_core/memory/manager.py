@@ -66,6 +66,7 @@ class _Unit:
     expand_bytes: int = 0  # what their "once" expansion adds, in the model's compute dtype
     charged: int = 0  # device bytes counted for the unit while on the device (weights + kept expansion)
     dtype: torch.dtype = torch.float32  # the model's compute dtype, that of the expansion
+    pinned: bool = False  # the home tensors are page-locked (streamed units on CUDA)
 
 
 @dataclass
@@ -190,9 +191,12 @@ class MemoryManager:
             "device_bytes": self.device_bytes,
             "peak_device_bytes": self.peak_device_bytes,
             "bytes_moved": self.bytes_moved,
+            "pinned_bytes": self.pinned_bytes(),
             "models": {e.name: {"bytes": e.nbytes, "on_device": e.device_bytes(), "released": e.released,
                                 "policy": e.plan.policy if e.plan else None, "fp8_expansion": e.expansion,
-                                "expanded_bytes": e.expanded_bytes()} for e in self._entries.values()},
+                                "expanded_bytes": e.expanded_bytes(),
+                                "pinned_bytes": sum(u.nbytes for u in e.units if u.pinned)}
+                       for e in self._entries.values()},
         }
 
     def activation_room(self) -> int | None:
@@ -315,7 +319,8 @@ class MemoryManager:
         plan = choose_plan(entry.units[0].nbytes, [u.nbytes for u in entry.units[1:]], room, entry.name)
         if plan != entry.plan:
             self._event("plan", model=entry.name, policy=plan.policy, detail=plan.describe(),
-                        budget=budgets.describe(budget))
+                        budget=budgets.describe(budget),
+                        pinned=plan.policy != "resident" and self.device.pins_memory)
             self._remove_hooks(entry)
             entry.plan = plan
             self._choose_expansion(entry, room)
@@ -331,6 +336,25 @@ class MemoryManager:
                 self._recharge(unit)
         if plan.policy != "resident" and not entry.hooks:
             self._install_streaming(entry)
+        if plan.policy != "resident" and self.device.pins_memory:
+            self._pin(entry, entry.units[1 + plan.resident_blocks:])
+
+    def _pin(self, entry: _Entry, units: list[_Unit]) -> None:
+        """Give streamed units page-locked homes, so their prefetch overlaps compute (see Device.pins_memory).
+        Pinned RAM cannot be swapped or reclaimed, so only what is copied every forward is pinned."""
+        todo = [u for u in units if not u.pinned]
+        if not todo:
+            return
+        for unit in todo:
+            for slot in unit.slots:
+                slot.home = self.device.pin(slot.home)
+                if not unit.on_device:
+                    slot.point_at(slot.home)
+            unit.pinned = True
+        self._event("pinned", model=entry.name, blocks=len(todo), bytes=sum(u.nbytes for u in todo))
+
+    def pinned_bytes(self) -> int:
+        return sum(u.nbytes for e in self._entries.values() for u in e.units if u.pinned)
 
     @staticmethod
     def _cost(unit: _Unit) -> int:
@@ -520,6 +544,7 @@ class MemoryManager:
         self._evict(entry, reason="RAM budget")
         for unit in entry.units:
             self._drop_expansion(unit)
+            unit.pinned = False
             for slot in unit.slots:
                 slot.home = torch.empty(0, dtype=slot.home.dtype)
                 slot.point_at(slot.home)
@@ -544,6 +569,7 @@ class MemoryManager:
                     if t is not None:
                         names.setdefault(id(mod), {})[name] = f"{mod_name}.{name}" if mod_name else name
         for unit in entry.units:
+            unit.pinned = False  # fresh pageable homes: pinned again if streamed
             for slot in unit.slots:
                 slot.home = fresh_tensors[names[id(slot.owner)][slot.name]]
                 slot.point_at(slot.home)
