@@ -40,8 +40,8 @@ _STATIC = resources.files(__package__) / "static"
 JS_PARTS = ("state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js", "results.js",
             "files.js", "subgraphs.js", "subgraph_edits.js", "mask_editor.js",
             "run.js", "persist.js", "documents.js",
-            "history.js")  # joined in this order
-CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css")
+            "history.js", "memory.js")  # joined in this order
+CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css", "memory.css")
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """
