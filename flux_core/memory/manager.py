@@ -47,6 +47,12 @@ class _Slot:
     home: torch.Tensor
     nbytes: int
 
+    @property
+    def key(self):
+        """What identifies the tensor across models sharing it (a LoRA-patched copy shares its base's
+        Parameter objects; ``point_at`` keeps a Parameter's identity, it only swaps its data)."""
+        return id(self.owner._parameters[self.name]) if self.is_param else (id(self.owner), self.name)
+
     def point_at(self, t: torch.Tensor) -> None:
         if self.is_param:
             self.owner._parameters[self.name].data = t
@@ -83,6 +89,7 @@ class _Entry:
     guards: list = field(default_factory=list)  # simulated device: "borrowed?" checks
     released: bool = False
     compute_dtype: torch.dtype = torch.float32
+    bases: list = field(default_factory=list)  # entries whose tensors this model shares (a LoRA-patched copy)
 
     @property
     def expansion(self) -> str | None:
@@ -152,6 +159,7 @@ class MemoryManager:
                                                 else budgets.from_env(budgets.RAM_ENV))
         self.reserve = budgets.activation_reserve()
         self._entries: dict[int, _Entry] = {}
+        self._owner_of: dict = {}  # tensor key (_Slot.key) -> key of the entry that counts and moves it
         self._clock = itertools.count(1)
         self._lock = threading.RLock()
         self.events: list[dict] = []
@@ -225,16 +233,26 @@ class MemoryManager:
                 from ..loading import module_compute_dtype
 
                 dtype = module_compute_dtype(module)
-                units = [_Unit(label, block, slots, sum(s.nbytes for s in slots)) for label, block, slots in
-                         _slots_by_unit(module)]
+                found = _slots_by_unit(module)
+                bases = self._bases_of([slot for _, _, slots in found for slot in slots])
+                if bases:  # a patched copy: only its own tensors are its bytes, kept whole (see _shared)
+                    own = [slot for _, _, slots in found for slot in slots if slot.key not in self._owner_of]
+                    found = [("own", None, own)]
+                units = [_Unit(label, block, slots, sum(s.nbytes for s in slots)) for label, block, slots in found]
                 for unit in units:
                     unit.fp8 = fp8_layers_of(unit)
                     unit.expand_bytes = sum(layer.weight.numel() for layer in unit.fp8) * dtype.itemsize
                     unit.dtype = dtype
                 key = id(module)
                 ref = weakref.ref(module, lambda _ref, key=key: self._forget_dead(key))
-                entry = _Entry(ref, key, name or type(module).__name__, units, reload, compute_dtype=dtype)
+                entry = _Entry(ref, key, name or type(module).__name__, units, reload, compute_dtype=dtype,
+                               bases=bases)
                 self._entries[id(module)] = entry
+                for unit in units:
+                    for slot in unit.slots:
+                        self._owner_of[slot.key] = key
+                if bases:
+                    self._event("shares", model=entry.name, bases=[b.name for b in bases], bytes=entry.nbytes)
                 if self.device.simulated:
                     self._guard(entry)
                 self._event("adopted", model=entry.name, bytes=entry.nbytes, blocks=len(units) - 1)
@@ -244,6 +262,12 @@ class MemoryManager:
                 entry.reload = reload
             return module
 
+    def _bases_of(self, slots: list[_Slot]) -> list[_Entry]:
+        """The managed models owning some of these tensors: a LoRA-patched copy shares its base's weights,
+        so they are counted, placed and evicted once, through the base."""
+        keys = {self._owner_of.get(slot.key) for slot in slots} - {None}
+        return [self._entries[k] for k in keys if k in self._entries]
+
     def _guard(self, entry: _Entry) -> None:
         """On a simulated device, computing with a model that was not borrowed is an error (on a GPU it
         would be a device mismatch): every layer holding weights checks before its forward."""
@@ -252,7 +276,12 @@ class MemoryManager:
             if not entry.in_use:
                 raise RuntimeError(f"{entry.name} computed without being borrowed from the memory manager")
 
+        # a patched copy's shallow module copies share their hook tables with the base's modules: a guard
+        # there would stop the base from computing alone. The base's guards check the base (in use with it).
+        base_tables = {id(m._forward_pre_hooks) for b in entry.bases for m in b.module.modules()}
         for sub in entry.module.modules():
+            if id(sub._forward_pre_hooks) in base_tables:
+                continue
             if any(t is not None for t in (*sub._parameters.values(), *sub._buffers.values())):
                 entry.guards.append(sub.register_forward_pre_hook(check))
 
@@ -264,12 +293,34 @@ class MemoryManager:
                 return
             for unit in entry.units:
                 if unit.on_device:
+                    for slot in unit.slots:  # shared modules may live on in a patched copy: point them home
+                        slot.point_at(slot.home)
                     self.device_bytes -= unit.charged
                     unit.on_device = False
             for handle in entry.hooks + entry.guards:
                 handle.remove()
+            self._disown(entry)
             entry.units.clear()
             self._event("dropped", model=entry.name)
+            for other in [e for e in self._entries.values() if entry in e.bases]:
+                self._orphan(other)
+
+    def _disown(self, entry: _Entry) -> None:
+        for unit in entry.units:
+            for slot in unit.slots:
+                if self._owner_of.get(slot.key) == entry.key:
+                    del self._owner_of[slot.key]
+
+    def _orphan(self, entry: _Entry) -> None:
+        """A patched copy whose base is gone: forget it, so its next borrow adopts all of its tensors."""
+        if entry.in_use:
+            return
+        self._evict(entry, reason="its base model is gone")
+        self._remove_hooks(entry)
+        for handle in entry.guards:
+            handle.remove()
+        self._disown(entry)
+        self._entries.pop(entry.key, None)
 
     def forget(self, module: nn.Module) -> None:
         with self._lock:
@@ -279,11 +330,14 @@ class MemoryManager:
                 self._remove_hooks(entry)
                 for handle in entry.guards:
                     handle.remove()
+                self._disown(entry)
 
     @contextlib.contextmanager
     def borrow(self, *modules: nn.Module):
         """Make the models ready to compute on the device for the duration of the block."""
         entries = [self._entries.get(id(m)) or self._entries[id(self.adopt(m))] for m in modules]
+        for entry in list(entries):  # a patched copy computes with its base's weights: the base comes too
+            entries += [b for b in entry.bases if b not in entries and b.key in self._entries]
         with self._lock:
             for entry in entries:
                 entry.in_use += 1
