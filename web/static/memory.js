@@ -13,7 +13,10 @@ memoryPanel.className = "fw-memory-panel";
 memoryPanel.dataset.role = "memory-panel";
 memoryPanel.hidden = true;
 root.appendChild(memoryPanel);
-memoryChip.addEventListener("click", () => { memoryPanel.hidden = !memoryPanel.hidden; });
+memoryChip.addEventListener("click", () => {
+  memoryPanel.style.top = (root.querySelector(".fw-toolbar").offsetHeight + 4) + "px";  // below a wrapped toolbar
+  memoryPanel.hidden = !memoryPanel.hidden;
+});
 
 function showMemory(memory) {
   if (!memory || typeof memory !== "object" || !Array.isArray(memory.lines)) {
