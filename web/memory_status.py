@@ -39,6 +39,8 @@ def _line(event: dict) -> str:
         return f"{model}: fp8 weights expanded {'once' if event.get('mode') == 'once' else 'per layer'}{kept}"
     if kind == "pinned":
         return f"{model}: {event.get('blocks')} streamed blocks pinned ({size})"
+    if kind == "shares":
+        return f"{model} shares the weights of {', '.join(event.get('bases', []))} (its own tensors: {size})"
     if kind == "dropped":
         return f"{model} dropped (no longer used)"
     rest = ", ".join(f"{k} {v}" for k, v in event.items() if k not in ("event", "model"))

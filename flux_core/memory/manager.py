@@ -238,6 +238,11 @@ class MemoryManager:
                 if bases:  # a patched copy: only its own tensors are its bytes, kept whole (see _shared)
                     own = [slot for _, _, slots in found for slot in slots if slot.key not in self._owner_of]
                     found = [("own", None, own)]
+                for _, _, slots in found:  # homes are CPU tensors (a LoRA made while its base sat on the
+                    for slot in slots:  # device has its factors there): what eviction points back at
+                        if slot.home.device.type not in ("cpu", "meta"):
+                            slot.home = slot.home.cpu()
+                            slot.point_at(slot.home)
                 units = [_Unit(label, block, slots, sum(s.nbytes for s in slots)) for label, block, slots in found]
                 for unit in units:
                     unit.fp8 = fp8_layers_of(unit)
