@@ -3,7 +3,8 @@
 #  1. the device-sensitive tests (memory manager, GGUF, nodes) with FLUXWIRE_DEVICE=cuda;
 #  2. the shipped flux-mini workflow on cuda vs cpu (PSNR >= 40 dB);
 #  3. a real-size FLUX.1 dev forward (random fp8 weights) at 1024² under each policy: resident,
-#     partial, streaming - it/s and torch.cuda.max_memory_allocated against the budget.
+#     partial, streaming - it/s, torch.cuda.max_memory_allocated against the budget, and that the
+#     streamed blocks got pinned CPU homes (true async prefetch on the side stream).
 # Usage: bench/gpu_check.sh   (from the repository root; PYTHON defaults to .venv/bin/python)
 set -euo pipefail
 cd "$(dirname "$0")/.."

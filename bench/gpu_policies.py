@@ -1,7 +1,8 @@
 """Real-size FLUX.1 dev (random fp8 weights, 11.9 GB) forward at 1024² on CUDA under each memory policy.
 
-Prints per budget: the manager's plan, seconds per forward (it/s), bytes moved, and
-``torch.cuda.max_memory_allocated`` next to the budget plus the activation reserve. Part of gpu_check.sh.
+Prints per budget: the manager's plan, seconds per forward (it/s), bytes moved,
+``torch.cuda.max_memory_allocated`` next to the budget plus the activation reserve, and the bytes of
+streamed blocks given pinned CPU homes (their prefetch is then truly asynchronous). Part of gpu_check.sh.
 """
 from __future__ import annotations
 
@@ -67,10 +68,14 @@ def main():
                 model(**x)
             torch.cuda.synchronize()
             seconds = (time.time() - t0) / 2
-        plan = manager.report()["models"]["flux1-dev fp8"]["policy"]
+        report = manager.report()
+        plan = report["models"]["flux1-dev fp8"]["policy"]
         peak = torch.cuda.max_memory_allocated()
+        streamed = plan not in (None, "resident")
+        pinned_ok = report["pinned_bytes"] > 0 if streamed else report["pinned_bytes"] == 0
         print(f"budget {describe(budget)}: {plan}, {1 / seconds:.2f} it/s, moved {describe(manager.bytes_moved)}, "
-              f"max_memory_allocated {describe(peak)} (budget + reserve {describe((budget or free) + reserve)})")
+              f"max_memory_allocated {describe(peak)} (budget + reserve {describe((budget or free) + reserve)}), "
+              f"pinned {describe(report['pinned_bytes'])} ({'ok' if pinned_ok else 'MISSED: streamed blocks not pinned'})")
         manager.forget(model)
         torch.cuda.empty_cache()
 

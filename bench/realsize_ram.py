@@ -39,8 +39,11 @@ for node in doc["nodes"]:
 t0 = time.time()
 executor = Executor(models_dir={models!r}, output_dir={out!r}, device="cpu", ram_budget={ram!r})
 result = executor.run(doc)
-memory = executor.env.memory.report() if executor.env.memory else {{}}
-print(json.dumps({{"seconds": time.time() - t0, "timings": result.timings,
+types = {{str(n["id"]): n["type"] for n in doc["nodes"]}}
+events = executor.env.memory.events
+print(json.dumps({{"seconds": time.time() - t0,
+                  "timings": {{f"{{types.get(str(k), k)}}#{{k}}": v for k, v in result.timings.items()}},
+                  "fp8_expansion": [(e["model"], e["mode"]) for e in events if e["event"] == "fp8 expansion"],
                   "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                   "released": [e["model"] for e in executor.env.memory.events if e["event"] == "released"],
                   "reloaded": [e["model"] for e in executor.env.memory.events if e["event"] == "reloaded"]}}))
@@ -63,6 +66,7 @@ def main(argv=None):
     parser.add_argument("--write", action="store_true", help="write the random real-size files first")
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--bf16", action="store_true")
+    parser.add_argument("--only", choices=("budget", "none"), help="run only the RAM-budget run or the unlimited one")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "bench"))
     from realsize_models import write_models
@@ -84,8 +88,10 @@ def main(argv=None):
     sizes = {k: p.stat().st_size for k, p in names.items()}
     largest = max(sizes.values())
     ram = largest + (largest // 10)
-    print(f"models: {', '.join(f'{k} {v / GB:.2f} GB' for k, v in sizes.items())}; RAM budget {ram / GB:.2f} GB")
-    for label, budget in (("no RAM budget", None), ("RAM budget", ram)):
+    print(f"models: {', '.join(f'{k} {v / GB:.2f} GB' for k, v in sizes.items())}; RAM budget {ram / GB:.2f} GB", flush=True)
+    runs = [("RAM budget", ram), ("no RAM budget", None)]  # the bounded run first: it cannot starve the machine
+    runs = [r for r in runs if args.only is None or (r[1] is None) == (args.only == "none")]
+    for label, budget in runs:
         r = run_once(models, names, budget)
         per_node = ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items())
         target = "" if budget is None else \
@@ -95,6 +101,9 @@ def main(argv=None):
         print(f"  per node: {per_node}")
         if r["released"]:
             print(f"  released {r['released']}, reloaded {r['reloaded']}")
+        if r["fp8_expansion"]:
+            print(f"  fp8 expansion {r['fp8_expansion']}")
+        print(f"  json {json.dumps(r)}", flush=True)
 
 
 if __name__ == "__main__":

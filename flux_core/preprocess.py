@@ -55,8 +55,9 @@ class DepthEstimator:
         b, h, w, _ = image.shape
         pictures = [p.numpy() for p in image[..., :3].float().cpu()]
         inputs = self.processor(images=pictures, return_tensors="pt", do_rescale=False)
+        device = next(self.model.parameters()).device  # where a memory manager put it, not where it was built
         with torch.inference_mode():
-            depth = self.model(pixel_values=inputs["pixel_values"].to(self.device)).predicted_depth
+            depth = self.model(pixel_values=inputs["pixel_values"].to(device)).predicted_depth
         depth = F.interpolate(depth.float().cpu()[:, None], size=(h, w), mode="bicubic", align_corners=False)[:, 0]
         low = depth.amin(dim=(1, 2), keepdim=True)
         span = (depth.amax(dim=(1, 2), keepdim=True) - low).clamp_min(1e-8)

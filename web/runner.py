@@ -10,7 +10,8 @@ State shape (what the canvas JS reads)::
     {"run_id", "status": running|success|error|interrupted|invalid, "message",
      "nodes": {node_id: {"status": queued|cached|running|done|error, "value", "max",
                          "preview": data-URL, "images": [{"path", "name"}], "text", "error", "input"}},
-     "problems": [{node, input, code, message}], "images": [path, ...]}
+     "problems": [{node, input, code, message}], "images": [path, ...],
+     "memory": None | {"headline", "budgets", "peak_device", "lines": [...], ...}}  (see memory_status)
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from flux_core.workflow import Problem, Workflow, WorkflowError, dumps_document,
 
 from .jobs import Job, RunBoard, board_for
 from .limits import check_document_size
+from .memory_status import memory_mark, memory_status
 
 PREVIEW_PIXELS = 256  # longest side of the live preview sent to the browser
 YIELD_INTERVAL = 0.15  # seconds between streamed states while events keep coming
@@ -199,6 +201,7 @@ class CanvasRunner:
                 events.put(None)
 
         worker = threading.Thread(target=work, name=f"fluxwire-run-{run_id}", daemon=True)
+        mark = memory_mark(self.executor)  # this run's memory decisions are the ones after it
         state["message"] = "starting"
         worker.start()
         previews: dict[str, Any] = {}
@@ -222,12 +225,14 @@ class CanvasRunner:
             previews.clear()
             if dirty and not finished:
                 dirty = False
+                state["memory"] = memory_status(self.executor, mark)
                 yield state
                 # measured from when Gradio took the state: the time it spends sending one must not count
                 # towards the next, or a slow consumer gets one state per event (a 500-node run: ~70)
                 last = time.monotonic()
         worker.join()
         self._finish(state, outcome)
+        state["memory"] = memory_status(self.executor, mark)
         for node in state["nodes"].values():  # the final state stays in the client's session: keep it small
             node.pop("preview", None)
         yield state

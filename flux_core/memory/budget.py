@@ -53,14 +53,15 @@ def from_env(name: str):
 
 
 def activation_reserve(width: int = 1024, height: int = 1024, batch: int = 1, txt_tokens: int = 512,
-                       hidden: int = 3072, mlp_ratio: float = 4.0, dtype_bytes: int = 2) -> int:
+                       hidden: int = 3072, mlp_ratio: float = 4.0, dtype_bytes: int = 2, extra_tokens: int = 0) -> int:
     """Bytes to keep free for one FLUX transformer step's temporaries at this size.
 
-    Tokens = text + (H/16)(W/16) image patches. A single-stream block holds its input, the fused
+    Tokens = text + (H/16)(W/16) image patches + ``extra_tokens`` (Kontext's reference-image tokens, which
+    ride along in every block; Redux's image tokens are already text tokens, appended to the prompt). A single-stream block holds its input, the fused
     linear1 output (3+4 hidden wide), attention output and linear2 output; attention itself runs in
     memory-efficient kernels. Plus 512 MB for the CUDA context, allocator slack and the VAE's own use.
     """
-    tokens = txt_tokens + (height // 16) * (width // 16)
+    tokens = txt_tokens + (height // 16) * (width // 16) + extra_tokens
     per_token = hidden * (1 + 3 + mlp_ratio + 1 + 1 + mlp_ratio) * dtype_bytes
     return int(batch * tokens * per_token) + 512 * MB
 

@@ -29,6 +29,16 @@ class Device:
     def copy_in(self, t: torch.Tensor, non_blocking: bool = False) -> torch.Tensor:
         return t.to(self.torch_device, non_blocking=non_blocking)
 
+    @property
+    def pins_memory(self) -> bool:
+        """Streamed weights get page-locked (pinned) CPU homes: only then is a CUDA copy on the side stream
+        truly asynchronous (from pageable memory the driver stages it synchronously)."""
+        return self.torch_device.type == "cuda"
+
+    def pin(self, t: torch.Tensor) -> torch.Tensor:
+        """A page-locked copy of a CPU tensor (it replaces the home; the pageable or mmap'd one is dropped)."""
+        return t.pin_memory(self.torch_device)
+
     def free_bytes(self) -> int | None:
         if self.torch_device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.torch_device)
@@ -46,11 +56,12 @@ class SimulatedDevice(Device):
 
     simulated = True
 
-    def __init__(self, capacity: int, activations: int | None = None):
+    def __init__(self, capacity: int, activations: int | None = None, pinned: bool = False):
         self.torch_device = torch.device("cpu")
         self.copy_stream = None
         self.capacity = int(capacity)
         self.activations = activations
+        self.pinned = pinned  # behave like a CUDA device for pinning (CPU-only torch cannot page-lock)
 
     @property
     def is_home(self) -> bool:
@@ -59,8 +70,15 @@ class SimulatedDevice(Device):
     def copy_in(self, t: torch.Tensor, non_blocking: bool = False) -> torch.Tensor:
         return t.clone()
 
+    @property
+    def pins_memory(self) -> bool:
+        return self.pinned
+
+    def pin(self, t: torch.Tensor) -> torch.Tensor:
+        return t.clone()  # what pinning does to the home: a new buffer with the same values
+
     def free_bytes(self) -> int | None:
         return self.capacity
 
     def __repr__(self) -> str:
-        return f"simulated({self.capacity} bytes)"
+        return f"simulated({self.capacity} bytes{', pinned' if self.pinned else ''})"

@@ -47,6 +47,12 @@ class _Slot:
     home: torch.Tensor
     nbytes: int
 
+    @property
+    def key(self):
+        """What identifies the tensor across models sharing it (a LoRA-patched copy shares its base's
+        Parameter objects; ``point_at`` keeps a Parameter's identity, it only swaps its data)."""
+        return id(self.owner._parameters[self.name]) if self.is_param else (id(self.owner), self.name)
+
     def point_at(self, t: torch.Tensor) -> None:
         if self.is_param:
             self.owner._parameters[self.name].data = t
@@ -62,6 +68,11 @@ class _Unit:
     nbytes: int
     on_device: bool = False
     pending: object = None  # CUDA event of an in-flight prefetch
+    fp8: list = field(default_factory=list)  # the unit's CastLinear layers ("once" expansion lives with them)
+    expand_bytes: int = 0  # what their "once" expansion adds, in the model's compute dtype
+    charged: int = 0  # device bytes counted for the unit while on the device (weights + kept expansion)
+    dtype: torch.dtype = torch.float32  # the model's compute dtype, that of the expansion
+    pinned: bool = False  # the home tensors are page-locked (streamed units on CUDA)
 
 
 @dataclass
@@ -77,6 +88,19 @@ class _Entry:
     hooks: list = field(default_factory=list)  # streaming hooks of the current plan
     guards: list = field(default_factory=list)  # simulated device: "borrowed?" checks
     released: bool = False
+    compute_dtype: torch.dtype = torch.float32
+    bases: list = field(default_factory=list)  # entries whose tensors this model shares (a LoRA-patched copy)
+
+    @property
+    def expansion(self) -> str | None:
+        """The fp8 layers' mode ("once" / "per_layer"), None for a model without fp8 layers."""
+        layer = next((layer for u in self.units for layer in u.fp8), None)
+        return None if layer is None else layer.expansion
+
+    def expanded_bytes(self) -> int:
+        """Bytes the fp8 layers' kept expansions take now (wherever they are)."""
+        return sum(layer.expanded_weight.numel() * layer.expanded_weight.element_size()
+                   for u in self.units for layer in u.fp8 if layer.expanded_weight is not None)
 
     @property
     def module(self) -> nn.Module | None:
@@ -87,7 +111,7 @@ class _Entry:
         return sum(u.nbytes for u in self.units)
 
     def device_bytes(self) -> int:
-        return sum(u.nbytes for u in self.units if u.on_device)
+        return sum(u.charged for u in self.units if u.on_device)
 
 
 def _slots_by_unit(module: nn.Module) -> list[tuple[str, nn.Module | None, list[_Slot]]]:
@@ -99,7 +123,7 @@ def _slots_by_unit(module: nn.Module) -> list[tuple[str, nn.Module | None, list[
     for mod_name, mod in module.named_modules():
         for kind, table in (("param", mod._parameters), ("buffer", mod._buffers)):
             for name, t in table.items():
-                if t is None or id(t) in seen:
+                if t is None or id(t) in seen or name == "expanded_weight":  # derived: see memory.expansion
                     continue
                 seen.add(id(t))
                 full = f"{mod_name}.{name}" if mod_name else name
@@ -107,6 +131,13 @@ def _slots_by_unit(module: nn.Module) -> list[tuple[str, nn.Module | None, list[
                 data = t.data if kind == "param" else t
                 units[index][2].append(_Slot(mod, name, kind == "param", data, data.numel() * data.element_size()))
     return units
+
+
+def fp8_layers_of(unit: _Unit) -> list[nn.Module]:
+    """The fp8 layers (CastLinear) whose weight belongs to ``unit``."""
+    from ..loading.fp8 import CastLinear
+
+    return [slot.owner for slot in unit.slots if slot.name == "weight" and isinstance(slot.owner, CastLinear)]
 
 
 class MemoryManager:
@@ -128,6 +159,7 @@ class MemoryManager:
                                                 else budgets.from_env(budgets.RAM_ENV))
         self.reserve = budgets.activation_reserve()
         self._entries: dict[int, _Entry] = {}
+        self._owner_of: dict = {}  # tensor key (_Slot.key) -> key of the entry that counts and moves it
         self._clock = itertools.count(1)
         self._lock = threading.RLock()
         self.events: list[dict] = []
@@ -167,8 +199,12 @@ class MemoryManager:
             "device_bytes": self.device_bytes,
             "peak_device_bytes": self.peak_device_bytes,
             "bytes_moved": self.bytes_moved,
+            "pinned_bytes": self.pinned_bytes(),
             "models": {e.name: {"bytes": e.nbytes, "on_device": e.device_bytes(), "released": e.released,
-                                "policy": e.plan.policy if e.plan else None} for e in self._entries.values()},
+                                "policy": e.plan.policy if e.plan else None, "fp8_expansion": e.expansion,
+                                "expanded_bytes": e.expanded_bytes(),
+                                "pinned_bytes": sum(u.nbytes for u in e.units if u.pinned)}
+                       for e in self._entries.values()},
         }
 
     def activation_room(self) -> int | None:
@@ -194,12 +230,34 @@ class MemoryManager:
         with self._lock:
             entry = self._entries.get(id(module))
             if entry is None:
-                units = [_Unit(label, block, slots, sum(s.nbytes for s in slots))
-                         for label, block, slots in _slots_by_unit(module)]
+                from ..loading import module_compute_dtype
+
+                dtype = module_compute_dtype(module)
+                found = _slots_by_unit(module)
+                bases = self._bases_of([slot for _, _, slots in found for slot in slots])
+                if bases:  # a patched copy: only its own tensors are its bytes, kept whole (see _shared)
+                    own = [slot for _, _, slots in found for slot in slots if slot.key not in self._owner_of]
+                    found = [("own", None, own)]
+                for _, _, slots in found:  # homes are CPU tensors (a LoRA made while its base sat on the
+                    for slot in slots:  # device has its factors there): what eviction points back at
+                        if slot.home.device.type not in ("cpu", "meta"):
+                            slot.home = slot.home.cpu()
+                            slot.point_at(slot.home)
+                units = [_Unit(label, block, slots, sum(s.nbytes for s in slots)) for label, block, slots in found]
+                for unit in units:
+                    unit.fp8 = fp8_layers_of(unit)
+                    unit.expand_bytes = sum(layer.weight.numel() for layer in unit.fp8) * dtype.itemsize
+                    unit.dtype = dtype
                 key = id(module)
                 ref = weakref.ref(module, lambda _ref, key=key: self._forget_dead(key))
-                entry = _Entry(ref, key, name or type(module).__name__, units, reload)
+                entry = _Entry(ref, key, name or type(module).__name__, units, reload, compute_dtype=dtype,
+                               bases=bases)
                 self._entries[id(module)] = entry
+                for unit in units:
+                    for slot in unit.slots:
+                        self._owner_of[slot.key] = key
+                if bases:
+                    self._event("shares", model=entry.name, bases=[b.name for b in bases], bytes=entry.nbytes)
                 if self.device.simulated:
                     self._guard(entry)
                 self._event("adopted", model=entry.name, bytes=entry.nbytes, blocks=len(units) - 1)
@@ -209,6 +267,12 @@ class MemoryManager:
                 entry.reload = reload
             return module
 
+    def _bases_of(self, slots: list[_Slot]) -> list[_Entry]:
+        """The managed models owning some of these tensors: a LoRA-patched copy shares its base's weights,
+        so they are counted, placed and evicted once, through the base."""
+        keys = {self._owner_of.get(slot.key) for slot in slots} - {None}
+        return [self._entries[k] for k in keys if k in self._entries]
+
     def _guard(self, entry: _Entry) -> None:
         """On a simulated device, computing with a model that was not borrowed is an error (on a GPU it
         would be a device mismatch): every layer holding weights checks before its forward."""
@@ -217,7 +281,12 @@ class MemoryManager:
             if not entry.in_use:
                 raise RuntimeError(f"{entry.name} computed without being borrowed from the memory manager")
 
+        # a patched copy's shallow module copies share their hook tables with the base's modules: a guard
+        # there would stop the base from computing alone. The base's guards check the base (in use with it).
+        base_tables = {id(m._forward_pre_hooks) for b in entry.bases for m in b.module.modules()}
         for sub in entry.module.modules():
+            if id(sub._forward_pre_hooks) in base_tables:
+                continue
             if any(t is not None for t in (*sub._parameters.values(), *sub._buffers.values())):
                 entry.guards.append(sub.register_forward_pre_hook(check))
 
@@ -229,12 +298,34 @@ class MemoryManager:
                 return
             for unit in entry.units:
                 if unit.on_device:
-                    self.device_bytes -= unit.nbytes
+                    for slot in unit.slots:  # shared modules may live on in a patched copy: point them home
+                        slot.point_at(slot.home)
+                    self.device_bytes -= unit.charged
                     unit.on_device = False
             for handle in entry.hooks + entry.guards:
                 handle.remove()
+            self._disown(entry)
             entry.units.clear()
             self._event("dropped", model=entry.name)
+            for other in [e for e in self._entries.values() if entry in e.bases]:
+                self._orphan(other)
+
+    def _disown(self, entry: _Entry) -> None:
+        for unit in entry.units:
+            for slot in unit.slots:
+                if self._owner_of.get(slot.key) == entry.key:
+                    del self._owner_of[slot.key]
+
+    def _orphan(self, entry: _Entry) -> None:
+        """A patched copy whose base is gone: forget it, so its next borrow adopts all of its tensors."""
+        if entry.in_use:
+            return
+        self._evict(entry, reason="its base model is gone")
+        self._remove_hooks(entry)
+        for handle in entry.guards:
+            handle.remove()
+        self._disown(entry)
+        self._entries.pop(entry.key, None)
 
     def forget(self, module: nn.Module) -> None:
         with self._lock:
@@ -244,11 +335,14 @@ class MemoryManager:
                 self._remove_hooks(entry)
                 for handle in entry.guards:
                     handle.remove()
+                self._disown(entry)
 
     @contextlib.contextmanager
     def borrow(self, *modules: nn.Module):
         """Make the models ready to compute on the device for the duration of the block."""
         entries = [self._entries.get(id(m)) or self._entries[id(self.adopt(m))] for m in modules]
+        for entry in list(entries):  # a patched copy computes with its base's weights: the base comes too
+            entries += [b for b in entry.bases if b not in entries and b.key in self._entries]
         with self._lock:
             for entry in entries:
                 entry.in_use += 1
@@ -276,6 +370,7 @@ class MemoryManager:
         if self.device.is_home:
             if entry.plan is None:
                 entry.plan = choose_plan(entry.nbytes, [], None)
+            self._choose_home_expansion(entry)
             return
         budget = self.vram_budget
         others_in_use = sum(e.device_bytes() for e in self._entries.values() if e is not entry and e.in_use)
@@ -283,34 +378,88 @@ class MemoryManager:
         plan = choose_plan(entry.units[0].nbytes, [u.nbytes for u in entry.units[1:]], room, entry.name)
         if plan != entry.plan:
             self._event("plan", model=entry.name, policy=plan.policy, detail=plan.describe(),
-                        budget=budgets.describe(budget))
+                        budget=budgets.describe(budget),
+                        pinned=plan.policy != "resident" and self.device.pins_memory)
             self._remove_hooks(entry)
             entry.plan = plan
             self._choose_expansion(entry, room)
         keep = [entry.units[0], *entry.units[1:1 + plan.resident_blocks]]
         for unit in entry.units[1 + plan.resident_blocks:]:
             self._unload(unit)
-        needed = sum(u.nbytes for u in keep if not u.on_device) + (plan.peak_bytes - plan.resident_bytes)
+        needed = sum(self._cost(u) - (u.charged if u.on_device else 0) for u in keep) + \
+            (plan.peak_bytes - plan.resident_bytes)
         self._make_room(entry, needed, budget)
         for unit in keep:
             self._load(unit)
+            if unit.charged != self._cost(unit):
+                self._recharge(unit)
         if plan.policy != "resident" and not entry.hooks:
             self._install_streaming(entry)
+        if plan.policy != "resident" and self.device.pins_memory:
+            self._pin(entry, entry.units[1 + plan.resident_blocks:])
+
+    def _pin(self, entry: _Entry, units: list[_Unit]) -> None:
+        """Give streamed units page-locked homes, so their prefetch overlaps compute (see Device.pins_memory).
+        Pinned RAM cannot be swapped or reclaimed, so only what is copied every forward is pinned."""
+        todo = [u for u in units if not u.pinned]
+        if not todo:
+            return
+        for unit in todo:
+            for slot in unit.slots:
+                slot.home = self.device.pin(slot.home)
+                if not unit.on_device:
+                    slot.point_at(slot.home)
+            unit.pinned = True
+        self._event("pinned", model=entry.name, blocks=len(todo), bytes=sum(u.nbytes for u in todo))
+
+    def pinned_bytes(self) -> int:
+        return sum(u.nbytes for e in self._entries.values() for u in e.units if u.pinned)
+
+    @staticmethod
+    def _cost(unit: _Unit) -> int:
+        """Device bytes of a unit once loaded: its weights, plus their expansion in "once" mode."""
+        return unit.nbytes + (unit.expand_bytes if unit.fp8 and unit.fp8[0].expansion == "once" else 0)
 
     def _choose_expansion(self, entry: _Entry, room: int | None) -> None:
-        """fp8 layers: expanded once when the expanded weights fit the room, else per layer (see expansion)."""
-        from .expansion import apply_fp8_expansion, choose_fp8_expansion, fp8_layers
+        """fp8 layers: expanded once when the expanded weights fit the room, else per layer (see expansion).
+        The kept expansion is device memory like the weights: counted, and dropped with them."""
+        from .expansion import apply_fp8_expansion, choose_fp8_expansion
 
-        fp8 = [m.weight for m in fp8_layers(entry.module)]
-        if not fp8:
+        extra = sum(u.expand_bytes for u in entry.units)
+        if not extra:
             return
-        from ..loading import module_compute_dtype
-
-        # "once" keeps the fp8 weights and adds their expansion in the compute dtype
-        extra = sum(w.numel() for w in fp8) * module_compute_dtype(entry.module).itemsize
         mode = choose_fp8_expansion(entry.nbytes, entry.nbytes + extra, room)
         apply_fp8_expansion(entry.module, mode)
-        self._event("fp8 expansion", model=entry.name, mode=mode)
+        if mode != "once":  # kept expansions are gone: so are their bytes (new ones are made after room is)
+            for unit in entry.units:
+                if unit.on_device:
+                    self._recharge(unit)
+        self._event("fp8 expansion", model=entry.name, mode=mode, bytes=extra if mode == "once" else 0)
+
+    def _choose_home_expansion(self, entry: _Entry) -> None:
+        """Computing on the CPU, the expansion is RAM: under a RAM budget, "once" only when the model and its
+        expansion fit next to the models in use (idle ones are released for it), else per layer. Without a
+        RAM budget the loader's choice (from the machine's free memory) stands."""
+        from .expansion import ONCE, apply_fp8_expansion, choose_fp8_expansion
+
+        extra = sum(u.expand_bytes for u in entry.units)
+        limit = self.ram_budget
+        if not extra or limit is None:
+            return
+        in_use = sum(e.nbytes + e.expanded_bytes() for e in self._entries.values()
+                     if e is not entry and e.in_use and not e.released)
+        mode = choose_fp8_expansion(entry.nbytes, entry.nbytes + extra, limit - in_use)
+        if mode != entry.expansion or (mode == ONCE and entry.expanded_bytes() < extra):
+            if mode == ONCE:
+                self._enforce_ram(keep={entry.key} | {e.key for e in self._entries.values() if e.in_use},
+                                  incoming=extra - entry.expanded_bytes())
+            apply_fp8_expansion(entry.module, mode)
+            if mode == ONCE:  # expanded now, so the RAM it takes is counted from here on
+                for unit in entry.units:
+                    for layer in unit.fp8:
+                        layer.compute_weight(entry.compute_dtype)
+                self.ram_history.append(self.ram_bytes())
+            self._event("fp8 expansion", model=entry.name, mode=mode, bytes=extra if mode == ONCE else 0)
 
     def _make_room(self, entry: _Entry, needed: int, budget: int | None) -> None:
         """Evict whole models not in use, least recently used first, until ``needed`` more bytes fit."""
@@ -344,9 +493,35 @@ class MemoryManager:
                 unit.pending = torch.cuda.Event()
                 unit.pending.record(stream)
         unit.on_device = True
-        self.device_bytes += unit.nbytes
+        unit.charged = self._cost(unit)
+        if stream is None:
+            self._expand(unit)
+        self.device_bytes += unit.charged
         self.bytes_moved += unit.nbytes
         self.transfers += 1
+        self.peak_device_bytes = max(self.peak_device_bytes, self.device_bytes)
+
+    @staticmethod
+    def _expand(unit: _Unit) -> None:
+        """"once" fp8 layers: make the kept expansion now, so what is counted is what is there."""
+        for layer in unit.fp8:
+            if layer.expansion == "once":
+                layer.compute_weight(unit.dtype)
+
+    @staticmethod
+    def _drop_expansion(unit: _Unit) -> None:
+        for layer in unit.fp8:
+            layer.expanded_weight, layer._expanded_from = None, None
+
+    def _recharge(self, unit: _Unit) -> None:
+        """A unit on the device whose fp8 mode changed: make or drop its expansion and count the difference."""
+        cost = self._cost(unit)
+        if cost > unit.nbytes:
+            self._expand(unit)
+        else:
+            self._drop_expansion(unit)
+        self.device_bytes += cost - unit.charged
+        unit.charged = cost
         self.peak_device_bytes = max(self.peak_device_bytes, self.device_bytes)
 
     def _unload(self, unit: _Unit) -> None:
@@ -354,9 +529,11 @@ class MemoryManager:
             return
         for slot in unit.slots:
             slot.point_at(slot.home)
+        self._drop_expansion(unit)
         unit.on_device = False
         unit.pending = None
-        self.device_bytes -= unit.nbytes
+        self.device_bytes -= unit.charged
+        unit.charged = 0
 
     def _wait(self, unit: _Unit) -> None:
         if unit.pending is not None:
@@ -404,7 +581,9 @@ class MemoryManager:
             self._enforce_ram(keep={e.key for e in self._entries.values() if e.in_use}, incoming=nbytes)
 
     def ram_bytes(self) -> int:
-        return sum(e.nbytes for e in self._entries.values() if not e.released)
+        """Bytes of models held in RAM; on the CPU this includes fp8 layers' kept expansions."""
+        kept = sum(e.expanded_bytes() for e in self._entries.values()) if self.device.is_home else 0
+        return sum(e.nbytes for e in self._entries.values() if not e.released) + kept
 
     def _enforce_ram(self, keep: set[int], incoming: int = 0) -> None:
         """Release idle reloadable models, least recently used first, until ``incoming`` more bytes fit."""
@@ -423,6 +602,8 @@ class MemoryManager:
         """Drop a model's weights from RAM (and the device); its module stays, with empty tensors."""
         self._evict(entry, reason="RAM budget")
         for unit in entry.units:
+            self._drop_expansion(unit)
+            unit.pinned = False
             for slot in unit.slots:
                 slot.home = torch.empty(0, dtype=slot.home.dtype)
                 slot.point_at(slot.home)
@@ -447,6 +628,7 @@ class MemoryManager:
                     if t is not None:
                         names.setdefault(id(mod), {})[name] = f"{mod_name}.{name}" if mod_name else name
         for unit in entry.units:
+            unit.pinned = False  # fresh pageable homes: pinned again if streamed
             for slot in unit.slots:
                 slot.home = fresh_tensors[names[id(slot.owner)][slot.name]]
                 slot.point_at(slot.home)

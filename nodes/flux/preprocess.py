@@ -42,14 +42,24 @@ class DepthMap(Node):
         return tuple(file_stamp(p) for p in sorted(folder.iterdir())) if folder.is_dir() else file_stamp(folder)
 
     def run(self, ctx, image, depth_model):
+        from flux_core.memory import adopt, borrow, load_device, manager_for
         from flux_core.preprocess import DepthEstimator
 
         folder = model_path("depth", depth_model, ctx.env, "depth_model")
+        files = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
+        manager_for(ctx).make_ram_room(sum(p.stat().st_size for p in files))
+
+        def load():
+            return DepthEstimator(folder, load_device(ctx))
+
         try:
-            estimator = DepthEstimator(folder, ctx.device)
+            estimator = load()
         except (OSError, ValueError, KeyError) as e:
             raise NodeError(f"cannot load the depth model {depth_model}: {e}", input="depth_model") from None
-        return estimator.depth_map(image)
+        # built on the CPU like every model; the manager places it for the estimate
+        adopt(estimator.model, ctx, name=depth_model, reload=lambda: load().model)
+        with borrow(estimator.model, ctx=ctx):
+            return estimator.depth_map(image)
 
 
 NODES = [Canny, DepthMap]

@@ -12,7 +12,7 @@ from flux_core.node import Combo, Float, Input, Int, ModelFile, Node, NodeError,
 from flux_core.types import register_type
 
 from .folders import file_stamp, model_path
-from .loaders import _load
+from .loaders import _adopt, _load, _place
 
 register_type("CLIP_VISION", "#a1887f", "a SigLIP / CLIP vision encoder (sees pictures for Redux)")
 register_type("CLIP_VISION_OUTPUT", "#bcaaa4", "what a vision encoder saw in pictures: its last hidden states")
@@ -71,7 +71,9 @@ class LoadVisionEncoder(Node):
         from flux_core.redux import load_vision_encoder
 
         path = model_path("clip_vision", clip_name, ctx.env, "clip_name")
-        return VisionEncoder(_load("vision encoder", "clip_name", load_vision_encoder, path, ctx.device), clip_name)
+        home = _place(ctx, path)["device"]  # the CPU; EncodeImage borrows it onto the device
+        model = _load("vision encoder", "clip_name", load_vision_encoder, path, home)
+        return VisionEncoder(_adopt(ctx, model, clip_name, lambda: load_vision_encoder(path, home)), clip_name)
 
 
 class EncodeImage(Node):
@@ -83,9 +85,11 @@ class EncodeImage(Node):
     outputs = [Output("clip_vision_output", "CLIP_VISION_OUTPUT")]
 
     def run(self, ctx, clip_vision, image, crop):
+        from flux_core.memory import borrow
         from flux_core.redux import encode_image
 
-        return VisionFeatures(encode_image(clip_vision.model, image, crop == "center"))
+        with borrow(clip_vision.model, ctx=ctx):
+            return VisionFeatures(encode_image(clip_vision.model, image, crop == "center"))
 
 
 class LoadStyleModel(Node):
@@ -103,7 +107,9 @@ class LoadStyleModel(Node):
         from flux_core.redux import load_redux
 
         path = model_path("style_models", style_model_name, ctx.env, "style_model_name")
-        return StyleModel(_load("style model", "style_model_name", load_redux, path, ctx.device), style_model_name)
+        home = _place(ctx, path)["device"]
+        embedder = _load("style model", "style_model_name", load_redux, path, home)
+        return StyleModel(_adopt(ctx, embedder, style_model_name, lambda: load_redux(path, home)), style_model_name)
 
 
 class ApplyStyle(Node):
@@ -121,6 +127,7 @@ class ApplyStyle(Node):
 
     def run(self, ctx, conditioning, style_model, clip_vision_output, strength, downsampling_factor,
             downsampling_mode):
+        from flux_core.memory import borrow
         from flux_core.redux import style_tokens
 
         embedder = style_model.embedder
@@ -132,7 +139,8 @@ class ApplyStyle(Node):
             raise NodeError(f"the prompt's T5 tokens are {conditioning.txt.shape[-1]} wide but {style_model.name} "
                             f"makes {embedder.txt_width}-wide tokens", input="conditioning")
         try:
-            tokens = style_tokens(embedder, features, strength, downsampling_factor, downsampling_mode)
+            with borrow(embedder, ctx=ctx):
+                tokens = style_tokens(embedder, features, strength, downsampling_factor, downsampling_mode)
         except ValueError as e:
             raise NodeError(str(e), input="downsampling_factor") from None
         txt = conditioning.txt

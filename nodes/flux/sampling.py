@@ -178,8 +178,12 @@ def _borrow(model: FluxModel, conditioning: Conditioning, latent: Latent, ctx):
     from flux_core.memory import activation_reserve, borrow, manager_for
 
     p = model.params
+    # Kontext's references are packed 2x2 latent cells per token, like the generated image; Redux's tokens
+    # are already in the text (ApplyStyle appends them), so txt counts them
+    references = sum((r.shape[-2] // 2) * (r.shape[-1] // 2) for r in conditioning.references)
     manager_for(ctx).set_activation_reserve(activation_reserve(
-        latent.width, latent.height, latent.batch, conditioning.txt.shape[1], p.hidden_size, p.mlp_ratio))
+        latent.width, latent.height, latent.batch, conditioning.txt.shape[1], p.hidden_size, p.mlp_ratio,
+        extra_tokens=references))
     return borrow(model.model, ctx=ctx)
 
 
