@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from .canvas_helpers import launch_app
+from .canvas_helpers import canvas_page, launch_app
 from .test_canvas_e2e import centre, doc, node, open_workflow, sock, wire
 
 pytestmark = pytest.mark.e2e
@@ -29,24 +29,8 @@ def app_url(browser, module_executor, workflows_dir):
 
 @pytest.fixture
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    problems: list[str] = []
-    pg.dialogs = []
-
-    def on_dialog(d):
-        pg.dialogs.append(d.type)
-        d.accept()
-
-    pg.on("dialog", on_dialog)
-    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    pg.goto(app_url)
-    pg.wait_for_selector('.fw-root[data-ready="1"]')
-    yield pg
-    context.close()
-    assert problems == [], "console errors in the page"
+    with canvas_page(browser, app_url) as pg:
+        yield pg
 
 
 def two_nodes(value=7, title="daily"):
@@ -138,7 +122,7 @@ def test_leaving_after_a_change_asks_first(page, tmp_path):
     page.wait_for_selector('.fw-root[data-dirty="1"]')
     page.close(run_before_unload=True)
     page.wait_for_event("close")
-    assert page.dialogs == ["beforeunload"]
+    assert [kind for kind, _ in page.dialogs] == ["beforeunload"]
 
 
 def test_save_save_as_open_rename_delete_in_the_workflows_folder(page, tmp_path, workflows_dir, artifacts):

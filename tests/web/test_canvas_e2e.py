@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from .canvas_helpers import launch_app
+from .canvas_helpers import canvas_page, launch_app
 from flux_core.workflow import WorkflowError
 
 pytestmark = pytest.mark.e2e
@@ -29,18 +29,8 @@ def app_url(browser, module_executor):
 
 @pytest.fixture
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    problems: list[str] = []
-    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    pg.goto(app_url)
-    pg.wait_for_selector('.fw-root[data-ready="1"]')
-    pg.problems = problems
-    yield pg
-    context.close()
-    assert problems == [], "console errors in the page"
+    with canvas_page(browser, app_url) as pg:
+        yield pg
 
 
 # ------------------------------------------------------------------ helpers

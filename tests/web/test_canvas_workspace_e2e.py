@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .canvas_helpers import launch_app
+from .canvas_helpers import canvas_page, launch_app, sent
 from .test_canvas_e2e import centre, doc, drag, node, open_workflow, sock, wire
 
 pytestmark = pytest.mark.e2e
@@ -23,31 +23,9 @@ def app_url(browser, module_executor, tmp_path_factory):
 
 @pytest.fixture
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    problems: list[str] = []
-    pg.dialogs = []
-    pg.answer = True  # what window.confirm answers
+    with canvas_page(browser, app_url) as pg:
+        yield pg
 
-    def on_dialog(d):
-        pg.dialogs.append((d.type, d.message))
-        d.accept() if pg.answer else d.dismiss()
-
-    pg.on("dialog", on_dialog)
-    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    pg.goto(app_url)
-    pg.wait_for_selector('.fw-root[data-ready="1"]')
-    yield pg
-    context.close()
-    assert problems == [], "console errors in the page"
-
-
-def sent(page):
-    """The document the canvas last gave Python (the autosave is written from the same object)."""
-    page.wait_for_timeout(400)
-    return page.evaluate("() => JSON.parse(localStorage.getItem('fluxwire:autosave:' + location.pathname)).doc")
 
 
 def doc_node(document, node_id):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from web.mask_editor import read_input_picture, save_masked_picture
 
-from .canvas_helpers import launch_app
+from .canvas_helpers import canvas_page, launch_app
 from .test_canvas_e2e import doc, node, open_workflow
 
 
@@ -75,16 +75,8 @@ def app_url(browser, module_executor):
 
 @pytest.fixture
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    problems: list[str] = []
-    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    pg.goto(app_url)
-    pg.wait_for_selector('.fw-root[data-ready="1"]')
-    yield pg
-    context.close()
-    assert problems == []
+    with canvas_page(browser, app_url) as pg:
+        yield pg
 
 
 @pytest.mark.e2e

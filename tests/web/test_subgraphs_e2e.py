@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .canvas_helpers import launch_app
+from .canvas_helpers import canvas_page, launch_app
 from .test_canvas_e2e import doc, drag, node, open_workflow
 
 pytestmark = pytest.mark.e2e
@@ -32,17 +32,8 @@ def app_url(browser, registry, tmp_path_factory, library_dir):
 
 @pytest.fixture
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    problems: list[str] = []
-    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    pg.goto(app_url)
-    pg.wait_for_selector('.fw-root[data-ready="1"]')
-    yield pg
-    context.close()
-    assert problems == [], "console errors in the page"
+    with canvas_page(browser, app_url) as pg:
+        yield pg
 
 
 def click_title(page, node_id, modifiers=None):
