@@ -19,6 +19,7 @@ import json
 import os
 import runpy
 import sys
+import time
 
 HEAD_DIM = 128  # FLUX's attention head size; the bench's files keep it
 
@@ -92,6 +93,29 @@ def _patch_vae_width(model, width: int):
         cls.__init__ = __init__
 
 
+def _patch_node_timing(execution, path: str):
+    """Seconds of each node's execution, one JSON line per node, for the bench's per-stage figures
+    (ComfyUI's messages carry no per-node times, and a client's arrival times include the server's
+    message delays)."""
+    original = execution.execute
+
+    async def execute(server, dynprompt, caches, current_item, extra_data, executed, prompt_id, *rest):
+        start = time.perf_counter()
+        try:
+            return await original(server, dynprompt, caches, current_item, extra_data, executed, prompt_id, *rest)
+        finally:
+            seconds = time.perf_counter() - start
+            try:
+                class_type = dynprompt.get_node(current_item)["class_type"]
+            except Exception:
+                class_type = None
+            with open(path, "a") as f:
+                f.write(json.dumps({"prompt_id": prompt_id, "node": current_item, "class_type": class_type,
+                                    "seconds": seconds}) + "\n")
+
+    execution.execute = execute
+
+
 def main():
     split = sys.argv.index("--") if "--" in sys.argv else len(sys.argv)
     comfy_dir, configs_path = sys.argv[1:3]
@@ -106,6 +130,7 @@ def main():
         "comfy.model_detection": _patch_flux_detection,
         "comfy.sd1_clip": lambda module: _patch_text_configs(module, configs),
         "comfy.ldm.modules.diffusionmodules.model": lambda module: _patch_vae_width(module, configs["vae_ch"]),
+        "execution": lambda module: _patch_node_timing(module, configs["node_times"]),
     }))
     runpy.run_path(os.path.join(comfy_dir, "main.py"), run_name="__main__")
 

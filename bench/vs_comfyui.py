@@ -8,8 +8,9 @@ decode on a shared 2-core CPU; T5/CLIP: two narrow layers; two fp8 all-in-one ch
 fresh ComfyUI server on them (``comfyui_tiny_server.py`` adapts ComfyUI's fixed widths to these files
 and changes nothing else), and runs each workflow
 
-- in ComfyUI, through its HTTP API as a client does (POST /prompt, /ws progress, /history, /view);
-  models are unloaded and its cache reset between runs (POST /free) so every run loads cold;
+- in ComfyUI, through its HTTP API as a client does (POST /prompt, /ws, /history), started with
+  ``--cache-none`` and sent POST /free after each run, so every run loads cold; its wall time is its
+  own (execution_start to execution_success), node times come from the launcher's log;
 - in fluxwire: ComfyUI's own API prompt through fluxwire's importer, and fluxwire's own equivalent
   document (the shipped workflow with the same size, seed, steps and prompt); a fresh Executor per run.
 
@@ -272,8 +273,14 @@ class ComfyServer:
         paths.write_text(f"bench:\n  base_path: {models}\n  checkpoints: checkpoints\n  vae: vae\n"
                          f"  text_encoders: text_encoders\n  diffusion_models: diffusion_models\n")
         self.log = open(work / "comfyui.log", "w")
+        self.node_times = work / "comfyui_node_times.jsonl"
+        self.node_times.write_text("")
+        configs = work / "comfy_launch.json"
+        configs.write_text(json.dumps({**json.loads((models / "comfy_text_configs.json").read_text()),
+                                       "node_times": str(self.node_times)}))
+        # --cache-none: every prompt runs every node (cold loads), whatever /free's timing
         cmd = [python, str(Path(__file__).with_name("comfyui_tiny_server.py")), str(comfy_dir),
-               str(models / "comfy_text_configs.json"), "--", "--cpu", "--listen", "127.0.0.1", "--port",
+               str(configs), "--", "--cache-none", "--cpu", "--listen", "127.0.0.1", "--port",
                str(self.port), "--extra-model-paths-config", str(paths), "--output-directory", str(self.output),
                "--input-directory", str(self.input), "--disable-auto-launch", "--dont-print-server",
                "--database-url", f"sqlite:///{work / 'comfyui.db'}"]
@@ -308,41 +315,41 @@ class ComfyServer:
         self._post("/free", {"unload_models": True, "free_memory": True})
 
     def run(self, prompt: dict) -> tuple[float, dict, Path]:
-        """Queue the prompt as a client does; wall time from POST to ComfyUI's end-of-run message, the
-        seconds of each node (between consecutive 'executing' messages) and the saved picture."""
+        """Queue the prompt as a client does and wait for ComfyUI's end-of-run message. Wall time is
+        ComfyUI's own, from its execution_start to its execution_success timestamps (its HTTP handling
+        and message delays are left out: conservative for fluxwire); node seconds come from the
+        launcher's log; the saved picture from /history."""
         from websockets.sync.client import connect
 
         with connect(f"ws://127.0.0.1:{self.port}/ws?clientId={self.client_id}", max_size=None) as ws:
-            start = time.perf_counter()
             prompt_id = self._post("/prompt", {"prompt": prompt, "client_id": self.client_id})["prompt_id"]
-            node_times, current, since = {}, None, start
             while True:
                 msg = ws.recv(timeout=3600)
                 if isinstance(msg, bytes):  # previews
                     continue
                 m = json.loads(msg)
                 data = m.get("data", {})
-                if data.get("prompt_id") not in (None, prompt_id):
+                if data.get("prompt_id") != prompt_id:
                     continue
                 if m["type"] == "execution_error":
                     raise RuntimeError(f"ComfyUI failed: {data.get('exception_message')} "
                                        f"(node {data.get('node_id')} {data.get('node_type')})")
-                if m["type"] == "executing":
-                    now = time.perf_counter()
-                    if current is not None:
-                        node_times[current] = node_times.get(current, 0.0) + now - since
-                    current, since = data.get("node"), now
-                    if current is None:
-                        wall = now - start
-                        break
+                if m["type"] == "executing" and data.get("node") is None:
+                    break
         history = self._get(f"/history/{prompt_id}")[prompt_id]
-        images = [im for out in history["outputs"].values() for im in out.get("images", [])]
         self.free()
+        stamps = {event: data["timestamp"] for event, data in history["status"]["messages"]}
+        if any(d.get("nodes") for e, d in history["status"]["messages"] if e == "execution_cached"):
+            raise RuntimeError("ComfyUI served cached nodes: the run was not cold")
+        wall = (stamps["execution_success"] - stamps["execution_start"]) / 1000
+        images = [im for out in history["outputs"].values() for im in out.get("images", [])]
         picture = self.output / images[0]["subfolder"] / images[0]["filename"]
         stages = {}
-        for nid, seconds in node_times.items():
-            stage = STAGE_OF.get(prompt[nid]["class_type"], "other")
-            stages[stage] = stages.get(stage, 0.0) + seconds
+        for line in self.node_times.read_text().splitlines():
+            entry = json.loads(line)
+            if entry["prompt_id"] == prompt_id:
+                stage = STAGE_OF.get(entry["class_type"], "other")
+                stages[stage] = stages.get(stage, 0.0) + entry["seconds"]
         return wall, stages, picture
 
     def close(self):
