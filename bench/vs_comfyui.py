@@ -298,6 +298,7 @@ class ComfyServer:
                     raise RuntimeError(f"ComfyUI did not start in 600 s; see {self.log.name}") from None
                 time.sleep(1)
         self.client_id = uuid.uuid4().hex
+        self.settle = 3.0
 
     def _get(self, path: str):
         with urllib.request.urlopen(self.url + path, timeout=30) as r:
@@ -338,6 +339,7 @@ class ComfyServer:
                     break
         history = self._get(f"/history/{prompt_id}")[prompt_id]
         self.free()
+        time.sleep(self.settle)  # let its unloading and garbage collection finish outside every timing
         stamps = {event: data["timestamp"] for event, data in history["status"]["messages"]}
         if any(d.get("nodes") for e, d in history["status"]["messages"] if e == "execution_cached"):
             raise RuntimeError("ComfyUI served cached nodes: the run was not cold")
@@ -404,13 +406,15 @@ def picture_difference(a: Path, b: Path) -> dict:
 
 
 # --- the comparison --------------------------------------------------------------------------------------
-def compare(server: ComfyServer, cases: dict, models: Path, work: Path, repeats: int) -> list[dict]:
+def compare(server: ComfyServer, cases: dict, models: Path, work: Path, repeats: int, repeats_large: int) -> list[dict]:
     rows = []
     for name, (prompt, own) in cases.items():
         runs = {"comfyui": [], "import": [], "own": []}
         pictures = {}
-        for r in range(repeats):
-            for system in runs:
+        order = list(runs)
+        for r in range(repeats_large if "1024" in name else repeats):
+            for system in order[r % 3:] + order[:r % 3]:  # each system goes first in turn
+                time.sleep(1)
                 if system == "comfyui":
                     wall, stages, pic = server.run(prompt)
                 else:
@@ -418,6 +422,8 @@ def compare(server: ComfyServer, cases: dict, models: Path, work: Path, repeats:
                 runs[system].append((wall, stages))
                 pictures[system] = pic
             print(f"  {name} round {r + 1}: " + ", ".join(f"{s} {runs[s][-1][0]:.2f}s" for s in runs), flush=True)
+            print("    " + " | ".join(f"{s}: " + " ".join(f"{k} {v:.2f}" for k, v in runs[s][-1][1].items()) for s in runs),
+                  flush=True)
         med = {s: statistics.median(w for w, _ in v) for s, v in runs.items()}
         stage_med = {s: {st: statistics.median(st_.get(st, 0.0) for _, st_ in v) for st in STAGES}
                      for s, v in runs.items()}
@@ -455,6 +461,7 @@ def main(argv=None):
     parser.add_argument("--work", help="folder for the model files and outputs (default: a temporary one)")
     parser.add_argument("--sizes", default="256,1024")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats-large", type=int, default=2, help="rounds of the 1024² workflows")
     parser.add_argument("--only", default="", help="comma-separated substrings of workflow names to run")
     parser.add_argument("--fixtures", action="store_true", help="also run tests/interop's ComfyUI API fixtures")
     parser.add_argument("--no-workflows", action="store_true", help="only the fixtures")
@@ -480,8 +487,8 @@ def main(argv=None):
     server = ComfyServer(Path(args.comfyui).resolve(), args.comfyui_python or sys.executable, models, work)
     try:
         server.free()
-        rows = compare(server, cases, models, work, args.repeats)
-        fixture_rows = compare(server, fixtures, models, work, 1) if fixtures else []
+        rows = compare(server, cases, models, work, args.repeats, args.repeats_large)
+        fixture_rows = compare(server, fixtures, models, work, 1, 1) if fixtures else []
     finally:
         server.close()
     print("\nworkflow | ComfyUI s | import s (ratio, PSNR) | own s (ratio, PSNR)")
