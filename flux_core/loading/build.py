@@ -33,16 +33,16 @@ _original_inits = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS}
 skip_meta_init = True  # False: the previous path (bench/bench_module_build.py compares the two)
 
 
-def _skipping_meta(init):
-    @functools.wraps(init)
+def _skipping_meta(name: str):
+    @functools.wraps(_original_inits[name])
     def fill(tensor, *args, **kwargs):
         if tensor.device.type == "meta":  # nothing to fill; tensors elsewhere are filled as usual
             return tensor
-        return init(tensor, *args, **kwargs)
+        return _original_inits[name](tensor, *args, **kwargs)
     return fill
 
 
-_skipping_inits = {name: _skipping_meta(init) for name, init in _original_inits.items()}
+_skipping_inits = {name: _skipping_meta(name) for name in _original_inits}
 
 
 def _register_parameter_on_meta(self, name, param):
