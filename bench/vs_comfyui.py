@@ -443,6 +443,45 @@ def fixture_cases(names: list[str]) -> dict:
     return cases
 
 
+def decode_ab(comfy_dir: Path, models: Path, vae_ch: int, sizes: list[int], repeats: int) -> None:
+    """The autoencoder decode alone, in this process: fluxwire's loaded VAE vs ComfyUI's own ``Decoder``
+    class (imported from the checkout; needs its few imports in this venv) holding the same weights,
+    alternating. Whole runs on a shared machine are too noisy to compare a 30-100 s stage."""
+    from safetensors.torch import load_file
+
+    sys.argv = [sys.argv[0], "--cpu"]
+    sys.path.append(str(comfy_dir))
+    import comfy.options
+
+    comfy.options.enable_args_parsing()
+    from comfy.ldm.modules.diffusionmodules.model import Decoder
+
+    from flux_core.loading import load_vae
+
+    path = models / "vae" / "ae.safetensors"
+    ours = load_vae(path)
+    theirs = Decoder(ch=vae_ch, out_ch=3, ch_mult=[1, 2, 4, 4], num_res_blocks=2, attn_resolutions=[], dropout=0.0,
+                     in_channels=3, resolution=256, z_channels=16, double_z=True).eval()
+    theirs.load_state_dict({k[len("decoder."):]: v for k, v in load_file(str(path)).items()
+                            if k.startswith("decoder.")}, strict=True)
+    for side in sizes:
+        z = torch.randn(1, 16, side // 8, side // 8, generator=torch.Generator().manual_seed(0))
+        times = {"fluxwire": [], "comfyui": []}
+        for r in range(repeats):
+            for who in (("fluxwire", "comfyui") if r % 2 == 0 else ("comfyui", "fluxwire")):
+                start = time.perf_counter()
+                out = ours.decode(z) if who == "fluxwire" else theirs(z / 0.3611 + 0.1159)
+                times[who].append(time.perf_counter() - start)
+                if who == "fluxwire":
+                    a = out
+                else:
+                    b = out
+        ratio = statistics.median(x / y for x, y in zip(times["fluxwire"], times["comfyui"]))
+        print(f"decode {side}² (base width {vae_ch}): fluxwire {statistics.median(times['fluxwire']):.2f} s, "
+              f"ComfyUI {statistics.median(times['comfyui']):.2f} s, ratio {ratio:.2f}, "
+              f"max |diff| {float((a - b).abs().max()):.1e}", flush=True)
+
+
 def print_row(row: dict):
     m, st, d = row["median_s"], row["stages_s"], row["difference"]
 
@@ -471,6 +510,8 @@ def main(argv=None):
     parser.add_argument("--text-width", type=int, default=128)
     parser.add_argument("--vae-ch", type=int, default=32, help="autoencoder base width (the real one: 128)")
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--decode-only", action="store_true",
+                        help="only the autoencoder decode, fluxwire vs ComfyUI's Decoder in this process")
     args = parser.parse_args(argv)
     if not args.comfyui:
         print("vs_comfyui: skipped (give --comfyui /path/to/ComfyUI)")
@@ -479,6 +520,10 @@ def main(argv=None):
     work = Path(args.work or tempfile.mkdtemp(prefix="vs_comfyui_")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     models = write_models(work / "models", args.hidden, args.depth, args.single, args.text_width, args.vae_ch)
+    if args.decode_only:
+        decode_ab(Path(args.comfyui).resolve(), models, args.vae_ch, [int(s) for s in args.sizes.split(",")],
+                  args.repeats)
+        return 0
     cases = {} if args.no_workflows else workflows([int(s) for s in args.sizes.split(",")])
     if args.only:
         cases = {k: v for k, v in cases.items() if any(o in k for o in args.only.split(","))}
