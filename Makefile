@@ -1,5 +1,6 @@
 # fluxwire: `make run` starts the editor, `make test` runs every test, `make bench` the benchmarks.
 # Each target creates .venv on first use and installs the project into it.
+# `make bench COMFYUI=/path/to/ComfyUI COMFYUI_PYTHON=/its/venv/bin/python` also runs bench/vs_comfyui.py.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.fluxwire-installed
@@ -23,7 +24,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) bench/run_all.py
+	COMFYUI="$(COMFYUI)" COMFYUI_PYTHON="$(COMFYUI_PYTHON)" $(PY) bench/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -9,6 +9,7 @@ so a model loaded in its file's dtype shares the file's pages and has no second 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from typing import Callable
 
@@ -24,6 +25,24 @@ _meta_state = threading.local()
 _meta_lock = threading.Lock()
 _meta_users = 0
 _original_register_parameter = nn.Module.register_parameter
+# torch's layer constructors fill new weights at random (reset_parameters); on the meta device that
+# runs through Python decompositions and was 95% of building an autoencoder, for values never kept
+_INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "xavier_uniform_",
+                   "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_")
+_original_inits = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS}
+skip_meta_init = True  # False: the previous path (bench/bench_module_build.py compares the two)
+
+
+def _skipping_meta(name: str):
+    @functools.wraps(_original_inits[name])
+    def fill(tensor, *args, **kwargs):
+        if tensor.device.type == "meta":  # nothing to fill; tensors elsewhere are filled as usual
+            return tensor
+        return _original_inits[name](tensor, *args, **kwargs)
+    return fill
+
+
+_skipping_inits = {name: _skipping_meta(name) for name in _original_inits}
 
 
 def _register_parameter_on_meta(self, name, param):
@@ -43,6 +62,9 @@ def parameters_on_meta():
     with _meta_lock:
         if _meta_users == 0:
             nn.Module.register_parameter = _register_parameter_on_meta
+            if skip_meta_init:
+                for name, init in _skipping_inits.items():
+                    setattr(nn.init, name, init)
         _meta_users += 1
     _meta_state.active = True
     try:
@@ -53,6 +75,8 @@ def parameters_on_meta():
             _meta_users -= 1
             if _meta_users == 0:
                 nn.Module.register_parameter = _original_register_parameter
+                for name, init in _original_inits.items():
+                    setattr(nn.init, name, init)
 
 
 def check_keys(
