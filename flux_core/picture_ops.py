@@ -10,6 +10,14 @@ SPACING_COLOURS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "red": (1
                    "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0)}
 
 
+def to_8bit(image: Tensor):
+    """Pixels 0..1 ([..., H, W, 3]) -> a uint8 numpy array the way ComfyUI's SaveImage makes them: times 255 in
+    float32, clipped, then truncated (not rounded), so the same latents give byte-identical PNGs in both."""
+    import numpy as np
+
+    return np.clip(255.0 * image.float().cpu().numpy(), 0, 255).astype(np.uint8)
+
+
 def max_side_size(width: int, height: int, largest: int) -> tuple[int, int]:
     """(width, height) with the longer side ``largest`` and the aspect ratio kept (ComfyUI
     ImageScaleToMaxDimension's rounding)."""

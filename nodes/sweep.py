@@ -75,8 +75,9 @@ class XYGrid(Node):
 def _pil(image):
     from PIL import Image
 
-    arr = (image[0].clamp(0, 1).numpy() * 255).round().astype("uint8")
-    return Image.fromarray(arr)
+    from flux_core.picture_ops import to_8bit
+
+    return Image.fromarray(to_8bit(image[0]))
 
 
 NODES = [XYGrid]

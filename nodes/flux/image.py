@@ -107,8 +107,9 @@ class LoadImage(Node):
 def _to_pil(image):
     from PIL import Image
 
-    arr = (image.clamp(0, 1).numpy() * 255).round().astype("uint8")
-    return [Image.fromarray(a) for a in arr]
+    from flux_core.picture_ops import to_8bit
+
+    return [Image.fromarray(a) for a in to_8bit(image)]
 
 
 def _summary(ctx) -> str:

@@ -1,4 +1,5 @@
-"""Mask nodes in workflows: LoadImage's alpha mask, LoadMask channels, pad/crop/stitch through the executor."""
+"""Picture and mask nodes in workflows: reading input pictures (bad files, EXIF), LoadImage's alpha mask, LoadMask
+channels, pad/crop/stitch through the executor, and how saved pixels are made."""
 
 import pytest
 import torch
@@ -112,3 +113,24 @@ def test_exif_orientation_is_applied_by_both_loaders(executor):
     assert image.shape == (1, 32, 16, 3) and mask.shape == (1, 32, 16)
     # viewed upright, the stored top-left corner is the top-right one
     assert float(image[0, 0, 15, 0]) == 1.0 and float(mask[0, 0, 15]) == 1.0 and float(mask[0, 0, 0]) == 0.0
+
+
+def test_saved_pixels_are_truncated_as_comfyui_saves_them(executor):
+    """SaveImage turns 0..1 floats into bytes as ComfyUI's SaveImage does (×255 in float32, clip, truncate), so
+    the same decoded picture gives the same PNG in both; checked with torch's own float→uint8 conversion."""
+    import numpy as np
+    from PIL import Image
+
+    nodes = [{"id": "img", "type": "LoadImage", "widgets": {"image": "hole.png", "fit": "none"}},
+             {"id": "big", "type": "ImageScale",
+              "widgets": {"upscale_method": "bilinear", "width": 45, "height": 23, "crop": "disabled"}},
+             {"id": "save", "type": "SaveImage", "widgets": {"filename_prefix": "trunc"}}]
+    links = [{"from": "img", "output": "image", "to": "big", "input": "image"},
+             {"from": "big", "output": "image", "to": "save", "input": "images"}]
+    scaled = run(executor, nodes, links, "big", "image")
+    expected = (scaled[0].float() * 255).clamp(0, 255).to(torch.uint8)
+    rounded = (scaled[0].float() * 255).round().clamp(0, 255).to(torch.uint8)
+    assert not torch.equal(expected, rounded)  # the picture has values where the two rules differ
+    (saved,) = sorted(executor.env.output_dir.glob("trunc*.png"))
+    with Image.open(saved) as png:
+        assert torch.equal(torch.from_numpy(np.array(png.convert("RGB"))), expected)
