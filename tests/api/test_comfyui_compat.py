@@ -10,6 +10,7 @@ import uuid
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from .conftest import Server
@@ -89,7 +90,12 @@ def test_a_comfyui_style_client_queues_follows_and_downloads(compat, executor):
     with connect(f"ws://{server_address}/ws?clientId={client_id}", open_timeout=10) as ws:
         images = get_images(ws, server_address, prompt, client_id, seen)
     (png,) = images["9"]
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), 255 - pixels)
+    # what ComfyUI itself saves: LoadImage's k/255, ImageInvert's 1 - x, SaveImage's x255 truncated (so e.g. 1 -> 253,
+    # not 254) — computed here with torch's float32 arithmetic and its float->uint8 conversion
+    inverted = (1.0 - torch.from_numpy(pixels).float() / 255.0) * 255.0
+    saved = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert np.array_equal(saved, inverted.clamp(0, 255).to(torch.uint8).numpy())
+    assert np.abs(saved.astype(int) - (255 - pixels.astype(int))).max() <= 1
     kinds = [m["type"] for m in seen]
     assert kinds[0] == "status" and "execution_start" in kinds and "execution_success" in kinds
     assert [m["data"]["node"] for m in seen if m["type"] == "executing"] == ["1", "2", "9", None]
