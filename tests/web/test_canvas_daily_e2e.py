@@ -131,8 +131,9 @@ def test_save_save_as_open_rename_delete_in_the_workflows_folder(page, tmp_path,
     page.keyboard.press("Control+s")  # never saved there: asks for a name
     page.fill('[data-field="workflow-name"]', "my flow")
     page.keyboard.press("Enter")
-    page.wait_for_selector('[data-role="doc-name"][data-dirty="0"]')
-    assert page.locator('[data-role="doc-name"]').text_content() == "my flow"
+    # an opened file is already clean (data-dirty 0): wait for the saved name, which comes with the answer
+    page.wait_for_function("() => { const e = document.querySelector('[data-role=\"doc-name\"]');"
+                           " return e.dataset.dirty === '0' && e.textContent === 'my flow'; }")
     saved = json.loads((workflows_dir / "my flow.json").read_text())
     assert saved["nodes"][0]["widgets"] == {"value": 7} and saved["links"] == two_nodes()["links"]
     assert saved["metadata"]["title"] == "my flow"
