@@ -59,7 +59,7 @@ def saved_document(page, tmp_path, name="saved.json"):
 def test_make_run_open_edit_save_unpack(page, tmp_path, library_dir, artifacts):
     open_workflow(page, doc([("f", "FloatValue", {"value": 3}, (0, 0)),
                              ("m", "Math", {"b": 4, "op": "add"}, (320, 0)),
-                             ("steps", "SlowSteps", {"steps": 3, "delay": 0.3}, (320, 300)),
+                             ("steps", "SlowSteps", {"steps": 3, "delay": 0.8}, (320, 300)),
                              ("s", "ShowValue", {}, (680, 0)), ("c", "ShowValue", {}, (680, 300))],
                             [("f", "value", "m", "a"), ("m", "result", "s", "value"),
                              ("steps", "count", "c", "value")]), tmp_path)
