@@ -152,15 +152,33 @@ def measure_run(page) -> dict:
     return {"page_ms": busy, "executor_ms": executor_ms}
 
 
+def measure_in_browser(chromium: str, executor, tmp: Path, measure) -> tuple[dict, dict]:
+    """`measure(page, tmp, count)` with 20 and then 500 nodes on the real app in a fresh Chromium page."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.canvas_helpers import launch_app
+
+    demo, url = launch_app(executor, workflows_dir=tmp / "wf")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("dialog", lambda d: d.accept())
+            page.goto(url)
+            page.wait_for_selector('.fw-root[data-ready="1"]')
+            small, large = measure(page, tmp, 20), measure(page, tmp, 500)
+            browser.close()
+    finally:
+        demo.close()
+    return small, large
+
+
 def main() -> None:
     path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
     if not os.path.exists(path):
         print(f"bench_canvas: no Chromium at {path}; skipped")
         return
-    from playwright.sync_api import sync_playwright
-
     from flux_core.executor import Executor
-    from tests.web.canvas_helpers import launch_app
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -175,19 +193,7 @@ def main() -> None:
                 EXECUTOR_TIMES.append((time.perf_counter() - started) * 1000)
 
         executor.run = timed_run
-        demo, url = launch_app(executor, workflows_dir=tmp / "wf")
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=path, args=ARGS, headless=True)
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                page.on("dialog", lambda d: d.accept())
-                page.goto(url)
-                page.wait_for_selector('.fw-root[data-ready="1"]')
-                small = measure(page, tmp, 20)
-                large = measure(page, tmp, 500)
-                browser.close()
-        finally:
-            demo.close()
+        small, large = measure_in_browser(path, executor, tmp, measure)
     for r in (small, large):
         print(f"{r['nodes']:4d} nodes: drag {r['drag_fps']:5.1f} fps (95th percentile frame {r['drag_p95_frame_ms']:.0f} ms), "
               f"undo {r['undo_ms']:.0f} ms to the next frame ({r['undo_sync_ms']:.0f} ms in the canvas's own code, "

@@ -18,7 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_canvas import ARGS, big_graph  # noqa: E402
+from bench.bench_canvas import big_graph, measure_in_browser  # noqa: E402
 
 SWITCH = """(index) => new Promise((done) => {
     const label = document.querySelectorAll('[data-role="tabs"] [data-action="switch-tab"]')[index];
@@ -62,27 +62,12 @@ def main() -> None:
     if not os.path.exists(path):
         print(f"bench_tabs: no Chromium at {path}; skipped")
         return
-    from playwright.sync_api import sync_playwright
-
     from flux_core.executor import Executor
-    from tests.web.canvas_helpers import launch_app
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         executor = Executor(output_dir=tmp / "out", models_dir=tmp / "models")
-        demo, url = launch_app(executor, workflows_dir=tmp / "wf")
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=path, args=ARGS, headless=True)
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                page.on("dialog", lambda d: d.accept())
-                page.goto(url)
-                page.wait_for_selector('.fw-root[data-ready="1"]')
-                small = measure(page, tmp, 20)
-                large = measure(page, tmp, 500)
-                browser.close()
-        finally:
-            demo.close()
+        small, large = measure_in_browser(path, executor, tmp, measure)
     for r in (small, large):
         print(f"{r['nodes']:4d}-node tab: switch to it {r['switch_ms']:.0f} ms to the next frame "
               f"({r['switch_sync_ms']:.0f} ms in the canvas's own code), back to the 20-node tab {r['back_ms']:.0f} ms")

@@ -34,6 +34,23 @@ def check_reachable(address: str) -> None:
         raise WorkflowError([Problem(f"--ray {address}: no Ray cluster answers there ({e})", code="no_ray")]) from None
 
 
+def join_cluster(address: str):
+    """The `ray` module, joined to the cluster at `address` (auto, local, HOST:PORT, ray://...) unless this
+    process already is: a missing Ray, an address nobody answers at or a failing join is one WorkflowError."""
+    try:
+        import ray
+    except ImportError:
+        raise WorkflowError([Problem("--ray needs Ray: pip install 'fluxwire[ray]'", code="no_ray")]) from None
+    if not ray.is_initialized():
+        check_reachable(address)
+        try:
+            ray.init(address=None if address in ("local", "") else address, include_dashboard=False,
+                     log_to_driver=False, ignore_reinit_error=True)
+        except Exception as e:  # noqa: BLE001 - no cluster there, a bad address...: one clear sentence
+            raise WorkflowError([Problem(f"--ray {address}: cannot join a Ray cluster: {e}", code="no_ray")]) from None
+    return ray
+
+
 def write_like_serial(output_dir: str | Path, rel: str, data: bytes) -> Path:
     """Write a file an actor made as `rel` in its scratch folder (prefix_00001.png) under the next free
     number in `output_dir`, as a local run would have named it; other names are written as they are."""
@@ -95,15 +112,7 @@ class RaySweep:
                  outputs: list[str] | None = None, models_dir: str | None = None,
                  on_cell: Callable[[Cell, "RaySweep"], None] | None = None,
                  on_result: Callable[[int, "RaySweep"], None] | None = None):
-        try:
-            import ray
-        except ImportError:
-            raise WorkflowError([Problem("--ray needs Ray: pip install 'fluxwire[ray]'", code="no_ray")]) from None
-        self.ray = ray
-        if not ray.is_initialized():
-            check_reachable(address)
-            ray.init(address=None if address in ("local", "") else address, include_dashboard=False,
-                     log_to_driver=False, ignore_reinit_error=True)
+        self.ray = ray = join_cluster(address)
         self.document, self.axes, self.output_dir = document, axes, Path(output_dir)
         self.base, self.outputs, self.on_cell, self.on_result = dict(base_overrides or {}), outputs, on_cell, on_result
         self.models_dir = str(models_dir) if models_dir else os.environ.get("FLUXWIRE_MODELS_DIR")

@@ -9,42 +9,37 @@ from .values import Latent
 def decode_latent(vae, samples, ctx):
     """Latent -> image [B, 3, H, W] float32 on the CPU: whole, or in tiles (stated in the memory log) when
     the estimated activations would not fit what the device has left after the weights."""
-    import torch
+    from flux_core.models.vae_tiling import decode_peak_bytes, decode_tiled
 
-    from flux_core.loading import module_compute_dtype
-    from flux_core.memory import borrow, manager_for
-    from flux_core.models.vae_tiling import decode_peak_bytes, decode_tiled, fitting_tile
-
-    manager = manager_for(ctx)
-    with borrow(vae.ae, ctx=ctx) as ae:
-        dtype = module_compute_dtype(ae)
-        room = manager.activation_room()
-        if room is not None and decode_peak_bytes(ae, tuple(samples.shape), dtype.itemsize) > room:
-            tile = fitting_tile(ae, samples.shape[0], room, dtype.itemsize)
-            manager.note("tiled decode", model=vae.name, tile=tile, room=room)
-            return decode_tiled(ae, samples, tile, min(64, tile // 2))
-        with torch.inference_mode():
-            return ae.decode(samples.to(next(ae.parameters()).device, dtype)).float().cpu()
+    return _whole_or_tiled(vae, samples, ctx, "decode", decode_peak_bytes, decode_tiled)
 
 
 def encode_pixels(vae, pixels, ctx):
     """Pixels [B, 3, H, W] in [-1, 1] -> latent float32 on the CPU, in tiles when the whole would not fit."""
+    from flux_core.models.vae_tiling import encode_peak_bytes, encode_tiled
+
+    return _whole_or_tiled(vae, pixels, ctx, "encode", encode_peak_bytes, encode_tiled)
+
+
+def _whole_or_tiled(vae, x, ctx, direction: str, peak_bytes, tiled):
+    """One pass of the borrowed autoencoder (`direction` is "decode" or "encode") over x, tiled when its peak
+    would not fit the device's room after the weights."""
     import torch
 
     from flux_core.loading import module_compute_dtype
     from flux_core.memory import borrow, manager_for
-    from flux_core.models.vae_tiling import encode_peak_bytes, encode_tiled, fitting_tile
+    from flux_core.models.vae_tiling import fitting_tile
 
     manager = manager_for(ctx)
     with borrow(vae.ae, ctx=ctx) as ae:
         dtype = module_compute_dtype(ae)
         room = manager.activation_room()
-        if room is not None and encode_peak_bytes(ae, tuple(pixels.shape), dtype.itemsize) > room:
-            tile = fitting_tile(ae, pixels.shape[0], room, dtype.itemsize)
-            manager.note("tiled encode", model=vae.name, tile=tile, room=room)
-            return encode_tiled(ae, pixels, tile, min(64, tile // 2))
+        if room is not None and peak_bytes(ae, tuple(x.shape), dtype.itemsize) > room:
+            tile = fitting_tile(ae, x.shape[0], room, dtype.itemsize)
+            manager.note(f"tiled {direction}", model=vae.name, tile=tile, room=room)
+            return tiled(ae, x, tile, min(64, tile // 2))
         with torch.inference_mode():
-            return ae.encode(pixels.to(next(ae.parameters()).device, dtype)).float().cpu()
+            return getattr(ae, direction)(x.to(next(ae.parameters()).device, dtype)).float().cpu()
 
 
 def _check_tiles(tile_size: int, overlap: int) -> None:

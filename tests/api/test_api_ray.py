@@ -137,6 +137,9 @@ def test_routing_loads_each_model_set_once_per_actor(ray_cluster, tmp_path):
                 key = (r["worker"]["pid"], sets[i % 2])
                 loads[key] = loads.get(key, 0) + 1
         assert loads and max(loads.values()) == 1, loads  # never the same set loaded twice on one actor
+        # and never on a second actor either: a job goes where its set already is (a router ignoring that, or
+        # preferring the other actor, loads a set again)
+        assert sum(loads.values()) == len(sets), loads
         assert len(list((tmp_path / "output").rglob("*.png"))) == 4  # every job's picture once
         assert len(server.service.history.newest(100)) == 4
     finally:

@@ -15,14 +15,14 @@ import json
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from flux_core import events as ev
-from flux_core.files import UnsafeName, inside
 from flux_core.workflow import WorkflowError
 
+from .routes import picture_file
 from .security import TokenCheck
 from .service import ENDED, JOB_FINISHED, JOB_STARTED, ApiService
 
@@ -133,16 +133,7 @@ def make_compat_router(service: ApiService, token: str | None) -> APIRouter:
 
     @router.get("/view", summary="ComfyUI: a picture by filename, subfolder and type")
     def view(filename: str, subfolder: str = "", type: str = "output"):
-        root = {"output": env.output_dir, "temp": env.preview_dir, "input": env.input_dir}.get(type)
-        if root is None:
-            raise HTTPException(400, "type must be output, temp or input")
-        try:
-            path = inside(root, f"{subfolder}/{filename}" if subfolder else filename, "file name")
-        except UnsafeName as e:
-            raise HTTPException(400, str(e))
-        if not path.is_file():
-            raise HTTPException(404, f"no file {filename!r}")
-        return FileResponse(path)
+        return picture_file(env, filename, subfolder, type)
 
     @router.websocket("/ws")
     async def ws(websocket: WebSocket, clientId: str = ""):

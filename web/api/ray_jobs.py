@@ -140,23 +140,9 @@ class RayPool:
     def __init__(self, *, address: str = "auto", actors: int = 2, actor_cpus: float = 1, actor_gpus: float = 0,
                  models_dir: str | None = None, nodes_dir: str | None = None, input_dir: str | None = None,
                  device: str | None = None):
-        from flux_core.workflow import Problem, WorkflowError
+        from flux_core.ray_sweep import join_cluster
 
-        try:
-            import ray
-        except ImportError:
-            raise WorkflowError([Problem("--ray needs Ray: pip install 'fluxwire[ray]'", code="no_ray")]) from None
-        self.ray = ray
-        if not ray.is_initialized():
-            from flux_core.ray_sweep import check_reachable
-
-            check_reachable(address)
-            try:
-                ray.init(address=None if address in ("local", "") else address, include_dashboard=False,
-                         log_to_driver=False, ignore_reinit_error=True)
-            except Exception as e:  # noqa: BLE001 - no cluster there, a bad address...: one clear sentence
-                raise WorkflowError([Problem(f"--ray {address}: cannot join a Ray cluster: {e}",
-                                             code="no_ray")]) from None
+        self.ray = ray = join_cluster(address)
         import torch
 
         self._args = (str(models_dir) if models_dir else os.environ.get("FLUXWIRE_MODELS_DIR"),

@@ -172,18 +172,24 @@ def make_router(service: ApiService, token: str | None) -> APIRouter:
 
     @router.get("/view", tags=["files"], summary="A result picture (output folder, or this server's previews)")
     def view(filename: str, subfolder: str = "", type: str = "output"):
-        root = {"output": env.output_dir, "temp": env.preview_dir, "input": env.input_dir}.get(type)
-        if root is None:
-            raise HTTPException(400, "type must be output, temp or input")
-        try:
-            path = inside(root, f"{subfolder}/{filename}" if subfolder else filename, "file name")
-        except UnsafeName as e:
-            raise HTTPException(400, str(e))
-        if not path.is_file():
-            raise HTTPException(404, f"no file {filename!r}")
-        return FileResponse(path)
+        return picture_file(env, filename, subfolder, type)
 
     return router
+
+
+def picture_file(env, filename: str, subfolder: str, type: str) -> FileResponse:
+    """A file from the output, preview ("temp") or input folder, confined to it: the one rule behind `/api/view`
+    and ComfyUI's `/view` (same parameters)."""
+    root = {"output": env.output_dir, "temp": env.preview_dir, "input": env.input_dir}.get(type)
+    if root is None:
+        raise HTTPException(400, "type must be output, temp or input")
+    try:
+        path = inside(root, f"{subfolder}/{filename}" if subfolder else filename, "file name")
+    except UnsafeName as e:
+        raise HTTPException(400, str(e))
+    if not path.is_file():
+        raise HTTPException(404, f"no file {filename!r}")
+    return FileResponse(path)
 
 
 async def _events(service: ApiService, record) -> Any:
