@@ -71,6 +71,8 @@ function dragGroup(e, index, resize) {
   const before = snapshot();
   const start = [e.clientX, e.clientY], box0 = g.bounding.slice();
   const inside = resize ? [] : nodesInside(g).filter((n) => !n.ui.pinned).map((n) => [n, n.ui.pos.slice()]);
+  const points = resize ? [] : pointsInside(g.bounding);  // reroute points inside travel too (reroutes.js)
+  const redraw = new Set([...inside.map(([n]) => n.id), ...wireEndsThrough(points)]);
   const boxEl = nodesLayer.querySelector('.fw-group[data-group="' + index + '"]');
   let moved = false;
   gesture((m) => {
@@ -85,7 +87,8 @@ function dragGroup(e, index, resize) {
         const ne = nodeEls.get(n.id);
         if (ne) { ne.style.left = n.ui.pos[0] + "px"; ne.style.top = n.ui.pos[1] + "px"; }
       }
-      if (inside.length) drawWires(new Set(inside.map(([n]) => n.id)));
+      moveReroutes(points, dx, dy);
+      if (redraw.size) drawWires(redraw);
     }
     Object.assign(boxEl.style, { left: g.bounding[0] + "px", top: g.bounding[1] + "px", width: g.bounding[2] + "px", height: g.bounding[3] + "px" });
   }, () => { if (moved) commit(before); });

@@ -3,7 +3,7 @@
 
 // ------------------------------------------------------------------ selection, add, delete, duplicate
 function select(ids, additive) {
-  if (!additive) selected.clear();
+  if (!additive) { selected.clear(); selectReroutes([]); }  // a fresh selection drops the reroute points too
   for (const id of ids) selected.add(id);
   for (const [id, e] of nodeEls) {
     if (selected.has(id)) e.dataset.selected = "1"; else delete e.dataset.selected;
@@ -53,18 +53,21 @@ function likeliestFile(inp, choices) {
   return best;
 }
 function deleteSelected() {
+  // the selected nodes and reroute points, in one undo step (a deleted point's wire stays)
   for (const id of BOUNDARY_IDS) selected.delete(id);  // an opened subgraph's inputs and outputs stay
-  if (!selected.size) return;
+  if (!selected.size && !selectedReroutes.size) return;
   const before = snapshot();
+  removeReroutes(new Set(selectedReroutes));
   graph.nodes = graph.nodes.filter((n) => !selected.has(n.id));
   graph.links = graph.links.filter((l) => !selected.has(l.from) && !selected.has(l.to));
   selected.clear();
   renderAll();
   commit(before);
 }
-function insertCopies(nodes, links, place, inbound) {
+function insertCopies(nodes, links, place, inbound, routes) {
   // add copies of `nodes` (new ids) and of the `links` between them; `place(pos)` gives each new position;
-  // `inbound` links (from nodes outside the copy) are kept too when their source still exists
+  // `inbound` links (from nodes outside the copy) are kept too when their source still exists; `routes`: the
+  // reroute points the links between them pass through (reroutes.js copiedRoutes), copied and selected too
   const before = snapshot();
   const map = {};
   for (const n of nodes) {
@@ -80,19 +83,22 @@ function insertCopies(nodes, links, place, inbound) {
   for (const l of inbound || []) {
     if (map[l.to] && nodeById(l.from)) graph.links.push({ from: l.from, output: l.output, to: map[l.to], input: l.input });
   }
+  const points = pasteRoutes(routes, map, place);
   selected = new Set(Object.values(map));
   renderAll();
+  selectReroutes(points);
   commit(before);
 }
 function selectedPart() {
-  return { nodes: graph.nodes.filter((n) => selected.has(n.id) && !BOUNDARY_IDS.includes(n.id)).map(clone),
-           links: graph.links.filter((l) => selected.has(l.from) && selected.has(l.to)).map(clone),
-           inbound: graph.links.filter((l) => !selected.has(l.from) && selected.has(l.to)).map(clone) };
+  const links = graph.links.filter((l) => selected.has(l.from) && selected.has(l.to)).map(clone);
+  return { nodes: graph.nodes.filter((n) => selected.has(n.id) && !BOUNDARY_IDS.includes(n.id)).map(clone), links,
+           inbound: graph.links.filter((l) => !selected.has(l.from) && selected.has(l.to)).map(clone),
+           routes: copiedRoutes(links) };
 }
 function duplicateSelected() {
   if (!selected.size) return;
   const part = selectedPart();
-  insertCopies(part.nodes, part.links, (p) => [p[0] + 30, p[1] + 30]);
+  insertCopies(part.nodes, part.links, (p) => [p[0] + 30, p[1] + 30], null, part.routes);
 }
 let clipboard = null;
 let pointerWorld = null;
@@ -103,7 +109,8 @@ function paste(withInputs) {
   const x0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[0])), y0 = Math.min(...clipboard.nodes.map((n) => n.ui.pos[1]));
   const at = pointerWorld || [x0 + 40, y0 + 40];
   insertCopies(clipboard.nodes, clipboard.links, (p) => [Math.round(at[0] + p[0] - x0), Math.round(at[1] + p[1] - y0)],
-    withInputs && clipboard.tab === activeTabId() ? clipboard.inbound : null);  // other tab: only links between the copies
+    withInputs && clipboard.tab === activeTabId() ? clipboard.inbound : null,  // other tab: only links between the copies
+    clipboard.routes);
 }
 function renameNode(id) {
   const n = nodeById(id), e = nodeEls.get(id);
@@ -287,6 +294,36 @@ function gesture(onMove, onUp) {
   window.addEventListener("pointerup", up);
   window.addEventListener("pointercancel", up);
 }
+function dragSelection(e) {
+  // the selected nodes (pinned ones stay) and the reroute points moving with them (reroutes.js), one undo step
+  const start = [e.clientX, e.clientY];
+  const movingNodes = [...selected].map(nodeById).filter((n) => n && !n.ui.pinned).map((n) => [n, nodeEls.get(n.id), n.ui.pos.slice()]);
+  const moving = new Set(movingNodes.map(([n]) => n.id));
+  const points = pointsMovingWith(moving);
+  const redraw = new Set([...moving, ...wireEndsThrough(points)]);
+  const before = snapshot();
+  let moved = false, pending = null;
+  const frame = () => {  // at most one layout per painted frame, however many pointer events arrive
+    if (!pending) return;
+    const [dx, dy] = pending;
+    pending = null;
+    for (const [n, ne, o] of movingNodes) {
+      n.ui.pos = [Math.round(o[0] + dx), Math.round(o[1] + dy)];
+      if (ne) { ne.style.left = n.ui.pos[0] + "px"; ne.style.top = n.ui.pos[1] + "px"; }
+    }
+    moveReroutes(points, dx, dy);
+    drawWires(redraw);
+  };
+  gesture((m) => {
+    const dx = (m.clientX - start[0]) / view.zoom, dy = (m.clientY - start[1]) / view.zoom;
+    if (Math.abs(dx) + Math.abs(dy) > 1) moved = true;
+    if (!pending) requestAnimationFrame(frame);
+    pending = [dx, dy];
+  }, () => {
+    if (pending) frame();
+    if (moved) commit(before);
+  });
+}
 function startWire(e, fromSocket, fromNode, via) {
   // `via`: the wire starts at that reroute point (reroutes.js) and the new link passes through it
   const temp = document.createElementNS(SVGNS, "path");
@@ -371,34 +408,7 @@ stage.addEventListener("pointerdown", (e) => {
       if (selected.has(id)) { selected.delete(id); select([], true); } else select([id], true);
     } else if (!selected.has(id)) select([id]);
     if (!e.target.closest(".fw-title")) return;
-    const start = [e.clientX, e.clientY];
-    const origin = {};
-    for (const sid of selected) { const n = nodeById(sid); if (n && !n.ui.pinned) origin[sid] = n.ui.pos.slice(); }  // pinned stay
-    const before = snapshot();
-    const moving = new Set(Object.keys(origin));
-    const movingNodes = [...moving].map((sid) => [nodeById(sid), nodeEls.get(sid)]);
-    let moved = false, pending = null;
-    const frame = () => {  // at most one layout per painted frame, however many pointer events arrive
-      if (!pending) return;
-      const [dx, dy] = pending;
-      pending = null;
-      for (const [n, ne] of movingNodes) {
-        const o = origin[n.id];
-        n.ui.pos = [Math.round(o[0] + dx), Math.round(o[1] + dy)];
-        ne.style.left = n.ui.pos[0] + "px";
-        ne.style.top = n.ui.pos[1] + "px";
-      }
-      drawWires(moving);
-    };
-    gesture((m) => {
-      const dx = (m.clientX - start[0]) / view.zoom, dy = (m.clientY - start[1]) / view.zoom;
-      if (Math.abs(dx) + Math.abs(dy) > 1) moved = true;
-      if (!pending) requestAnimationFrame(frame);
-      pending = [dx, dy];
-    }, () => {
-      if (pending) frame();
-      if (moved) commit(before);
-    });
+    dragSelection(e);
     return;
   }
   // empty canvas: drag pans; shift/ctrl-drag selects a rectangle
@@ -420,6 +430,7 @@ stage.addEventListener("pointerdown", (e) => {
         if (b.left < box[2] && b.right > box[0] && b.top < box[3] && b.bottom > box[1]) hits.push(id);
       }
       select(hits, true);
+      selectReroutes(reroutesInBox(box), true);
     });
     return;
   }
@@ -470,6 +481,6 @@ root.addEventListener("keydown", (e) => {
   else if (mod && k === "d") { e.preventDefault(); duplicateSelected(); }
   else if (mod && k === "c") { copySelected(); }
   else if (mod && k === "v") { e.preventDefault(); paste(e.shiftKey); }
-  else if (mod && k === "a") { e.preventDefault(); select(graph.nodes.map((n) => n.id)); }
+  else if (mod && k === "a") { e.preventDefault(); select(graph.nodes.map((n) => n.id)); selectReroutes(routeIndex().byId.keys()); }
   else if (e.key === "Escape") { closePalette(); select([]); }
 });

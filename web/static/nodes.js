@@ -11,6 +11,7 @@ function applyView() {
 function renderAll() {
   nodesLayer.textContent = "";
   nodeEls = new Map();
+  selectedReroutes.clear();  // another document (or a rebuilt one): no reroute point stays selected (reroutes.js)
   renderGroups();
   for (const n of graph.nodes) {
     const e = renderNode(n);

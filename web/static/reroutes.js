@@ -5,6 +5,9 @@
 // from the same output may share points (fan-out), as ComfyUI's native reroutes' parentId chains do.
 // Alt+click a wire or its menu's "Insert reroute point" adds one; drag a dot to move it; Shift+drag a dot to
 // lead another wire from the same output through it; Delete (or the dot's menu) removes it, the wire stays.
+// As in ComfyUI, points are part of the selection (click, Shift/Ctrl+click, box select): they move with the
+// selected nodes (editing.js dragSelection), are deleted with them and copied/pasted with the nodes they sit
+// between; a point on a wire whose two ends move, moves too, so a block keeps its shape.
 
 const rerouteLayer = el("div", "fw-reroutes");
 rerouteLayer.dataset.role = "reroutes";
@@ -113,11 +116,83 @@ function syncReroutes() {
   if (ids.size) drawWires(ids);
   drawReroutePoints();
 }
-function selectReroutes(ids) {
-  selectedReroutes = new Set(ids);
+function selectReroutes(ids, additive) {
+  if (!additive) selectedReroutes = new Set();
+  for (const id of ids) selectedReroutes.add(id);
   for (const d of rerouteLayer.children) {
     if (selectedReroutes.has(d.dataset.reroute)) d.dataset.selected = "1"; else delete d.dataset.selected;
   }
+}
+function reroutesInBox(box) {
+  // the dots inside a rectangle in page coordinates [left, top, right, bottom] (box select)
+  const hits = [];
+  for (const d of rerouteLayer.children) {
+    const b = d.getBoundingClientRect(), x = (b.left + b.right) / 2, y = (b.top + b.bottom) / 2;
+    if (x >= box[0] && x <= box[2] && y >= box[1] && y <= box[3]) hits.push(d.dataset.reroute);
+  }
+  return hits;
+}
+
+// ------------------------------------------------------------------ moving with the selection, copying
+function movingPoints(points) {
+  // what a drag needs per point: the point, its dot and where it started
+  return [...points].map((p) => ({ point: p, origin: p.pos.slice(),
+    dot: rerouteLayer.querySelector('.fw-reroute[data-reroute="' + CSS.escape(p.id) + '"]') }));
+}
+function pointsMovingWith(nodeIds) {
+  // the selected points, and every point on a wire whose two ends are among the moving nodes
+  const routes = routeIndex(), found = new Set();
+  for (const id of selectedReroutes) if (routes.byId.has(id)) found.add(routes.byId.get(id));
+  for (const l of graph.links) {
+    if (nodeIds.has(l.from) && nodeIds.has(l.to)) for (const p of chainOf(l, routes)) found.add(p);
+  }
+  return movingPoints(found);
+}
+function pointsInside(bounding) {
+  // the points lying inside a group's box (they travel with the group)
+  const [x, y, w, h] = bounding;
+  return movingPoints([...routeIndex().byId.values()].filter((p) => p.pos[0] >= x && p.pos[0] <= x + w && p.pos[1] >= y && p.pos[1] <= y + h));
+}
+function moveReroutes(moving, dx, dy) {
+  for (const m of moving) {
+    m.point.pos = [Math.round(m.origin[0] + dx), Math.round(m.origin[1] + dy)];
+    if (m.dot) { m.dot.style.left = m.point.pos[0] + "px"; m.dot.style.top = m.point.pos[1] + "px"; }
+  }
+}
+function wireEndsThrough(moving) {
+  // the nodes at the ends of the wires passing through these points (their wires are redrawn)
+  if (!moving.length) return new Set();
+  const ids = new Set(moving.map((m) => m.point.id)), routes = routeIndex();
+  return endsOf(graph.links.filter((l) => chainOf(l, routes).some((p) => ids.has(p.id))));
+}
+function copiedRoutes(links) {
+  // for the clipboard: the points the copied links (both ends copied) pass through, and which link ends where
+  const routes = routeIndex(), points = new Map(), last = {};
+  for (const l of links) {
+    const chain = chainOf(l, routes);
+    if (!chain.length) continue;
+    for (const p of chain) points.set(p.id, clone(p));
+    last[routeKey(l)] = chain[chain.length - 1].id;
+  }
+  return { points: [...points.values()], links: last };
+}
+function pasteRoutes(routes, map, place) {
+  // the copies' points: new ids, placed as their nodes (`map`: old node id -> new id); returns the new ids
+  if (!routes || !routes.points.length) return [];
+  const data = routeData(true), ids = {};
+  for (const p of routes.points) {
+    ids[p.id] = newRerouteId();
+    data.points.push({ id: ids[p.id], pos: place(p.pos), parent: null });
+  }
+  for (const p of routes.points) {
+    const copy = data.points.find((q) => q.id === ids[p.id]);
+    copy.parent = p.parent != null && ids[p.parent] ? ids[p.parent] : null;
+  }
+  for (const [key, lastId] of Object.entries(routes.links)) {
+    const cut = key.lastIndexOf("/"), to = map[key.slice(0, cut)];
+    if (to && ids[lastId]) data.links[to + "/" + key.slice(cut + 1)] = ids[lastId];
+  }
+  return Object.values(ids);
 }
 
 // ------------------------------------------------------------------ editing
@@ -164,12 +239,9 @@ function insertReroute(l, at) {
   commit(before);
   return point.id;
 }
-function deleteReroutes(ids) {
-  // the wires stay: what passed through a point now goes from the point before it
-  if (!ids.size) return;
-  const before = snapshot();
+function removeReroutes(ids) {
+  // the points leave the document; what passed through one now goes from the point before it (the wires stay)
   const data = routeData(false);
-  const touched = endsOf(graph.links.filter((l) => chainOf(l).some((p) => ids.has(p.id))));
   for (const id of ids) {
     const gone = data.points.find((p) => p && p.id === id);
     if (!gone) continue;
@@ -181,7 +253,13 @@ function deleteReroutes(ids) {
     }
     data.points.splice(data.points.indexOf(gone), 1);
   }
-  selectedReroutes.clear();
+  for (const id of ids) selectedReroutes.delete(id);
+}
+function deleteReroutes(ids) {
+  if (!ids.size) return;
+  const before = snapshot();
+  const touched = endsOf(graph.links.filter((l) => chainOf(l).some((p) => ids.has(p.id))));
+  removeReroutes(ids);
   drawWires(touched);
   drawReroutePoints();
   commit(before);
@@ -227,47 +305,42 @@ stage.addEventListener("pointerdown", (e) => {
   e.stopPropagation();
   insertReroute(l, toWorld(e.clientX, e.clientY));
 }, true);
-stage.addEventListener("pointerdown", (e) => {
-  if (!e.target.closest(".fw-reroute") && selectedReroutes.size) selectReroutes([]);
-});
 rerouteLayer.addEventListener("pointerdown", (e) => {
+  // click: this point alone (or, when already selected, the whole selection) is dragged; Shift/Ctrl+click adds
+  // or removes it; Shift+drag leads another wire from the same output through it
   const dot = e.target.closest(".fw-reroute");
   if (!dot || e.button !== 0) return;
   e.preventDefault();
   e.stopPropagation();
   root.focus({ preventScroll: true });
   const id = dot.dataset.reroute;
-  if (e.shiftKey) {  // another wire from the same output, through this point
+  if (e.shiftKey || e.ctrlKey || e.metaKey) { clickOrFanOut(e, id); return; }
+  if (!selectedReroutes.has(id)) { select([]); selectReroutes([id]); }
+  dragSelection(e);
+});
+function clickOrFanOut(e, id) {
+  // a Shift/Ctrl+click toggles the point in the selection; a Shift+drag (moved > 4 px) starts a wire from it
+  const start = [e.clientX, e.clientY];
+  const stop = () => {
+    window.removeEventListener("pointermove", move);
+    window.removeEventListener("pointerup", up);
+    window.removeEventListener("pointercancel", up);
+  };
+  const move = (m) => {
+    if (!e.shiftKey || Math.hypot(m.clientX - start[0], m.clientY - start[1]) <= 4) return;
+    stop();
     const l = linksThrough(id)[0];
     const src = l && socketEl(l.from, "out", l.output);
     if (src) startWire(e, src, l.from, id);
-    return;
-  }
-  select([]);
-  selectReroutes([id]);
-  const point = routeIndex().byId.get(id);
-  const touched = endsOf(linksThrough(id));
-  const start = [e.clientX, e.clientY], origin = point.pos.slice();
-  const before = snapshot();
-  let moved = false, pending = null;
-  const frame = () => {
-    if (!pending) return;
-    point.pos = [Math.round(origin[0] + pending[0]), Math.round(origin[1] + pending[1])];
-    pending = null;
-    dot.style.left = point.pos[0] + "px";
-    dot.style.top = point.pos[1] + "px";
-    drawWires(touched);
   };
-  gesture((m) => {
-    const dx = (m.clientX - start[0]) / view.zoom, dy = (m.clientY - start[1]) / view.zoom;
-    if (Math.abs(dx) + Math.abs(dy) > 1) moved = true;
-    if (!pending) requestAnimationFrame(frame);
-    pending = [dx, dy];
-  }, () => {
-    if (pending) frame();
-    if (moved) commit(before);
-  });
-});
+  const up = () => {
+    stop();
+    if (selectedReroutes.has(id)) { selectedReroutes.delete(id); selectReroutes([], true); } else selectReroutes([id], true);
+  };
+  window.addEventListener("pointermove", move);
+  window.addEventListener("pointerup", up);
+  window.addEventListener("pointercancel", up);
+}
 rerouteLayer.addEventListener("contextmenu", (e) => {
   const dot = e.target.closest(".fw-reroute");
   if (!dot) return;
@@ -275,9 +348,4 @@ rerouteLayer.addEventListener("contextmenu", (e) => {
   const id = dot.dataset.reroute;
   selectReroutes([id]);
   openMenu(e, () => menuItem("delete-reroute", "Delete reroute point (Del)", () => deleteReroutes(new Set([id]))));
-});
-root.addEventListener("keydown", (e) => {
-  if (isTyping(e.target) || !selectedReroutes.size || (e.key !== "Delete" && e.key !== "Backspace")) return;
-  e.preventDefault();
-  deleteReroutes(new Set(selectedReroutes));
 });
