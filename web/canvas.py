@@ -43,7 +43,7 @@ JS_PARTS = ("styles.js", "state.js", "search.js", "nodes.js", "editing.js", "arr
             "mask_editor.js", "node_tools.js", "properties.js", "run.js", "persist.js", "documents.js",
             "history.js", "queue.js", "memory.js", "tabs.js")  # joined in this order; tabs.js last (it wraps the others)
 CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css", "workspace.css", "queue.css",
-             "reroutes.css", "memory.css")
+             "reroutes.css", "memory.css", "results.css")
 _ASSET_CACHE: dict[str, str] = {}
 
 TEMPLATE = """

@@ -76,6 +76,22 @@ class WritePicture(Node):
         return {}
 
 
+class WritePictures(Node):
+    """Writes the picture once and shows it `copies` times, as a node showing a batch of pictures would."""
+
+    category = "test"
+    output_node = True
+    inputs = [Input("image", "IMAGE"), Int("copies", 3, min=1, max=16)]
+    outputs = []
+
+    def run(self, ctx, image, copies):
+        ctx.output_dir.mkdir(parents=True, exist_ok=True)
+        path = ctx.output_dir / f"batch-{ctx.node_id}-{time.time_ns()}.png"
+        Image.fromarray((image[0].numpy() * 255).round().astype("uint8")).save(path)
+        ctx.show(images=[str(path)] * copies)
+        return {}
+
+
 class EveryWidget(Node):
     """One widget of every kind; outputs the values it received as JSON text."""
 
@@ -106,4 +122,4 @@ class PickModelFile(Node):
         return file or ""
 
 
-NODES = [SlowSteps, TestPicture, WritePicture, EveryWidget, PickModelFile]
+NODES = [SlowSteps, TestPicture, WritePicture, WritePictures, EveryWidget, PickModelFile]

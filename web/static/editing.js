@@ -32,12 +32,13 @@ function addNode(type, pos) {
   }
   const sized = applyModelSize(d, widgets);  // width/height follow the model in the graph (node_tools.js)
   if (sized) setStatus("size set to " + sized.width + "\u00d7" + sized.height + ", native for " + sized.model);
-  const at = freeSpot(pos);
+  const at = freeSpot(pos, isResultNode(d) ? [RESULT_WIDTH, 120 + RESULT_PICTURE_ROOM] : null);
   const node = { id: nextId(), type, version: d.version, widgets, ui: { pos: [Math.round(at[0]), Math.round(at[1])] } };
   graph.nodes.push(node);
   const e = renderNode(node);
   nodeEls.set(node.id, e);
   nodesLayer.appendChild(e);
+  if (sizeResultNode(node, e)) rerenderNode(node.id);  // room for its picture (node_tools.js)
   select([node.id]);
   commit(before);
   return node.id;
@@ -233,14 +234,15 @@ function pickPaletteItem(item) {
   commit(before);
   return id;
 }
-function freeSpot(pos) {
-  // step down-right from `pos` until a new node would not sit on top of another one
+function freeSpot(pos, size) {
+  // step down-right from `pos` until a new node (`size` [w, h], or a small one) would not sit on top of another
   let [x, y] = pos;
+  const [sw, sh] = size || [NODE_WIDTH, 80];
   for (let i = 0; i < 60; i++) {
     const hit = graph.nodes.some((n) => {
       const e = nodeEls.get(n.id);
       const w = e ? e.offsetWidth : NODE_WIDTH, h = e ? e.offsetHeight : 120;
-      return x < n.ui.pos[0] + w && x + NODE_WIDTH > n.ui.pos[0] && y < n.ui.pos[1] + h && y + 80 > n.ui.pos[1];
+      return x < n.ui.pos[0] + w && x + sw > n.ui.pos[0] && y < n.ui.pos[1] + h && y + sh > n.ui.pos[1];
     });
     if (!hit) break;
     x += 40; y += 40;

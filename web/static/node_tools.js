@@ -17,6 +17,7 @@ function decorateNode(e, n) {
   }
   if (Array.isArray(n.ui.size) && Number.isFinite(n.ui.size[1]) && !n.ui.collapsed) {
     e.style.minHeight = Math.max(MIN_NODE_H, n.ui.size[1]) + "px";
+    e.dataset.sized = "1";  // its pictures and live preview fill the room under the widgets (results.css)
   }
   if (!n.ui.pinned && !n.ui.collapsed && !BOUNDARY_IDS.includes(n.id)) {
     const grip = el("div", "fw-node-resize");
@@ -27,6 +28,20 @@ function decorateNode(e, n) {
 }
 function widgetAsInput(n, name) {
   return Array.isArray(n.ui.widget_inputs) && n.ui.widget_inputs.includes(name);
+}
+
+// ------------------------------------------------------------------ new result nodes get room for a picture
+const RESULT_WIDTH = 300, RESULT_PICTURE_ROOM = 220;  // ComfyUI keeps at least 220 px under an image node's widgets
+function isResultNode(d) {
+  // a node that shows the pictures it is given (SaveImage, PreviewImage, ...)
+  return !!(d && d.output_node && (d.inputs || []).some((i) => i.type === "IMAGE"));
+}
+function sizeResultNode(n, e) {
+  // called by addNode once the new node is drawn: its widgets' height plus room for the picture; true when set
+  if (!isResultNode(declOf(n)) || n.ui.size) return false;
+  e.style.width = RESULT_WIDTH + "px";
+  n.ui.size = [RESULT_WIDTH, e.offsetHeight + RESULT_PICTURE_ROOM];
+  return true;
 }
 
 // ------------------------------------------------------------------ pin, convert
@@ -80,6 +95,7 @@ function resizeNode(e, nodeEl) {
     const [w, h] = pending;
     pending = null;
     n.ui.size = [w, h];
+    nodeEl.dataset.sized = "1";
     nodeEl.style.width = w + "px";
     nodeEl.style.minHeight = h + "px";
     drawWires(new Set([id]));

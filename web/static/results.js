@@ -1,12 +1,51 @@
-// fluxwire canvas, result pictures: a click on a node's picture opens a lightbox ([data-role="lightbox"]) with
+// fluxwire canvas, result pictures: fitted into the node (a node with a height gives its pictures the room
+// under its widgets: results.css), and a click on a node's picture opens a lightbox ([data-role="lightbox"]) with
 // zoom (wheel, − / % / +), download, and — when the node showed another picture before — a slider comparing
 // this picture with the previous one. The previous pictures are remembered per node for this page.
 
 const shownResults = new Map();  // node id -> [previous url, current url]
+const PICTURE_GAP = 6, LINK_ROOM = 22;  // between pictures; the download link under each
+const pictureSizer = typeof ResizeObserver === "function"
+  ? new ResizeObserver((entries) => { for (const en of entries) fitPictures(en.target); }) : null;
+function fitPictures(box) {
+  // lay the pictures out in the room the node gives them (the column count that shows them largest, as
+  // ComfyUI's image grid picks it), each as large as fits its cell with its aspect kept; a node without a
+  // height keeps the flow layout (pictures as wide as the node)
+  const owner = box.closest(".fw-node"), figs = [...box.children];
+  const sized = owner && owner.dataset.sized === "1";
+  for (const f of figs) {
+    const img = f.querySelector("img");
+    if (!sized) { f.removeAttribute("style"); if (img) img.removeAttribute("style"); }
+  }
+  if (!sized || !figs.length) return;
+  const W = box.clientWidth, H = box.clientHeight, n = figs.length;
+  const aspectOf = (img) => img && img.naturalWidth > 0 && img.naturalHeight > 0 ? img.naturalWidth / img.naturalHeight : 1;
+  const first = aspectOf(figs[0].querySelector("img"));
+  let best = null;
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    const cw = (W - PICTURE_GAP * (cols - 1)) / cols, ch = (H - PICTURE_GAP * (rows - 1)) / rows;
+    const w = Math.min(cw, Math.max(0, ch - LINK_ROOM) * first);
+    if (!best || w > best.w) best = { w, cols, cw, ch };
+  }
+  figs.forEach((f, i) => {
+    const col = i % best.cols, row = Math.floor(i / best.cols);
+    Object.assign(f.style, { left: col * (best.cw + PICTURE_GAP) + "px", top: row * (best.ch + PICTURE_GAP) + "px",
+      width: best.cw + "px", height: best.ch + "px" });
+    const img = f.querySelector("img");
+    if (!img) return;
+    const a = aspectOf(img), w = Math.max(1, Math.min(best.cw, Math.max(0, best.ch - LINK_ROOM) * a));
+    img.style.width = Math.floor(w) + "px";
+    img.style.height = Math.floor(w / a) + "px";
+  });
+}
 function noteResults(container, images) {
   // called by showImages (nodes.js) once the container is in a node
   const owner = container.closest && container.closest(".fw-node");
   if (!owner || !images || !images.length) return;
+  if (pictureSizer) pictureSizer.observe(container);  // fitted again whenever the node's room changes
+  for (const img of container.querySelectorAll("img")) img.addEventListener("load", () => fitPictures(container));
+  fitPictures(container);
   const url = fileUrl(images[0].path);
   const seen = shownResults.get(owner.dataset.nodeId) || [null, null];
   if (seen[1] !== url) shownResults.set(owner.dataset.nodeId, [seen[1], url]);
