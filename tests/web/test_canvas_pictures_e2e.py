@@ -168,3 +168,20 @@ def test_a_new_result_node_gets_room_for_its_picture(page, tmp_path):
     page.keyboard.press("Enter")
     plain = next(n for n in sent(page)["nodes"] if n["type"] == "ShowValue")
     assert "size" not in plain["ui"]
+
+
+def test_the_run_history_names_each_runs_seed_and_time(page, tmp_path):
+    open_workflow(page, sized(doc([("p", "TestPicture", {"width": 32, "height": 32, "seed": 5, "delay": 0.2}, (20, 20)),
+                                   ("w", "WritePicture", {}, (330, 20))], [("p", "image", "w", "image")]), {}), tmp_path)
+    run(page, ["w"])
+    seed = node(page, "p").locator('input[data-widget="seed"]')
+    seed.fill("6")
+    seed.press("Tab")
+    run(page, ["w"])
+    page.click('[data-action="history"]')
+    rows = page.locator('[data-role="history"] [data-run]')
+    assert rows.nth(0).locator(".fw-history-seed").get_attribute("data-seeds") == "6"
+    assert rows.nth(1).locator(".fw-history-seed").get_attribute("data-seeds") == "5"
+    # the time the nodes computed: TestPicture sleeps 3 x 0.2 s
+    when = rows.nth(0).locator(".fw-history-when").text_content()
+    assert float(when.rsplit("\u00b7", 1)[1].strip().removesuffix(" s")) >= 0.6

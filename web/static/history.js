@@ -1,4 +1,5 @@
-// fluxwire canvas, the history of runs: every finished run (pictures, status, time, the workflow it ran) is
+// fluxwire canvas, the history of runs: every finished run (pictures, status, when, how long its nodes computed,
+// the seeds it used, the workflow it ran) is
 // kept in the browser (localStorage, per page address, the last HISTORY_KEEP runs) and listed in a side
 // panel ([data-role="history"], toolbar button data-action="history") that survives reloads; "Load" puts
 // that run's workflow back on the canvas as one undo step. Built on the streamed run state only (no server
@@ -33,10 +34,32 @@ function recordRun(state) {
   if (!final || recordedRuns.has(state.run_id)) return;
   recordedRuns.add(state.run_id);
   const list = readHistory().filter((h) => h.run_id !== state.run_id);
+  const workflow = runDocs.get(state.run_id) || null;
   list.unshift({ run_id: state.run_id, status: state.status, at: Date.now(), message: state.message || "",
-    images: (state.images || []).map(String).slice(0, 8), workflow: runDocs.get(state.run_id) || null });
+    images: (state.images || []).map(String).slice(0, 8), workflow,
+    seconds: computeSeconds(state), seeds: seedsOf(workflow) });
   writeHistory(list.slice(0, HISTORY_KEEP));
   if (!historyPanel.hidden) fillHistory();
+}
+function computeSeconds(state) {
+  // the time the run's nodes computed (the executor's own timings; cached nodes count nothing)
+  let total = 0;
+  for (const n of Object.values(state.nodes || {})) if (n && Number.isFinite(n.seconds)) total += n.seconds;
+  return Math.round(total * 1000) / 1000;
+}
+function seedsOf(doc) {
+  // the seed widgets' values in the document the run used (a seed fed by a link is not a value of its own)
+  const seeds = [];
+  for (const n of (doc && Array.isArray(doc.nodes) ? doc.nodes : [])) {
+    const d = defs[n.type];
+    for (const inp of (d && d.inputs) || []) {
+      if (!inp.widget || !inp.widget.seed) continue;
+      if ((doc.links || []).some((l) => l.to === n.id && l.input === inp.name)) continue;
+      const has = n.widgets && Object.prototype.hasOwnProperty.call(n.widgets, inp.name);
+      seeds.push(has ? n.widgets[inp.name] : inp.widget.default);
+    }
+  }
+  return seeds.slice(0, 8);
 }
 function fillHistory() {
   historyPanel.textContent = "";
@@ -53,7 +76,13 @@ function fillHistory() {
     const row = el("div", "fw-history-run");
     row.dataset.run = h.run_id;
     row.dataset.status = h.status;
-    row.appendChild(el("div", "fw-history-when", new Date(h.at).toLocaleTimeString() + " \u00b7 " + h.status));
+    row.appendChild(el("div", "fw-history-when", new Date(h.at).toLocaleTimeString() + " \u00b7 " + h.status +
+      (Number.isFinite(h.seconds) ? " \u00b7 " + h.seconds.toFixed(2) + " s" : "")));
+    if (Array.isArray(h.seeds) && h.seeds.length) {
+      const seeds = el("div", "fw-history-seed", (h.seeds.length > 1 ? "seeds " : "seed ") + h.seeds.join(", "));
+      seeds.dataset.seeds = h.seeds.join(" ");
+      row.appendChild(seeds);
+    }
     const pics = el("div", "fw-history-pics");
     for (const path of h.images || []) {
       const img = el("img", "fw-history-pic");
