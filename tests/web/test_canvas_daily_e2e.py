@@ -423,9 +423,11 @@ def test_bypass_and_mute_on_the_canvas_are_run_and_saved(page, tmp_path, workflo
 # ------------------------------------------------------------------ read big graphs
 
 def test_wires_pass_behind_nodes_zoom_controls_and_find(page, tmp_path, artifacts):
-    # the wire a -> c runs straight across node b
-    open_workflow(page, doc([("a", "IntValue", {}, (0, 100)), ("b", "Note", {"text": "in the way"}, (330, 60)),
-                             ("c", "ShowValue", {}, (760, 100))], [("a", "value", "c", "value")]), tmp_path)
+    # the wire a -> c runs straight across node b (too tall for the wire to be led around it: routing.js)
+    crossed = doc([("a", "IntValue", {}, (0, 480)), ("b", "Note", {"text": "in the way"}, (330, 40)),
+                   ("c", "ShowValue", {}, (760, 480))], [("a", "value", "c", "value")])
+    crossed["nodes"][1]["ui"]["size"] = [220, 1000]
+    open_workflow(page, crossed, tmp_path)
     middle = page.evaluate("""() => {
         const p = document.querySelector('path.fw-wire[data-from="a"]');
         const len = p.getTotalLength();

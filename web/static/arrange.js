@@ -91,7 +91,7 @@ function dragGroup(e, index, resize) {
       if (redraw.size) drawWires(redraw);
     }
     Object.assign(boxEl.style, { left: g.bounding[0] + "px", top: g.bounding[1] + "px", width: g.bounding[2] + "px", height: g.bounding[3] + "px" });
-  }, () => { if (moved) commit(before); });
+  }, () => { if (moved) { drawWires(); commit(before); } });  // a full pass: wires led around the moved nodes
 }
 function renameGroup(index) {
   const g = groupsOf()[index];

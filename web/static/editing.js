@@ -323,7 +323,9 @@ function dragSelection(e) {
     pending = [dx, dy];
   }, () => {
     if (pending) frame();
-    if (moved) commit(before);
+    if (!moved) return;
+    drawWires();  // other wires may now be led around the moved nodes, or no longer need to (routing.js)
+    commit(before);
   });
 }
 function startWire(e, fromSocket, fromNode, via) {

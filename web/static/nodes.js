@@ -378,6 +378,7 @@ function drawWires(onlyNodes) {
     const a = socketEl(l.from, "out", l.output), b = socketEl(l.to, "in", l.input);
     if (a && b) want.push([l, socketPos(a), socketPos(b), a.dataset.socketType]);
   }
+  const around = want.length ? routeObstacles() : null;  // node boxes, read before any write (routing.js)
   if (!onlyNodes) { wires.textContent = ""; wireEls = new Map(); }
   const routes = routeIndex();  // reroute points (reroutes.js)
   for (const [l, pa, pb, type] of want) {
@@ -391,7 +392,7 @@ function drawWires(onlyNodes) {
       wires.appendChild(p);
       wireEls.set(key, p);
     }
-    p.setAttribute("d", wirePath(l, pa, pb, routes));
+    p.setAttribute("d", wirePath(l, pa, pb, routes, around));
     markVia(p, l, routes);
   }
   if (!onlyNodes) drawReroutePoints();

@@ -55,9 +55,10 @@ function segment(a, b) {
   const dx = Math.max(40, Math.abs(b[0] - a[0]) / 2);
   return " C" + (a[0] + dx) + "," + a[1] + " " + (b[0] - dx) + "," + b[1] + " " + b[0] + "," + b[1];
 }
-function wirePath(l, pa, pb, routes) {
+function wirePath(l, pa, pb, routes, around) {
+  // `around`: the node boxes (routing.js), to lead a wire without points around the nodes it would cross
   const chain = chainOf(l, routes);
-  if (!chain.length) return curve(pa, pb);
+  if (!chain.length) return routedPath(l, pa, pb, around) || curve(pa, pb);
   let d = "M" + pa[0] + "," + pa[1], at = pa;
   for (const p of chain) { d += segment(at, p.pos); at = p.pos; }
   return d + segment(at, pb);
