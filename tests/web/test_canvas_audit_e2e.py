@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .canvas_helpers import canvas_page, launch_app
+from .canvas_helpers import canvas_page, launch_app, sent
 from .test_canvas_e2e import doc, node, open_workflow
 
 pytestmark = pytest.mark.e2e
@@ -102,3 +102,17 @@ def test_wires_are_led_around_nodes_where_cheap(page, tmp_path, artifacts):
     tall["nodes"][1]["ui"]["size"] = [220, 1000]
     open_workflow(page, tall, tmp_path, name="tall.json")
     assert page.evaluate(CROSSINGS) == [["a", "c", "b"]]
+
+
+def test_the_node_menu_colours_the_node_and_the_colour_is_saved(page, tmp_path):
+    open_workflow(page, doc([("a", "IntValue", {}, (40, 40)), ("b", "IntValue", {}, (40, 240))]), tmp_path)
+    node(page, "a").locator(".fw-title").click(button="right")
+    page.click('[data-role="menu"] [data-menu="color"]')
+    colour = next(n for n in sent(page)["nodes"] if n["id"] == "a")["ui"]["color"]
+    assert node(page, "a").evaluate("e => e.style.getPropertyValue('--fw-node-color')") == colour
+    assert "color" not in next(n for n in sent(page)["nodes"] if n["id"] == "b")["ui"]
+    node(page, "a").locator(".fw-title").click(button="right")
+    page.click('[data-role="menu"] [data-menu="color"]')
+    assert next(n for n in sent(page)["nodes"] if n["id"] == "a")["ui"]["color"] != colour  # the next colour
+    page.keyboard.press("Control+z")
+    assert next(n for n in sent(page)["nodes"] if n["id"] == "a")["ui"]["color"] == colour

@@ -14,7 +14,8 @@ function menuItem(what, text, run, disabled) {
   b.type = "button";
   b.dataset.menu = what;
   b.disabled = !!disabled;
-  b.addEventListener("click", () => { closeMenu(); run(); });
+  // the canvas keeps the keyboard (the clicked button goes away with the menu): Ctrl+Z right after works
+  b.addEventListener("click", () => { closeMenu(); root.focus({ preventScroll: true }); run(); });
   menu.appendChild(b);
 }
 function openMenu(e, fill) {
