@@ -97,11 +97,12 @@ def test_wires_are_led_around_nodes_where_cheap(page, tmp_path, artifacts):
     page.mouse.up()
     assert page.evaluate(CROSSINGS) == []
     # a node too tall to go round cheaply: the wire stays straight, drawn behind it
-    tall = doc([("a", "IntValue", {}, (0, 480)), ("b", "Note", {"text": "tall"}, (330, 40)), ("c", "ShowValue", {}, (760, 480))],
-               [("a", "value", "c", "value")])
+    # (new ids: open_workflow waits for the ids shown to be the document's)
+    tall = doc([("a2", "IntValue", {}, (0, 480)), ("b2", "Note", {"text": "tall"}, (330, 40)), ("c2", "ShowValue", {}, (760, 480))],
+               [("a2", "value", "c2", "value")])
     tall["nodes"][1]["ui"]["size"] = [220, 1000]
     open_workflow(page, tall, tmp_path, name="tall.json")
-    assert page.evaluate(CROSSINGS) == [["a", "c", "b"]]
+    assert page.evaluate(CROSSINGS) == [["a2", "c2", "b2"]]
 
 
 def test_the_node_menu_colours_the_node_and_the_colour_is_saved(page, tmp_path):
