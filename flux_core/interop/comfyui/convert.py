@@ -59,9 +59,10 @@ def _model_name(value: Any) -> Any:
 
 
 class _Converter:
-    def __init__(self, subgraphs: dict[str, ComfySubgraph], problems: list[Problem]):
+    def __init__(self, subgraphs: dict[str, ComfySubgraph], problems: list[Problem], registry=None):
         self.subgraphs = subgraphs
         self.problems = problems
+        self.registry = registry
         self.link_reroutes: dict[str, str] = {}  # "NODE/INPUT" -> last reroute point (top level only)
 
     def output_name(self, graph: ComfyGraph, ref: Ref, boundary: ComfySubgraph | None) -> tuple[str, str] | None:
@@ -134,7 +135,9 @@ class _Converter:
                 widgets[target] = value
         widgets.update(twin.fixed)
         doc: dict[str, Any] = {"id": node.id, "type": twin.node, "widgets": widgets}
-        self.decorate(doc, node, twin.comfy)
+        own = self.widget_names(twin)
+        self.decorate(doc, node, twin.comfy, [twin.fluxwire_input(n) for n in node.ui.get("widget_inputs", ())
+                                              if twin.fluxwire_input(n) in own])
         models = [{"name": _model_name(m.get("name")), "url": m.get("url"),
                    "folder": _FOLDER_OF.get(m.get("directory"), m.get("directory"))}
                   for m in node.models if isinstance(m.get("name"), str)]
@@ -163,12 +166,25 @@ class _Converter:
             if ok:
                 widgets[name] = value
         doc: dict[str, Any] = {"id": node.id, "type": "Subgraph", "subgraph": {"id": sub.id}, "widgets": widgets}
-        self.decorate(doc, node, f"subgraph {sub.name}")
+        self.decorate(doc, node, f"subgraph {sub.name}", [by_name[n].name for n in node.ui.get("widget_inputs", ())
+                                                          if n in by_name and by_name[n].widget])
         return doc
 
+    def widget_names(self, twin: Twin) -> set[str]:
+        """The fluxwire node's widget inputs a ComfyUI widget socket can become (all of the twin's widgets
+        when the node class is not installed)."""
+        cls = self.registry.get(twin.node) if self.registry is not None else None
+        if cls is not None:
+            return {i.name for i in cls.inputs if i.is_widget}
+        return {twin.fluxwire_input(w) for w in twin.widgets}
+
     @staticmethod
-    def decorate(doc: dict, node: ComfyNode, comfy_class: str) -> None:
-        ui = dict(node.ui)
+    def decorate(doc: dict, node: ComfyNode, comfy_class: str, widget_inputs: list[str] = ()) -> None:
+        """The node's canvas data; ``widget_inputs``: its widgets shown as sockets, as fluxwire names."""
+        ui = {k: v for k, v in node.ui.items() if k != "widget_inputs"}
+        names = list(dict.fromkeys(widget_inputs))
+        if names:
+            ui["widget_inputs"] = names
         if node.title and node.title != node.cls:
             ui["title"] = node.title
         if ui:
@@ -264,7 +280,7 @@ def to_document(graph: ComfyGraph, source: str | None, registry=None,
         return {}, problems
     for sid in used:
         _promote(graph, graph.subgraphs[sid], registry)
-    convert = _Converter({sid: graph.subgraphs[sid] for sid in used}, problems)
+    convert = _Converter({sid: graph.subgraphs[sid] for sid in used}, problems, registry)
     nodes, links = convert.graph(graph)
     name = source.replace("\\", "/").rsplit("/", 1)[-1] if source else "ComfyUI workflow"
     doc = {"format": FORMAT, "version": 2 if used else 1,

@@ -182,7 +182,20 @@ class _Writer:
             else:
                 self.outputs[link.source][slot]["links"].append(lid)
             out.append([lid, origin, slot, target, tslot, kind])
+        self.widget_sockets()
         return out
+
+    def widget_sockets(self) -> None:
+        """Widgets shown as sockets (``ui.widget_inputs``) that no link feeds get their input entry all the
+        same: the form frontends before 1.16 saved a converted widget in, and the form the current frontend
+        writes into pictures (only linked or converted widget inputs listed); linked ones have theirs already."""
+        for nid, twin in self.twins.items():
+            names = self.nodes[nid].ui.get("widget_inputs")
+            for name in names if isinstance(names, list) else []:
+                if isinstance(twin, _Instance) or not isinstance(name, str):
+                    continue  # an instance lists every widget input already
+                if any(twin.fluxwire_input(w) == name for w in twin.widgets if w != CONTROL and w not in twin.ignore):
+                    self.target_socket(nid, name)
 
     def node(self, order: int, nid: str) -> dict:
         spec, twin = self.nodes[nid], self.twins[nid]
