@@ -63,7 +63,8 @@ class _Converter:
         self.subgraphs = subgraphs
         self.problems = problems
         self.registry = registry
-        self.link_reroutes: dict[str, str] = {}  # "NODE/INPUT" -> last reroute point (top level only)
+        # "NODE/INPUT" -> last reroute point, per graph: None for the document's, else the definition's id
+        self.link_reroutes: dict[str | None, dict[str, str]] = {}
 
     def output_name(self, graph: ComfyGraph, ref: Ref, boundary: ComfySubgraph | None) -> tuple[str, str] | None:
         """(fluxwire node id, output name) a ComfyUI link comes from, or None when there is none."""
@@ -84,8 +85,9 @@ class _Converter:
         return (source.id, output) if output is not None else None
 
     def link(self, graph, node: ComfyNode, name: str, target: str, ref: Ref, boundary, links: list[dict]) -> None:
-        if self._link(graph, node, name, target, ref, boundary, links) and name in node.reroutes and boundary is None:
-            self.link_reroutes[f"{node.id}/{target}"] = node.reroutes[name]
+        if self._link(graph, node, name, target, ref, boundary, links) and name in node.reroutes:
+            routes = self.link_reroutes.setdefault(boundary.id if boundary is not None else None, {})
+            routes[f"{node.id}/{target}"] = node.reroutes[name]
 
     def _link(self, graph, node: ComfyNode, name: str, target: str, ref: Ref, boundary, links: list[dict]) -> bool:
         found = self.output_name(graph, ref, boundary)
@@ -210,6 +212,9 @@ class _Converter:
             found = self.output_name(sub.graph, ref, sub)
             if found is not None:
                 links.append({"from": found[0], "output": found[1], "to": OUTPUTS, "input": sub.outputs[slot].name})
+                if slot in sub.output_reroutes:
+                    routes = self.link_reroutes.setdefault(sub.id, {})
+                    routes[f"{OUTPUTS}/{sub.outputs[slot].name}"] = sub.output_reroutes[slot]
         inputs = []
         for s in sub.inputs:
             entry: dict[str, Any] = {"name": s.name, "type": _TYPE_OF.get(s.type, s.type)}
@@ -225,8 +230,11 @@ class _Converter:
                 links.append({"from": INPUTS, "output": s.name, "to": inner, "input": twin.fluxwire_input(wname)})
             inputs.append(entry)
         outputs = [{"name": s.name, "type": _TYPE_OF.get(s.type, s.type)} for s in sub.outputs]
+        extra: dict[str, Any] = {"boundary": dict(sub.boundary)} if sub.boundary else {}
+        extra.update(_reroute_data(sub.graph, self.link_reroutes.get(sub.id, {})))
         return {"name": sub.name, "description": sub.description, "category": sub.category or "subgraphs/comfyui",
-                "inputs": inputs, "outputs": outputs, "nodes": nodes, "links": links, "groups": [], "extra": {}}
+                "inputs": inputs, "outputs": outputs, "nodes": nodes, "links": links, "groups": sub.graph.groups,
+                "extra": extra}
 
 
 def _promote(graph: ComfyGraph, sub: ComfySubgraph, registry) -> None:
@@ -291,12 +299,17 @@ def to_document(graph: ComfyGraph, source: str | None, registry=None,
         doc["subgraphs"] = {sid: convert.definition(graph.subgraphs[sid]) for sid in used}
     if graph.groups:
         doc["groups"] = graph.groups
-    points = _used_points(graph.extra.get("reroutes", []), convert.link_reroutes)
-    if points:
-        doc["extra"]["reroutes"] = points
-        doc["extra"]["link_reroutes"] = {k: v for k, v in convert.link_reroutes.items()
-                                         if v in {p["id"] for p in points}}
+    doc["extra"].update(_reroute_data(graph, convert.link_reroutes.get(None, {})))
     return doc, problems
+
+
+def _reroute_data(graph: ComfyGraph, link_reroutes: dict[str, str]) -> dict:
+    """``extra.reroutes`` / ``extra.link_reroutes`` of one graph (the document's or a definition's inside)."""
+    points = _used_points(graph.extra.get("reroutes", []), link_reroutes)
+    if not points:
+        return {}
+    kept = {p["id"] for p in points}
+    return {"reroutes": points, "link_reroutes": {k: v for k, v in link_reroutes.items() if v in kept}}
 
 
 def _used_points(points: list[dict], link_reroutes: dict[str, str]) -> list[dict]:

@@ -349,6 +349,12 @@ class _Reader:
         return {link.target_slot: self.resolve(lid, gone) for lid, link in self.links.items()
                 if link.target == SUBGRAPH_OUTPUT}
 
+    def output_reroutes(self) -> dict[int, str]:
+        """In a subgraph definition: the last reroute point of the wire into each output that has one."""
+        tails = {link.target_slot: self.wire_tail(lid) for lid, link in self.links.items()
+                 if link.target == SUBGRAPH_OUTPUT}
+        return {slot: tail for slot, tail in tails.items() if tail is not None}
+
     def widget_sockets(self, raw: dict) -> list[str]:
         """The ComfyUI names of the widgets this node showed as input sockets: with every widget listed (and
         always on subgraph instances, which only such frontends make) the linked ones, else every listed one
@@ -486,8 +492,13 @@ def _read_subgraph(sg: dict, ids: set, problems: list[Problem], every_widget_lis
     taken = set()
     outputs = [SubgraphSocket(_identifier(_dict(x).get("name"), taken), str(_dict(x).get("type", "*")),
                               comfy_name=str(_dict(x).get("name"))) for x in _list(sg.get("outputs"))]
+    inner.groups = _groups(sg)
+    boundary = {side: _point(_list(_dict(sg.get(key)).get("bounding"))[:2])
+                for side, key in (("inputs", "inputNode"), ("outputs", "outputNode"))}
     return ComfySubgraph(sg["id"], str(sg.get("name") or sg["id"]), inputs, outputs, inner,
-                         reader.output_feeds(gone), str(sg.get("description") or ""), str(sg.get("category") or ""))
+                         reader.output_feeds(gone), str(sg.get("description") or ""), str(sg.get("category") or ""),
+                         output_reroutes=reader.output_reroutes(),
+                         boundary={side: at for side, at in boundary.items() if at is not None})
 
 
 def holdable(subgraph_ids: set, registry=None):
@@ -521,10 +532,15 @@ def read_ui(data: dict, problems: list[Problem], registry=None) -> ComfyGraph:
     graph = reader.graph()
     for sg in definitions:
         graph.subgraphs[sg["id"]] = _read_subgraph(sg, ids, problems, listed)
-    for i, g in enumerate(_list(data.get("groups"))):
-        if not isinstance(g, dict):
-            continue
-        box = g.get("bounding")
+    graph.groups = _groups(data)
+    return graph
+
+
+def _groups(data: dict) -> list[dict]:
+    """A graph's groups (the document's or a subgraph definition's): title, box, colour, font size, pinned."""
+    out = []
+    for g in _list(data.get("groups")):
+        box = g.get("bounding") if isinstance(g, dict) else None
         if isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box):
             group = {"title": str(g.get("title", "")), "bounding": list(box)}
             if isinstance(g.get("color"), str):
@@ -533,5 +549,5 @@ def read_ui(data: dict, problems: list[Problem], registry=None) -> ComfyGraph:
                 group["font_size"] = g["font_size"]
             if _dict(g.get("flags")).get("pinned") is True:
                 group["pinned"] = True
-            graph.groups.append(group)
-    return graph
+            out.append(group)
+    return out
