@@ -95,7 +95,7 @@ def widget_sockets_listed(data: dict) -> bool:
         return version >= EVERY_WIDGET_LISTED_FROM
     for graph in [data] + _definitions(data):
         for raw in _list(graph.get("nodes")):
-            twin = BY_CLASS.get(raw.get("type")) if isinstance(raw, dict) else None
+            twin = BY_CLASS.get(raw["type"]) if isinstance(raw, dict) and isinstance(raw.get("type"), str) else None
             wanted = {w for w in twin.widgets if w not in NO_SOCKET} if twin is not None else set()
             listed = {x["widget"].get("name") for x in _list(raw.get("inputs"))
                       if isinstance(x, dict) and isinstance(x.get("widget"), dict)} if wanted else set()
