@@ -3,7 +3,8 @@
 Before frontend 1.16 a widget input entry (``widget: {name}``) existed only for a widget the user converted
 ("Convert to input"), linked or not, and the canvas showed it as a socket. From 1.16 every widget has an
 entry and is a socket only while linked; the workflow embedded in pictures drops the unlinked entries and
-carries ``extra.frontendVersion``. The documents here are the same FLUX dev graph in each form."""
+carries ``extra.frontendVersion``. The documents here are the same FLUX dev graph in each form (the newer
+ones written by ComfyUI's own frontend 1.27.10)."""
 import copy
 
 from flux_core.interop.comfyui import comfyui_to_document
@@ -29,22 +30,15 @@ def old_frontend() -> dict:
 
 
 def new_frontend_saved() -> dict:
-    """The same graph as the 1.28 frontend's Save writes it: an input entry for every widget."""
-    return fixture("ui_dev_split_frontend_1_28.json")
+    """ui_dev_split as ComfyUI's frontend 1.27.10 saves it after loading it (graph.serialize(), made by
+    tools/comfyui_frontend_check.py's ComfyUI): an input entry for every widget, no version stamp."""
+    return fixture("ui_dev_split_frontend_1_27.json")
 
 
 def new_frontend_in_picture() -> dict:
-    """What the 1.28 frontend embeds in a picture: unlinked widget entries dropped, links renumbered to the
-    remaining slots, the frontend version stamped."""
-    data = new_frontend_saved()
-    targets = {}
-    for node in data["nodes"]:
-        node["inputs"] = [x for x in node.get("inputs", []) if not (x.get("widget") and x.get("link") is None)]
-        targets.update({x["link"]: k for k, x in enumerate(node["inputs"]) if x.get("link") is not None})
-    for link in data["links"]:
-        link[4] = targets.get(link[0], link[4])
-    data["extra"]["frontendVersion"] = "1.28.7"
-    return data
+    """What the same frontend embeds in a picture (graphToPrompt's workflow): unlinked widget entries
+    dropped, links renumbered to the remaining slots, ``extra.frontendVersion`` stamped."""
+    return fixture("ui_dev_split_frontend_1_27_picture.json")
 
 
 def sockets(doc: dict) -> dict:
