@@ -1,6 +1,6 @@
 """A ComfyUI file opened in the real canvas shows the widget sockets the user had in ComfyUI: converted
-widgets of a file from a frontend before 1.16 are sockets (linked or not), a file saved by frontend 1.27 shows only linked ones
-(here none: the seed's PrimitiveNode became the widget's value)."""
+widgets of a file from a frontend before 1.16 are sockets (linked or not); a file saved by frontend 1.27
+shows only linked ones (here the seed, fed by a PrimitiveNode whose value fluxwire puts into the widget)."""
 from __future__ import annotations
 
 import json
