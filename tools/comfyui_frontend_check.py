@@ -42,9 +42,11 @@ READ_BACK = """async wf => {
   await app.loadGraphData(wf);
   const linked = {};
   for (const n of app.graph.nodes)
-    for (const i of n.inputs || []) if (i.widget && i.link != null) (linked[n.id] = linked[n.id] || []).push(i.widget.name);
+    for (const i of n.inputs || [])
+      if (i.widget && i.link != null) (linked[n.id] = linked[n.id] || []).push(i.widget.name);
   const made = await app.graphToPrompt();
-  return {linked, saved: JSON.parse(JSON.stringify(app.graph.serialize())), embedded: JSON.parse(JSON.stringify(made.workflow))};
+  const copy = (x) => JSON.parse(JSON.stringify(x));
+  return {linked, saved: copy(app.graph.serialize()), embedded: copy(made.workflow)};
 }"""
 
 
