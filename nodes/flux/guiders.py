@@ -8,6 +8,8 @@ guidance while cfg 1 skips it.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flux_core.node import Combo, Float, Input, Int, Node, NodeError, Output
 from flux_core.sampling_names import SAMPLER_NAMES, SCHEDULER_NAMES
 
@@ -118,8 +120,8 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
         step_noise = StepNoise(noise.seed, tuple(latent.samples.shape), device)
     with torch.inference_mode():
         out, denoised = run_sampler(velocity, drawn, latent.samples, values, after_step, sampler, step_noise)
-    return (Latent(out.float().cpu(), latent.width, latent.height, latent.noise_mask),
-            Latent(denoised.float().cpu(), latent.width, latent.height, latent.noise_mask))
+    # the rest of the latent (noise mask, batch positions) carries on, as ComfyUI copies the latent dict
+    return replace(latent, samples=out.float().cpu()), replace(latent, samples=denoised.float().cpu())
 
 
 class BasicGuider(Node):

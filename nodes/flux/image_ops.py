@@ -111,7 +111,8 @@ class LatentUpscale(Node):
         else:
             width, height = max(64, width), max(64, height)
         out = resize(x, width // 8, height // 8, upscale_method, crop)
-        return Latent(out, out.shape[-1] * 8, out.shape[-2] * 8)
+        # the batch positions carry on (ComfyUI copies the latent dict), so a picked picture keeps its noise
+        return Latent(out, out.shape[-1] * 8, out.shape[-2] * 8, batch_index=samples.batch_index)
 
 
 class RepeatLatentBatch(Node):

@@ -147,7 +147,7 @@ class _Run:
 
         ph, pw = padded_size(self.h, self.w)
         x = crop_to(unpack(img.float(), ph * 8, pw * 8), self.h, self.w).cpu()
-        return Latent(x, self.latent.width, self.latent.height, self.latent.noise_mask)
+        return Latent(x, self.latent.width, self.latent.height, self.latent.noise_mask, self.latent.batch_index)
 
     def mask_noise(self, noise, sigmas):
         """Repaint only the latent's noise mask (SetLatentNoiseMask), holding the rest at each level."""

@@ -59,10 +59,12 @@ def _model_name(value: Any) -> Any:
 
 
 class _Converter:
-    def __init__(self, subgraphs: dict[str, ComfySubgraph], problems: list[Problem]):
+    def __init__(self, subgraphs: dict[str, ComfySubgraph], problems: list[Problem], registry=None):
         self.subgraphs = subgraphs
         self.problems = problems
-        self.link_reroutes: dict[str, str] = {}  # "NODE/INPUT" -> last reroute point (top level only)
+        self.registry = registry
+        # "NODE/INPUT" -> last reroute point, per graph: None for the document's, else the definition's id
+        self.link_reroutes: dict[str | None, dict[str, str]] = {}
 
     def output_name(self, graph: ComfyGraph, ref: Ref, boundary: ComfySubgraph | None) -> tuple[str, str] | None:
         """(fluxwire node id, output name) a ComfyUI link comes from, or None when there is none."""
@@ -83,8 +85,9 @@ class _Converter:
         return (source.id, output) if output is not None else None
 
     def link(self, graph, node: ComfyNode, name: str, target: str, ref: Ref, boundary, links: list[dict]) -> None:
-        if self._link(graph, node, name, target, ref, boundary, links) and name in node.reroutes and boundary is None:
-            self.link_reroutes[f"{node.id}/{target}"] = node.reroutes[name]
+        if self._link(graph, node, name, target, ref, boundary, links) and name in node.reroutes:
+            routes = self.link_reroutes.setdefault(boundary.id if boundary is not None else None, {})
+            routes[f"{node.id}/{target}"] = node.reroutes[name]
 
     def _link(self, graph, node: ComfyNode, name: str, target: str, ref: Ref, boundary, links: list[dict]) -> bool:
         found = self.output_name(graph, ref, boundary)
@@ -134,7 +137,9 @@ class _Converter:
                 widgets[target] = value
         widgets.update(twin.fixed)
         doc: dict[str, Any] = {"id": node.id, "type": twin.node, "widgets": widgets}
-        self.decorate(doc, node, twin.comfy)
+        own = self.widget_names(twin)
+        self.decorate(doc, node, twin.comfy, [twin.fluxwire_input(n) for n in node.ui.get("widget_inputs", ())
+                                              if twin.fluxwire_input(n) in own])
         models = [{"name": _model_name(m.get("name")), "url": m.get("url"),
                    "folder": _FOLDER_OF.get(m.get("directory"), m.get("directory"))}
                   for m in node.models if isinstance(m.get("name"), str)]
@@ -163,12 +168,25 @@ class _Converter:
             if ok:
                 widgets[name] = value
         doc: dict[str, Any] = {"id": node.id, "type": "Subgraph", "subgraph": {"id": sub.id}, "widgets": widgets}
-        self.decorate(doc, node, f"subgraph {sub.name}")
+        self.decorate(doc, node, f"subgraph {sub.name}", [by_name[n].name for n in node.ui.get("widget_inputs", ())
+                                                          if n in by_name and by_name[n].widget])
         return doc
 
+    def widget_names(self, twin: Twin) -> set[str]:
+        """The fluxwire node's widget inputs a ComfyUI widget socket can become (all of the twin's widgets
+        when the node class is not installed)."""
+        cls = self.registry.get(twin.node) if self.registry is not None else None
+        if cls is not None:
+            return {i.name for i in cls.inputs if i.is_widget}
+        return {twin.fluxwire_input(w) for w in twin.widgets}
+
     @staticmethod
-    def decorate(doc: dict, node: ComfyNode, comfy_class: str) -> None:
-        ui = dict(node.ui)
+    def decorate(doc: dict, node: ComfyNode, comfy_class: str, widget_inputs: list[str] = ()) -> None:
+        """The node's canvas data; ``widget_inputs``: its widgets shown as sockets, as fluxwire names."""
+        ui = {k: v for k, v in node.ui.items() if k != "widget_inputs"}
+        names = list(dict.fromkeys(widget_inputs))
+        if names:
+            ui["widget_inputs"] = names
         if node.title and node.title != node.cls:
             ui["title"] = node.title
         if ui:
@@ -194,6 +212,9 @@ class _Converter:
             found = self.output_name(sub.graph, ref, sub)
             if found is not None:
                 links.append({"from": found[0], "output": found[1], "to": OUTPUTS, "input": sub.outputs[slot].name})
+                if slot in sub.output_reroutes:
+                    routes = self.link_reroutes.setdefault(sub.id, {})
+                    routes[f"{OUTPUTS}/{sub.outputs[slot].name}"] = sub.output_reroutes[slot]
         inputs = []
         for s in sub.inputs:
             entry: dict[str, Any] = {"name": s.name, "type": _TYPE_OF.get(s.type, s.type)}
@@ -209,8 +230,11 @@ class _Converter:
                 links.append({"from": INPUTS, "output": s.name, "to": inner, "input": twin.fluxwire_input(wname)})
             inputs.append(entry)
         outputs = [{"name": s.name, "type": _TYPE_OF.get(s.type, s.type)} for s in sub.outputs]
+        extra: dict[str, Any] = {"boundary": dict(sub.boundary)} if sub.boundary else {}
+        extra.update(_reroute_data(sub.graph, self.link_reroutes.get(sub.id, {})))
         return {"name": sub.name, "description": sub.description, "category": sub.category or "subgraphs/comfyui",
-                "inputs": inputs, "outputs": outputs, "nodes": nodes, "links": links, "groups": [], "extra": {}}
+                "inputs": inputs, "outputs": outputs, "nodes": nodes, "links": links, "groups": sub.graph.groups,
+                "extra": extra}
 
 
 def _promote(graph: ComfyGraph, sub: ComfySubgraph, registry) -> None:
@@ -264,7 +288,7 @@ def to_document(graph: ComfyGraph, source: str | None, registry=None,
         return {}, problems
     for sid in used:
         _promote(graph, graph.subgraphs[sid], registry)
-    convert = _Converter({sid: graph.subgraphs[sid] for sid in used}, problems)
+    convert = _Converter({sid: graph.subgraphs[sid] for sid in used}, problems, registry)
     nodes, links = convert.graph(graph)
     name = source.replace("\\", "/").rsplit("/", 1)[-1] if source else "ComfyUI workflow"
     doc = {"format": FORMAT, "version": 2 if used else 1,
@@ -275,12 +299,17 @@ def to_document(graph: ComfyGraph, source: str | None, registry=None,
         doc["subgraphs"] = {sid: convert.definition(graph.subgraphs[sid]) for sid in used}
     if graph.groups:
         doc["groups"] = graph.groups
-    points = _used_points(graph.extra.get("reroutes", []), convert.link_reroutes)
-    if points:
-        doc["extra"]["reroutes"] = points
-        doc["extra"]["link_reroutes"] = {k: v for k, v in convert.link_reroutes.items()
-                                         if v in {p["id"] for p in points}}
+    doc["extra"].update(_reroute_data(graph, convert.link_reroutes.get(None, {})))
     return doc, problems
+
+
+def _reroute_data(graph: ComfyGraph, link_reroutes: dict[str, str]) -> dict:
+    """``extra.reroutes`` / ``extra.link_reroutes`` of one graph (the document's or a definition's inside)."""
+    points = _used_points(graph.extra.get("reroutes", []), link_reroutes)
+    if not points:
+        return {}
+    kept = {p["id"] for p in points}
+    return {"reroutes": points, "link_reroutes": {k: v for k, v in link_reroutes.items() if v in kept}}
 
 
 def _used_points(points: list[dict], link_reroutes: dict[str, str]) -> list[dict]:

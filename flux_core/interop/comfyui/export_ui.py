@@ -6,8 +6,10 @@ as they are, not applied; notes stay; positions, sizes, titles, colours, collaps
 and reroute points (as ComfyUI's native reroutes: ``extra.reroutes`` with ``parentId`` chains and
 ``extra.linkExtensions`` naming each link's last reroute) carry over. Node ids that are numbers stay the
 same; other ids get the next free numbers (ComfyUI's ids are integers). Embedded subgraph definitions are
-written as ``definitions.subgraphs`` (boundary nodes -10 / -20, links as objects), their instances with
-their widget inputs as ComfyUI's promoted widgets (``proxyWidgets`` ``["-1", name]``).
+written as ``definitions.subgraphs`` (boundary nodes -10 / -20, links as objects naming their last reroute
+in ``parentId``, the definition's reroutes in its own ``reroutes``, schema 1), their instances with their
+widget inputs as ComfyUI's promoted widgets (``proxyWidgets`` ``["-1", name]``). Widgets shown as sockets
+(``ui.widget_inputs``) get widget input entries.
 """
 from __future__ import annotations
 
@@ -165,6 +167,7 @@ class _Writer:
                     continue
                 target, tslot = -20, names.index(link.input)
                 self.boundary_links.setdefault(("out", link.input), []).append(lid)
+                self.link_ids[(OUTPUTS, link.input)] = lid
             elif link.target in self.twins:
                 socket = self.target_socket(link.target, link.input)
                 if socket is None:
@@ -182,7 +185,20 @@ class _Writer:
             else:
                 self.outputs[link.source][slot]["links"].append(lid)
             out.append([lid, origin, slot, target, tslot, kind])
+        self.widget_sockets()
         return out
+
+    def widget_sockets(self) -> None:
+        """Widgets shown as sockets (``ui.widget_inputs``) that no link feeds get their input entry all the
+        same: the form frontends before 1.16 saved a converted widget in, and the form the current frontend
+        writes into pictures (only linked or converted widget inputs listed); linked ones have theirs already."""
+        for nid, twin in self.twins.items():
+            names = self.nodes[nid].ui.get("widget_inputs")
+            for name in names if isinstance(names, list) else []:
+                if isinstance(twin, _Instance) or not isinstance(name, str):
+                    continue  # an instance lists every widget input already
+                if any(twin.fluxwire_input(w) == name for w in twin.widgets if w != CONTROL and w not in twin.ignore):
+                    self.target_socket(nid, name)
 
     def node(self, order: int, nid: str) -> dict:
         spec, twin = self.nodes[nid], self.twins[nid]
@@ -298,16 +314,21 @@ def _definition(sid: str, d, registry, definitions: dict, problems: list[Problem
             "type": _comfy_type(i.type), "linkIds": writer.boundary_links.get(("in", i.name), [])} for i in d.inputs]
     outs = [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{sid}/out/{o.name}")), "name": o.name,
              "type": _comfy_type(o.type), "linkIds": writer.boundary_links.get(("out", o.name), [])} for o in d.outputs]
+    native, extensions = writer.reroutes(d.extra if isinstance(d.extra, dict) else {})
+    parents = {e["id"]: e["parentId"] for e in extensions}  # schema 1: each link names its last reroute
+    objects = [dict(zip(("id", "origin_id", "origin_slot", "target_id", "target_slot", "type"), l)) for l in links]
+    for link in objects:
+        if link["id"] in parents:
+            link["parentId"] = parents[link["id"]]
     return {"id": sid, "version": 1, "revision": 0, "name": d.name or sid, "description": d.description,
             "category": d.category, "config": {},
             "state": {"lastGroupId": 0, "lastNodeId": max(writer.ids.values(), default=0), "lastLinkId": len(links),
-                      "lastRerouteId": 0},
+                      "lastRerouteId": max((r["id"] for r in native), default=0)},
             "inputNode": {"id": -10, "bounding": [*(at.get("inputs") or [-200, 0]), 120, 40 + 20 * len(ins)]},
             "outputNode": {"id": -20, "bounding": [*(at.get("outputs") or [1200, 0]), 120, 40 + 20 * len(outs)]},
             "inputs": ins, "outputs": outs, "widgets": [],
-            "nodes": nodes, "groups": writer.groups(d.groups),
-            "links": [dict(zip(("id", "origin_id", "origin_slot", "target_id", "target_slot", "type"), l))
-                      for l in links], "extra": {}}
+            "nodes": nodes, "groups": writer.groups(d.groups), "links": objects,
+            **({"reroutes": native} if native else {}), "extra": {}}
 
 
 def to_ui_workflow(workflow: Workflow, registry) -> dict:

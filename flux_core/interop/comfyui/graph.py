@@ -50,6 +50,8 @@ class ComfySubgraph:
     description: str = ""
     category: str = ""
     promoted: dict[str, tuple[str, str]] = field(default_factory=dict)  # input name -> (inner id, widget)
+    output_reroutes: dict[int, str] = field(default_factory=dict)  # output slot -> last reroute point of its wire
+    boundary: dict[str, list] = field(default_factory=dict)  # "inputs"/"outputs" -> [x, y] of the boundary nodes
 
 
 @dataclass

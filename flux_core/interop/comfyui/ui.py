@@ -8,7 +8,8 @@ definition, the mode is applied here: bypassed nodes pass each output's consumer
 same type, muted nodes are dropped together with every node that only fed them.
 Subgraph definitions (``definitions.subgraphs``) are read the same way, with their boundary nodes -10
 (inputs) and -20 (outputs). Positions, sizes, titles, colours, collapsed and pinned flags, groups and
-reroutes (legacy Reroute nodes and 0.4 native reroutes, as points in ``extra.reroutes``) are kept.
+reroutes (legacy Reroute nodes and 0.4 native reroutes, as points in ``extra.reroutes``) are kept, and so are
+the widgets the user saw as input sockets (see `widget_sockets_listed`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ from .table import BY_CLASS, CONTROL, family_of
 MUTED, BYPASSED = 2, 4
 MODE_NAMES = {MUTED: "mute", BYPASSED: "bypass"}
 VIRTUAL = ("Reroute", "PrimitiveNode")
+# Frontend 1.16 (Comfy-Org/ComfyUI_frontend PR 3326) gave every widget an input socket, shown as a socket only
+# while a link feeds it; before, an input entry with ``widget`` existed only for a widget the user converted.
+EVERY_WIDGET_LISTED_FROM = (1, 16)
+NO_SOCKET = (CONTROL, "upload")  # widgets without an input socket in any frontend
 SUBGRAPH_INPUT, SUBGRAPH_OUTPUT = "-10", "-20"  # the ids of a subgraph definition's boundary nodes
 
 
@@ -75,12 +80,38 @@ def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _version(text: Any) -> tuple[int, ...] | None:
+    found = re.match(r"\s*v?(\d+)\.(\d+)", text) if isinstance(text, str) else None
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def widget_sockets_listed(data: dict) -> bool:
+    """Whether the file comes from a frontend that lists every widget as an input (>= 1.16), where a widget
+    input is a socket only while linked, rather than one where a listed widget input was converted by hand.
+    ``extra.frontendVersion`` says so where the frontend stamped it (workflows embedded in pictures); a plain
+    save does not, and is recognised by a node listing an input for each of two or more widgets."""
+    version = _version(_dict(data.get("extra")).get("frontendVersion"))
+    if version is not None:
+        return version >= EVERY_WIDGET_LISTED_FROM
+    for graph in [data] + _definitions(data):
+        for raw in _list(graph.get("nodes")):
+            twin = BY_CLASS.get(raw["type"]) if isinstance(raw, dict) and isinstance(raw.get("type"), str) else None
+            wanted = {w for w in twin.widgets if w not in NO_SOCKET} if twin is not None else set()
+            listed = {x["widget"].get("name") for x in _list(raw.get("inputs"))
+                      if isinstance(x, dict) and isinstance(x.get("widget"), dict)} if wanted else set()
+            if len(wanted) >= 2 and wanted <= listed:
+                return True
+    return False
+
+
 class _Reader:
     def __init__(self, data: dict, problems: list[Problem], subgraph_ids: set | None = None,
-                 representable=None):
+                 representable=None, every_widget_listed: bool = True):
         """``representable(raw node)``: fluxwire can hold this node, so its mode is kept rather than applied
-        (None: every mode is applied, as inside subgraph definitions)."""
+        (None: every mode is applied, as inside subgraph definitions). ``every_widget_listed``: see
+        `widget_sockets_listed`."""
         self.problems = problems
+        self.every_widget_listed = every_widget_listed
         self.links = _links(data.get("links"), problems)
         self.representable = representable
         extra = _dict(data.get("extra"))
@@ -318,6 +349,27 @@ class _Reader:
         return {link.target_slot: self.resolve(lid, gone) for lid, link in self.links.items()
                 if link.target == SUBGRAPH_OUTPUT}
 
+    def output_reroutes(self) -> dict[int, str]:
+        """In a subgraph definition: the last reroute point of the wire into each output that has one."""
+        tails = {link.target_slot: self.wire_tail(lid) for lid, link in self.links.items()
+                 if link.target == SUBGRAPH_OUTPUT}
+        return {slot: tail for slot, tail in tails.items() if tail is not None}
+
+    def widget_sockets(self, raw: dict) -> list[str]:
+        """The ComfyUI names of the widgets this node showed as input sockets: with every widget listed (and
+        always on subgraph instances, which only such frontends make) the linked ones, else every listed one
+        (converted by hand, linked or not)."""
+        out = []
+        linked_only = self.every_widget_listed or raw["type"] in self.subgraph_ids
+        for x in _list(raw.get("inputs")):
+            if not isinstance(x, dict) or not isinstance(x.get("widget"), dict):
+                continue
+            name = x["widget"].get("name")
+            linked = _lid(x.get("link")) is not None and x["link"] in self.links
+            if isinstance(name, str) and (linked or not linked_only) and name not in out:
+                out.append(name)
+        return out
+
     def _node(self, nid: str, raw: dict, gone: set[str]) -> ComfyNode:
         kind = raw["type"]
         twin = BY_CLASS.get(kind)
@@ -356,6 +408,9 @@ class _Reader:
             elif isinstance(got, tuple):
                 inputs[str(name)] = got[1]
         ui = {}
+        sockets = self.widget_sockets(raw)
+        if sockets:
+            ui["widget_inputs"] = sockets
         pos = raw.get("pos")
         if isinstance(pos, dict):
             pos = [pos.get("0"), pos.get("1")]
@@ -423,8 +478,8 @@ def _definitions(data: dict) -> list[dict]:
     return out
 
 
-def _read_subgraph(sg: dict, ids: set, problems: list[Problem]) -> ComfySubgraph:
-    reader = _Reader(sg, problems, ids)
+def _read_subgraph(sg: dict, ids: set, problems: list[Problem], every_widget_listed: bool) -> ComfySubgraph:
+    reader = _Reader(sg, problems, ids, every_widget_listed=every_widget_listed)
     inner = reader.graph()
     gone = reader.dropped()
     taken: set[str] = set()
@@ -437,8 +492,13 @@ def _read_subgraph(sg: dict, ids: set, problems: list[Problem]) -> ComfySubgraph
     taken = set()
     outputs = [SubgraphSocket(_identifier(_dict(x).get("name"), taken), str(_dict(x).get("type", "*")),
                               comfy_name=str(_dict(x).get("name"))) for x in _list(sg.get("outputs"))]
+    inner.groups = _groups(sg)
+    boundary = {side: _point(_list(_dict(sg.get(key)).get("bounding"))[:2])
+                for side, key in (("inputs", "inputNode"), ("outputs", "outputNode"))}
     return ComfySubgraph(sg["id"], str(sg.get("name") or sg["id"]), inputs, outputs, inner,
-                         reader.output_feeds(gone), str(sg.get("description") or ""), str(sg.get("category") or ""))
+                         reader.output_feeds(gone), str(sg.get("description") or ""), str(sg.get("category") or ""),
+                         output_reroutes=reader.output_reroutes(),
+                         boundary={side: at for side, at in boundary.items() if at is not None})
 
 
 def holdable(subgraph_ids: set, registry=None):
@@ -467,14 +527,20 @@ def _hashable(v: Any) -> bool:
 def read_ui(data: dict, problems: list[Problem], registry=None) -> ComfyGraph:
     definitions = _definitions(data)
     ids = {sg["id"] for sg in definitions}
-    reader = _Reader(data, problems, ids, holdable(ids, registry))
+    listed = widget_sockets_listed(data)
+    reader = _Reader(data, problems, ids, holdable(ids, registry), listed)
     graph = reader.graph()
     for sg in definitions:
-        graph.subgraphs[sg["id"]] = _read_subgraph(sg, ids, problems)
-    for i, g in enumerate(_list(data.get("groups"))):
-        if not isinstance(g, dict):
-            continue
-        box = g.get("bounding")
+        graph.subgraphs[sg["id"]] = _read_subgraph(sg, ids, problems, listed)
+    graph.groups = _groups(data)
+    return graph
+
+
+def _groups(data: dict) -> list[dict]:
+    """A graph's groups (the document's or a subgraph definition's): title, box, colour, font size, pinned."""
+    out = []
+    for g in _list(data.get("groups")):
+        box = g.get("bounding") if isinstance(g, dict) else None
         if isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box):
             group = {"title": str(g.get("title", "")), "bounding": list(box)}
             if isinstance(g.get("color"), str):
@@ -483,5 +549,5 @@ def read_ui(data: dict, problems: list[Problem], registry=None) -> ComfyGraph:
                 group["font_size"] = g["font_size"]
             if _dict(g.get("flags")).get("pinned") is True:
                 group["pinned"] = True
-            graph.groups.append(group)
-    return graph
+            out.append(group)
+    return out
