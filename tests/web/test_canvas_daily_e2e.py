@@ -361,6 +361,60 @@ def test_groups_collapse_and_paste_with_links_round_trip_through_save(page, tmp_
     assert "fw-collapsed" in node(page, "b").get_attribute("class")
 
 
+def test_group_menu_pins_fits_selects_and_removes_a_group(page, tmp_path):
+    """A group imported pinned (ComfyUI's flags.pinned) with its title size stays put until unpinned from its
+    menu; the menu also selects its nodes, fits it to them and removes it (nodes kept), each undoable."""
+    document = doc([("a", "IntValue", {}, (40, 180)), ("b", "ShowValue", {}, (400, 180)), ("c", "ShowValue", {}, (40, 800))],
+                   [("a", "value", "b", "value"), ("a", "value", "c", "value")])
+    document["groups"] = [{"title": "Inputs", "bounding": [0, 100, 1000, 500], "color": "#3f5a7a", "font_size": 30, "pinned": True}]
+    open_workflow(page, document, tmp_path)
+    page.click('[data-action="zoom-out"]')  # the fitted view puts the title right under the tab bar
+    group = page.locator('.fw-group[data-group="0"]')
+    assert group.get_attribute("data-pinned") == "1"
+    assert group.locator(".fw-group-resize").count() == 0
+    assert group.locator(".fw-group-title").evaluate("e => getComputedStyle(e).fontSize") == "30px"
+    page.wait_for_timeout(300)  # the zoom's transition
+
+    def drag_title(dx, dy):
+        x, y = centre(group.locator(".fw-group-name"))
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + dx, y + dy, steps=6)
+        page.mouse.up()
+
+    def menu(item):
+        group.locator(".fw-group-name").click(button="right")
+        page.locator(f'[data-role="menu"] [data-menu="{item}"]').click()
+
+    g0, a0, c0 = group.bounding_box(), node(page, "a").bounding_box(), node(page, "c").bounding_box()
+    drag_title(60, 100)
+    assert group.bounding_box() == g0 and node(page, "a").bounding_box() == a0  # pinned: nothing moved
+    assert autosaved_document(page)["groups"][0]["pinned"] is True
+    menu("group-pin")  # Unpin
+    assert group.get_attribute("data-pinned") is None and group.locator(".fw-group-resize").count() == 1
+    assert "pinned" not in autosaved_document(page)["groups"][0]
+    drag_title(60, 100)
+    a1 = node(page, "a").bounding_box()
+    assert abs(a1["x"] - a0["x"] - 60) < 2 and abs(a1["y"] - a0["y"] - 100) < 2
+    assert node(page, "c").bounding_box() == c0  # the node outside stayed
+    menu("group-select")
+    chosen = page.locator('.fw-node[data-selected="1"]').evaluate_all("els => els.map(e => e.dataset.nodeId).sort()")
+    assert chosen == ["a", "b"]
+    menu("group-fit")  # now just around a and b: much smaller than the 1000 x 500 it was
+    fitted = autosaved_document(page)["groups"][0]["bounding"]
+    b = node(page, "b").bounding_box()
+    gb = group.bounding_box()
+    assert fitted[2] < 1000 and fitted[3] < 500
+    assert gb["x"] < a1["x"] and gb["x"] + gb["width"] > b["x"] + b["width"] and gb["y"] < a1["y"]
+    menu("group-remove")
+    assert page.locator(".fw-group").count() == 0 and page.locator(".fw-node").count() == 3
+    assert autosaved_document(page).get("groups", []) == []
+    focus_canvas(page)
+    page.keyboard.press("Control+z")  # the group comes back as it was before removing
+    page.wait_for_selector('.fw-group[data-group="0"]')
+    assert autosaved_document(page)["groups"][0]["bounding"] == fitted
+
+
 def test_fit_selection_and_space_drag_pan(page, tmp_path):
     open_workflow(page, doc([("a", "IntValue", {}, (0, 0)), ("far", "ShowValue", {}, (3000, 2000))]), tmp_path)
     node(page, "a").locator(".fw-title").click()

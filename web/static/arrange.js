@@ -1,7 +1,8 @@
 // fluxwire canvas, arranging a big graph: groups (Ctrl+G around the selection; drag the title to move the
 // group with the nodes inside, drag the corner to resize, double-click the title to rename, the swatch
-// changes its colour), collapsed nodes (Alt+C), framing the selection ("."), and Space-drag to pan over
-// nodes. Groups are the document's `groups` ({title, bounding [x, y, w, h], color}); collapse is `ui.collapsed`.
+// changes its colour, right-click the title for the group menu), collapsed nodes (Alt+C), framing the selection
+// ("."), and Space-drag to pan over nodes. Groups are the document's `groups` ({title, bounding [x, y, w, h],
+// color, font_size, pinned}); a pinned group is neither moved nor resized. Collapse is `ui.collapsed`.
 
 const GROUP_COLORS = ["#3f5a7a", "#4a6b3f", "#7a5a3f", "#6b3f6b", "#7a3f3f", "#3f6b6b", "#555a66"];
 const GROUP_PAD = 24, GROUP_HEAD = 40;
@@ -24,7 +25,9 @@ function renderGroups() {
     Object.assign(box.style, { left: g.bounding[0] + "px", top: g.bounding[1] + "px",
       width: g.bounding[2] + "px", height: g.bounding[3] + "px" });
     if (g.color) box.style.setProperty("--fw-group-color", String(g.color));
+    if (g.pinned === true) box.dataset.pinned = "1";
     const head = el("div", "fw-group-title");
+    if (Number.isFinite(g.font_size) && g.font_size > 0) head.style.fontSize = Math.max(8, Math.min(96, g.font_size)) + "px";
     head.appendChild(el("span", "fw-group-name", g.title || ""));
     const swatch = el("button", "fw-group-swatch");
     swatch.type = "button";
@@ -32,9 +35,11 @@ function renderGroups() {
     swatch.title = "Change the group's colour";
     head.appendChild(swatch);
     box.appendChild(head);
-    const grip = el("div", "fw-group-resize");
-    grip.title = "Resize the group";
-    box.appendChild(grip);
+    if (g.pinned !== true) {
+      const grip = el("div", "fw-group-resize");
+      grip.title = "Resize the group";
+      box.appendChild(grip);
+    }
     boxes.appendChild(box);
   });
   nodesLayer.prepend(boxes);
@@ -68,6 +73,7 @@ function nodesInside(g) {
 function dragGroup(e, index, resize) {
   const g = groupsOf()[index];
   if (!validGroup(g)) return;
+  if (g.pinned === true) { setStatus("the group is pinned: unpin it (right-click its title) to move or resize it"); return; }
   const before = snapshot();
   const start = [e.clientX, e.clientY], box0 = g.bounding.slice();
   const inside = resize ? [] : nodesInside(g).filter((n) => !n.ui.pinned).map((n) => [n, n.ui.pos.slice()]);
@@ -124,6 +130,44 @@ function recolourGroup(index) {
   g.color = GROUP_COLORS[(at + 1) % GROUP_COLORS.length];
   renderAll();
   commit(before);
+}
+function editGroup(index, change) {
+  // one undoable change of a group (the menu's items)
+  const g = groupsOf()[index];
+  if (!g) return;
+  const before = snapshot();
+  change(g);
+  renderAll();
+  commit(before);
+}
+function removeGroup(index) {
+  // the group goes, its nodes stay where they are
+  const before = snapshot();
+  groupsOf().splice(index, 1);
+  renderAll();
+  commit(before);
+}
+function fitGroupToNodes(g) {
+  // around the nodes inside it now, with the same margins Ctrl+G leaves
+  const inside = nodesInside(g);
+  if (!inside.length) return;
+  const boxes = inside.map(nodeBox);
+  const x0 = Math.min(...boxes.map((b) => b[0])), y0 = Math.min(...boxes.map((b) => b[1]));
+  const x1 = Math.max(...boxes.map((b) => b[0] + b[2])), y1 = Math.max(...boxes.map((b) => b[1] + b[3]));
+  g.bounding = [Math.round(x0 - GROUP_PAD), Math.round(y0 - GROUP_HEAD), Math.round(x1 - x0 + 2 * GROUP_PAD),
+    Math.round(y1 - y0 + GROUP_HEAD + GROUP_PAD)];
+}
+function groupMenuItems(index) {
+  // the right-click menu of a group's title (menus.js)
+  const g = groupsOf()[index];
+  if (!validGroup(g)) return;
+  const pinned = g.pinned === true;
+  menuItem("group-rename", "Rename group", () => renameGroup(index));
+  menuItem("group-color", "Next colour", () => recolourGroup(index));
+  menuItem("group-pin", pinned ? "Unpin group" : "Pin group", () => editGroup(index, (x) => { if (pinned) delete x.pinned; else x.pinned = true; }));
+  menuItem("group-select", "Select the nodes inside", () => select(nodesInside(g).map((n) => n.id)));
+  menuItem("group-fit", "Fit the group to its nodes", () => editGroup(index, fitGroupToNodes), pinned || !nodesInside(g).length);
+  menuItem("group-remove", "Remove group (keep its nodes)", () => removeGroup(index));
 }
 function toggleCollapse() {
   const ids = [...selected].filter((id) => !BOUNDARY_IDS.includes(id));

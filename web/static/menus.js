@@ -1,6 +1,6 @@
 // fluxwire canvas, right-click menus: on the canvas (add, paste, group, fit), a node (rename, bypass, mute,
-// collapse, colour, duplicate, delete), a socket (disconnect an input; add a node fed by an output) and a
-// wire (delete). Each item is a button with data-menu="<what>"; the menu is [data-role="menu"].
+// collapse, colour, duplicate, delete), a socket (disconnect an input; add a node fed by an output), a
+// wire (delete) and a group's title (arrange.js: rename, colour, pin, select, fit, remove). Each item is a button with data-menu="<what>"; the menu is [data-role="menu"].
 
 const NODE_COLORS = ["", "#3f5a7a", "#4a6b3f", "#7a5a3f", "#6b3f6b", "#7a3f3f"];
 const menu = el("div", "fw-menu");
@@ -55,7 +55,10 @@ stage.addEventListener("contextmenu", (e) => {
   const wireEl = e.target.closest("path.fw-wire");
   const sock = e.target.closest("[data-socket-dir]");
   const nodeEl = e.target.closest(".fw-node");
-  if (wireEl && !wireEl.classList.contains("fw-wire-temp")) {
+  const groupEl = !nodeEl && e.target.closest(".fw-group-title") && e.target.closest(".fw-group");
+  if (groupEl) {
+    openMenu(e, () => groupMenuItems(Number(groupEl.dataset.group)));
+  } else if (wireEl && !wireEl.classList.contains("fw-wire-temp")) {
     const d = wireEl.dataset;
     const link = graph.links.find((l) => l.from === d.from && l.output === d.output && l.to === d.to && l.input === d.input);
     openMenu(e, () => {
