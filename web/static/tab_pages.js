@@ -10,8 +10,14 @@ const KEPT_PAGES = 4;
 let pageUse = 0;  // counts tab switches: a kept page's `used` says how recently it was shown
 
 function detachChildren(layer) {
-  const kept = document.createDocumentFragment();
-  while (layer.firstChild) kept.appendChild(layer.firstChild);
+  // the layer leaves the page, gives up its children in one step and comes back empty (one removal from
+  // the live page instead of one per child), with the listeners other parts put on it
+  const parent = layer.parentNode, next = layer.nextSibling;
+  layer.remove();
+  const range = document.createRange();
+  range.selectNodeContents(layer);
+  const kept = range.extractContents();
+  parent.insertBefore(layer, next);
   return kept;
 }
 function takePage() {
