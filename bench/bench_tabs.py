@@ -2,7 +2,8 @@
 
 Starts the real app in this process, opens a generated graph of N nodes (bench_canvas.big_graph) in one
 tab and a 20-node graph in a second tab, then switches between them several times, measuring in the page
-the canvas's own work (synchronous) and the time to the next frame. The 20-node switch, measured the same
+the canvas's own work (synchronous), the time to the next frame's callback and the time until that frame's
+style, layout and paint are done (what the user waits for). The 20-node switch, measured the same
 way in the same browser, is the reference. Needs /usr/bin/chromium (or CHROMIUM_PATH).
 """
 from __future__ import annotations
