@@ -41,7 +41,7 @@ _STATIC = resources.files(__package__) / "static"
 JS_PARTS = ("styles.js", "state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js",
             "reroutes.js", "routing.js", "minimap.js", "results.js", "files.js", "subgraphs.js", "subgraph_edits.js",
             "mask_editor.js", "node_tools.js", "properties.js", "run.js", "persist.js", "documents.js",
-            "history.js", "queue.js", "memory.js", "tabs.js")  # joined in this order; tabs.js last (it wraps the others)
+            "history.js", "queue.js", "memory.js", "tab_pages.js", "tabs.js")  # joined in this order; tabs.js last (it wraps the others)
 CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css", "workspace.css", "queue.css",
              "reroutes.css", "memory.css", "results.css")
 _ASSET_CACHE: dict[str, str] = {}

@@ -25,12 +25,14 @@ function stashActive() {
   send();
   const inner = navStack.length > 0;
   const doc = clone(theDocument());
+  const page = takePage();  // its elements, kept for the way back (tab_pages.js)
   leaveSubgraphs();
   return { doc, name: docName, dirty: isDirty(), savedState, undo: inner ? [] : undoStack.slice(),
-    redo: inner ? [] : redoStack.slice(), status: statusById, title: tabTitleOf(doc, docName) };
+    redo: inner ? [] : redoStack.slice(), status: statusById, title: tabTitleOf(doc, docName), page };
 }
 function showStash(s) {
-  graph = normalise(s.doc);
+  const kept = pageUsable(s.page);
+  graph = kept ? s.page.graph : normalise(s.doc);
   undoStack = (s.undo || []).slice();
   redoStack = (s.redo || []).slice();
   docName = typeof s.name === "string" ? s.name : null;
@@ -40,8 +42,11 @@ function showStash(s) {
   const v = graph.extra && graph.extra.view;
   const hasView = v && isFinite(v.x) && isFinite(v.y) && isFinite(v.zoom) && v.zoom > 0;
   if (hasView) view = { x: v.x, y: v.y, zoom: v.zoom };
-  renderAll();
+  if (kept) putPage(s.page);  // the elements left there (tab_pages.js)
+  else { renderAll(); builtPage(); }
+  s.page = null;
   if (!hasView) fitView();
+  refindAfterSwitch();
   send();  // (adds the view to the document, which "unsaved changes" ignores)
   savedState = s.savedState !== undefined ? s.savedState : s.dirty ? null : comparableText(graph);
   showDocName();
@@ -59,6 +64,7 @@ function switchTab(id) {
   target.stash = null;
   activeTab = id;
   showStash(s);
+  trimPages();
   persistTabs();
   setStatus("tab: " + tabTitleOf(s.doc, s.name));
 }
@@ -70,6 +76,7 @@ function newTab(doc) {
   activeTab = t.id;
   const fresh = doc || { format: FORMAT, version: 1, metadata: { title: "untitled" }, nodes: [], links: [] };
   showStash({ doc: fresh, name: null, dirty: false, undo: [], redo: [] });
+  trimPages();
   hideBanner();
   persistTabs();
   return t.id;
@@ -81,6 +88,7 @@ function closeTab(id) {
   const title = id === activeTab ? tabTitleOf(theDocument(), docName) : tabTitleOf(t.stash.doc, t.stash.name);
   if (dirty && !window.confirm("\u201c" + title + "\u201d has changes that are not saved. Close it anyway?")) return false;
   const at = tabs.indexOf(t);
+  if (t.stash) t.stash.page = null;  // a closed tab's elements go with it
   if (tabs.length === 1) {  // the last tab: an empty one takes its place
     const fresh = { id: newTabId(), stash: null };
     tabs = [fresh];
