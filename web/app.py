@@ -73,13 +73,17 @@ def host_warning(host: str) -> str | None:
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, root_path: str = "", *,
            block: bool = True):
-    """Queue and launch a built app with fluxwire's limits; returns Gradio's (app, local_url, share_url)."""
+    """Queue and launch a built app with fluxwire's limits; returns Gradio's (app, local_url, share_url).
+
+    Gradio's own run history is off: it kept every run's inputs (the whole document) in localStorage and
+    re-read and re-wrote that whole list for every streamed update of a run (~150 ms a state with a
+    500-node graph, growing with each run kept); the canvas's Runs panel (history.js) is the history."""
     demo.queue(default_concurrency_limit=1)
     return demo.launch(server_name=host, server_port=port, root_path=root_path or None,
                        state_session_capacity=MAX_SESSIONS,
                        app_kwargs={"middleware": [Middleware(RequestSizeLimit, limit=MAX_REQUEST_BYTES)]},
                        max_file_size=MAX_UPLOAD_BYTES, css=PAGE_CSS, prevent_thread_lock=not block, show_error=True,
-                       quiet=not block)
+                       quiet=not block, run_history=False)
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, output_dir="output", nodes_dir=None,
