@@ -29,6 +29,7 @@ from flux_core.types import catalogue_types
 from flux_core.workflow import FORMAT, VERSION, Problem, WorkflowError, loads_document, parse_document
 
 from .limits import MAX_FILE_BYTES, answers_cleanly, check_document_size
+from .run_feed import RunFeeds, feed_key_from_event
 from .runner import CanvasRunner, targets_from_event
 from .user_workflows import WorkflowFolder, default_workflows_dir, handle_request
 
@@ -40,7 +41,7 @@ UPLOAD_KINDS = (".json", ".png")
 _STATIC = resources.files(__package__) / "static"
 JS_PARTS = ("styles.js", "state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js",
             "reroutes.js", "minimap.js", "results.js", "files.js", "subgraphs.js", "subgraph_edits.js",
-            "mask_editor.js", "node_tools.js", "properties.js", "run.js", "persist.js", "documents.js",
+            "mask_editor.js", "node_tools.js", "properties.js", "run_feed.js", "run.js", "persist.js", "documents.js",
             "history.js", "queue.js", "memory.js", "tabs.js")  # joined in this order; tabs.js last (it wraps the others)
 CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css", "workspace.css", "queue.css",
              "reroutes.css", "memory.css")
@@ -362,6 +363,7 @@ class NodeCanvas(gr.HTML):
             **kwargs,
         )
         keep_one_copy_per_session(self, stands_in_for)
+        self.run_feeds = RunFeeds()  # the pages' run streams (web/run_feed.py; served once mounted: mount_run_feed)
 
     @staticmethod
     def _as_document(value: Any) -> Any:
@@ -398,12 +400,17 @@ class NodeCanvas(gr.HTML):
         those; a request without a session stops nothing."""
         runner = runner or CanvasRunner(self.executor)
         outputs: list[Any] = [self] + ([gallery] if gallery is not None else [])
+        feeds = self.run_feeds
 
         def run_graph(graph, evt: gr.EventData, request: gr.Request):
             session = getattr(request, "session_hash", None)
-            targets = targets_from_event(getattr(evt, "_data", None))
+            data = getattr(evt, "_data", None)
+            targets = targets_from_event(data)
+            # a page following its runs on its own stream gets them there (web/run_feed.py); Gradio then only
+            # hears a no-op per state (so a client that went away is still noticed) and the gallery at the end
+            follower = feeds.follower(feed_key_from_event(data), session)
             for state in runner.run(graph, targets=targets, session=session):
-                update = gr.update(run_state=state)
+                update = gr.skip() if follower and follower.send(state) else gr.update(run_state=state)
                 if gallery is None:
                     yield update
                 elif state["status"] == "success" or (state["status"] != "running" and state["images"]):

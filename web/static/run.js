@@ -110,7 +110,7 @@ function runGraph(targets) {
     setStatus("starting");
     for (const e of nodeEls.values()) { e.dataset.status = "queued"; shownStates.delete(e); }
   }
-  trigger("run_graph", { outputs: targets && targets.length ? targets : null });
+  trigger("run_graph", { outputs: targets && targets.length ? targets : null, feed: runFeedKeyForRun() });
 }
 function stopRun() {
   trigger("stop_run");
@@ -157,7 +157,7 @@ watch("value", () => acceptOutsideValue(props.value));  // undoable, never a sil
 // Prop names are built, not written as quoted literals: gr.HTML treats every quoted word in this code
 // as a custom event name, and Gradio then sends that event's Python handle (not JSON) with each update
 // of the prop, which breaks the plain HTTP API (/gradio_api/call/run_graph).
-watch(["run", "state"].join("_"), () => applyRunState(props.run_state));
+onRunState(applyRunState);  // from the prop or the page's run feed (run_feed.js)
 watch(["cata", "logue"].join(""), () => { setCatalogue(props.catalogue); renderAll(); });
 new ResizeObserver(() => drawWires()).observe(stage);
 setStatus(graph.nodes.length ? "ready" : "empty canvas: add nodes with + Add node or double-click");
