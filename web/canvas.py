@@ -406,11 +406,18 @@ class NodeCanvas(gr.HTML):
             session = getattr(request, "session_hash", None)
             data = getattr(evt, "_data", None)
             targets = targets_from_event(data)
-            # a page following its runs on its own stream gets them there (web/run_feed.py); Gradio then only
-            # hears a no-op per state (so a client that went away is still noticed) and the gallery at the end
+            # a page following its runs on its own stream gets the states there (web/run_feed.py) and Gradio
+            # hears only the end (the gallery): each message Gradio's page gets makes it copy the whole
+            # canvas. A page that goes away closes its stream; the next state then goes to Gradio, which
+            # closes this generator, which stops the run.
             follower = feeds.follower(feed_key_from_event(data), session)
             for state in runner.run(graph, targets=targets, session=session):
-                update = gr.skip() if follower and follower.send(state) else gr.update(run_state=state)
+                if follower and follower.send(state):
+                    if state["status"] == "running":
+                        continue
+                    update = gr.skip()
+                else:
+                    update = gr.update(run_state=state)
                 if gallery is None:
                     yield update
                 elif state["status"] == "success" or (state["status"] != "running" and state["images"]):

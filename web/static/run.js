@@ -99,17 +99,20 @@ function applyRunState(state) {
   if (changed.size) requestAnimationFrame(() => drawWires(changed));  // their size may have changed
 }
 const shownStates = new WeakMap();  // node element -> the run state it shows (JSON), see applyRunState
+function sendIfChanged() {
+  // the value already holds the document unless something changed since it was sent: a send costs Gradio's
+  // compare of the whole document and an autosave (~100 ms with 500 nodes), which Run need not pay
+  graph.extra = Object.assign({}, graph.extra || {}, { view: { x: view.x, y: view.y, zoom: view.zoom } });
+  if (lastSent === null || props.value !== lastSent || JSON.stringify(documentToSend()) !== JSON.stringify(lastSent)) send();
+}
 function runGraph(targets) {
   closePalette();
   reseed();
-  send();
+  sendIfChanged();
   pendingRuns += 1;
   noteRunTab();  // the run belongs to the active tab (tabs.js)
-  if (pendingRuns > 1) setStatus("queued: " + (pendingRuns - 1) + " run(s) waiting");
-  else {
-    setStatus("starting");
-    for (const e of nodeEls.values()) { e.dataset.status = "queued"; shownStates.delete(e); }
-  }
+  // the nodes of the run show "queued" with the run's first state (not all 500 restyled here at the click)
+  setStatus(pendingRuns > 1 ? "queued: " + (pendingRuns - 1) + " run(s) waiting" : "starting");
   trigger("run_graph", { outputs: targets && targets.length ? targets : null, feed: runFeedKeyForRun() });
 }
 function stopRun() {
