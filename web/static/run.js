@@ -46,7 +46,7 @@ function applyRunState(state) {
     hideBanner();
   }
   const nodes = viewRunState(state.nodes || {});  // inner nodes of subgraphs summed up on their instance
-  const changed = new Set();
+  const toShow = [];
   for (const n of graph.nodes) {
     const s = nodes[n.id];
     const prev = statusById[n.id] || {};
@@ -59,7 +59,12 @@ function applyRunState(state) {
     const shown = JSON.stringify(next);
     if (shownStates.get(e) === shown) continue;
     shownStates.set(e, shown);
-    changed.add(n.id);
+    toShow.push([n.id, e, next, s]);
+  }
+  // sizes read before any write cost nothing (the layout is clean); compared at the next frame, only the
+  // nodes that changed size get their wires redrawn (a status colour moves no socket)
+  const sizes = toShow.map(([id, e]) => [id, e, e.offsetWidth, e.offsetHeight]);
+  for (const [, e, next, s] of toShow) {
     e.dataset.status = next.status || "idle";
     const bar = e.querySelector(".fw-progress-bar");
     bar.style.width = next.status === "running" && next.max ? Math.round(100 * next.value / next.max) + "%" : (next.status === "done" ? "100%" : "0");
@@ -96,14 +101,18 @@ function applyRunState(state) {
   root.dataset.runStatus = state.status;
   refreshToolbar();
   propertiesChanged();
-  if (changed.size) requestAnimationFrame(() => drawWires(changed));  // their size may have changed
+  if (sizes.length) requestAnimationFrame(() => {
+    const resized = new Set(sizes.filter(([, e, w, h]) => e.isConnected && (e.offsetWidth !== w || e.offsetHeight !== h)).map(([id]) => id));
+    if (resized.size) drawWires(resized);
+  });
 }
 const shownStates = new WeakMap();  // node element -> the run state it shows (JSON), see applyRunState
 function sendIfChanged() {
   // the value already holds the document unless something changed since it was sent: a send costs Gradio's
   // compare of the whole document and an autosave (~100 ms with 500 nodes), which Run need not pay
   graph.extra = Object.assign({}, graph.extra || {}, { view: { x: view.x, y: view.y, zoom: view.zoom } });
-  if (lastSent === null || props.value !== lastSent || JSON.stringify(documentToSend()) !== JSON.stringify(lastSent)) send();
+  // (the view is not compared: where the canvas looks does not change the run; persist.js comparableText)
+  if (lastSent === null || props.value !== lastSent || comparableText(documentToSend()) !== comparableText(lastSent)) send();
 }
 function runGraph(targets) {
   closePalette();
