@@ -29,7 +29,7 @@ from flux_core.types import catalogue_types
 from flux_core.workflow import FORMAT, VERSION, Problem, WorkflowError, loads_document, parse_document
 
 from .limits import MAX_FILE_BYTES, answers_cleanly, check_document_size
-from .run_feed import RunFeeds, feed_key_from_event
+from .run_feed import FEED_PATH, feed_key_from_event, feeds_for
 from .runner import CanvasRunner, targets_from_event
 from .user_workflows import WorkflowFolder, default_workflows_dir, handle_request
 
@@ -341,6 +341,10 @@ class NodeCanvas(gr.HTML):
             """The user's workflows folder: {op: list|load|save|rename|delete, name, ...} (web/user_workflows.py)."""
             return handle_request(folder, request)
 
+        def run_feed_path(_=None):
+            """Where the page can follow its runs (web/run_feed.py), or None: then they come as the prop."""
+            return FEED_PATH if self.run_feeds.mounted else None
+
         def refresh_catalogue(_=None):
             """Re-read node declarations (e.g. model files added to the models folder)."""
             return node_catalogue(ex, fresh=True)
@@ -352,7 +356,8 @@ class NodeCanvas(gr.HTML):
             js_on_load=canvas_script(),
             apply_default_css=False,
             server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image,
-                              save_to_library, export_comfyui, export_comfyui_ui, user_workflows, input_picture, save_mask],
+                              save_to_library, export_comfyui, export_comfyui_ui, user_workflows, input_picture, save_mask,
+                              run_feed_path],
             elem_id=elem_id,
             elem_classes=elem_classes,
             # as JSON text: Gradio's Svelte state copies a dict prop leaf by leaf on every update of any prop
@@ -363,7 +368,7 @@ class NodeCanvas(gr.HTML):
             **kwargs,
         )
         keep_one_copy_per_session(self, stands_in_for)
-        self.run_feeds = RunFeeds()  # the pages' run streams (web/run_feed.py; served once mounted: mount_run_feed)
+        self.run_feeds = feeds_for(self._id)  # the pages' run streams (web/run_feed.py), served once mounted
 
     @staticmethod
     def _as_document(value: Any) -> Any:

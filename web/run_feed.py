@@ -12,6 +12,10 @@ like the run's targets). A run's states go only to the streams opened with the k
 key belongs to the Gradio session that first ran with it: another session cannot read (or feed) a page's
 runs without its key, which never leaves that page and the server.
 
+Serving: `mount_run_feed(app, canvas.run_feeds)` adds the route to a running app; fluxwire's own `launch`
+does it. The page asks the canvas (a server function) whether the route is there before opening a stream,
+so an app that embeds the canvas without it simply gets the prop updates.
+
 What stays: Gradio's event still runs the run (its queue, Stop, a client that goes away stops its run) and
 still updates the gallery at the end; when no stream is open for the key (an embedding app without the
 route, a stream that broke), the states go out as the documented cumulative `run_state` prop instead, so
@@ -62,6 +66,7 @@ class RunFeeds:
     """The open streams by feed key, and which session each key belongs to."""
 
     def __init__(self):
+        self.mounted = False  # set by mount_run_feed: only then does the page open a stream (no 404s)
         self._lock = threading.Lock()
         self._listeners: dict[str, list[FeedListener]] = {}
         self._owners: OrderedDict[str, str] = OrderedDict()
@@ -169,3 +174,14 @@ def mount_run_feed(app, feeds: RunFeeds) -> None:
     added = app.router.routes[before:]
     del app.router.routes[before:]
     app.router.routes[:0] = added
+    feeds.mounted = True
+
+
+_FEEDS_BY_CANVAS: dict[int, RunFeeds] = {}
+_FEEDS_LOCK = threading.Lock()
+
+
+def feeds_for(canvas_id: int) -> RunFeeds:
+    """The one RunFeeds of a canvas component, shared by the copies Gradio makes of it (same id)."""
+    with _FEEDS_LOCK:
+        return _FEEDS_BY_CANVAS.setdefault(canvas_id, RunFeeds())

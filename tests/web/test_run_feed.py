@@ -161,18 +161,22 @@ def test_the_feed_refuses_a_request_without_a_proper_key(server):
 
 
 def test_feeds_of_two_keys_never_mix():
-    feeds = RunFeeds()
     import asyncio
 
+    feeds = RunFeeds()
     loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)  # the server's loop, as in the route
+    thread.start()
     try:
         a, b = secrets.token_hex(16), secrets.token_hex(16)
         la, lb = feeds.listen(a, loop), feeds.listen(b, loop)
         state = {"run_id": "r1", "status": "running", "nodes": {"x": {"status": "queued"}}}
         assert feeds.follower(a, "s-a").send(state)
-        loop.run_until_complete(asyncio.sleep(0))  # hand-over from "another thread" runs on the loop
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(5)  # the hand-over has run
         assert la.queue.qsize() == 1 and lb.queue.qsize() == 0
         feeds.forget(la)
         assert not feeds.listening(a) and feeds.listening(b)
     finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
         loop.close()

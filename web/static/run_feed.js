@@ -37,15 +37,15 @@ function mergeFeedMessage(msg) {
   // a new object each time, as the prop is: handlers may keep the state they were given
   return Object.assign({}, run, { nodes: Object.assign({}, run.nodes) });
 }
-function runFeedUrl() {
+function runFeedUrl(path) {
   const cfg = window.gradio_config || {};
-  return (cfg.root ? String(cfg.root).replace(/\/+$/, "") : ".") + "/fluxwire/run-feed";
+  return (cfg.root ? String(cfg.root).replace(/\/+$/, "") : ".") + path;
 }
-async function followRunFeed() {
+async function followRunFeed(path) {
   let wait = 500;
   while (root.isConnected) {
     try {
-      const res = await fetch(runFeedUrl(), { headers: { [FEED_HEADER]: runFeedKey }, cache: "no-store" });
+      const res = await fetch(runFeedUrl(path), { headers: { [FEED_HEADER]: runFeedKey }, cache: "no-store" });
       if (!res.ok || !res.body) throw new Error("the run feed answered " + res.status);
       runFeedOpen = true;
       root.dataset.runFeed = "1";
@@ -75,4 +75,6 @@ async function followRunFeed() {
   }
 }
 watch(["run", "state"].join("_"), () => runStateArrived(props.run_state));  // built, not quoted: see run.js
-followRunFeed();
+// only where the app serves the feed (an app embedding the canvas may not): asked first, so no request fails
+server.run_feed_path(null).then((path) => { if (typeof path === "string" && path.startsWith("/")) followRunFeed(path); })
+  .catch(() => {});
