@@ -341,9 +341,15 @@ class NodeCanvas(gr.HTML):
             """The user's workflows folder: {op: list|load|save|rename|delete, name, ...} (web/user_workflows.py)."""
             return handle_request(folder, request)
 
+        shared: dict[str, Any] = {}  # the canvas's RunFeeds once known (below); never `self`, see run_feed_path
+
         def run_feed_path(_=None):
-            """Where the page can follow its runs (web/run_feed.py), or None: then they come as the prop."""
-            return FEED_PATH if self.run_feeds.mounted else None
+            """Where the page can follow its runs (web/run_feed.py), or None: then they come as the prop.
+
+            Holds no reference to the component: Gradio keeps every copy's server functions, and a copy
+            is made per prop update (a function holding `self` kept one canvas per run alive)."""
+            feeds = shared.get("feeds")
+            return FEED_PATH if feeds is not None and feeds.mounted else None
 
         def refresh_catalogue(_=None):
             """Re-read node declarations (e.g. model files added to the models folder)."""
@@ -368,7 +374,7 @@ class NodeCanvas(gr.HTML):
             **kwargs,
         )
         keep_one_copy_per_session(self, stands_in_for)
-        self.run_feeds = feeds_for(self._id)  # the pages' run streams (web/run_feed.py), served once mounted
+        self.run_feeds = shared["feeds"] = feeds_for(self._id)  # the pages' run streams (web/run_feed.py)
 
     @staticmethod
     def _as_document(value: Any) -> Any:
