@@ -19,6 +19,7 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from .canvas import MAX_UPLOAD_BYTES, NodeCanvas, keep_one_copy_per_session  # noqa: E402
 from .limits import MAX_REQUEST_BYTES, RequestSizeLimit  # noqa: E402
+from .run_feed import mount_run_feed  # noqa: E402
 
 # Gradio's gallery widens one image to the full row; keep result thumbnails a sensible size (cosmetic only).
 # sessions whose Gradio state the server keeps (oldest dropped first); one-shot API callers each open one
@@ -73,13 +74,23 @@ def host_warning(host: str) -> str | None:
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, root_path: str = "", *,
            block: bool = True):
-    """Queue and launch a built app with fluxwire's limits; returns Gradio's (app, local_url, share_url)."""
+    """Queue and launch a built app with fluxwire's limits; returns Gradio's (app, local_url, share_url).
+
+    Gradio's own run history is off: it kept every run's inputs (the whole document) in localStorage and
+    re-read and re-wrote that whole list for every streamed update of a run (~150 ms a state with a
+    500-node graph, growing with each run kept); the canvas's Runs panel (history.js) is the history."""
     demo.queue(default_concurrency_limit=1)
-    return demo.launch(server_name=host, server_port=port, root_path=root_path or None,
+    launched = demo.launch(server_name=host, server_port=port, root_path=root_path or None,
                        state_session_capacity=MAX_SESSIONS,
                        app_kwargs={"middleware": [Middleware(RequestSizeLimit, limit=MAX_REQUEST_BYTES)]},
-                       max_file_size=MAX_UPLOAD_BYTES, css=PAGE_CSS, prevent_thread_lock=not block, show_error=True,
-                       quiet=not block)
+                       max_file_size=MAX_UPLOAD_BYTES, css=PAGE_CSS, prevent_thread_lock=True, show_error=True,
+                       quiet=not block, run_history=False)
+    canvas = getattr(demo, "fluxwire_canvas", None)
+    if canvas is not None:  # the canvas's page follows its runs here (web/run_feed.py)
+        mount_run_feed(launched[0], canvas.run_feeds)
+    if block:
+        demo.block_thread()
+    return launched
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, output_dir="output", nodes_dir=None,

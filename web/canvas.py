@@ -29,6 +29,7 @@ from flux_core.types import catalogue_types
 from flux_core.workflow import FORMAT, VERSION, Problem, WorkflowError, loads_document, parse_document
 
 from .limits import MAX_FILE_BYTES, answers_cleanly, check_document_size
+from .run_feed import FEED_PATH, feed_key_from_event, feeds_for
 from .runner import CanvasRunner, targets_from_event
 from .user_workflows import WorkflowFolder, default_workflows_dir, handle_request
 
@@ -40,7 +41,7 @@ UPLOAD_KINDS = (".json", ".png")
 _STATIC = resources.files(__package__) / "static"
 JS_PARTS = ("styles.js", "state.js", "search.js", "nodes.js", "editing.js", "arrange.js", "modes.js", "menus.js",
             "reroutes.js", "routing.js", "minimap.js", "results.js", "files.js", "subgraphs.js", "subgraph_edits.js",
-            "mask_editor.js", "node_tools.js", "properties.js", "run.js", "persist.js", "documents.js",
+            "mask_editor.js", "node_tools.js", "properties.js", "run_feed.js", "run.js", "persist.js", "documents.js",
             "history.js", "queue.js", "memory.js", "tab_pages.js", "tabs.js")  # joined in this order; tabs.js last (it wraps the others)
 CSS_PARTS = ("canvas.css", "subgraphs.css", "documents.css", "mask_editor.css", "workspace.css", "queue.css",
              "reroutes.css", "memory.css", "results.css")
@@ -340,6 +341,16 @@ class NodeCanvas(gr.HTML):
             """The user's workflows folder: {op: list|load|save|rename|delete, name, ...} (web/user_workflows.py)."""
             return handle_request(folder, request)
 
+        shared: dict[str, Any] = {}  # the canvas's RunFeeds once known (below); never `self`, see run_feed_path
+
+        def run_feed_path(_=None):
+            """Where the page can follow its runs (web/run_feed.py), or None: then they come as the prop.
+
+            Holds no reference to the component: Gradio keeps every copy's server functions, and a copy
+            is made per prop update (a function holding `self` kept one canvas per run alive)."""
+            feeds = shared.get("feeds")
+            return FEED_PATH if feeds is not None and feeds.mounted else None
+
         def refresh_catalogue(_=None):
             """Re-read node declarations (e.g. model files added to the models folder)."""
             return node_catalogue(ex, fresh=True)
@@ -351,7 +362,8 @@ class NodeCanvas(gr.HTML):
             js_on_load=canvas_script(),
             apply_default_css=False,
             server_functions=[validate_graph, read_workflow_file, shipped_workflow, refresh_catalogue, upload_image,
-                              save_to_library, export_comfyui, export_comfyui_ui, user_workflows, input_picture, save_mask],
+                              save_to_library, export_comfyui, export_comfyui_ui, user_workflows, input_picture, save_mask,
+                              run_feed_path],
             elem_id=elem_id,
             elem_classes=elem_classes,
             # as JSON text: Gradio's Svelte state copies a dict prop leaf by leaf on every update of any prop
@@ -362,6 +374,7 @@ class NodeCanvas(gr.HTML):
             **kwargs,
         )
         keep_one_copy_per_session(self, stands_in_for)
+        self.run_feeds = shared["feeds"] = feeds_for(self._id)  # the pages' run streams (web/run_feed.py)
 
     @staticmethod
     def _as_document(value: Any) -> Any:
@@ -398,12 +411,24 @@ class NodeCanvas(gr.HTML):
         those; a request without a session stops nothing."""
         runner = runner or CanvasRunner(self.executor)
         outputs: list[Any] = [self] + ([gallery] if gallery is not None else [])
+        feeds = self.run_feeds
 
         def run_graph(graph, evt: gr.EventData, request: gr.Request):
             session = getattr(request, "session_hash", None)
-            targets = targets_from_event(getattr(evt, "_data", None))
+            data = getattr(evt, "_data", None)
+            targets = targets_from_event(data)
+            # a page following its runs on its own stream gets the states there (web/run_feed.py) and Gradio
+            # hears only the end (the gallery): each message Gradio's page gets makes it copy the whole
+            # canvas. A page that goes away closes its stream; the next state then goes to Gradio, which
+            # closes this generator, which stops the run.
+            follower = feeds.follower(feed_key_from_event(data), session)
             for state in runner.run(graph, targets=targets, session=session):
-                update = gr.update(run_state=state)
+                if follower and follower.send(state):
+                    if state["status"] == "running":
+                        continue
+                    update = gr.skip()
+                else:
+                    update = gr.update(run_state=state)
                 if gallery is None:
                     yield update
                 elif state["status"] == "success" or (state["status"] != "running" and state["images"]):

@@ -205,7 +205,9 @@ class CanvasRunner:
         state["message"] = "starting"
         worker.start()
         previews: dict[str, Any] = {}
-        last, dirty, finished = 0.0, False, False
+        # the first state waits one interval too: a run that ends by then is shown once, at its end (a page
+        # with 500 nodes would otherwise restyle every node to "queued" and back within a blink)
+        last, dirty, finished = time.monotonic(), False, False
         while not finished:
             try:
                 event = events.get(timeout=self.yield_interval)

@@ -94,19 +94,19 @@ def test_reload_restores_the_graph_and_its_undo_history(page, tmp_path, artifact
     assert node(page, "b").locator(".fw-text").text_content() == "42"
 
 
-def test_gradio_footer_load_run_does_not_wipe_the_canvas(page, tmp_path, artifacts):
+def test_gradio_keeps_no_run_history_of_its_own(page, tmp_path):
+    # Gradio's run history stored every run's whole document in localStorage and rewrote the list for each
+    # message of a run (slow with big graphs, and it filled the storage the autosave needs): it is off; the
+    # canvas's Runs panel is the history
     open_workflow(page, two_nodes(5), tmp_path)
     page.click('[data-action="run"]')
     page.wait_for_selector('.fw-node[data-node-id="b"][data-status="done"]')
-    set_value(page, "a", 99)  # work done after the run
-    wait_autosaved(page, "a", 99)
-    page.click("footer .run-history")
-    page.locator("button.load").first.click()
-    page.wait_for_selector('.fw-root[data-ready="1"]')
-    page.wait_for_timeout(1500)  # whatever Gradio does after loading the run has happened
-    assert sorted(page.locator(".fw-node").evaluate_all("els => els.map(e => e.dataset.nodeId)")) == ["a", "b"]
-    assert value_of(page, "a") == "99"
-    page.screenshot(path=str(artifacts / "daily-after-load-run.png"))
+    page.wait_for_selector('.fw-root[data-run-status="success"]')
+    page.wait_for_timeout(500)
+    keys = page.evaluate("() => Object.keys(localStorage)")
+    assert [k for k in keys if k.startswith("gradio:run-history")] == []
+    assert any(k.startswith("fluxwire:history:") for k in keys)  # the canvas recorded the run itself
+    assert page.locator("footer .run-history").count() == 0
 
 
 def test_leaving_with_unsaved_changes_asks_first(page, tmp_path):

@@ -104,7 +104,7 @@ function fillHistory() {
     historyPanel.appendChild(row);
   }
 }
-watch(["run", "state"].join("_"), () => recordRun(props.run_state));  // built, not quoted: see run.js
+onRunState(recordRun);  // run_feed.js
 root.querySelector(".fw-toolbar").addEventListener("click", (e) => {
   const b = e.target.closest('button[data-action="history"]');
   if (!b) return;

@@ -41,7 +41,6 @@ function showMemory(memory) {
   }
   memoryPanel.appendChild(list);
 }
-watch(["run", "state"].join("_"), () => {  // built, not quoted: see run.js
-  const s = props.run_state;
+onRunState((s) => {  // run_feed.js
   if (s && s.run_id && (s.run_id === currentRun || !currentRun)) showMemory(s.memory);
 });

@@ -1,7 +1,7 @@
 // fluxwire canvas, never lose work: the open document and its undo history are kept in the browser
 // (localStorage, per page address) after every change and restored on reload; leaving the page with
-// changes not saved anywhere asks first; a document pushed in from outside (Gradio's footer "Runs → Load
-// run", or Python setting the value) replaces the canvas only as an undoable step.
+// changes not saved anywhere asks first; a document pushed in from outside (Python setting the value) replaces
+// the canvas only as an undoable step.
 // Runs after run.js (JS_PARTS): the canvas is already drawn from props.value when this part starts.
 
 const AUTOSAVE_KEY = "fluxwire:autosave:" + location.pathname;

@@ -125,8 +125,7 @@ function closeQueue() {
   clearInterval(queueTimer);
   queueTimer = null;
 }
-watch(["run", "state"].join("_"), () => {  // built, not quoted: see run.js
-  const st = props.run_state;
+onRunState((st) => {  // run_feed.js
   if (st && st.run_id) myRunIds.add(st.run_id);
 });
 queueButton.addEventListener("click", () => {

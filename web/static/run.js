@@ -46,7 +46,7 @@ function applyRunState(state) {
     hideBanner();
   }
   const nodes = viewRunState(state.nodes || {});  // inner nodes of subgraphs summed up on their instance
-  const changed = new Set();
+  const toShow = [];
   for (const n of graph.nodes) {
     const s = nodes[n.id];
     const prev = statusById[n.id] || {};
@@ -59,7 +59,12 @@ function applyRunState(state) {
     const shown = JSON.stringify(next);
     if (shownStates.get(e) === shown) continue;
     shownStates.set(e, shown);
-    changed.add(n.id);
+    toShow.push([n.id, e, next, s]);
+  }
+  // sizes read before any write cost nothing (the layout is clean); compared at the next frame, only the
+  // nodes that changed size get their wires redrawn (a status colour moves no socket)
+  const sizes = toShow.map(([id, e]) => [id, e, e.offsetWidth, e.offsetHeight]);
+  for (const [, e, next, s] of toShow) {
     e.dataset.status = next.status || "idle";
     const bar = e.querySelector(".fw-progress-bar");
     bar.style.width = next.status === "running" && next.max ? Math.round(100 * next.value / next.max) + "%" : (next.status === "done" ? "100%" : "0");
@@ -96,21 +101,28 @@ function applyRunState(state) {
   root.dataset.runStatus = state.status;
   refreshToolbar();
   propertiesChanged();
-  if (changed.size) requestAnimationFrame(() => drawWires(changed));  // their size may have changed
+  if (sizes.length) requestAnimationFrame(() => {
+    const resized = new Set(sizes.filter(([, e, w, h]) => e.isConnected && (e.offsetWidth !== w || e.offsetHeight !== h)).map(([id]) => id));
+    if (resized.size) drawWires(resized);
+  });
 }
 const shownStates = new WeakMap();  // node element -> the run state it shows (JSON), see applyRunState
+function sendIfChanged() {
+  // the value already holds the document unless something changed since it was sent: a send costs Gradio's
+  // compare of the whole document and an autosave (~100 ms with 500 nodes), which Run need not pay
+  graph.extra = Object.assign({}, graph.extra || {}, { view: { x: view.x, y: view.y, zoom: view.zoom } });
+  // (the view is not compared: where the canvas looks does not change the run; persist.js comparableText)
+  if (lastSent === null || props.value !== lastSent || comparableText(documentToSend()) !== comparableText(lastSent)) send();
+}
 function runGraph(targets) {
   closePalette();
   reseed();
-  send();
+  sendIfChanged();
   pendingRuns += 1;
   noteRunTab();  // the run belongs to the active tab (tabs.js)
-  if (pendingRuns > 1) setStatus("queued: " + (pendingRuns - 1) + " run(s) waiting");
-  else {
-    setStatus("starting");
-    for (const e of nodeEls.values()) { e.dataset.status = "queued"; shownStates.delete(e); }
-  }
-  trigger("run_graph", { outputs: targets && targets.length ? targets : null });
+  // the nodes of the run show "queued" with the run's first state (not all 500 restyled here at the click)
+  setStatus(pendingRuns > 1 ? "queued: " + (pendingRuns - 1) + " run(s) waiting" : "starting");
+  trigger("run_graph", { outputs: targets && targets.length ? targets : null, feed: runFeedKeyForRun() });
 }
 function stopRun() {
   trigger("stop_run");
@@ -157,7 +169,7 @@ watch("value", () => acceptOutsideValue(props.value));  // undoable, never a sil
 // Prop names are built, not written as quoted literals: gr.HTML treats every quoted word in this code
 // as a custom event name, and Gradio then sends that event's Python handle (not JSON) with each update
 // of the prop, which breaks the plain HTTP API (/gradio_api/call/run_graph).
-watch(["run", "state"].join("_"), () => applyRunState(props.run_state));
+onRunState(applyRunState);  // from the prop or the page's run feed (run_feed.js)
 watch(["cata", "logue"].join(""), () => { setCatalogue(props.catalogue); renderAll(); });
 new ResizeObserver(() => drawWires()).observe(stage);
 setStatus(graph.nodes.length ? "ready" : "empty canvas: add nodes with + Add node or double-click");

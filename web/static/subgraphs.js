@@ -254,7 +254,7 @@ function showLevel() {
   renderAll();
   fitView();
   renderBreadcrumb();
-  if (props.run_state && props.run_state.run_id) applyRunState(props.run_state);
+  if (lastRunState() && lastRunState().run_id) applyRunState(lastRunState());
   send();
 }
 function openInstance(id) {

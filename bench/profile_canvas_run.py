@@ -1,0 +1,201 @@
+"""Where the page's work per Run goes: a CPU profile and a Chrome trace around one run of a big graph.
+
+Opens bench_canvas's generated graph (500 nodes by default) in the real app, then records one computed run
+and one cached run with CDP's Profiler (JS self time, sampled) and Tracing (devtools.timeline: style recalc,
+layout, paint, GC, ...), and prints
+- the page's main-thread work (TaskDuration) for the run and for the same wait on an idle page (the floor of
+  the measurement: Playwright's polling and the settle loop cost something too);
+- trace time by event name (top-level main-thread slices);
+- JS self time by script (Gradio's bundle, the canvas's inline code, ...) and the top functions.
+Usage: python bench/profile_canvas_run.py [NODES]
+"""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from bench.bench_canvas import ARGS, EXECUTOR_TIMES, big_graph, busy_ms, settle  # noqa: E402
+
+TRACE_CATEGORIES = ["devtools.timeline", "v8.execute", "disabled-by-default-devtools.timeline", "blink.user_timing"]
+
+
+def open_graph(page, tmp: Path, count: int) -> None:
+    path = tmp / f"profile-{count}.json"
+    path.write_text(json.dumps(big_graph(count)))
+    with page.expect_file_chooser() as fc:
+        page.click('[data-action="open"]')
+    fc.value.set_files(str(path))
+    page.wait_for_function("n => document.querySelectorAll('.fw-node').length === n", arg=count, timeout=120_000)
+    settle(page)
+
+
+def wait_run(page) -> None:
+    page.wait_for_function("() => ['success', 'error', 'invalid'].includes(document.querySelector('.fw-root').dataset.runStatus)",
+                           timeout=300_000)
+    settle(page)
+
+
+def record(page, action) -> tuple[float, dict, list]:
+    """(TaskDuration ms, CPU profile, trace events) of `action()` followed by settling."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    cdp.send("Profiler.enable")
+    cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+    events: list = []
+    done = []
+    cdp.on("Tracing.dataCollected", lambda p: events.extend(p["value"]))
+    cdp.on("Tracing.tracingComplete", lambda p: done.append(1))
+    cdp.send("Tracing.start", {"traceConfig": {"includedCategories": TRACE_CATEGORIES}, "transferMode": "ReportEvents"})
+    cdp.send("Profiler.start")
+    before = busy_ms(cdp)
+    action()
+    busy = busy_ms(cdp) - before
+    profile = cdp.send("Profiler.stop")["profile"]
+    cdp.send("Tracing.end")
+    deadline = time.time() + 30
+    while not done and time.time() < deadline:
+        page.wait_for_timeout(100)
+    cdp.detach()
+    return busy, profile, events
+
+
+def trace_summary(events: list) -> list[tuple[str, float]]:
+    """Total duration of top-level slices on the renderer main thread, by name (ms)."""
+    main = [e for e in events if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"]
+    tids = {(e["pid"], e["tid"]) for e in main}
+    slices = sorted((e for e in events if e.get("ph") == "X" and (e["pid"], e["tid"]) in tids and "dur" in e),
+                    key=lambda e: (e["ts"], -e["dur"]))
+    by_name: dict[str, float] = collections.Counter()
+    # self time per event name: nested slices are subtracted from their parent
+    stack: list[list] = []
+    for e in slices:
+        start, end = e["ts"], e["ts"] + e["dur"]
+        while stack and stack[-1][1] <= start:
+            stack.pop()
+        if stack:
+            by_name[stack[-1][2]] -= e["dur"] / 1000
+        by_name[e["name"]] += e["dur"] / 1000
+        stack.append([start, end, e["name"]])
+    return sorted(by_name.items(), key=lambda kv: -kv[1])
+
+
+def profile_summary(profile: dict) -> tuple[list, list]:
+    """JS self time (ms) by script URL and by function (name @ script:line)."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    deltas = profile.get("timeDeltas", [])
+    self_us: dict[int, float] = collections.Counter()
+    for sample, delta in zip(profile.get("samples", []), deltas[1:] + [0]):
+        self_us[sample] += delta
+    by_url: dict[str, float] = collections.Counter()
+    by_fn: dict[str, float] = collections.Counter()
+    for nid, us in self_us.items():
+        frame = nodes[nid]["callFrame"]
+        url = frame.get("url") or "(" + frame.get("functionName", "") + ")"
+        short = url.rsplit("/", 1)[-1][:60] or url
+        by_url[short] += us / 1000
+        by_fn[f"{frame.get('functionName') or '(anonymous)'} @ {short}:{frame.get('lineNumber', 0) + 1}"] += us / 1000
+    return (sorted(by_url.items(), key=lambda kv: -kv[1]), sorted(by_fn.items(), key=lambda kv: -kv[1]))
+
+
+def frame_name(node: dict) -> str:
+    frame = node["callFrame"]
+    url = (frame.get("url") or "").rsplit("/", 1)[-1][:40]
+    return f"{frame.get('functionName') or '(anonymous)'}@{url}:{frame.get('lineNumber', 0) + 1}:{frame.get('columnNumber', 0)}"
+
+
+def callers(profile: dict, depth: int = 6, top: int = 12) -> list[tuple[str, float]]:
+    """Self time (ms) by the chain of callers (innermost last, `depth` frames): who causes the work."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    parent = {c: n["id"] for n in profile["nodes"] for c in n.get("children", [])}
+    deltas = profile.get("timeDeltas", [])
+    chains: dict[str, float] = collections.Counter()
+    for sample, delta in zip(profile.get("samples", []), deltas[1:] + [0]):
+        name = frame_name(nodes[sample])
+        if name.startswith(("(idle)", "(program)")):
+            continue
+        chain, nid = [], sample
+        while nid in nodes and len(chain) < depth:
+            chain.append(frame_name(nodes[nid]))
+            nid = parent.get(nid)
+        chains[" < ".join(chain)] += delta / 1000
+    return sorted(chains.items(), key=lambda kv: -kv[1])[:top]
+
+
+def report(title: str, busy: float, profile: dict, events: list, top: int = 25) -> None:
+    print(f"\n=== {title}: page work {busy:.0f} ms")
+    print("trace self time by event (ms):")
+    for name, ms in trace_summary(events)[:top]:
+        if ms >= 1:
+            print(f"  {ms:8.1f}  {name}")
+    urls, fns = profile_summary(profile)
+    print("JS profile self time by script (ms):")
+    for url, ms in urls[:12]:
+        if ms >= 1:
+            print(f"  {ms:8.1f}  {url}")
+    print("JS profile self time by function (ms):")
+    for fn, ms in fns[:top]:
+        if ms >= 1:
+            print(f"  {ms:8.1f}  {fn}")
+    if os.environ.get("PROFILE_CALLERS"):
+        print("JS self time by caller chain (ms):")
+        for chain, ms in callers(profile):
+            print(f"  {ms:8.1f}  {chain}")
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    from flux_core.executor import Executor
+    from tests.web.canvas_helpers import launch_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        executor = Executor(output_dir=tmp / "out", models_dir=tmp / "models")
+        plain_run = executor.run
+
+        def timed_run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return plain_run(*args, **kwargs)
+            finally:
+                EXECUTOR_TIMES.append((time.perf_counter() - started) * 1000)
+
+        executor.run = timed_run
+        demo, url = launch_app(executor, workflows_dir=tmp / "wf")
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, args=ARGS, headless=True)
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.on("dialog", lambda d: d.accept())
+                page.goto(url)
+                page.wait_for_selector('.fw-root[data-ready="1"]')
+                open_graph(page, tmp, count)
+                idle, _, _ = record(page, lambda: (page.wait_for_timeout(300), settle(page)))
+                print(f"idle page, same settle: {idle:.0f} ms of page work")
+                for label in ("computed run", "cached run", "cached again run"):
+                    page.evaluate("() => { delete document.querySelector('.fw-root').dataset.runStatus; }")
+                    ran = len(EXECUTOR_TIMES)
+                    busy, profile, events = record(page, lambda: (page.click('[data-action="run"]'), wait_run(page)))
+                    if os.environ.get("PROFILE_SAVE"):  # raw profile and trace, for Chrome's DevTools
+                        stem = Path(os.environ["PROFILE_SAVE"]) / label.replace(" ", "-")
+                        stem.with_suffix(".cpuprofile").write_text(json.dumps(profile))
+                        stem.with_suffix(".trace.json").write_text(json.dumps({"traceEvents": events}))
+                    report(f"{label} of {count} nodes (executor {sum(EXECUTOR_TIMES[ran:]):.0f} ms)", busy, profile, events)
+                browser.close()
+        finally:
+            demo.close()
+
+
+if __name__ == "__main__":
+    main()
