@@ -97,3 +97,29 @@ def module_executor(registry, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("run")
     return Executor(registry, output_dir=folder / "output", models_dir=folder / "models", input_dir=folder / "input")
+
+
+@pytest.fixture(scope="module")
+def workflows_dir(tmp_path_factory):
+    """The user workflows folder of one test module's app."""
+    return tmp_path_factory.mktemp("user_workflows")
+
+
+@pytest.fixture(scope="module")
+def app_url(browser, module_executor, workflows_dir):
+    """The real app for one test module (a module with other needs defines its own). `browser` comes first:
+    without Chromium the module skips before a server starts."""
+    from .canvas_helpers import launch_app
+
+    demo, url = launch_app(module_executor, workflows_dir=workflows_dir)
+    yield url
+    demo.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh page of the canvas that fails its test on page errors (see `canvas_page`)."""
+    from .canvas_helpers import canvas_page
+
+    with canvas_page(browser, app_url) as pg:
+        yield pg

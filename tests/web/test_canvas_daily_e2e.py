@@ -9,28 +9,9 @@ import json
 
 import pytest
 
-from .canvas_helpers import canvas_page, launch_app
 from .test_canvas_e2e import centre, doc, node, open_workflow, sock, wire
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def workflows_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("user_workflows")
-
-
-@pytest.fixture(scope="module")
-def app_url(browser, module_executor, workflows_dir):
-    demo, url = launch_app(module_executor, workflows_dir=workflows_dir)
-    yield url
-    demo.close()
-
-
-@pytest.fixture
-def page(browser, app_url):
-    with canvas_page(browser, app_url) as pg:
-        yield pg
 
 
 def two_nodes(value=7, title="daily"):

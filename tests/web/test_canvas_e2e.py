@@ -14,24 +14,9 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from .canvas_helpers import canvas_page, launch_app
 from flux_core.workflow import WorkflowError
 
 pytestmark = pytest.mark.e2e
-
-@pytest.fixture(scope="module")
-def app_url(browser, module_executor):
-    # `browser` first: without Chromium the module skips before a server starts
-    demo, url = launch_app(module_executor)
-    yield url
-    demo.close()
-
-
-@pytest.fixture
-def page(browser, app_url):
-    with canvas_page(browser, app_url) as pg:
-        yield pg
-
 
 # ------------------------------------------------------------------ helpers
 

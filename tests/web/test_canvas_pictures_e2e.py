@@ -6,24 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from .canvas_helpers import canvas_page, launch_app, sent
+from .canvas_helpers import sent
 from .test_canvas_e2e import centre, doc, node, open_workflow
 
 pytestmark = pytest.mark.e2e
 ZOOM = 0.8
-
-
-@pytest.fixture(scope="module")
-def app_url(browser, module_executor, tmp_path_factory):
-    demo, url = launch_app(module_executor, workflows_dir=tmp_path_factory.mktemp("user_workflows"))
-    yield url
-    demo.close()
-
-
-@pytest.fixture
-def page(browser, app_url):
-    with canvas_page(browser, app_url) as pg:
-        yield pg
 
 
 def sized(document, sizes):

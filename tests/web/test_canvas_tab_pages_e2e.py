@@ -8,25 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from .canvas_helpers import canvas_page, launch_app, sent
-from .test_canvas_e2e import doc, node, open_workflow, wire
+from .canvas_helpers import sent
+from .test_canvas_e2e import doc, node, open_workflow
 
 pytestmark = pytest.mark.e2e
 
 TABS = '[data-role="tabs"] [data-tab]'
-
-
-@pytest.fixture(scope="module")
-def app_url(browser, module_executor, tmp_path_factory):
-    demo, url = launch_app(module_executor, workflows_dir=tmp_path_factory.mktemp("user_workflows"))
-    yield url
-    demo.close()
-
-
-@pytest.fixture
-def page(browser, app_url):
-    with canvas_page(browser, app_url) as pg:
-        yield pg
 
 
 def switch_to(page, index):

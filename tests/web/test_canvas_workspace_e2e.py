@@ -8,23 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from .canvas_helpers import canvas_page, launch_app, sent
+from .canvas_helpers import sent
 from .test_canvas_e2e import centre, doc, drag, node, open_workflow, sock, wire
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def app_url(browser, module_executor, tmp_path_factory):
-    demo, url = launch_app(module_executor, workflows_dir=tmp_path_factory.mktemp("user_workflows"))
-    yield url
-    demo.close()
-
-
-@pytest.fixture
-def page(browser, app_url):
-    with canvas_page(browser, app_url) as pg:
-        yield pg
 
 
 

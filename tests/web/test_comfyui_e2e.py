@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from .canvas_helpers import launch_app
 
 pytestmark = pytest.mark.e2e
 
@@ -22,13 +21,6 @@ COMFY_UI = {
          "outputs": [], "widgets_values": ["**read me**"]},
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def app_url(browser, module_executor):
-    demo, url = launch_app(module_executor)
-    yield url
-    demo.close()
 
 
 def test_open_a_comfyui_workflow_and_export_it_back(browser, app_url, tmp_path):

@@ -9,17 +9,10 @@ import pytest
 
 from tests.interop.test_comfyui_widget_sockets import new_frontend_saved, old_frontend
 
-from .canvas_helpers import canvas_page, launch_app, sent
+from .canvas_helpers import canvas_page, sent
 from .test_canvas_e2e import node
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def app_url(browser, module_executor):
-    demo, url = launch_app(module_executor)
-    yield url
-    demo.close()
 
 
 def open_comfyui(page, data: dict, tmp_path, name: str) -> None:

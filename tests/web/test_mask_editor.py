@@ -11,7 +11,6 @@ from PIL import Image
 
 from web.mask_editor import read_input_picture, save_masked_picture
 
-from .canvas_helpers import canvas_page, launch_app
 from .test_canvas_e2e import doc, node, open_workflow
 
 
@@ -65,19 +64,6 @@ def test_mask_of_another_size_is_refused(with_picture):
 
 
 # ------------------------------------------------------------------ in the browser
-
-@pytest.fixture(scope="module")
-def app_url(browser, module_executor):
-    demo, url = launch_app(module_executor)
-    yield url
-    demo.close()
-
-
-@pytest.fixture
-def page(browser, app_url):
-    with canvas_page(browser, app_url) as pg:
-        yield pg
-
 
 @pytest.mark.e2e
 def test_paint_erase_invert_and_save_a_mask(page, tmp_path, module_executor):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .canvas_helpers import canvas_page, launch_app
+from .canvas_helpers import launch_app
 from .test_canvas_e2e import doc, drag, node, open_workflow
 
 pytestmark = pytest.mark.e2e
@@ -28,12 +28,6 @@ def app_url(browser, registry, tmp_path_factory, library_dir):
     demo, url = launch_app(executor)
     yield url
     demo.close()
-
-
-@pytest.fixture
-def page(browser, app_url):
-    with canvas_page(browser, app_url) as pg:
-        yield pg
 
 
 def click_title(page, node_id, modifiers=None):
