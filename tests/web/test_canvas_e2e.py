@@ -15,7 +15,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .canvas_helpers import canvas_page, launch_app
-from flux_core.workflow import WorkflowError
+from flux_core.graph.workflow import WorkflowError
 
 pytestmark = pytest.mark.e2e
 
