@@ -32,7 +32,7 @@ def run_jobs(url: str, document: dict, seeds: range) -> list[dict]:
 
 
 def mode(document: dict, jobs: int, remote, warm: int) -> tuple[float, int]:
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
     from web.api.server import build_api, run_uvicorn
 
     app = build_api(Executor(output_dir=tempfile.mkdtemp(prefix="bench-api-ray-")), remote=remote)

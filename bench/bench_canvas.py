@@ -193,7 +193,7 @@ def main() -> None:
     if not os.path.exists(path):
         print(f"bench_canvas: no Chromium at {path}; skipped")
         return
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

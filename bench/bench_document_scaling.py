@@ -54,9 +54,9 @@ def measure(n: int) -> dict[str, float]:
     import json
 
     from flux_core import Executor
-    from flux_core.registry import Registry
-    from flux_core.validation import check
-    from flux_core.workflow import dumps_document, loads_document
+    from flux_core.graph.registry import Registry
+    from flux_core.graph.validation import check
+    from flux_core.graph.workflow import dumps_document, loads_document
 
     registry = Registry()
     registry.load_builtin()

@@ -32,7 +32,7 @@ def grid_document(n: int) -> dict:
 
 def measure(n: int = 1000, repeats: int = 5) -> dict:
     from flux_core import Executor
-    from flux_core.registry import Registry
+    from flux_core.graph.registry import Registry
 
     registry = Registry()
     registry.load_builtin()

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 def main(cells: int = 8, max_actors: int = 2) -> None:
     import ray
 
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
     from flux_core.ray_sweep import RaySweep
     from flux_core.sweep import parse_vary, run_sweep
 

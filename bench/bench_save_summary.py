@@ -14,7 +14,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def chain(n: int):
-    from flux_core.workflow import parse_document
+    from flux_core.graph.workflow import parse_document
 
     nodes = [{"id": "c", "type": "FloatValue", "widgets": {"value": 1.0}}]
     links, prev, out = [], "c", "value"

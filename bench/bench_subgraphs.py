@@ -48,7 +48,7 @@ def timed(registry, document, repeats):
 
 
 def measure(n: int = 1000, repeats: int = 5) -> dict:
-    from flux_core.registry import Registry
+    from flux_core.graph.registry import Registry
 
     registry = Registry()
     registry.load_builtin()

@@ -156,7 +156,7 @@ def main() -> None:
     chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
     from playwright.sync_api import sync_playwright
 
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
     from tests.web.canvas_helpers import launch_app
 
     with tempfile.TemporaryDirectory() as tmp:

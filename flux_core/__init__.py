@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .executor import Executor, RunFailed, RunInterrupted, RunResult
-from .node import Boolean, Combo, Float, Input, Int, Node, NodeError, Output, String
-from .workflow import Problem, Workflow, WorkflowError, dumps_document, save_document
+from .graph.executor import Executor, RunFailed, RunInterrupted, RunResult
+from .graph.node import Boolean, Combo, Float, Input, Int, Node, NodeError, Output, String
+from .graph.workflow import Problem, Workflow, WorkflowError, dumps_document, save_document
 
 __version__ = "0.1.0"
 
@@ -40,10 +40,10 @@ def load_workflow(source: Any, *, registry=None, validate: bool = True, env=None
     With ``validate`` (the default) the node types, links, widget values and cycles are checked
     against the registered node classes too; every problem is reported in one WorkflowError.
     """
-    from .executor import as_workflow
-    from .registry import default_registry
-    from .validation import check
-    from .workflow import loads_document
+    from .graph.executor import as_workflow
+    from .graph.registry import default_registry
+    from .graph.validation import check
+    from .graph.workflow import loads_document
 
     if isinstance(source, bytes) or (isinstance(source, str) and source.lstrip().startswith("{")):
         workflow = loads_document(source)
@@ -55,7 +55,7 @@ def load_workflow(source: Any, *, registry=None, validate: bool = True, env=None
 
 
 def save_workflow(workflow: Workflow, path) -> Any:
-    """Write a workflow deterministically and atomically (see `flux_core.workflow.save_document`)."""
+    """Write a workflow deterministically and atomically (see `flux_core.graph.workflow.save_document`)."""
     return save_document(workflow, path)
 
 

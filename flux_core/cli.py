@@ -16,7 +16,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 def _byte_size(text: str) -> int:
     """argparse type of --cache-bytes: the same sizes FLUXWIRE_CACHE_BYTES accepts."""
-    from .cache import SettingError, parse_byte_size
+    from .graph.cache import SettingError, parse_byte_size
 
     try:
         return parse_byte_size(text, "--cache-bytes")
@@ -45,7 +45,7 @@ def _port(text: str) -> int:
 
 def _environment_problems() -> list[str]:
     """Environment settings that cannot be used, each as one sentence (checked before any work)."""
-    from .cache import SettingError, parse_byte_size
+    from .graph.cache import SettingError, parse_byte_size
     from .device import VALID_DEVICES
 
     problems = []
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         except ExtraPathsError as e:
             print(f"error: --extra-model-paths: {e}", file=sys.stderr)
             return EXIT_INVALID
-    from .cache import SettingError
+    from .graph.cache import SettingError
 
     bad_settings = _environment_problems()
     for problem in bad_settings:
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _registry(args):
-    from .registry import default_registry
+    from .graph.registry import default_registry
 
     registry = default_registry(args.nodes_dir)
     for problem in registry.problems:
@@ -237,7 +237,7 @@ def _parse_overrides(pairs: list[str]) -> dict:
     for pair in pairs:
         key, eq, value = pair.partition("=")
         if not eq:
-            from .workflow import Problem, WorkflowError
+            from .graph.workflow import Problem, WorkflowError
 
             raise WorkflowError([Problem(f"--set {pair!r} must look like NODE_ID.INPUT=VALUE", code="bad_override")])
         out[key.strip()] = value
@@ -252,10 +252,10 @@ def _print_problems(err, as_json: bool) -> None:
 
 
 def cmd_validate(args) -> int:
-    from .node_modes import apply_modes
-    from .validation import check
-    from .workflow import WorkflowError, read_document
-    from .context import Environment
+    from .graph.node_modes import apply_modes
+    from .graph.validation import check
+    from .graph.workflow import WorkflowError, read_document
+    from .graph.context import Environment
 
     registry = _registry(args)
     try:
@@ -279,7 +279,7 @@ def cmd_validate(args) -> int:
 def cmd_export(args) -> int:
     from .interop.comfyui.export import dumps_api_prompt, to_api_prompt
     from .interop.comfyui.export_ui import dumps_ui_workflow, to_ui_workflow
-    from .workflow import WorkflowError, read_document
+    from .graph.workflow import WorkflowError, read_document
 
     registry = _registry(args)
     try:
@@ -301,18 +301,18 @@ def cmd_export(args) -> int:
 
 def _unchecked(error: Exception, source: str):
     """A WorkflowError for a document whose check itself failed (fail safe: refuse and say why)."""
-    from .workflow import Problem, WorkflowError
+    from .graph.workflow import Problem, WorkflowError
 
     return WorkflowError([Problem(f"the document could not be checked ({type(error).__name__}: {error}); "
                                   f"please report this", code="check_failed")], source)
 
 
 def cmd_nodes(args) -> int:
-    from .context import Environment
-    from .types import catalogue_types
+    from .graph.context import Environment
+    from .graph.types import catalogue_types
 
-    from .library import Library
-    from .subgraph_catalogue import library_catalogue
+    from .graph.library import Library
+    from .graph.subgraph_catalogue import library_catalogue
 
     registry = _registry(args)
     env = Environment(models_dir=args.models_dir, library_dir=args.library_dir)
@@ -372,8 +372,8 @@ class _ProgressBars:
 
 
 def cmd_run(args) -> int:
-    from .executor import Executor, RunFailed, RunInterrupted
-    from .workflow import WorkflowError, read_document
+    from .graph.executor import Executor, RunFailed, RunInterrupted
+    from .graph.workflow import WorkflowError, read_document
 
     registry = _registry(args)
     executor = Executor(registry, models_dir=args.models_dir, output_dir=Path(args.output_dir),
@@ -454,7 +454,7 @@ def _memory_line(executor) -> str | None:
 
 
 def cmd_serve(args) -> int:
-    from .workflow import WorkflowError
+    from .graph.workflow import WorkflowError
 
     if args.device:
         from .device import set_device
@@ -475,9 +475,9 @@ def cmd_serve(args) -> int:
 
 def cmd_sweep(args) -> int:
     """`fluxwire sweep`: every cell on one executor, so models load once; a grid picture and a manifest."""
-    from .executor import Executor
+    from .graph.executor import Executor
     from .sweep import grid, parse_vary, run_sweep, write_results
-    from .workflow import WorkflowError, read_document
+    from .graph.workflow import WorkflowError, read_document
 
     executor = Executor(_registry(args), models_dir=args.models_dir, output_dir=Path(args.output_dir),
                         device=args.device, library_dir=args.library_dir)
@@ -490,7 +490,7 @@ def cmd_sweep(args) -> int:
                   + (f" ({cell.error})" if cell.error else ""), file=sys.stderr)
         if args.ray:
             from .ray_sweep import RaySweep
-            from .workflow import dumps_document
+            from .graph.workflow import dumps_document
 
             for cell in grid(axes):  # every cell checked here before any actor starts
                 executor.validate(workflow, {**_parse_overrides(args.overrides), **cell.overrides})
@@ -516,7 +516,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_api(args) -> int:
     """`fluxwire api`: the HTTP API alone (scripts, bots, other apps)."""
-    from .executor import Executor
+    from .graph.executor import Executor
 
     if args.device:
         from .device import set_device
@@ -524,7 +524,7 @@ def cmd_api(args) -> int:
         set_device(args.device)
     from web.api.server import serve_api
 
-    from .workflow import WorkflowError
+    from .graph.workflow import WorkflowError
 
     executor = Executor(_registry(args), models_dir=args.models_dir, output_dir=args.output_dir,
                         input_dir=args.input_dir)

@@ -24,7 +24,7 @@ def text_chunks(data: bytes, keys: set[str] | None = None, max_text_bytes: int |
     most to `max_text_bytes` in all (default: the document size limit), so a zlib bomb is refused
     after inflating no more than that.
     """
-    from .limits import MAX_DOCUMENT_BYTES
+    from .graph.limits import MAX_DOCUMENT_BYTES
 
     budget = MAX_DOCUMENT_BYTES if max_text_bytes is None else max_text_bytes
     if not data.startswith(_SIGNATURE):
@@ -106,7 +106,7 @@ _PIECE = 1 << 20  # inflate 1 MiB at a time, so the limit is noticed before much
 
 def workflow_text_from_png(data: bytes, source: str | None = None) -> str:
     """The embedded workflow JSON text, or a WorkflowError saying why there is none."""
-    from .workflow import Problem, WorkflowError
+    from .graph.workflow import Problem, WorkflowError
 
     try:
         chunks = text_chunks(data, keys={WORKFLOW_KEY, "workflow", "prompt"})

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .sweep import Axis, Cell, grid
-from .workflow import Problem, WorkflowError
+from .graph.workflow import Problem, WorkflowError
 
 MAX_RETRIES = 3  # per cell, on actor failure
 _NUMBERED = re.compile(r"^(.*)_(\d+)(\.[A-Za-z0-9]+)$")
@@ -68,7 +68,7 @@ class CellWorker:
     def __init__(self, models_dir: str | None, threads: int | None):
         import tempfile
 
-        from .executor import Executor
+        from .graph.executor import Executor
 
         if threads:
             import torch
@@ -83,7 +83,7 @@ class CellWorker:
     def run(self, index: int, document: dict, overrides: dict, outputs: list[str] | None) -> dict:
         import shutil
 
-        from .executor import RunFailed
+        from .graph.executor import RunFailed
 
         folder = self.scratch / f"cell-{index}"
         shutil.rmtree(folder, ignore_errors=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .workflow import Problem, WorkflowError
+from .graph.workflow import Problem, WorkflowError
 
 MAX_CELLS = 100_000
 _RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)(?:\.\.(\d+))?$")
@@ -89,7 +89,7 @@ def run_sweep(executor, workflow: Any, axes: list[Axis], *, base_overrides: dict
               on_cell: Callable[[Cell], None] | None = None) -> list[Cell]:
     """Run every cell on one executor (shared cache). A failed cell is recorded and the sweep goes on;
     the whole grid is validated before the first cell runs, so a bad value fails fast."""
-    from .executor import RunFailed, RunInterrupted, as_workflow
+    from .graph.executor import RunFailed, RunInterrupted, as_workflow
 
     workflow = as_workflow(workflow)
     cells = grid(axes)

@@ -4,7 +4,7 @@ They cost nothing to run, which also makes them the nodes of the executor's benc
 """
 from __future__ import annotations
 
-from flux_core.node import Boolean, Combo, Float, Input, Int, Node, NodeError, Output, String
+from flux_core.graph.node import Boolean, Combo, Float, Input, Int, Node, NodeError, Output, String
 
 
 class IntValue(Node):

@@ -11,9 +11,9 @@ import io
 import numpy as np
 
 from flux_core.files import write_numbered
-from flux_core.node import Input, Int, Node, NodeError, Output, String
+from flux_core.graph.node import Input, Int, Node, NodeError, Output, String
 from flux_core.sweep import grid, grid_picture, parse_vary
-from flux_core.workflow import WorkflowError
+from flux_core.graph.workflow import WorkflowError
 
 
 class XYGrid(Node):

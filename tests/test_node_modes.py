@@ -1,4 +1,4 @@
-"""Bypassed and muted nodes run the way ComfyUI runs them (flux_core/node_modes.py), through the real executor.
+"""Bypassed and muted nodes run the way ComfyUI runs them (flux_core/graph/node_modes.py), through the real executor.
 
 Real value nodes: the text a ShowValue node shows says which path the data took.
 """
@@ -9,7 +9,7 @@ import json
 import pytest
 
 from flux_core import Executor, load_workflow
-from flux_core.workflow import WorkflowError, dumps_document, parse_document
+from flux_core.graph.workflow import WorkflowError, dumps_document, parse_document
 
 
 def document(nodes, links):

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from flux_core.interop.comfyui import comfyui_to_document  # noqa: E402
 from flux_core.interop.comfyui.export_ui import to_ui_workflow  # noqa: E402
-from flux_core.registry import default_registry  # noqa: E402
-from flux_core.workflow import parse_document  # noqa: E402
+from flux_core.graph.registry import default_registry  # noqa: E402
+from flux_core.graph.workflow import parse_document  # noqa: E402
 from tests.interop.conftest import fixture  # noqa: E402
 from tests.interop.test_comfyui_subgraph_canvas import chains, with_inner_reroutes  # noqa: E402
 from tests.interop.test_comfyui_widget_sockets import old_frontend  # noqa: E402

@@ -6,7 +6,7 @@ come out byte-identical.
 """
 import json, sys
 sys.path.insert(0, ".")
-from flux_core.workflow import parse_document, save_document
+from flux_core.graph.workflow import parse_document, save_document
 
 URL = {
     "flux1-schnell.safetensors": "https://huggingface.co/black-forest-labs/FLUX.1-schnell/resolve/main/flux1-schnell.safetensors",
@@ -161,8 +161,8 @@ b.save("workflows/flux-mini.json")
 
 
 # ----------------------------------------------------------------------------- subgraph library and its users
-from flux_core.subgraph_document import SUBGRAPH_FORMAT
-from flux_core.workflow import dumps_document
+from flux_core.graph.subgraph_document import SUBGRAPH_FORMAT
+from flux_core.graph.workflow import dumps_document
 
 
 class L(B):
@@ -190,11 +190,11 @@ class L(B):
 
     def save(self, path):
         from pathlib import Path
-        from flux_core.subgraph_files import parse_subgraph_file
+        from flux_core.graph.subgraph_files import parse_subgraph_file
 
         text = json.dumps(self.doc)
         loaded = parse_subgraph_file(text.encode(), Path(path))  # checks it
-        from flux_core.subgraph_files import subgraph_file_document
+        from flux_core.graph.subgraph_files import subgraph_file_document
         out = dumps_document(subgraph_file_document(loaded.definition))
         Path(path).write_text(out, encoding="utf-8")
         return out
@@ -203,7 +203,7 @@ class L(B):
 def library_ref(library):
     """A reference to a shipped library entry with the revision and sockets it is made against."""
     from pathlib import Path
-    from flux_core.subgraph_files import load_subgraph_file
+    from flux_core.graph.subgraph_files import load_subgraph_file
 
     loaded = load_subgraph_file(Path("workflows/library") / (library + ".json"))
     return {"library": library, "revision": loaded.revision, "sockets": loaded.definition.sockets()}

@@ -34,9 +34,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flux_core import Executor, RunFailed, RunInterrupted, load_workflow  # noqa: E402
-from flux_core.node import NodeError  # noqa: E402
-from flux_core.registry import default_registry  # noqa: E402
-from flux_core.workflow import WorkflowError, dumps_document, loads_document  # noqa: E402
+from flux_core.graph.node import NodeError  # noqa: E402
+from flux_core.graph.registry import default_registry  # noqa: E402
+from flux_core.graph.workflow import WorkflowError, dumps_document, loads_document  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNABLE = "flux-mini.json"

@@ -13,7 +13,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from flux_core.executor import Executor  # noqa: E402
+from flux_core.graph.executor import Executor  # noqa: E402
 
 from starlette.middleware import Middleware  # noqa: E402
 

@@ -22,11 +22,11 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from flux_core.executor import Executor
-from flux_core.library import Library
-from flux_core.subgraph_catalogue import library_catalogue
-from flux_core.types import catalogue_types
-from flux_core.workflow import FORMAT, VERSION, Problem, WorkflowError, loads_document, parse_document
+from flux_core.graph.executor import Executor
+from flux_core.graph.library import Library
+from flux_core.graph.subgraph_catalogue import library_catalogue
+from flux_core.graph.types import catalogue_types
+from flux_core.graph.workflow import FORMAT, VERSION, Problem, WorkflowError, loads_document, parse_document
 
 from .limits import MAX_FILE_BYTES, answers_cleanly, check_document_size
 from .run_feed import FEED_PATH, feed_key_from_event, feeds_for

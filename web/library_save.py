@@ -9,11 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flux_core.executor import Executor
-from flux_core.library import Library, valid_name
-from flux_core.subgraph_document import SUBGRAPH_FORMAT
-from flux_core.subgraph_files import parse_subgraph_file, subgraph_file_document
-from flux_core.workflow import WorkflowError, dumps_document, save_document
+from flux_core.graph.executor import Executor
+from flux_core.graph.library import Library, valid_name
+from flux_core.graph.subgraph_document import SUBGRAPH_FORMAT
+from flux_core.graph.subgraph_files import parse_subgraph_file, subgraph_file_document
+from flux_core.graph.workflow import WorkflowError, dumps_document, save_document
 
 
 def save_library_entry(request: Any, executor: Executor) -> dict:

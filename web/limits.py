@@ -11,8 +11,8 @@ import functools
 import json
 from typing import Any, Callable
 
-from flux_core.limits import MAX_LINKS, MAX_NODES  # the engine's document limits, one place
-from flux_core.workflow import Problem, WorkflowError
+from flux_core.graph.limits import MAX_LINKS, MAX_NODES  # the engine's document limits, one place
+from flux_core.graph.workflow import Problem, WorkflowError
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a workflow JSON or a picture sent from the browser
 # one request: a file above as base64 (4/3 larger) plus the JSON around it

@@ -22,7 +22,7 @@ def _open_input(name: Any, executor):
     """(RGB picture, L mask with 255 = paint) of an input picture, or a refusal sentence."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from flux_core.node import NodeError
+    from flux_core.graph.node import NodeError
     from nodes.flux.folders import input_image_path
 
     if not isinstance(name, str) or not name:

@@ -26,10 +26,10 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from flux_core import events as ev
-from flux_core.executor import Executor, RunFailed, RunInterrupted
+from flux_core.graph import events as ev
+from flux_core.graph.executor import Executor, RunFailed, RunInterrupted
 from flux_core.pnginfo import WORKFLOW_KEY, text_chunks
-from flux_core.workflow import Problem, Workflow, WorkflowError, dumps_document, parse_document
+from flux_core.graph.workflow import Problem, Workflow, WorkflowError, dumps_document, parse_document
 
 from .jobs import Job, RunBoard, board_for
 from .limits import check_document_size

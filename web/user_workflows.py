@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flux_core.files import UnsafeName, check_name, replace_file, write_new
-from flux_core.workflow import WorkflowError, dumps_document, parse_document
+from flux_core.graph.workflow import WorkflowError, dumps_document, parse_document
 
 DEFAULT_DIR = "user/workflows"
 SUFFIX = ".json"

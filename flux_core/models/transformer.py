@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..context import stop_point
+from ..graph.context import stop_point
 from .layers import DoubleStreamBlock, EmbedND, LastLayer, Linear, MLPEmbedder, SingleStreamBlock, timestep_embedding
 
 
@@ -139,7 +139,7 @@ class Flux(nn.Module):
         pe = self.pe_embedder(torch.cat((txt_ids, img_ids), dim=1))
 
         for block in self.double_blocks:
-            stop_point()  # a stopped run ends within one block (see flux_core.worker)
+            stop_point()  # a stopped run ends within one block (see flux_core.graph.worker)
             img, txt = block(img=img, txt=txt, vec=vec, pe=pe)
         n_txt = txt.shape[1]
         x = torch.cat((txt, img), dim=1)

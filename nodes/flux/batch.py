@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from flux_core.node import Input, Int, Node, Output
+from flux_core.graph.node import Input, Int, Node, Output
 
 from .values import Latent
 

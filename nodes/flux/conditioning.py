@@ -1,7 +1,7 @@
 """Prompt nodes: encode text with T5 + CLIP, set the distilled guidance of FLUX dev."""
 from __future__ import annotations
 
-from flux_core.node import Float, Input, Node, Output, String
+from flux_core.graph.node import Float, Input, Node, Output, String
 
 from .values import Conditioning
 
@@ -39,7 +39,7 @@ def _refuse_found_embeddings(ctx, *texts: str) -> None:
     """ComfyUI drops an ``embedding:NAME`` it cannot find (so does fluxwire) but splices one it finds in
     models/embeddings into CLIP-L; fluxwire has no textual inversion, so that picture cannot be made."""
     from flux_core.models.comfy_text import found_embeddings
-    from flux_core.node import NodeError
+    from flux_core.graph.node import NodeError
 
     folder = getattr(ctx, "models_dir", None)
     for text in texts if folder is not None else ():

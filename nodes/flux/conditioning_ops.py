@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flux_core.node import Float, Input, Node, Output, String
+from flux_core.graph.node import Float, Input, Node, Output, String
 
 from .values import Conditioning
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flux_core.node import Input, Node, NodeError, Output
+from flux_core.graph.node import Input, Node, NodeError, Output
 
 from .tiled import encode_pixels
 from .values import Conditioning, FluxModel, Latent

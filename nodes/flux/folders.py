@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flux_core.files import UnsafeName, check_name, inside, is_safe_name
 from flux_core.model_folders import ModelNameError, resolve, roots
-from flux_core.node import NodeError
+from flux_core.graph.node import NodeError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flux_core.types import register_type
+from flux_core.graph.types import register_type
 
 from .values import Conditioning, FluxModel
 

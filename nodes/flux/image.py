@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from flux_core.files import UnsafeName, check_name, write_numbered
-from flux_core.node import Combo, Input, Node, NodeError, Output, String
+from flux_core.graph.node import Combo, Input, Node, NodeError, Output, String
 
 from .folders import file_stamp, input_image_path, input_images
 from .values import Latent, Vae
@@ -178,7 +178,7 @@ class SaveImage(Node):
     outputs = []
 
     def run(self, ctx, images, filename_prefix):
-        from flux_core.workflow import dumps_document
+        from flux_core.graph.workflow import dumps_document
 
         prefix = _check_prefix(filename_prefix)
         workflow = ctx.run_info.get("workflow")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from flux_core.node import Combo, Float, Input, Int, Node, NodeError, Output
+from flux_core.graph.node import Combo, Float, Input, Int, Node, NodeError, Output
 
 from .values import Latent
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flux_core.node import Boolean, Float, Input, Node, NodeError, Output
+from flux_core.graph.node import Boolean, Float, Input, Node, NodeError, Output
 
 from .tiled import encode_pixels
 from .values import Latent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flux_core.node import Boolean, Combo, Input, Int, Node, NodeError, Output
+from flux_core.graph.node import Boolean, Combo, Input, Int, Node, NodeError, Output
 
 from .image_ops import IMAGE_METHODS, resize
 from .tiled import encode_pixels

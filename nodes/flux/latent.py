@@ -1,7 +1,7 @@
 """Latent nodes: empty latents, seeded noise, and the noised start of a schedule."""
 from __future__ import annotations
 
-from flux_core.node import Input, Int, Node, NodeError, Output
+from flux_core.graph.node import Input, Int, Node, NodeError, Output
 
 from .values import Latent, Noise, Sigmas
 

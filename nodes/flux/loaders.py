@@ -1,7 +1,7 @@
 """Loader nodes: model files chosen by name from the models folder (ComfyUI's layout)."""
 from __future__ import annotations
 
-from flux_core.node import Combo, ModelFile, Node, NodeError, Output
+from flux_core.graph.node import Combo, ModelFile, Node, NodeError, Output
 
 from .folders import file_stamp, model_path, models_root_of
 from .values import FluxModel, TextEncoders, Vae

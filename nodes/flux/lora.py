@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flux_core.node import Combo, Float, Input, ModelFile, Node, NodeError, Output
+from flux_core.graph.node import Combo, Float, Input, ModelFile, Node, NodeError, Output
 
 from .folders import file_stamp, model_path
 from .values import FluxModel, TextEncoders

@@ -2,8 +2,8 @@
 crop a picture to its mask and stitch the painted crop back. The math lives in flux_core.masks."""
 from __future__ import annotations
 
-from flux_core.node import Boolean, Combo, Float, Input, Int, Node, NodeError, Output
-from flux_core.types import register_type
+from flux_core.graph.node import Boolean, Combo, Float, Input, Int, Node, NodeError, Output
+from flux_core.graph.types import register_type
 
 from .folders import file_stamp, input_image_path, input_images
 

@@ -1,7 +1,7 @@
 """A note on the canvas: text for people, nothing to compute (ComfyUI's Note and MarkdownNote land here)."""
 from __future__ import annotations
 
-from flux_core.node import Combo, Node, String
+from flux_core.graph.node import Combo, Node, String
 
 
 class Note(Node):

@@ -2,7 +2,7 @@
 (flux_core.preprocess). ImageInvert (image_ops) turns white-on-black maps around."""
 from __future__ import annotations
 
-from flux_core.node import Float, Input, ModelFile, Node, NodeError, Output
+from flux_core.graph.node import Float, Input, ModelFile, Node, NodeError, Output
 
 from .folders import file_stamp, model_path
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from flux_core.cache import estimate_bytes
-from flux_core.node import Combo, Float, Input, Int, ModelFile, Node, NodeError, Output, register_output_check
-from flux_core.types import register_type
+from flux_core.graph.cache import estimate_bytes
+from flux_core.graph.node import Combo, Float, Input, Int, ModelFile, Node, NodeError, Output, register_output_check
+from flux_core.graph.types import register_type
 
 from .folders import file_stamp, model_path
 from .loaders import _adopt, _load, _place

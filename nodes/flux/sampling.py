@@ -1,7 +1,7 @@
 """Sampling nodes: the schedule, one Euler step, and the whole sampler with progress and previews."""
 from __future__ import annotations
 
-from flux_core.node import Combo, Float, Input, Int, Node, NodeError, Output
+from flux_core.graph.node import Combo, Float, Input, Int, Node, NodeError, Output
 
 from .preview import latent_preview
 from .values import Conditioning, FluxModel, Latent, Sigmas

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flux_core.node import Combo, Float, Input, Int, Node, NodeError, Output
+from flux_core.graph.node import Combo, Float, Input, Int, Node, NodeError, Output
 from flux_core.sampling_names import SCHEDULER_NAMES
 
 from .values import FluxModel, Sigmas

@@ -1,7 +1,7 @@
 """Autoencoder nodes that work in overlapping tiles: large pictures in bounded memory, no visible seams."""
 from __future__ import annotations
 
-from flux_core.node import Input, Int, Node, NodeError, Output
+from flux_core.graph.node import Input, Int, Node, NodeError, Output
 
 from .values import Latent
 

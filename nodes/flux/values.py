@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from flux_core.cache import estimate_bytes
-from flux_core.node import register_output_check
+from flux_core.graph.cache import estimate_bytes
+from flux_core.graph.node import register_output_check
 
 
 def _module_bytes(*modules) -> int:
@@ -175,7 +175,7 @@ class Sigmas:
 
 
 # What each FLUX socket may carry: checked after every node runs, so a plugin returning the wrong thing is
-# blamed itself instead of the next node (see flux_core.node.register_output_check).
+# blamed itself instead of the next node (see flux_core.graph.node.register_output_check).
 for _type, _cls in (("MODEL", FluxModel), ("TEXT_ENCODER", TextEncoders), ("VAE", Vae),
                     ("CONDITIONING", Conditioning), ("LATENT", Latent), ("NOISE", Noise), ("SIGMAS", Sigmas)):
     register_output_check(_type, lambda v, c=_cls: isinstance(v, c), f"a {_cls.__module__}.{_cls.__name__}")

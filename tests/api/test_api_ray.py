@@ -47,7 +47,7 @@ class RayServer:
 @pytest.mark.slow
 def test_api_jobs_run_on_ray_actors_with_events_cancel_queue_and_same_pictures(ray_cluster, executor, tmp_path,
                                                                                 test_nodes_dir):
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
     from tests.api.test_api_events_client import sse_events
     from web.api.ray_jobs import RayPool
 
@@ -115,7 +115,7 @@ def test_api_jobs_run_on_ray_actors_with_events_cancel_queue_and_same_pictures(r
 def test_routing_loads_each_model_set_once_per_actor(ray_cluster, tmp_path):
     """2 model sets x 2 jobs, interleaved, on 2 actors: a set's loader runs at most once per actor, and each
     job ends once with one picture."""
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
     from web.api.ray_jobs import RayPool
 
     document = json.loads((ROOT / "workflows" / "flux-mini.json").read_text())

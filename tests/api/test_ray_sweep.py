@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_ray_sweep_matches_serial_bytes_and_survives_a_killed_actor(tmp_path, ray_cluster):
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
     from flux_core.ray_sweep import RaySweep
     from flux_core.sweep import parse_vary, run_sweep
 

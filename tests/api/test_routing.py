@@ -35,7 +35,7 @@ def test_among_holders_the_least_busy_and_between_strangers_the_one_holding_fewe
 
 
 def test_the_models_key_names_the_loaders_files_and_settings_only():
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
 
     document = json.loads((ROOT / "workflows" / "flux-mini.json").read_text())
     executor = Executor()

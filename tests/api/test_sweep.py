@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from flux_core.sweep import grid, parse_vary
-from flux_core.workflow import WorkflowError
+from flux_core.graph.workflow import WorkflowError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def test_vary_specs_make_the_expected_grid(tmp_path):
 @pytest.mark.slow
 def test_flux_mini_sweep_loads_models_once_and_writes_every_cell(tmp_path, monkeypatch, capsys):
     from flux_core.cli import main
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "prompts.txt").write_text("a large red circle on a blue background, center\n"
@@ -89,7 +89,7 @@ def test_xygrid_node_runs_its_branch_per_cell_and_saves_a_labelled_grid(executor
 
     bad = doc([("p", "TestPicture", {"delay": 0.0}),
                ("grid", "XYGrid", {"x": "p.nope", "x_values": "1,2"})], [("p", "image", "grid", "image")])
-    from flux_core.executor import RunFailed
+    from flux_core.graph.executor import RunFailed
 
     with pytest.raises(RunFailed) as failed:
         executor.run(bad)

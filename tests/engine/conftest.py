@@ -1,6 +1,6 @@
 import pytest
 
-from flux_core.registry import Registry
+from flux_core.graph.registry import Registry
 
 from . import testpack
 

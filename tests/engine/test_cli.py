@@ -9,7 +9,7 @@ import pytest
 from .conftest import doc
 
 FAILING_PACK = '''
-from flux_core.node import Node, Output, Float, NodeError
+from flux_core.graph.node import Node, Output, Float, NodeError
 class Explode(Node):
     """Always fails."""
     inputs = [Float("v", 1.0)]
@@ -117,7 +117,7 @@ def _png_with_itxt(body: bytes) -> bytes:
 def _bad_documents(tmp_path, workflow_file):
     import zlib
 
-    from flux_core import limits
+    from flux_core.graph import limits
 
     text = workflow_file.read_text()
     cases = {

@@ -10,12 +10,13 @@ import zlib
 
 import pytest
 
-from flux_core import limits, load_workflow
-from flux_core.cache import ResultCache, SettingError, default_budget, parse_byte_size
-from flux_core.context import Environment
-from flux_core.node import ModelFile
+from flux_core import load_workflow
+from flux_core.graph import limits
+from flux_core.graph.cache import ResultCache, SettingError, default_budget, parse_byte_size
+from flux_core.graph.context import Environment
+from flux_core.graph.node import ModelFile
 from flux_core.pnginfo import WORKFLOW_KEY, PNGTextError, text_chunks
-from flux_core.workflow import (Link, Workflow, WorkflowError, dumps_document, loads_document, parse_document,
+from flux_core.graph.workflow import (Link, Workflow, WorkflowError, dumps_document, loads_document, parse_document,
                                 read_document)
 
 from .conftest import doc

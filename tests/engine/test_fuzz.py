@@ -7,9 +7,10 @@ import zlib
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from flux_core import Executor, RunFailed, limits, load_workflow
+from flux_core import Executor, RunFailed, load_workflow
+from flux_core.graph import limits
 from flux_core.pnginfo import WORKFLOW_KEY
-from flux_core.workflow import WorkflowError, dumps_document, loads_document, parse_document, read_document
+from flux_core.graph.workflow import WorkflowError, dumps_document, loads_document, parse_document, read_document
 
 from .conftest import doc
 

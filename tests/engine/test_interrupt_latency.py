@@ -11,7 +11,7 @@ import time
 import pytest
 
 from flux_core import Executor, RunInterrupted
-from flux_core.registry import discover
+from flux_core.graph.registry import discover
 
 from .conftest import doc
 
@@ -19,7 +19,7 @@ PACK = '''
 import threading
 import time
 
-from flux_core.node import Input, Int, Node, Output
+from flux_core.graph.node import Input, Int, Node, Output
 
 RELEASE = threading.Event()  # set by the test when it is done (no node checks an interrupt flag)
 STARTED = threading.Event()
@@ -143,7 +143,7 @@ def test_a_node_calling_sys_exit_fails_with_its_name(tmp_path):
     folder = tmp_path / "custom_nodes"
     folder.mkdir()
     (folder / "exits.py").write_text(
-        "import sys\nfrom flux_core.node import Node, Output\n\n"
+        "import sys\nfrom flux_core.graph.node import Node, Output\n\n"
         "class Quit(Node):\n    output_node = True\n    outputs = []\n\n"
         "    def run(self, ctx):\n        sys.exit(0)\n\nNODES = [Quit]\n")
     reg = discover(folder, entry_points=False)
@@ -153,7 +153,7 @@ def test_a_node_calling_sys_exit_fails_with_its_name(tmp_path):
 
 
 def test_stopped_runs_cannot_pile_up_threads(pack, tmp_path):
-    from flux_core.executor import MAX_ABANDONED
+    from flux_core.graph.executor import MAX_ABANDONED
 
     reg, module = pack
     ex = Executor(reg, output_dir=tmp_path / "out")

@@ -10,15 +10,15 @@ import urllib.request
 
 import pytest
 
-from flux_core import node as node_api
-from flux_core.executor import Executor, RunFailed
-from flux_core.registry import discover
-from flux_core.workflow import WorkflowError
+from flux_core.graph import node as node_api
+from flux_core.graph.executor import Executor, RunFailed
+from flux_core.graph.registry import discover
+from flux_core.graph.workflow import WorkflowError
 
 from .conftest import doc
 
 GOOD = '''
-from flux_core.node import Node, Output, Float
+from flux_core.graph.node import Node, Output, Float
 class GoodNode(Node):
     """Still here when its neighbours break."""
     inputs = [Float("v", 1.0)]
@@ -30,7 +30,7 @@ NODES = [GoodNode]
 
 BROKEN_PACKS = {
     "choices_raise.py": '''
-        from flux_core.node import Node, Output, Combo
+        from flux_core.graph.node import Node, Output, Combo
         def _listing(ctx):
             raise RuntimeError("the plugin's server is down")
         class RaisingChoices(Node):
@@ -43,7 +43,7 @@ BROKEN_PACKS = {
     ''',
     "choices_hang.py": '''
         import threading
-        from flux_core.node import Node, Output, Combo
+        from flux_core.graph.node import Node, Output, Combo
         ASKED = []
         def _never_answers(ctx):
             ASKED.append(ctx)
@@ -57,7 +57,7 @@ BROKEN_PACKS = {
         NODES = [HangingChoices]
     ''',
     "choices_not_text.py": '''
-        from flux_core.node import Node, Output, Combo
+        from flux_core.graph.node import Node, Output, Combo
         class NumberChoices(Node):
             """Its choices are numbers."""
             inputs = [Combo("pick", lambda ctx: [1, 2, 3], "1")]
@@ -67,7 +67,7 @@ BROKEN_PACKS = {
         NODES = [NumberChoices]
     ''',
     "choices_static_bad.py": '''
-        from flux_core.node import Node, Output, Combo
+        from flux_core.graph.node import Node, Output, Combo
         class Exploding:
             def __bool__(self):
                 return True
@@ -81,11 +81,11 @@ BROKEN_PACKS = {
                 return pick
         NODES = [StaticBadChoices]
     ''',
-    "syntax_error.py": "from flux_core.node import Node\ndef broken(:\n    pass\n",
+    "syntax_error.py": "from flux_core.graph.node import Node\ndef broken(:\n    pass\n",
     "import_error.py": "import fluxwire_plugin_dependency_that_is_missing\n",
     "exit_on_import.py": "import sys\nsys.exit(0)\n",
     "bad_declarations.py": '''
-        from flux_core.node import Node, Output, Float
+        from flux_core.graph.node import Node, Output, Float
         class NoList(Node):
             """inputs is not a list."""
             inputs = None
@@ -123,7 +123,7 @@ BROKEN_PACKS = {
 
 RUN_PACK = '''
 import sys
-from flux_core.node import Node, Output, Input, Float
+from flux_core.graph.node import Node, Output, Input, Float
 class Swallowed(BaseException):
     pass
 class WrongFloat(Node):
@@ -294,7 +294,7 @@ def test_a_wrong_typed_output_is_blamed_on_the_node_that_made_it(run_pack, tmp_p
 def test_a_latent_that_is_not_a_latent_is_blamed_on_its_maker(tmp_path):
     write(tmp_path / "packs", "fake_latent.py", '''
         import torch
-        from flux_core.node import Node, Output
+        from flux_core.graph.node import Node, Output
         class BareTensorLatent(Node):
             """Returns a bare tensor where a LATENT is declared."""
             outputs = [Output("latent", "LATENT")]
@@ -325,7 +325,7 @@ def test_sys_exit_in_check_or_fingerprint_is_reported_not_obeyed(tmp_path):
     fingerprint() only means "never reuse", and run() then decides."""
     write(tmp_path / "packs", "exits.py", '''
         import sys
-        from flux_core.node import Node, Output, Float
+        from flux_core.graph.node import Node, Output, Float
         class ExitInCheck(Node):
             """Quits while being checked."""
             inputs = [Float("v", 1.0)]

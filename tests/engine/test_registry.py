@@ -2,10 +2,10 @@
 import sys
 import textwrap
 
-from flux_core.registry import Registry, discover
+from flux_core.graph.registry import Registry, discover
 
 PACK = '''
-from flux_core.node import Node, Output, Float
+from flux_core.graph.node import Node, Output, Float
 class {name}(Node):
     """A node from a user pack."""
     category = "user"
@@ -46,7 +46,7 @@ def test_user_folder_packs_broken_pack_is_reported_and_others_still_load(tmp_pat
 
 def test_badly_declared_node_is_refused_with_reason(tmp_path):
     write_pack(tmp_path, "bad_decl.py", '''
-        from flux_core.node import Node, Output, Int
+        from flux_core.graph.node import Node, Output, Int
         class Wrong(Node):
             inputs = [Int("n", 500, min=0, max=10)]
             outputs = [Output("x", "NOT_A_TYPE")]

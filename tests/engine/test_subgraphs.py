@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from flux_core import Executor, RunFailed, WorkflowError, load_workflow
 from flux_core.cli import main
-from flux_core.subgraph_files import revision_of
-from flux_core.workflow import dumps_document, loads_document, parse_document, read_document
+from flux_core.graph.subgraph_files import revision_of
+from flux_core.graph.workflow import dumps_document, loads_document, parse_document, read_document
 
 from . import testpack
 from .conftest import doc
@@ -393,7 +393,7 @@ def test_round_trip_is_byte_stable(registry, tmp_path):
     for path in [*(ROOT / "workflows").glob("*.json")]:
         raw = path.read_text()
         assert dumps_document(read_document(path)) == raw, path.name
-    from flux_core.subgraph_files import load_subgraph_file, subgraph_file_document
+    from flux_core.graph.subgraph_files import load_subgraph_file, subgraph_file_document
     for path in (ROOT / "workflows" / "library").glob("*.json"):
         assert dumps_document(subgraph_file_document(load_subgraph_file(path).definition)) == path.read_text()
 

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from flux_core import load_workflow, save_workflow
-from flux_core.workflow import WorkflowError, dumps_document, loads_document, parse_document, read_document
+from flux_core.graph.workflow import WorkflowError, dumps_document, loads_document, parse_document, read_document
 
 from .conftest import doc
 

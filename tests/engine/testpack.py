@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
-from flux_core.node import Combo, Float, Input, Int, Node, NodeError, Output, String
+from flux_core.graph.node import Combo, Float, Input, Int, Node, NodeError, Output, String
 
 RUNS: list[tuple[str, str]] = []  # (node id, node type) of every execution, in order
 GATE = threading.Event()  # lets a test hold a node mid-run

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from flux_core import load_workflow
-from flux_core.context import Environment
+from flux_core.graph.context import Environment
 from flux_core.sampling import seeded_noise
 from nodes.flux.batch import LatentFromBatch, indexed_noise
 from nodes.flux.image_ops import RepeatLatentBatch

@@ -9,8 +9,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from flux_core import load_workflow
-from flux_core.context import Environment
-from flux_core.executor import RunFailed
+from flux_core.graph.context import Environment
+from flux_core.graph.executor import RunFailed
 from flux_core.models.comfy_text import clip_first_chunk, embedding_names, t5_tokens
 
 from .conftest import fixture

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from flux_core import load_workflow
-from flux_core.context import Environment
+from flux_core.graph.context import Environment
 from flux_core.interop.comfyui import comfyui_to_document, detect
 from flux_core.interop.comfyui.export_ui import to_ui_workflow
-from flux_core.registry import default_registry
-from flux_core.workflow import WorkflowError, parse_document
+from flux_core.graph.registry import default_registry
+from flux_core.graph.workflow import WorkflowError, parse_document
 
 from .conftest import fixture
 from .test_comfyui_canvas_data import with_reroutes

@@ -3,7 +3,7 @@ tiny files under the real names, with the mask, inpainting and Kontext classes m
 import torch
 
 from flux_core import load_workflow
-from flux_core.context import Environment
+from flux_core.graph.context import Environment
 from flux_core.inpaint import latent_mask
 
 from .conftest import fixture

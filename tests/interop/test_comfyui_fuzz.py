@@ -5,10 +5,10 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from flux_core.context import Environment
-from flux_core.registry import default_registry
-from flux_core.validation import check
-from flux_core.workflow import WorkflowError, parse_document
+from flux_core.graph.context import Environment
+from flux_core.graph.registry import default_registry
+from flux_core.graph.validation import check
+from flux_core.graph.workflow import WorkflowError, parse_document
 
 from .conftest import fixture
 

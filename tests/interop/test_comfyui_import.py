@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from flux_core import load_workflow
-from flux_core.context import Environment
-from flux_core.workflow import WorkflowError
+from flux_core.graph.context import Environment
+from flux_core.graph.workflow import WorkflowError
 
 from .conftest import fixture
 
@@ -193,7 +193,7 @@ def test_other_model_families_are_refused_by_name(cls, inputs, family, comfy_mod
 
 
 def test_a_gguf_or_tiled_twin_is_refused_until_its_node_exists(comfy_models):
-    from flux_core.registry import default_registry
+    from flux_core.graph.registry import default_registry
 
     data = fixture("api_schnell_split.json")
     data["8"]["class_type"] = "VAEDecodeTiled"
@@ -248,7 +248,7 @@ def test_cli_runs_and_validates_comfyui_files(comfy_models, tmp_path, capsys):
 def test_export_then_import_gives_the_same_picture(comfy_models, executor, tmp_path):
     from flux_core.cli import main
     from flux_core.interop.comfyui.export import to_api_prompt
-    from flux_core.registry import default_registry
+    from flux_core.graph.registry import default_registry
 
     for name, out in (("ui_dev_split.json", "16"), ("api_dev_checkpoint.json", "8")):
         imported = load(fixture(name), comfy_models)
@@ -329,7 +329,7 @@ def test_subgraph_maps_onto_fluxwire_subgraphs_with_ids_and_promoted_widgets():
 
 
 def test_subgraph_runs_like_the_flat_graph_or_is_refused_clearly(comfy_models, executor):
-    from flux_core.workflow import VERSION
+    from flux_core.graph.workflow import VERSION
 
     data = fixture("ui_schnell_subgraph.json")
     if VERSION < 2:  # this fluxwire has no subgraphs yet: one clear problem, not half a workflow
@@ -339,7 +339,7 @@ def test_subgraph_runs_like_the_flat_graph_or_is_refused_clearly(comfy_models, e
         assert "Unpack Subgraph" in e.value.problems[0].message
         return
     from flux_core.interop.comfyui.export import to_api_prompt
-    from flux_core.registry import default_registry
+    from flux_core.graph.registry import default_registry
 
     flat = load(fixture("api_schnell_split.json"), comfy_models)
     nested = load(data, comfy_models)
@@ -350,7 +350,7 @@ def test_subgraph_runs_like_the_flat_graph_or_is_refused_clearly(comfy_models, e
 
 
 def test_lora_loaders_map_to_load_lora_once_it_exists(comfy_models):
-    from flux_core.registry import default_registry
+    from flux_core.graph.registry import default_registry
 
     data = fixture("api_dev_checkpoint.json")
     data["50"] = {"class_type": "LoraLoader", "inputs": {"model": ["4", 0], "clip": ["4", 1],

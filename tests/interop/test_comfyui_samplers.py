@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from flux_core import load_workflow
-from flux_core.context import Environment
+from flux_core.graph.context import Environment
 
 from .conftest import fixture
 from .test_comfyui_sampler_math import comfy_step_noises, ref_run, ref_schedule
@@ -195,7 +195,7 @@ def test_ddim_holds_the_unmasked_part_with_noise_of_seed_plus_one(comfy_models, 
 
 def test_uni_pc_refuses_levels_its_float32_arithmetic_loses(comfy_models, executor):
     """ComfyUI's UniPC turns levels below ~2.5e-4 into NaN (a black picture); fluxwire says so instead."""
-    from flux_core.executor import RunFailed
+    from flux_core.graph.executor import RunFailed
 
     data = fixture("api_dev_dpmpp2m_beta.json")
     data["11"]["inputs"]["sampler_name"] = "uni_pc"

@@ -6,7 +6,7 @@ import copy
 import torch
 
 from flux_core import load_workflow
-from flux_core.context import Environment
+from flux_core.graph.context import Environment
 from flux_core.interop.comfyui import comfyui_to_document
 
 from .conftest import fixture

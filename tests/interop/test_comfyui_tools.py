@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from flux_core import Executor, load_workflow
-from flux_core.context import Environment
+from flux_core.graph.context import Environment
 
 from tests.nodes.control_models import write_tools_models
 
@@ -90,7 +90,7 @@ def test_comfyui_redux_document_runs_and_the_picture_changes_the_prompt(run):
 def test_comfyui_attn_bias_strength_is_refused_by_name(tools_models):
     data = fixture("api_redux.json")
     data["10"]["inputs"]["strength_type"] = "attn_bias"
-    from flux_core.workflow import WorkflowError
+    from flux_core.graph.workflow import WorkflowError
 
     with pytest.raises(WorkflowError) as e:
         load_workflow(data, env=Environment(models_dir=tools_models))
@@ -100,7 +100,7 @@ def test_comfyui_attn_bias_strength_is_refused_by_name(tools_models):
 @pytest.mark.parametrize("name", ["api_canny.json", "api_depth_lora.json", "api_redux.json"])
 def test_tools_documents_export_back_to_the_same_prompt(tools_models, name):
     from flux_core.interop.comfyui.export import to_api_prompt
-    from flux_core.registry import default_registry
+    from flux_core.graph.registry import default_registry
 
     data = fixture(name)
     for node in data.values():  # a shipped picture, so the document validates without an input folder
@@ -119,8 +119,8 @@ def test_tools_documents_export_back_to_the_same_prompt(tools_models, name):
 
 def test_downsampled_style_has_no_comfyui_twin_value(tools_models):
     from flux_core.interop.comfyui.export import to_api_prompt
-    from flux_core.registry import default_registry
-    from flux_core.workflow import WorkflowError
+    from flux_core.graph.registry import default_registry
+    from flux_core.graph.workflow import WorkflowError
 
     data = fixture("api_redux.json")
     data["6"]["inputs"]["image"] = "example.png"

@@ -10,8 +10,8 @@ import copy
 from flux_core.interop.comfyui import comfyui_to_document
 from flux_core.interop.comfyui.export_ui import to_ui_workflow
 from flux_core.interop.comfyui.ui import widget_sockets_listed
-from flux_core.registry import default_registry
-from flux_core.workflow import parse_document
+from flux_core.graph.registry import default_registry
+from flux_core.graph.workflow import parse_document
 
 from .conftest import fixture
 from .test_comfyui_export_ui import chains, without_reroute_ids

@@ -27,7 +27,7 @@ def main(mode: str, folder: Path) -> None:
             pil = Image.effect_noise((640, 640), 40 + i % 50).convert("RGB")
             print(_write_png(pil, folder, "killed/fluxwire", text, f"seed: {i}"), flush=True)
     elif mode == "document":
-        from flux_core.workflow import save_document
+        from flux_core.graph.workflow import save_document
 
         for i in range(10**6):
             save_document(big_document(i), folder / "saved.json")

@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 
 from flux_core import Executor, RunFailed, WorkflowError
-from flux_core.context import Environment
+from flux_core.graph.context import Environment
 from flux_core.files import UnsafeName, check_name, replace_file, write_new, write_numbered
 from flux_core.model_folders import FOLDERS, ModelNameError, resolve
-from flux_core.workflow import save_document
+from flux_core.graph.workflow import save_document
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "workflows" / "input" / "example.png"
 HOSTILE = [  # names that must be refused wherever a name is expected
@@ -179,7 +179,7 @@ def test_hostile_node_ids_do_not_steer_preview_names(sandbox):
 
 
 def test_previews_of_a_killed_server_are_removed_at_the_next_start(sandbox):
-    code = ("import os, sys; from flux_core.context import Environment; "
+    code = ("import os, sys; from flux_core.graph.context import Environment; "
             "e = Environment(temp_dir=sys.argv[1]); print(e.preview_dir, flush=True); os.kill(os.getpid(), 9)")
     res = subprocess.run([sys.executable, "-c", code, str(sandbox / "tmp")], capture_output=True, text=True,
                          timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
@@ -193,7 +193,7 @@ def test_previews_of_a_killed_server_are_removed_at_the_next_start(sandbox):
 # ----------------------------------------------------------------------------- LoadImage
 
 def test_load_image_names_never_read_outside_the_input_folder(sandbox):
-    from flux_core.node import NodeError
+    from flux_core.graph.node import NodeError
     from nodes.flux.folders import input_image_path
 
     env = Environment(input_dir=sandbox / "in")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from flux_core import Executor, RunFailed, RunInterrupted, WorkflowError, load_workflow
-from flux_core.workflow import parse_document
+from flux_core.graph.workflow import parse_document
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
@@ -69,8 +69,8 @@ def test_dev_guidance_into_a_schnell_model_fails_naming_the_input(executor):
 
 
 def test_latent_with_the_wrong_channel_count_is_refused(executor):
-    from flux_core.node import Node, Output
-    from flux_core.registry import discover
+    from flux_core.graph.node import Node, Output
+    from flux_core.graph.registry import discover
     from nodes.flux.values import Latent
 
     class FourChannelLatent(Node):

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from flux_core.files import clean_stale_temps, is_temp_name, write_new
-from flux_core.workflow import read_document
+from flux_core.graph.workflow import read_document
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("kill_writer.py")
@@ -126,7 +126,7 @@ def test_running_a_cut_off_picture_is_a_document_error_with_exit_2(tmp_path):
         pos += 12 + length
         cuts.append(pos)
     cuts = sorted(set(cuts[1:-1]) | {len(data) - 1, len(data) - 4, len(data) - 10})
-    from flux_core.workflow import WorkflowError
+    from flux_core.graph.workflow import WorkflowError
 
     for cut in cuts:
         (tmp_path / "cut.png").write_bytes(data[:cut])

@@ -9,9 +9,9 @@ from PIL import Image
 
 from flux_core import Executor, load_workflow
 from flux_core.cli import main
-from flux_core.library import Library
-from flux_core.subgraph_files import load_subgraph_file
-from flux_core.workflow import read_document
+from flux_core.graph.library import Library
+from flux_core.graph.subgraph_files import load_subgraph_file
+from flux_core.graph.workflow import read_document
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"

@@ -8,7 +8,7 @@ from PIL import Image
 
 from flux_core import Executor, WorkflowError, load_workflow
 from flux_core.pnginfo import text_chunks
-from flux_core.workflow import dumps_document, read_document
+from flux_core.graph.workflow import dumps_document, read_document
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 FLUX_WORKFLOWS = ["flux-schnell.json", "flux-dev.json", "flux-schnell-checkpoint.json", "flux-img2img.json",

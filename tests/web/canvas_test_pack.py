@@ -12,7 +12,7 @@ from PIL import Image
 import json
 from pathlib import Path
 
-from flux_core.node import Boolean, Combo, Float, Input, Int, Node, Output, String
+from flux_core.graph.node import Boolean, Combo, Float, Input, Int, Node, Output, String
 
 
 def _picture(width: int, height: int, level: int) -> Image.Image:

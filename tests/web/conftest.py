@@ -35,7 +35,7 @@ def test_nodes_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def registry(test_nodes_dir):
-    from flux_core.registry import discover
+    from flux_core.graph.registry import discover
 
     reg = discover(test_nodes_dir)
     assert "SlowSteps" in reg and "broken_pack" in reg.failures, reg.problems
@@ -44,7 +44,7 @@ def registry(test_nodes_dir):
 
 @pytest.fixture
 def executor(registry, tmp_path):
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
 
     return Executor(registry, output_dir=tmp_path / "output", models_dir=tmp_path / "models",
                     input_dir=tmp_path / "input")
@@ -93,7 +93,7 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="module")
 def module_executor(registry, tmp_path_factory):
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
 
     folder = tmp_path_factory.mktemp("run")
     return Executor(registry, output_dir=folder / "output", models_dir=folder / "models", input_dir=folder / "input")

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from flux_core.workflow import WorkflowError
+from flux_core.graph.workflow import WorkflowError
 
 pytestmark = pytest.mark.e2e
 

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from flux_core.validation import check
-from flux_core.workflow import WorkflowError, parse_document
+from flux_core.graph.validation import check
+from flux_core.graph.workflow import WorkflowError, parse_document
 from web.canvas import MAX_UPLOAD_BYTES, NodeCanvas, node_catalogue, read_uploaded_workflow
-from flux_core.types import can_connect
+from flux_core.graph.types import can_connect
 
 GOOD = {"format": "fluxwire.workflow", "version": 1, "metadata": {"title": "good"},
         "nodes": [{"id": "1", "type": "IntValue", "widgets": {"value": 5}, "ui": {"pos": [10, 20]}},

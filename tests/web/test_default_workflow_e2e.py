@@ -29,8 +29,8 @@ def default_doc():
 
 @pytest.fixture(scope="module")
 def executor(default_doc, tmp_path_factory):
-    from flux_core.executor import Executor
-    from flux_core.workflow import WorkflowError
+    from flux_core.graph.executor import Executor
+    from flux_core.graph.workflow import WorkflowError
 
     # the app's own defaults (registry, models folder); only the results go to a temporary folder
     executor = Executor(output_dir=tmp_path_factory.mktemp("default-run") / "output")

@@ -2,8 +2,8 @@
 import copy
 import json
 
-from flux_core.executor import Executor
-from flux_core.library import Library
+from flux_core.graph.executor import Executor
+from flux_core.graph.library import Library
 from web.canvas import node_catalogue
 from web.library_save import save_library_entry
 

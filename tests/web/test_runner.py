@@ -10,8 +10,8 @@ import time
 import pytest
 from PIL import Image
 
-from flux_core.validation import check
-from flux_core.workflow import WorkflowError, parse_document
+from flux_core.graph.validation import check
+from flux_core.graph.workflow import WorkflowError, parse_document
 from web.runner import CanvasRunner, with_workflow
 
 FINAL = {"success", "error", "interrupted", "invalid"}

@@ -20,7 +20,7 @@ def library_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_url(browser, registry, tmp_path_factory, library_dir):
-    from flux_core.executor import Executor
+    from flux_core.graph.executor import Executor
 
     folder = tmp_path_factory.mktemp("subgraph-run")
     executor = Executor(registry, output_dir=folder / "output", models_dir=folder / "models",

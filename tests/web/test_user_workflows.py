@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from flux_core.workflow import loads_document
+from flux_core.graph.workflow import loads_document
 from web.user_workflows import WorkflowFolder, WorkflowFolderError, handle_request
 
 

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from flux_core import events as ev
-from flux_core.workflow import WorkflowError
+from flux_core.graph import events as ev
+from flux_core.graph.workflow import WorkflowError
 
 from .routes import picture_file
 from .security import TokenCheck

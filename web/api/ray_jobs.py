@@ -30,7 +30,7 @@ class JobWorker:
 
     def __init__(self, models_dir: str | None, nodes_dir: str | None, input_dir: str | None,
                  threads: int | None, device: str | None = None):
-        from flux_core.executor import Executor
+        from flux_core.graph.executor import Executor
 
         if threads:
             import torch
@@ -60,8 +60,8 @@ class JobWorker:
                 self.executor.interrupt()
 
     def run(self, run_id: str, document: dict, overrides: dict, outputs: list[str] | None) -> dict:
-        from flux_core.executor import RunFailed, RunInterrupted
-        from flux_core.workflow import WorkflowError
+        from flux_core.graph.executor import RunFailed, RunInterrupted
+        from flux_core.graph.workflow import WorkflowError
 
         from .service import ApiService
 

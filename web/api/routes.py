@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from flux_core import model_folders
 from flux_core.files import UnsafeName, inside
-from flux_core.workflow import WorkflowError
+from flux_core.graph.workflow import WorkflowError
 
 from ..limits import MAX_FILE_BYTES
 from .security import TokenCheck, client_of

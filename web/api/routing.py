@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 
-from flux_core.node import ModelFile
+from flux_core.graph.node import ModelFile
 
 BACKLOG = 2  # jobs handed to one worker at once (one running, one next), so it never idles between jobs
 

@@ -11,7 +11,7 @@ import time
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from flux_core.executor import Executor
+from flux_core.graph.executor import Executor
 
 from ..limits import MAX_REQUEST_BYTES, RequestSizeLimit
 from .routes import make_router

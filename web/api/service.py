@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flux_core import events as ev
-from flux_core.executor import Executor, RunFailed, RunInterrupted
-from flux_core.workflow import Problem, WorkflowError, parse_document
+from flux_core.graph import events as ev
+from flux_core.graph.executor import Executor, RunFailed, RunInterrupted
+from flux_core.graph.workflow import Problem, WorkflowError, parse_document
 
 from ..jobs import Job, RunBoard, board_for
 from ..limits import check_document_size

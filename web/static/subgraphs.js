@@ -133,7 +133,7 @@ function subgraphDecl(node) {
 }
 function describeDefinition(def, id) {
   // the instance's sockets: declared inputs and outputs; widget rules from the declaration, completed by
-  // the inner widget each input feeds (the same rule as flux_core.subgraph_catalogue)
+  // the inner widget each input feeds (the same rule as flux_core.graph.subgraph_catalogue)
   const inner = {};
   for (const l of def.links || []) {
     if (l.from !== BOUNDARY_IN || l.to === BOUNDARY_OUT || inner[l.output]) continue;

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...workflow import Problem, WorkflowError
+from ...graph.workflow import Problem, WorkflowError
 from .api import is_api_prompt, read_api, unwrap
 from .convert import to_document
 from .ui import is_ui_workflow, read_ui
@@ -26,7 +26,7 @@ def detect(data: Any) -> str | None:
 def _registry(registry):
     if registry is not None:
         return registry
-    from ...registry import default_registry
+    from ...graph.registry import default_registry
 
     return default_registry()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...workflow import Problem
+from ...graph.workflow import Problem
 from .graph import ComfyGraph, ComfyNode, Ref
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...workflow import FORMAT, VERSION, Problem
+from ...graph.workflow import FORMAT, VERSION, Problem
 from .graph import INPUTS, OUTPUTS, ComfyGraph, ComfyNode, ComfySubgraph, Ref, SubgraphSocket, describe
 from .table import BY_CLASS, EQUIVALENTS, NOT_FOR_FLUX1, Twin, family_of
 from .ui import _identifier

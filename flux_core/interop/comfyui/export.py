@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...workflow import Problem, Workflow, WorkflowError
+from ...graph.workflow import Problem, Workflow, WorkflowError
 from .table import CONTROL, export_twin
 
 # fluxwire values that stand for what the twin's fixed value means in ComfyUI
@@ -58,11 +58,11 @@ def to_api_prompt(workflow: Workflow, registry) -> dict:
     """The API prompt ({id: {class_type, inputs, _meta}}); raise WorkflowError listing what cannot be written.
     Subgraph instances are written as their inner nodes (ids "instance/inner"), as fluxwire runs them;
     bypassed and muted nodes are applied first (an API prompt has no modes), as fluxwire runs them too."""
-    from ...node_modes import apply_modes
+    from ...graph.node_modes import apply_modes
 
     workflow = apply_modes(workflow, registry)
     try:
-        from ...subgraphs import expand_for_check
+        from ...graph.subgraphs import expand_for_check
     except ImportError:  # a fluxwire without subgraphs
         pass
     else:
@@ -105,7 +105,7 @@ def dumps_api_prompt(prompt: dict) -> str:
 
 def export_for_canvas(graph: Any, registry, fmt: str = "api") -> dict:
     """{"ok", "text", "message", "problems"} for the canvas's "Export ComfyUI" items (``fmt`` "api" or "ui")."""
-    from ...workflow import parse_document
+    from ...graph.workflow import parse_document
     from .export_ui import dumps_ui_workflow, to_ui_workflow
 
     try:

@@ -17,7 +17,7 @@ import json
 import uuid
 from typing import Any
 
-from ...workflow import Problem, Workflow, WorkflowError
+from ...graph.workflow import Problem, Workflow, WorkflowError
 from .graph import INPUTS, OUTPUTS
 from .export import widget_values
 from .table import BY_CLASS, CONTROL, Twin, export_twin

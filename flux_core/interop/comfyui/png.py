@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from ...workflow import Problem, WorkflowError, dumps_document
+from ...graph.workflow import Problem, WorkflowError, dumps_document
 
 
 def _decoded(text: str, key: str, source: str | None):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...workflow import Problem
+from ...graph.workflow import Problem
 import re
 
 from .graph import INPUTS, ComfyGraph, ComfyNode, ComfySubgraph, Ref, SubgraphSocket

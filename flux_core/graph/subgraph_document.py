@@ -1,8 +1,8 @@
 """Subgraph definitions and references as they are written in a document (format version 2).
 
 Only the shape is checked here (every problem collected); resolving references, detecting cycles and
-expanding instances into plain nodes is `flux_core.subgraphs`, reading subgraph files
-`flux_core.subgraph_files`. See docs/workflow-format.md, *Subgraphs*.
+expanding instances into plain nodes is `flux_core.graph.subgraphs`, reading subgraph files
+`flux_core.graph.subgraph_files`. See docs/workflow-format.md, *Subgraphs*.
 """
 from __future__ import annotations
 

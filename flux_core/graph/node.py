@@ -293,7 +293,7 @@ class ModelFile(Combo):
     """A file chosen from a models folder kind (see `flux_core.model_folders`); never a free path."""
 
     def __init__(self, name, folder: str, default=None, *, optional=False, description="", label=None):
-        from .model_folders import FOLDERS
+        from ..model_folders import FOLDERS
 
         if folder not in FOLDERS:
             raise ValueError(f"unknown model folder kind {folder!r}")
@@ -301,13 +301,13 @@ class ModelFile(Combo):
         self.folder = folder
 
     def _names(self, env):
-        from .model_folders import list_names
+        from ..model_folders import list_names
 
         return list_names(self.folder, getattr(env, "models_dir", None))
 
     def coerce(self, value, ctx=None):
-        from .files import UnsafeName, check_name
-        from .model_folders import ModelNameError, resolve
+        from ..files import UnsafeName, check_name
+        from ..model_folders import ModelNameError, resolve
 
         if not isinstance(value, str):
             raise ValueError(f"expects a model file name, got {_show(value)}")

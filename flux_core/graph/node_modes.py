@@ -9,7 +9,7 @@ are then reported by the normal checks, naming the node and input, like any miss
 
 The same rules hold at every level: the document's own nodes here (`apply_modes`), and the inside of every
 subgraph definition when an instance of it is expanded (`apply_level_modes`, called by
-`flux_core/subgraphs.py`, so embedded, file and library definitions all behave alike). Inside a definition
+`flux_core/graph/subgraphs.py`, so embedded, file and library definitions all behave alike). Inside a definition
 the boundary `@inputs` is a source like any node and is never dropped; a muted node that fed `@outputs`
 leaves that subgraph output unfed.
 """

@@ -93,7 +93,7 @@ class Executor:
                                device=device, library_dir=library_dir, vram_budget=vram_budget,
                                ram_budget=ram_budget, memory=memory)
         if device:
-            from .device import set_device
+            from ..device import set_device
 
             set_device(device)
         self.cache = ResultCache(cache_bytes)

@@ -2,7 +2,7 @@
 
 The on-disk format is documented in docs/workflow-format.md with a JSON Schema beside it.
 Structure is checked here (every problem collected, never a bare traceback); what needs the node
-classes (types, ranges, links, cycles) is checked by `flux_core.validation`.
+classes (types, ranges, links, cycles) is checked by `flux_core.graph.validation`.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ FORMAT = "fluxwire.workflow"
 VERSION = 2  # 2 added subgraphs; documents that use none are still written as version 1
 TOP_LEVEL_KEYS = {"format", "version", "metadata", "nodes", "links", "groups", "subgraphs", "extra"}
 NODE_KEYS = {"id", "type", "version", "widgets", "ui", "properties", "subgraph", "mode"}
-NODE_MODES = ("bypass", "mute")  # applied by flux_core.node_modes before checking and running
+NODE_MODES = ("bypass", "mute")  # applied by flux_core.graph.node_modes before checking and running
 LINK_KEYS = {"from", "output", "to", "input"}
 
 
@@ -154,7 +154,7 @@ def parse_document(data: Any, source: str | None = None) -> Workflow:
                             source)
     _check_limits(data, source)
     if "format" not in data:
-        from .interop.comfyui import comfyui_to_document, detect
+        from ..interop.comfyui import comfyui_to_document, detect
 
         if detect(data) is not None:  # ComfyUI API prompt or UI workflow: converted, then checked as ours
             return parse_document(comfyui_to_document(data, source), source)
@@ -420,7 +420,7 @@ def read_document(path: str | os.PathLike) -> Workflow:
         raise WorkflowError([Problem(f"cannot read the file: {e.strerror or e}", code="unreadable")],
                             str(path)) from None
     if raw.startswith(b"\x89PNG\r\n\x1a\n"):
-        from .pnginfo import workflow_text_from_png
+        from ..pnginfo import workflow_text_from_png
 
         text = workflow_text_from_png(raw, str(path))
         workflow = loads_document(text, str(path))
@@ -439,6 +439,6 @@ def dumps_document(workflow: Workflow | dict) -> str:
 
 def save_document(workflow: Workflow | dict, path: str | os.PathLike) -> Path:
     """Write whole or not at all (see `flux_core.files.replace_file`): temp file, fsync, rename over the target."""
-    from .files import replace_file
+    from ..files import replace_file
 
     return replace_file(path, dumps_document(workflow).encode("utf-8"))

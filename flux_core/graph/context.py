@@ -54,7 +54,7 @@ class Environment:
     _preview_dir: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        from .model_folders import default_models_dir
+        from ..model_folders import default_models_dir
 
         self.models_dir = Path(self.models_dir) if self.models_dir is not None else default_models_dir()
         self.output_dir = Path(self.output_dir)
@@ -70,7 +70,7 @@ class Environment:
         removed the next time one is made. Never shared between servers or executors."""
         with _PREVIEW_LOCK:  # two runs asking at once must not make two folders
             if self._preview_dir is None:
-                from .files import private_folder
+                from ..files import private_folder
 
                 self._preview_dir = private_folder(self.temp_dir, "previews")
                 weakref.finalize(self, shutil.rmtree, str(self._preview_dir), True)
@@ -92,7 +92,7 @@ class NodeContext:
     @property
     def device(self):
         """The executor's device if it was given one, else the central automatic choice."""
-        from .device import get_device
+        from ..device import get_device
 
         if self.env.device and self.env.device != "auto":
             import torch
