@@ -39,6 +39,7 @@ function applyRunState(state) {
   const fresh = state.run_id !== currentRun;
   if (fresh) {
     currentRun = state.run_id;
+    forgetDetachedLooks();
     for (const id of Object.keys(statusById)) {
       const s = statusById[id];
       statusById[id] = s.images ? { images: s.images } : {};
@@ -110,21 +111,62 @@ function badgeText(next) {
 }
 function setText(element, text) { if (element.textContent !== text) element.textContent = text; }
 function setHidden(element, hidden) { if (element.hidden !== hidden) element.hidden = hidden; }
+// A node's badge and bar are decoration: on a node far from the view they wait until it comes near (pan, zoom,
+// fit, a moved node, a resized page: an IntersectionObserver notices, no layout is read), so a run that marks
+// 500 nodes done restyles their borders (data-status stays exact at once, like the error box, preview,
+// pictures and text every hook reads) but lays out and paints badges only for the nodes in view.
+const nearView = new WeakSet();  // node elements in or near the stage's view
+const deferredLooks = new WeakMap();  // node element -> the state whose badge and bar wait for the view
+const watchedForView = new Set();  // a Set, not weak: forgetDetachedLooks lets go of the elements gone from the page
+const viewWatch = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const e = entry.target;
+    const waiting = deferredLooks.get(e);
+    if (!e.isConnected) {
+      // replaced, or kept detached with an inactive tab (tab_pages.js): written now (a detached element costs
+      // no restyle), so it comes back right; no longer watched, so the observer keeps no element alive
+      viewWatch.unobserve(e); watchedForView.delete(e); nearView.delete(e);
+      if (waiting) { deferredLooks.delete(e); showLooks(e, waiting); }
+      continue;
+    }
+    if (!entry.isIntersecting) { nearView.delete(e); continue; }
+    nearView.add(e);
+    if (waiting) { deferredLooks.delete(e); showLooks(e, waiting); }
+  }
+}, { root: stage, rootMargin: "200px" });
+function forgetDetachedLooks() {
+  // at each new run: elements no longer in the page (replaced, or kept with an inactive tab) get their looks
+  // written (a detached element costs no restyle) and are no longer watched, so no old element is kept alive
+  for (const e of watchedForView) {
+    if (e.isConnected) continue;
+    const waiting = deferredLooks.get(e);
+    if (waiting) { deferredLooks.delete(e); showLooks(e, waiting); }
+    viewWatch.unobserve(e); watchedForView.delete(e); nearView.delete(e);
+  }
+}
+function lookLater(e, next) {
+  deferredLooks.set(e, next);
+  if (!watchedForView.has(e)) { watchedForView.add(e); viewWatch.observe(e); }  // first report: at the next frame
+}
+function showLooks(e, next) {
+  const bar = e.querySelector(".fw-progress-bar");
+  const status = next.status || "idle";
+  const fraction = status === "running" && next.max ? Math.round(100 * next.value / next.max) / 100 : (status === "done" ? 1 : 0);
+  const transform = "scaleX(" + fraction + ")";  // a transform: no layout, unlike a width
+  if (bar.style.transform !== transform) bar.style.transform = transform;
+  setText(e.querySelector(".fw-badge"), badgeText(next));
+}
 function showNodeState(e, next, s) {
   // every write only where the value differs: an attribute or text set to what it already is still
   // invalidates the element's style (and a text node is replaced), which Chrome then recomputes
   const status = next.status || "idle";
   if (e.dataset.status !== status) e.dataset.status = status;
-  const bar = e.querySelector(".fw-progress-bar");
-  const fraction = status === "running" && next.max ? Math.round(100 * next.value / next.max) / 100 : (status === "done" ? 1 : 0);
-  const transform = "scaleX(" + fraction + ")";  // a transform: no layout, unlike a width
-  if (bar.style.transform !== transform) bar.style.transform = transform;
+  if (nearView.has(e)) { deferredLooks.delete(e); showLooks(e, next); } else lookLater(e, next);
   const err = e.querySelector(".fw-error");
   const message = next.error ? (next.input ? next.input + ": " : "") + next.error : "";
   setText(err, message);
   if (err.title !== message) err.title = message;
   setHidden(err, !next.error);
-  setText(e.querySelector(".fw-badge"), badgeText(next));
   const pv = e.querySelector(".fw-preview");
   if (next.preview && String(next.preview).startsWith("data:image/") && status === "running") {
     if (pv.getAttribute("src") !== next.preview) pv.src = next.preview;
