@@ -26,6 +26,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from bench.bench_canvas import ARGS, EXECUTOR_TIMES, big_graph, busy_ms, settle  # noqa: E402
 
 TRACE_CATEGORIES = ["devtools.timeline", "v8.execute", "disabled-by-default-devtools.timeline", "blink.user_timing"]
+if os.environ.get("PROFILE_INVALIDATIONS"):  # which script call dirtied style/layout (costs trace time itself)
+    TRACE_CATEGORIES += ["disabled-by-default-devtools.timeline.invalidationTracking",
+                         "disabled-by-default-devtools.timeline.stack"]
 
 
 def open_graph(page, tmp: Path, count: int) -> None:

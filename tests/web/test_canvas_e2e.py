@@ -232,10 +232,10 @@ def test_run_shows_progress_preview_and_downloadable_image(page, tmp_path, artif
     page.wait_for_selector('.fw-node[data-node-id="p"][data-status="running"]')
     page.wait_for_selector('.fw-node[data-node-id="p"] img.fw-preview[src^="data:image/jpeg"]')
     bar = node(page, "p").locator(".fw-progress-bar")
-    page.wait_for_function("() => parseFloat(document.querySelector("
-                           "'.fw-node[data-node-id=\"p\"] .fw-progress-bar').style.width) > 0")
-    # the bar grows through a CSS transition: wait until it is drawn with a width, not only styled with one
-    bar.wait_for(state="visible")
+    # the bar is scaled to the progress (a transform, no layout) and glides there through a CSS transition:
+    # wait until it is drawn with a width, not only styled with one
+    page.wait_for_function("() => document.querySelector("
+                           "'.fw-node[data-node-id=\"p\"] .fw-progress-bar').getBoundingClientRect().width > 0")
     assert bar.bounding_box()["width"] > 0
     img = node(page, "w").locator(".fw-images img")
     img.wait_for()

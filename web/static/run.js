@@ -39,6 +39,7 @@ function applyRunState(state) {
   const fresh = state.run_id !== currentRun;
   if (fresh) {
     currentRun = state.run_id;
+    forgetDetachedLooks();
     for (const id of Object.keys(statusById)) {
       const s = statusById[id];
       statusById[id] = s.images ? { images: s.images } : {};
@@ -61,29 +62,13 @@ function applyRunState(state) {
     shownStates.set(e, shown);
     toShow.push([n.id, e, next, s]);
   }
-  // sizes read before any write cost nothing (the layout is clean); compared at the next frame, only the
-  // nodes that changed size get their wires redrawn (a status colour moves no socket)
-  const sizes = toShow.map(([id, e]) => [id, e, e.offsetWidth, e.offsetHeight]);
-  for (const [, e, next, s] of toShow) {
-    e.dataset.status = next.status || "idle";
-    const bar = e.querySelector(".fw-progress-bar");
-    bar.style.width = next.status === "running" && next.max ? Math.round(100 * next.value / next.max) + "%" : (next.status === "done" ? "100%" : "0");
-    const err = e.querySelector(".fw-error");
-    err.textContent = next.error ? (next.input ? next.input + ": " : "") + next.error : "";
-    err.title = err.textContent;
-    err.hidden = !next.error;
-    const badge = e.querySelector(".fw-badge");
-    badge.textContent = next.status === "running" && next.max ? next.value + "/" + next.max :
-      next.status === "cached" ? "cached" : next.status === "done" && next.seconds !== undefined ? (next.seconds < 0.01 ? "<0.01 s" : next.seconds.toFixed(2) + " s") : "";
-    const pv = e.querySelector(".fw-preview");
-    if (next.preview && String(next.preview).startsWith("data:image/") && next.status === "running") {
-      if (pv.getAttribute("src") !== next.preview) pv.src = next.preview;
-      pv.hidden = false;
-    } else if (next.status !== "running") pv.hidden = true;
-    if (s && s.images) showImages(e.querySelector(".fw-images"), s.images);
-    const txt = e.querySelector(".fw-text");
-    if (next.text !== undefined) { txt.textContent = next.text; txt.hidden = !next.text; }
-  }
+  // Only the parts that change size (error box, preview, pictures, text) can move wires: those nodes' sizes
+  // are read before any write (the layout is clean then) and compared at the next frame. The status colour,
+  // badge and bar never change a node's size (fixed-width node, one-line title, bar drawn by transform), so a
+  // run in which 500 nodes go idle -> done reads no size and forces no layout.
+  const sizes = [];
+  for (const [id, e, next, s] of toShow) if (mayResize(e, next, s)) sizes.push([id, e, e.offsetWidth, e.offsetHeight]);
+  for (const [, e, next, s] of toShow) showNodeState(e, next, s);
   const final = FINAL_STATUSES.includes(state.status);
   if (final && !finishedRuns.has(state.run_id)) {
     finishedRuns.add(state.run_id);
@@ -107,6 +92,90 @@ function applyRunState(state) {
   });
 }
 const shownStates = new WeakMap();  // node element -> the run state it shows (JSON), see applyRunState
+const shownContent = new WeakMap();  // node element -> the size-changing part of that state (JSON), see mayResize
+function contentOf(next, s) {
+  return JSON.stringify([next.error ? (next.input ? next.input + ": " : "") + next.error : "",
+    next.status === "running" ? next.preview || "" : "", s && s.images ? s.images : null, next.text]);
+}
+function mayResize(e, next, s) {
+  const content = contentOf(next, s);
+  if (shownContent.get(e) === content) return false;
+  shownContent.set(e, content);
+  return true;
+}
+function badgeText(next) {
+  if (next.status === "running" && next.max) return next.value + "/" + next.max;
+  if (next.status === "cached") return "cached";
+  if (next.status === "done" && next.seconds !== undefined) return next.seconds < 0.01 ? "<0.01 s" : next.seconds.toFixed(2) + " s";
+  return "";
+}
+function setText(element, text) { if (element.textContent !== text) element.textContent = text; }
+function setHidden(element, hidden) { if (element.hidden !== hidden) element.hidden = hidden; }
+// A node's badge and bar are decoration: on a node far from the view they wait until it comes near (pan, zoom,
+// fit, a moved node, a resized page: an IntersectionObserver notices, no layout is read), so a run that marks
+// 500 nodes done restyles their borders (data-status stays exact at once, like the error box, preview,
+// pictures and text every hook reads) but lays out and paints badges only for the nodes in view.
+const nearView = new WeakSet();  // node elements in or near the stage's view
+const deferredLooks = new WeakMap();  // node element -> the state whose badge and bar wait for the view
+const watchedForView = new Set();  // a Set, not weak: forgetDetachedLooks lets go of the elements gone from the page
+const viewWatch = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const e = entry.target;
+    const waiting = deferredLooks.get(e);
+    if (!e.isConnected) {
+      // replaced, or kept detached with an inactive tab (tab_pages.js): written now (a detached element costs
+      // no restyle), so it comes back right; no longer watched, so the observer keeps no element alive
+      viewWatch.unobserve(e); watchedForView.delete(e); nearView.delete(e);
+      if (waiting) { deferredLooks.delete(e); showLooks(e, waiting); }
+      continue;
+    }
+    if (!entry.isIntersecting) { nearView.delete(e); continue; }
+    nearView.add(e);
+    if (waiting) { deferredLooks.delete(e); showLooks(e, waiting); }
+  }
+}, { root: stage, rootMargin: "200px" });
+function forgetDetachedLooks() {
+  // at each new run: elements no longer in the page (replaced, or kept with an inactive tab) get their looks
+  // written (a detached element costs no restyle) and are no longer watched, so no old element is kept alive
+  for (const e of watchedForView) {
+    if (e.isConnected) continue;
+    const waiting = deferredLooks.get(e);
+    if (waiting) { deferredLooks.delete(e); showLooks(e, waiting); }
+    viewWatch.unobserve(e); watchedForView.delete(e); nearView.delete(e);
+  }
+}
+function lookLater(e, next) {
+  deferredLooks.set(e, next);
+  if (!watchedForView.has(e)) { watchedForView.add(e); viewWatch.observe(e); }  // first report: at the next frame
+}
+function showLooks(e, next) {
+  const bar = e.querySelector(".fw-progress-bar");
+  const status = next.status || "idle";
+  const fraction = status === "running" && next.max ? Math.round(100 * next.value / next.max) / 100 : (status === "done" ? 1 : 0);
+  const transform = "scaleX(" + fraction + ")";  // a transform: no layout, unlike a width
+  if (bar.style.transform !== transform) bar.style.transform = transform;
+  setText(e.querySelector(".fw-badge"), badgeText(next));
+}
+function showNodeState(e, next, s) {
+  // every write only where the value differs: an attribute or text set to what it already is still
+  // invalidates the element's style (and a text node is replaced), which Chrome then recomputes
+  const status = next.status || "idle";
+  if (e.dataset.status !== status) e.dataset.status = status;
+  if (nearView.has(e)) { deferredLooks.delete(e); showLooks(e, next); } else lookLater(e, next);
+  const err = e.querySelector(".fw-error");
+  const message = next.error ? (next.input ? next.input + ": " : "") + next.error : "";
+  setText(err, message);
+  if (err.title !== message) err.title = message;
+  setHidden(err, !next.error);
+  const pv = e.querySelector(".fw-preview");
+  if (next.preview && String(next.preview).startsWith("data:image/") && status === "running") {
+    if (pv.getAttribute("src") !== next.preview) pv.src = next.preview;
+    setHidden(pv, false);
+  } else if (status !== "running") setHidden(pv, true);
+  if (s && s.images) showImages(e.querySelector(".fw-images"), s.images);
+  const txt = e.querySelector(".fw-text");
+  if (next.text !== undefined) { setText(txt, next.text); setHidden(txt, !next.text); }
+}
 function sendIfChanged() {
   // the value already holds the document unless something changed since it was sent: a send costs Gradio's
   // compare of the whole document and an autosave (~100 ms with 500 nodes), which Run need not pay
