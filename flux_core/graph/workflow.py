@@ -407,6 +407,13 @@ def loads_document(text: str | bytes, source: str | None = None) -> Workflow:
 def read_document(path: str | os.PathLike) -> Workflow:
     path = Path(path)
     try:
+        os.fsencode(path)  # a name the file system cannot hold (a NUL, a lone surrogate) is refused, not raised
+        if "\0" in str(path):
+            raise ValueError("embedded null character")
+    except ValueError as e:
+        raise WorkflowError([Problem(f"cannot read the file: {str(path)!r} is not a valid file name ({e})",
+                                     code="unreadable")], repr(str(path))) from None
+    try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(8)

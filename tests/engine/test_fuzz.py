@@ -5,7 +5,7 @@ import json
 import struct
 import zlib
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from flux_core import Executor, RunFailed, load_workflow
 from flux_core.graph import limits
@@ -102,6 +102,8 @@ def test_mutated_documents_give_structured_errors(registry, document):
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(garbage=json_values)
+@example(garbage="\ud800")  # a text the executor reads as a path that no file system can hold
+@example(garbage="doc\x00.json")
 def test_garbage_documents_give_structured_errors(registry, garbage):
     run_checked(registry, garbage)
 
