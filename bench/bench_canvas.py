@@ -188,26 +188,32 @@ def measure_in_browser(chromium: str, executor, tmp: Path, measure) -> tuple[dic
     return small, large
 
 
+def timed_executor(tmp: Path):
+    """An executor whose every run's wall time (ms) is appended to EXECUTOR_TIMES."""
+    from flux_core.graph.executor import Executor
+
+    executor = Executor(output_dir=tmp / "out", models_dir=tmp / "models")
+    plain_run = executor.run
+
+    def timed_run(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return plain_run(*args, **kwargs)
+        finally:
+            EXECUTOR_TIMES.append((time.perf_counter() - started) * 1000)
+
+    executor.run = timed_run
+    return executor
+
+
 def main() -> None:
     path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
     if not os.path.exists(path):
         print(f"bench_canvas: no Chromium at {path}; skipped")
         return
-    from flux_core.graph.executor import Executor
-
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        executor = Executor(output_dir=tmp / "out", models_dir=tmp / "models")
-        plain_run = executor.run
-
-        def timed_run(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return plain_run(*args, **kwargs)
-            finally:
-                EXECUTOR_TIMES.append((time.perf_counter() - started) * 1000)
-
-        executor.run = timed_run
+        executor = timed_executor(tmp)
         small, large = measure_in_browser(path, executor, tmp, measure)
     for r in (small, large):
         print(f"{r['nodes']:4d} nodes: drag {r['drag_fps']:5.1f} fps (95th percentile frame {r['drag_p95_frame_ms']:.0f} ms), "

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from bench.bench_canvas import ARGS, EXECUTOR_TIMES, big_graph, busy_ms, settle  # noqa: E402
+from bench.bench_canvas import ARGS, EXECUTOR_TIMES, big_graph, busy_ms, settle, timed_executor  # noqa: E402
 
 TRACE_CATEGORIES = ["devtools.timeline", "v8.execute", "disabled-by-default-devtools.timeline", "blink.user_timing"]
 if os.environ.get("PROFILE_INVALIDATIONS"):  # which script call dirtied style/layout (costs trace time itself)
@@ -159,22 +159,11 @@ def main() -> None:
     chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
     from playwright.sync_api import sync_playwright
 
-    from flux_core.graph.executor import Executor
     from tests.web.canvas_helpers import launch_app
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        executor = Executor(output_dir=tmp / "out", models_dir=tmp / "models")
-        plain_run = executor.run
-
-        def timed_run(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return plain_run(*args, **kwargs)
-            finally:
-                EXECUTOR_TIMES.append((time.perf_counter() - started) * 1000)
-
-        executor.run = timed_run
+        executor = timed_executor(tmp)
         demo, url = launch_app(executor, workflows_dir=tmp / "wf")
         try:
             with sync_playwright() as p:

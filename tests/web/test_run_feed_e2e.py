@@ -8,6 +8,7 @@ import time
 import pytest
 
 from .canvas_helpers import canvas_page, launch_app
+from .test_canvas_e2e import doc, node, open_workflow
 
 pytestmark = pytest.mark.e2e
 
@@ -36,25 +37,6 @@ def delivered(app):
     feeds.deliver = recording
     yield seen
     feeds.deliver = plain
-
-
-def doc(nodes, links=(), title="feed"):
-    return {"format": "fluxwire.workflow", "version": 1, "metadata": {"title": title},
-            "nodes": [{"id": i, "type": t, "widgets": w, "ui": {"pos": list(pos)}} for i, t, w, pos in nodes],
-            "links": [{"from": a, "output": o, "to": b, "input": n} for a, o, b, n in links]}
-
-
-def open_workflow(page, document, tmp_path, name="feed.json"):
-    path = tmp_path / name
-    path.write_text(json.dumps(document))
-    with page.expect_file_chooser() as fc:
-        page.click('[data-action="open"]')
-    fc.value.set_files(str(path))
-    page.wait_for_function("n => document.querySelectorAll('.fw-node').length === n", arg=len(document["nodes"]))
-
-
-def node(page, node_id):
-    return page.locator(f'.fw-node[data-node-id="{node_id}"]')
 
 
 PICTURE = doc([("p", "TestPicture", {"width": 96, "height": 64, "delay": 0.3}, (0, 0)),

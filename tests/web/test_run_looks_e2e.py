@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .canvas_helpers import canvas_page, launch_app
-from .test_run_feed_e2e import doc, node, open_workflow
+from .test_canvas_e2e import doc, node, open_workflow
 
 pytestmark = pytest.mark.e2e
 
