@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -56,13 +57,23 @@ FRAME_RECORDER = """() => { window.__frames = []; window.__recording = true;
   requestAnimationFrame(tick); }"""
 
 
-def measure(page, tmp: Path, count: int) -> dict:
+def open_graph(page, tmp: Path, count: int) -> None:
+    """Open `big_graph(count)` through the canvas's own Open button and wait until all its nodes are drawn."""
     path = tmp / f"bench-{count}.json"
     path.write_text(json.dumps(big_graph(count)))
     with page.expect_file_chooser() as fc:
         page.click('[data-action="open"]')
     fc.value.set_files(str(path))
     page.wait_for_function("n => document.querySelectorAll('.fw-node').length === n", arg=count, timeout=120_000)
+
+
+def wait_run_end(page) -> None:
+    page.wait_for_function("() => ['success', 'error', 'invalid'].includes(document.querySelector('.fw-root').dataset.runStatus)",
+                           timeout=300_000)
+
+
+def measure(page, tmp: Path, count: int) -> dict:
+    open_graph(page, tmp, count)
     page.click('[data-action="zoom-reset"]')
     title = page.locator('.fw-node[data-node-id="n1"] .fw-title')
     box = title.bounding_box()
@@ -156,8 +167,7 @@ def measure_run(page) -> dict:
     ran = len(EXECUTOR_TIMES)
     before = page_metrics(cdp)
     page.click('[data-action="run"]')
-    page.wait_for_function("() => ['success', 'error', 'invalid'].includes(document.querySelector('.fw-root').dataset.runStatus)",
-                           timeout=300_000)
+    wait_run_end(page)
     settle(page)
     after = page_metrics(cdp)
     cdp.detach()
@@ -169,6 +179,13 @@ def measure_run(page) -> dict:
 
 def measure_in_browser(chromium: str, executor, tmp: Path, measure) -> tuple[dict, dict]:
     """`measure(page, tmp, count)` with 20 and then 500 nodes on the real app in a fresh Chromium page."""
+    with app_page(chromium, executor, tmp) as page:
+        return measure(page, tmp, 20), measure(page, tmp, 500)
+
+
+@contextmanager
+def app_page(chromium: str, executor, tmp: Path):
+    """The real app on `executor`, started in this process, shown in a fresh Chromium page (dialogs accepted)."""
     from playwright.sync_api import sync_playwright
 
     from tests.web.canvas_helpers import launch_app
@@ -181,11 +198,10 @@ def measure_in_browser(chromium: str, executor, tmp: Path, measure) -> tuple[dic
             page.on("dialog", lambda d: d.accept())
             page.goto(url)
             page.wait_for_selector('.fw-root[data-ready="1"]')
-            small, large = measure(page, tmp, 20), measure(page, tmp, 500)
+            yield page
             browser.close()
     finally:
         demo.close()
-    return small, large
 
 
 def timed_executor(tmp: Path):

@@ -8,7 +8,6 @@ way in the same browser, is the reference. Needs /usr/bin/chromium (or CHROMIUM_
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -19,7 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_canvas import big_graph, measure_in_browser  # noqa: E402
+from bench.bench_canvas import measure_in_browser, open_graph  # noqa: E402
 
 # three times per switch: the canvas's own (synchronous) work, the start of the next frame, and the end of that
 # frame's style, layout and paint (a message posted from the frame callback is handled after them)
@@ -36,22 +35,13 @@ SWITCH = """(index) => new Promise((done) => {
     }); })"""
 
 
-def open_file(page, tmp: Path, count: int) -> None:
-    path = tmp / f"tabs-{count}.json"
-    path.write_text(json.dumps(big_graph(count)))
-    with page.expect_file_chooser() as fc:
-        page.click('[data-action="open"]')
-    fc.value.set_files(str(path))
-    page.wait_for_function("n => document.querySelectorAll('.fw-node').length === n", arg=count, timeout=120_000)
-
-
 def measure(page, tmp: Path, count: int, rounds: int = 5) -> dict:
     page.evaluate("() => { localStorage.clear(); }")
     page.reload()
     page.wait_for_selector('.fw-root[data-ready="1"]')
-    open_file(page, tmp, count)
+    open_graph(page, tmp, count)
     page.click('[data-action="new-tab"]')
-    open_file(page, tmp, 20)
+    open_graph(page, tmp, 20)
     to_big, to_small = [], []
     for _ in range(rounds):
         to_big.append(page.evaluate(SWITCH, 0))

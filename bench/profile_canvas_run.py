@@ -23,28 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from bench.bench_canvas import ARGS, EXECUTOR_TIMES, big_graph, busy_ms, settle, timed_executor  # noqa: E402
+from bench.bench_canvas import (EXECUTOR_TIMES, app_page, busy_ms, open_graph, settle, timed_executor,  # noqa: E402
+                                wait_run_end)
 
 TRACE_CATEGORIES = ["devtools.timeline", "v8.execute", "disabled-by-default-devtools.timeline", "blink.user_timing"]
 if os.environ.get("PROFILE_INVALIDATIONS"):  # which script call dirtied style/layout (costs trace time itself)
     TRACE_CATEGORIES += ["disabled-by-default-devtools.timeline.invalidationTracking",
                          "disabled-by-default-devtools.timeline.stack"]
-
-
-def open_graph(page, tmp: Path, count: int) -> None:
-    path = tmp / f"profile-{count}.json"
-    path.write_text(json.dumps(big_graph(count)))
-    with page.expect_file_chooser() as fc:
-        page.click('[data-action="open"]')
-    fc.value.set_files(str(path))
-    page.wait_for_function("n => document.querySelectorAll('.fw-node').length === n", arg=count, timeout=120_000)
-    settle(page)
-
-
-def wait_run(page) -> None:
-    page.wait_for_function("() => ['success', 'error', 'invalid'].includes(document.querySelector('.fw-root').dataset.runStatus)",
-                           timeout=300_000)
-    settle(page)
 
 
 def record(page, action) -> tuple[float, dict, list]:
@@ -157,36 +142,22 @@ def report(title: str, busy: float, profile: dict, events: list, top: int = 25) 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    from tests.web.canvas_helpers import launch_app
-
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        executor = timed_executor(tmp)
-        demo, url = launch_app(executor, workflows_dir=tmp / "wf")
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium, args=ARGS, headless=True)
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                page.on("dialog", lambda d: d.accept())
-                page.goto(url)
-                page.wait_for_selector('.fw-root[data-ready="1"]')
-                open_graph(page, tmp, count)
-                idle, _, _ = record(page, lambda: (page.wait_for_timeout(300), settle(page)))
-                print(f"idle page, same settle: {idle:.0f} ms of page work")
-                for label in ("computed run", "cached run", "cached again run"):
-                    page.evaluate("() => { delete document.querySelector('.fw-root').dataset.runStatus; }")
-                    ran = len(EXECUTOR_TIMES)
-                    busy, profile, events = record(page, lambda: (page.click('[data-action="run"]'), wait_run(page)))
-                    if os.environ.get("PROFILE_SAVE"):  # raw profile and trace, for Chrome's DevTools
-                        stem = Path(os.environ["PROFILE_SAVE"]) / label.replace(" ", "-")
-                        stem.with_suffix(".cpuprofile").write_text(json.dumps(profile))
-                        stem.with_suffix(".trace.json").write_text(json.dumps({"traceEvents": events}))
-                    report(f"{label} of {count} nodes (executor {sum(EXECUTOR_TIMES[ran:]):.0f} ms)", busy, profile, events)
-                browser.close()
-        finally:
-            demo.close()
+        with app_page(chromium, timed_executor(tmp), tmp) as page:
+            open_graph(page, tmp, count)
+            settle(page)
+            idle, _, _ = record(page, lambda: (page.wait_for_timeout(300), settle(page)))
+            print(f"idle page, same settle: {idle:.0f} ms of page work")
+            for label in ("computed run", "cached run", "cached again run"):
+                page.evaluate("() => { delete document.querySelector('.fw-root').dataset.runStatus; }")
+                ran = len(EXECUTOR_TIMES)
+                busy, profile, events = record(page, lambda: (page.click('[data-action="run"]'), wait_run_end(page), settle(page)))
+                if os.environ.get("PROFILE_SAVE"):  # raw profile and trace, for Chrome's DevTools
+                    stem = Path(os.environ["PROFILE_SAVE"]) / label.replace(" ", "-")
+                    stem.with_suffix(".cpuprofile").write_text(json.dumps(profile))
+                    stem.with_suffix(".trace.json").write_text(json.dumps({"traceEvents": events}))
+                report(f"{label} of {count} nodes (executor {sum(EXECUTOR_TIMES[ran:]):.0f} ms)", busy, profile, events)
 
 
 if __name__ == "__main__":

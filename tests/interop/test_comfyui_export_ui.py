@@ -33,9 +33,14 @@ def canvas_fixture() -> dict:
 
 def chains(doc: dict) -> dict:
     """Reroutes without their ids: for each link, the positions its wire passes from the input back."""
-    points = {p["id"]: p for p in doc["extra"].get("reroutes", [])}
+    return reroute_chains(doc["extra"])
+
+
+def reroute_chains(extra: dict) -> dict:
+    """`chains` of one graph's canvas data (a document's or a subgraph definition's ``extra``)."""
+    points = {p["id"]: p for p in extra.get("reroutes", [])}
     out = {}
-    for key, tail in doc["extra"].get("link_reroutes", {}).items():
+    for key, tail in extra.get("link_reroutes", {}).items():
         walk = []
         while tail is not None:
             walk.append(points[tail]["pos"])

@@ -10,7 +10,7 @@ from flux_core.graph.context import Environment
 from flux_core.interop.comfyui import comfyui_to_document
 
 from .conftest import fixture
-from .test_comfyui_export_ui import export_ui
+from .test_comfyui_export_ui import export_ui, reroute_chains as chains
 
 UUID = "3f1c2a4e-7b2d-4c1e-9a77-5d0c1e2f3a41"
 
@@ -43,19 +43,6 @@ def with_inner_reroutes() -> dict:
 
 def definition(doc: dict) -> dict:
     return doc["subgraphs"][UUID]
-
-
-def chains(extra: dict) -> dict:
-    """For each link with reroutes, the positions its wire passes from the input back (ids left out)."""
-    points = {p["id"]: p for p in extra.get("reroutes", [])}
-    out = {}
-    for key, tail in extra.get("link_reroutes", {}).items():
-        walk = []
-        while tail is not None:
-            walk.append(points[tail]["pos"])
-            tail = points[tail]["parent"]
-        out[key] = walk
-    return out
 
 
 def without_canvas(doc: dict) -> dict:

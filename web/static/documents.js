@@ -149,13 +149,7 @@ async function showWorkflows() {
   list.dataset.role = "workflow-list";
   box.appendChild(list);
   fillWorkflows(res.workflows);
-  const bar = el("div", "fw-dialog-buttons");
-  const close = el("button", "fw-btn", "Close");
-  close.type = "button";
-  close.dataset.action = "dialog-cancel";
-  close.addEventListener("click", closeDialog);
-  bar.appendChild(close);
-  box.appendChild(bar);
+  dialogButtons(null, null, null, "Close");  // subgraph_edits.js
 }
 
 root.querySelector(".fw-toolbar").addEventListener("click", (e) => {

@@ -156,13 +156,7 @@ function showHelp(id) {
   section("Inputs", (d.inputs || []).filter((i) => i.name !== NEW_SOCKET), "inputs");
   section("Outputs", (d.outputs || []).filter((o) => o.name !== NEW_SOCKET), "outputs");
   box.appendChild(body);
-  const bar = el("div", "fw-dialog-buttons");
-  const close = el("button", "fw-btn", "Close");
-  close.type = "button";
-  close.dataset.action = "dialog-cancel";
-  close.addEventListener("click", closeDialog);
-  bar.appendChild(close);
-  box.appendChild(bar);
+  dialogButtons(null, null, null, "Close");  // subgraph_edits.js
 }
 
 // ------------------------------------------------------------------ size widgets follow the model

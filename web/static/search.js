@@ -69,6 +69,3 @@ function inputTaking(d, outType) {
   const ins = (d.inputs || []).filter((i) => canConnect(outType, i.type));
   return ins.find((i) => !i.widget) || ins[0] || null;
 }
-function outputFeeding(d, inType) {
-  return (d.outputs || []).find((o) => canConnect(o.type, inType)) || null;
-}

@@ -153,17 +153,20 @@ function openDialog(title) {
   return dialog;
 }
 function closeDialog() { dialog.hidden = true; dialog.textContent = ""; }
-function dialogButtons(okAction, okText, onOk) {
+function dialogButtons(okAction, okText, onOk, cancelText = "Cancel") {
+  // the dialog's button row: an action and a button that closes it; without okAction only the closing one
   const bar = el("div", "fw-dialog-buttons");
-  const ok = el("button", "fw-btn fw-primary", okText);
-  ok.type = "button";
-  ok.dataset.action = okAction;
-  ok.addEventListener("click", onOk);
-  const cancel = el("button", "fw-btn", "Cancel");
+  if (okAction) {
+    const ok = el("button", "fw-btn fw-primary", okText);
+    ok.type = "button";
+    ok.dataset.action = okAction;
+    ok.addEventListener("click", onOk);
+    bar.appendChild(ok);
+  }
+  const cancel = el("button", "fw-btn", cancelText);
   cancel.type = "button";
   cancel.dataset.action = "dialog-cancel";
   cancel.addEventListener("click", closeDialog);
-  bar.appendChild(ok);
   bar.appendChild(cancel);
   dialog.appendChild(bar);
 }

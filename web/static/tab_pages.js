@@ -58,7 +58,6 @@ function trimPages() {
   const keeping = tabs.filter((t) => t.stash && t.stash.page).sort((a, b) => b.stash.page.used - a.stash.page.used);
   for (const t of keeping.slice(KEPT_PAGES)) t.stash.page = null;
 }
-function keptPageCount() { return tabs.filter((t) => t.stash && t.stash.page).length; }
 function refindAfterSwitch() {
   // the find bar (Ctrl+F), when open, marks the matches in the tab now shown
   if (findBox.hidden) return;
