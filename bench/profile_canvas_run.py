@@ -146,9 +146,11 @@ def main() -> None:
         tmp = Path(tmp)
         with app_page(chromium, timed_executor(tmp), tmp) as page:
             open_graph(page, tmp, count)
+            if os.environ.get("PROFILE_CSS"):  # an experiment: extra CSS put into the page first
+                page.add_style_tag(content=os.environ["PROFILE_CSS"])
             settle(page)
-            idle, _, _ = record(page, lambda: (page.wait_for_timeout(300), settle(page)))
-            print(f"idle page, same settle: {idle:.0f} ms of page work")
+            idle, profile, events = record(page, lambda: (page.wait_for_timeout(300), settle(page)))
+            report("idle page, the same wait and settle (the measurement's floor)", idle, profile, events, top=8)
             for label in ("computed run", "cached run", "cached again run"):
                 page.evaluate("() => { delete document.querySelector('.fw-root').dataset.runStatus; }")
                 ran = len(EXECUTOR_TIMES)

@@ -408,33 +408,55 @@ class NodeCanvas(gr.HTML):
         Must be called inside the same `gr.Blocks` context. Returns the runner. Runs from every tab wait
         in the runner's `RunBoard` (one run on the executor at a time, first come first served), where
         Stop finds them: Stop stops the runs of the session that sends it, waiting or running, and only
-        those; a request without a session stops nothing."""
+        those; a request without a session stops nothing.
+
+        Two events run graphs. `run_graph` (the API name) takes the document as the canvas's value and
+        streams the cumulative state as the `run_state` prop: what API clients and a page without a run
+        feed use. `run_page` is the page's own: the document comes in the event data and the states go
+        through the page's run feed (web/run_feed.py), so the canvas is neither an input nor an output of
+        it -- Gradio's page copies a component's whole data for each input, output update and loading
+        status of an event, ~20-40 ms each with 500 nodes, for a run in which the document does not
+        change."""
         runner = runner or CanvasRunner(self.executor)
         outputs: list[Any] = [self] + ([gallery] if gallery is not None else [])
         feeds = self.run_feeds
 
+        def gallery_update(state: dict) -> Any:
+            """The gallery shows the images of the last run, once it has ended (or failed with some)."""
+            if state["status"] == "success" or (state["status"] != "running" and state["images"]):
+                return list(state["images"])
+            return gr.skip()
+
         def run_graph(graph, evt: gr.EventData, request: gr.Request):
             session = getattr(request, "session_hash", None)
-            data = getattr(evt, "_data", None)
-            targets = targets_from_event(data)
-            # a page following its runs on its own stream gets the states there (web/run_feed.py) and Gradio
-            # hears only the end (the gallery): each message Gradio's page gets makes it copy the whole
-            # canvas. A page that goes away closes its stream; the next state then goes to Gradio, which
-            # closes this generator, which stops the run.
-            follower = feeds.follower(feed_key_from_event(data), session)
+            targets = targets_from_event(getattr(evt, "_data", None))
             for state in runner.run(graph, targets=targets, session=session):
-                if follower and follower.send(state):
-                    if state["status"] == "running":
-                        continue
-                    update = gr.skip()
-                else:
-                    update = gr.update(run_state=state)
-                if gallery is None:
-                    yield update
-                elif state["status"] == "success" or (state["status"] != "running" and state["images"]):
-                    yield update, list(state["images"])  # the gallery shows the images of the last run
-                else:
-                    yield update, gr.skip()
+                update = gr.update(run_state=state)
+                yield update if gallery is None else (update, gallery_update(state))
+
+        def run_page(evt: gr.EventData, request: gr.Request):
+            session = getattr(request, "session_hash", None)
+            data = getattr(evt, "_data", None)
+            follower = feeds.follower(feed_key_from_event(data), session)
+            if follower is None:
+                raise gr.Error("this run carried no run feed of this page (reload the page)")
+            try:  # the document as JSON text (run.js); anything else is refused by the runner, as a state
+                graph = json.loads(data["workflow"]) if isinstance(data.get("workflow"), str) else None
+            except (ValueError, RecursionError):
+                graph = None
+            for state in runner.run(graph, targets=targets_from_event(data), session=session):
+                if not follower.send(state):
+                    # no stream open (broken or reopening; it starts with the last state when it is back):
+                    # a message to Gradio lets it notice a page that went away, which stops the run
+                    yield None
+
+        def show_results(evt: gr.EventData, request: gr.Request):
+            """The gallery: the images of a run of this page that has ended (asked by the page when its
+            feed says so; the run event itself has no outputs, so Gradio's page shows no progress for it)."""
+            data = getattr(evt, "_data", None)
+            images = feeds.results(feed_key_from_event(data), getattr(request, "session_hash", None),
+                                   data.get("run_id") if isinstance(data, dict) else None)
+            return gr.skip() if images is None else images
 
         def stop_run(request: gr.Request):
             runner.stop(getattr(request, "session_hash", None) or None)
@@ -442,6 +464,12 @@ class NodeCanvas(gr.HTML):
         self.run_graph(run_graph, inputs=[self], outputs=outputs, api_name=api_name,
                        concurrency_limit=MAX_WAITING_RUNS, concurrency_id="fluxwire-runs", trigger_mode="multiple",
                        show_progress="hidden")
+        self.run_page(run_page, inputs=None, outputs=None, api_visibility="private",
+                      concurrency_limit=MAX_WAITING_RUNS, concurrency_id="fluxwire-runs", trigger_mode="multiple",
+                      show_progress="hidden")
+        if gallery is not None:
+            self.show_results(show_results, inputs=None, outputs=[gallery], api_visibility="private", queue=False,
+                              show_progress="hidden")
         self.stop_run(stop_run, inputs=None, outputs=None, api_name="stop_run", queue=False,
                       show_progress="hidden")
         return runner

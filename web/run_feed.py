@@ -1,25 +1,26 @@
 """The canvas page's own channel for run states: only what changed, outside Gradio's prop updates.
 
-Why: Gradio's page handles every prop update of a component by copying all of the component's data (the
-whole workflow document, leaf by leaf) and comparing old and new props as JSON text. With 500 nodes that
-is ~150-250 ms of the page's time for each streamed run state, whatever changed. The page therefore
-follows its runs on a small stream of its own (`FEED_PATH`, server-sent events on the same server) that
-carries, per state, the run's fields and only the nodes whose state changed since the last message.
+Why: Gradio's page handles every prop update, output and loading status of a component by copying all of
+the component's data (the whole workflow document, leaf by leaf) and comparing old and new props as JSON
+text. With 500 nodes that is ~20-250 ms of the page's time for each streamed run state, whatever changed.
+The page therefore follows its runs on a small stream of its own (`FEED_PATH`, server-sent events on the
+same server) that carries, per state, the run's fields and only the nodes whose state changed since the
+last message, and starts its runs with an event in which the canvas is neither input nor output
+(`run_page`, NodeCanvas.wire).
 
-How it is tied to the page: the page makes a random feed key (128 bits, `crypto.getRandomValues`), opens
-the stream with the key in the `X-Fluxwire-Feed` header, and sends the key with each Run (the event data,
-like the run's targets). A run's states go only to the streams opened with the key its Run carried, and a
+Keys: the page makes a random key (32 hex digits, 128 bits, `crypto.getRandomValues`), opens the stream with
+the key in the `X-Fluxwire-Feed` header, and sends the key with each Run (the event data, like the run's
+targets and document). A run's states go only to the streams opened with the key its Run carried, and a
 key belongs to the Gradio session that first ran with it: another session cannot read (or feed) a page's
-runs without its key, which never leaves that page and the server.
+runs without its key, which never leaves that page and the server. A stream opened for a key starts with
+the key's last state (its latest run, whole), so a stream that breaks and reopens, even just as the run
+ends, loses nothing.
 
 Serving: `mount_run_feed(app, canvas.run_feeds)` adds the route to a running app; fluxwire's own `launch`
-does it. The page asks the canvas (a server function) whether the route is there before opening a stream,
-so an app that embeds the canvas without it simply gets the prop updates.
-
-What stays: Gradio's event still runs the run (its queue, Stop, a client that goes away stops its run) and
-still updates the gallery at the end; when no stream is open for the key (an embedding app without the
-route, a stream that broke), the states go out as the documented cumulative `run_state` prop instead, so
-nothing is lost. Plain API clients never send a key and always get the cumulative prop.
+does it. The page asks the canvas (a server function) whether the route is there before opening a stream;
+without one (an app that embeds the canvas without the route, a stream that is down) the page runs with
+`run_graph`, which takes the value and streams the documented cumulative `run_state` prop. Gradio's queue,
+Stop, and "a page that goes away stops its run" hold for both events. Plain API clients use `run_graph`.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ KEY_HEADER = "X-Fluxwire-Feed"
 KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
 KEEPALIVE_SECONDS = 10.0  # a comment line this often, so proxies and the page see a live stream
 KEYS_KEPT = 4096  # key -> session bindings remembered (oldest forgotten first)
+LAST_STATES_KEPT = 32  # keys whose last run state is kept for a stream that reopens (oldest forgotten first)
 
 
 def feed_key_from_event(data: Any) -> str | None:
@@ -63,18 +65,28 @@ class FeedListener:
 
 
 class RunFeeds:
-    """The open streams by feed key, and which session each key belongs to."""
+    """The open streams by feed key, which session each key belongs to, and each key's last state.
+
+    The last state (the whole cumulative state of the key's latest run, as one message) is what a stream
+    opened for the key gets first: a page whose stream broke and reopened mid-run, or just as the run
+    ended, rebuilds the exact state from it instead of showing "running" forever."""
 
     def __init__(self):
         self.mounted = False  # set by mount_run_feed: only then does the page open a stream (no 404s)
         self._lock = threading.Lock()
         self._listeners: dict[str, list[FeedListener]] = {}
         self._owners: OrderedDict[str, str] = OrderedDict()
+        self._last: OrderedDict[str, str] = OrderedDict()
+        self._results: dict[str, tuple[str, list[str]]] = {}  # key -> (its last ended run, that run's images)
 
     def listen(self, key: str, loop: asyncio.AbstractEventLoop) -> FeedListener:
+        """A new stream for `key` (called on `loop`); it starts with the key's last state, if any."""
         listener = FeedListener(key, loop)
         with self._lock:
             self._listeners.setdefault(key, []).append(listener)
+            last = self._last.get(key)
+            if last is not None:
+                listener.queue.put_nowait(last)
         return listener
 
     def forget(self, listener: FeedListener) -> None:
@@ -91,7 +103,7 @@ class RunFeeds:
 
     def follower(self, key: str | None, session: str | None) -> "RunFollower | None":
         """A sender of one run's states to `key`'s streams, or None (no key, no session, or the key is
-        another session's: then the run's states go through Gradio as before)."""
+        another session's)."""
         if not key or not session:
             return None
         with self._lock:
@@ -104,13 +116,30 @@ class RunFeeds:
                 self._owners.move_to_end(key)
         return RunFollower(self, key) if owner == session else None
 
-    def deliver(self, key: str, text: str) -> bool:
-        """Hand a message to every stream open for `key`; False when none is open."""
+    def results(self, key: str | None, session: str | None, run_id: Any) -> list[str] | None:
+        """The images of `key`'s last run if it is `run_id` and has ended, for the session owning the key;
+        else None."""
         with self._lock:
+            if not key or not session or self._owners.get(key) != session:
+                return None
+            ended = self._results.get(key)
+        return list(ended[1]) if ended and ended[0] == run_id else None
+
+    def publish(self, key: str, delta: str, whole: str, ended: tuple[str, list[str]] | None = None) -> bool:
+        """Hand `delta` to every stream open for `key` and keep `whole` for streams opened later (one step
+        under the lock with `listen`: a stream gets either the delta or a whole state that includes it).
+        False when no stream is open."""
+        with self._lock:
+            self._last[key] = whole
+            self._last.move_to_end(key)
+            while len(self._last) > LAST_STATES_KEPT:
+                self._results.pop(self._last.popitem(last=False)[0], None)
+            if ended is not None:
+                self._results[key] = ended
             listeners = list(self._listeners.get(key, []))
         delivered = False
         for listener in listeners:
-            delivered = listener.put(text) or delivered
+            delivered = listener.put(delta) or delivered
         return delivered
 
 
@@ -124,10 +153,8 @@ class RunFollower:
         self._sent: dict[str, str] = {}  # node id -> its state as last sent (JSON text)
 
     def send(self, state: dict) -> bool:
-        """Send what changed in `state`; False when no stream is open (the caller sends the whole state)."""
-        if not self.feeds.listening(self.key):
-            self._sent.clear()  # the page may miss messages from here on: the next message carries every node
-            return False
+        """Send what changed in `state`; False when no stream is open for the key (a stream opened later
+        starts with this whole state, so nothing is lost)."""
         nodes = {}
         for nid, node in state.get("nodes", {}).items():
             text = json.dumps(node, sort_keys=True, separators=(",", ":"))
@@ -136,11 +163,14 @@ class RunFollower:
                 nodes[nid] = node
         self.seq += 1
         message = {key: value for key, value in state.items() if key != "nodes"}
-        message.update(nodes=nodes, seq=self.seq, delta=True)
-        if not self.feeds.deliver(self.key, json.dumps(message, separators=(",", ":"))):
-            self._sent.clear()
-            return False
-        return True
+        message.update(seq=self.seq, delta=True)
+        whole = dict(message, nodes=state.get("nodes", {}))
+        message["nodes"] = nodes
+        ended = None
+        if state.get("status") != "running":  # what the page's gallery shows once the run has ended
+            ended = (state.get("run_id"), [str(p) for p in state.get("images", [])])
+        return self.feeds.publish(self.key, json.dumps(message, separators=(",", ":")),
+                                  json.dumps(whole, separators=(",", ":")), ended)
 
 
 def mount_run_feed(app, feeds: RunFeeds) -> None:

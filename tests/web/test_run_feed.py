@@ -116,24 +116,53 @@ def test_a_run_streams_only_changed_nodes_and_adds_up_to_the_whole_state(server,
     assert any(len(m["nodes"]) < len(states[-1]["nodes"]) for m in messages[1:])
 
 
-def test_without_an_open_stream_the_run_goes_to_gradio_and_a_new_stream_gets_every_node(server, executor, publisher):
+def test_a_stream_opened_after_a_gap_starts_with_the_whole_last_state(server, executor, publisher):
+    """A page whose stream broke (or reopened just as the run ended) rebuilds the exact state: the new
+    stream's first message is the key's last state, whole, and the deltas after it add up to the final one."""
     demo, url = server
     feeds = demo.fluxwire_canvas.run_feeds
     key = secrets.token_hex(16)
     follower = feeds.follower(key, "session-1")
     runner = CanvasRunner(executor, publisher, yield_interval=0.05)
     states = list(json.loads(json.dumps(s)) for s in runner.run(CHAIN, session="session-1"))
-    assert follower.send(states[-2]) is False  # nobody listens: the caller sends the whole state as the prop
-    reader = FeedReader(url, key)
+    assert len(states) >= 3
+    first = FeedReader(url, key)
     try:
         wait_listening(feeds, key)
-        assert follower.send(states[-1])
-        (msg,) = reader.take_until_final()
+        assert follower.send(states[0])
+        assert first.messages.get(timeout=10)["nodes"] == states[0]["nodes"]
     finally:
-        reader.close()
-    assert msg["nodes"] == states[-1]["nodes"]  # after a gap, every node again
+        first.close()
     wait_listening(feeds, key, want=False)  # a closed stream is forgotten
-    assert follower.send(states[-1]) is False
+    for state in states[1:-1]:
+        assert follower.send(state) is False  # nobody listens: kept, not lost
+    later = FeedReader(url, key)
+    try:
+        wait_listening(feeds, key)
+        got = [later.messages.get(timeout=10)]
+        assert got[0]["nodes"] == states[-2]["nodes"]  # every node of the last state, not a delta
+        assert follower.send(states[-1])
+        got += later.take_until_final()
+    finally:
+        later.close()
+    assert merged(got) == states[-1]
+    final = FeedReader(url, key)  # the run is over: a stream opened now still gets its final state
+    try:
+        msg = final.messages.get(timeout=10)
+    finally:
+        final.close()
+    assert msg["status"] == states[-1]["status"] == "success" and msg["nodes"] == states[-1]["nodes"]
+    # the gallery's pictures of the ended run: only for the session owning the key, only for that run
+    assert feeds.results(key, "session-1", states[-1]["run_id"]) == states[-1]["images"]
+    assert feeds.results(key, "session-2", states[-1]["run_id"]) is None
+    assert feeds.results(key, "session-1", "another-run") is None
+    assert feeds.results(None, "session-1", states[-1]["run_id"]) is None
+    other = FeedReader(url, secrets.token_hex(16))  # another key gets nothing of it
+    try:
+        with pytest.raises(queue.Empty):
+            other.messages.get(timeout=0.5)
+    finally:
+        other.close()
 
 
 def test_a_key_belongs_to_the_session_that_ran_with_it_first(server):
@@ -174,6 +203,8 @@ def test_feeds_of_two_keys_never_mix():
         assert feeds.follower(a, "s-a").send(state)
         asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(5)  # the hand-over has run
         assert la.queue.qsize() == 1 and lb.queue.qsize() == 0
+        lb2 = feeds.listen(b, loop)  # a stream opened later for b still gets nothing of a's run
+        assert lb2.queue.qsize() == 0
         feeds.forget(la)
         assert not feeds.listening(a) and feeds.listening(b)
     finally:

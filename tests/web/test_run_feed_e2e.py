@@ -25,18 +25,18 @@ def delivered(app):
     """Every message the server hands to a page's feed during the test: [(key, message)]."""
     feeds = app[0].fluxwire_canvas.run_feeds
     seen, lock = [], threading.Lock()
-    plain = feeds.deliver
+    plain = feeds.publish
 
-    def recording(key, text):
-        ok = plain(key, text)
+    def recording(key, delta, whole, ended=None):
+        ok = plain(key, delta, whole, ended)
         if ok:
             with lock:
-                seen.append((key, json.loads(text)))
+                seen.append((key, json.loads(delta)))
         return ok
 
-    feeds.deliver = recording
+    feeds.publish = recording
     yield seen
-    feeds.deliver = plain
+    feeds.publish = plain
 
 
 PICTURE = doc([("p", "TestPicture", {"width": 96, "height": 64, "delay": 0.3}, (0, 0)),
@@ -49,6 +49,8 @@ def test_a_run_arrives_on_the_pages_feed_with_its_final_images_and_gallery(brows
     with canvas_page(browser, app[1]) as page:
         page.wait_for_selector('.fw-root[data-run-feed="1"]')
         open_workflow(page, PICTURE, tmp_path)
+        joins = []
+        page.on("request", lambda r: joins.append(r.post_data_json) if "/queue/join" in r.url else None)
         page.click('[data-action="run"]')
         page.wait_for_selector('.fw-node[data-node-id="p"][data-status="running"]')
         page.wait_for_selector('.fw-root[data-run-status="success"]', timeout=30_000)
@@ -56,6 +58,13 @@ def test_a_run_arrives_on_the_pages_feed_with_its_final_images_and_gallery(brows
                                " return i && i.complete && i.naturalWidth === 96; }")
         assert node(page, "s").locator(".fw-text").text_content() == "5"
         page.locator("#fluxwire-gallery img").first.wait_for()  # the gallery still comes through Gradio
+    # the run's event carries the document as text and takes no component's value: Gradio's page copies
+    # nothing of the canvas for it (web/canvas.py wire, run_page)
+    (join,) = [j for j in joins if j and j.get("event_data") and "workflow" in j["event_data"]]
+    assert join["data"] == []
+    sent = json.loads(join["event_data"]["workflow"])
+    assert [n["id"] for n in sent["nodes"]] == [n["id"] for n in PICTURE["nodes"]]
+    assert join["event_data"]["feed"] in {key for key, _ in delivered}
     keys = {key for key, _ in delivered}
     assert len(keys) == 1  # one page, one key
     messages = [m for _, m in delivered]

@@ -131,7 +131,8 @@ function renderNode(n) {
   text.hidden = !st.text;
   e.appendChild(text);
   decorateNode(e, n);  // pin, resize corner, saved height (node_tools.js)
-  if (st.status === "running" && st.max) bar.firstChild.style.width = Math.round(100 * st.value / st.max) + "%";
+  if (st.status) showLooks(e, st);  // a node drawn again during or after a run keeps its bar and badge (run.js)
+  watchNearView(e);
   return e;
 }
 function socket(dir, name, type, description) {

@@ -146,15 +146,33 @@ function forgetDetachedLooks() {
 }
 function lookLater(e, next) {
   deferredLooks.set(e, next);
-  if (!watchedForView.has(e)) { watchedForView.add(e); viewWatch.observe(e); }  // first report: at the next frame
+  watchNearView(e);  // when not watched yet (e.g. back with a kept tab): its first report comes at the next frame
+}
+const stateParts = new WeakMap();  // node element -> its parts a run state writes (found once, not per state)
+function partsOf(e) {
+  let p = stateParts.get(e);
+  if (!p) {
+    p = { bar: e.querySelector(".fw-progress-bar"), badge: e.querySelector(".fw-badge"), err: e.querySelector(".fw-error"),
+      pv: e.querySelector(".fw-preview"), images: e.querySelector(".fw-images"), txt: e.querySelector(".fw-text") };
+    stateParts.set(e, p);
+  }
+  return p;
 }
 function showLooks(e, next) {
-  const bar = e.querySelector(".fw-progress-bar");
+  const { bar, badge } = partsOf(e);
   const status = next.status || "idle";
   const fraction = status === "running" && next.max ? Math.round(100 * next.value / next.max) / 100 : (status === "done" ? 1 : 0);
   const transform = "scaleX(" + fraction + ")";  // a transform: no layout, unlike a width
   if (bar.style.transform !== transform) bar.style.transform = transform;
-  setText(e.querySelector(".fw-badge"), badgeText(next));
+  // the bar glides only while its node runs; a class on the bar itself, so a node's status change restyles
+  // the node alone (a rule on the node's status reaching into it makes Chrome search every node's subtree)
+  if (bar.classList.contains("fw-gliding") !== (status === "running")) bar.classList.toggle("fw-gliding");
+  setText(badge, badgeText(next));
+}
+function watchNearView(e) {
+  // from when a node is drawn: the first run then finds which nodes are near the view already known, and
+  // draws their badges in the same frame as their status (not one frame later, which lays out and paints twice)
+  if (!watchedForView.has(e)) { watchedForView.add(e); viewWatch.observe(e); }
 }
 function showNodeState(e, next, s) {
   // every write only where the value differs: an attribute or text set to what it already is still
@@ -162,18 +180,16 @@ function showNodeState(e, next, s) {
   const status = next.status || "idle";
   if (e.dataset.status !== status) e.dataset.status = status;
   if (nearView.has(e)) { deferredLooks.delete(e); showLooks(e, next); } else lookLater(e, next);
-  const err = e.querySelector(".fw-error");
+  const { err, pv, images, txt } = partsOf(e);
   const message = next.error ? (next.input ? next.input + ": " : "") + next.error : "";
   setText(err, message);
   if (err.title !== message) err.title = message;
   setHidden(err, !next.error);
-  const pv = e.querySelector(".fw-preview");
   if (next.preview && String(next.preview).startsWith("data:image/") && status === "running") {
     if (pv.getAttribute("src") !== next.preview) pv.src = next.preview;
     setHidden(pv, false);
   } else if (status !== "running") setHidden(pv, true);
-  if (s && s.images) showImages(e.querySelector(".fw-images"), s.images);
-  const txt = e.querySelector(".fw-text");
+  if (s && s.images) showImages(images, s.images);
   if (next.text !== undefined) { setText(txt, next.text); setHidden(txt, !next.text); }
 }
 function sendIfChanged() {
@@ -186,12 +202,22 @@ function sendIfChanged() {
 function runGraph(targets) {
   closePalette();
   reseed();
-  sendIfChanged();
   pendingRuns += 1;
   noteRunTab();  // the run belongs to the active tab (tabs.js)
   // the nodes of the run show "queued" with the run's first state (not all 500 restyled here at the click)
   setStatus(pendingRuns > 1 ? "queued: " + (pendingRuns - 1) + " run(s) waiting" : "starting");
-  trigger("run_graph", { outputs: targets && targets.length ? targets : null, feed: runFeedKeyForRun() });
+  const outputs = targets && targets.length ? targets : null;
+  const feed = runFeedKeyForRun();
+  // With the page's run feed open, the document goes with the event and the states come on the feed: the
+  // canvas is neither input nor output of the run, so Gradio copies nothing of it (web/canvas.py wire()).
+  // Edits have already sent the document as the value; only the view may have moved since, and it does
+  // not change a run. As text: Gradio keeps an event's data in its own (proxied) state, which must neither
+  // hold nor walk the live document. Without the feed, the run takes the value and streams the run_state prop.
+  if (feed) trigger("run_page", { outputs, feed, workflow: JSON.stringify(documentToSend()) });
+  else {
+    sendIfChanged();
+    trigger("run_graph", { outputs });
+  }
 }
 function stopRun() {
   trigger("stop_run");

@@ -37,6 +37,16 @@ function mergeFeedMessage(msg) {
   // a new object each time, as the prop is: handlers may keep the state they were given
   return Object.assign({}, run, { nodes: Object.assign({}, run.nodes) });
 }
+const resultsAsked = new Set();  // runs whose pictures the gallery was asked for (a reopened stream repeats a state)
+function feedStateArrived(state) {
+  runStateArrived(state);
+  // the run event has no outputs (web/canvas.py wire): once the run has ended, the gallery is asked for its pictures
+  if (state && state.status && state.status !== "running" && !resultsAsked.has(state.run_id)) {
+    resultsAsked.add(state.run_id);
+    if (resultsAsked.size > 64) resultsAsked.delete(resultsAsked.values().next().value);
+    trigger("show_results", { feed: runFeedKey, run_id: state.run_id });
+  }
+}
 function runFeedUrl(path) {
   const cfg = window.gradio_config || {};
   return (cfg.root ? String(cfg.root).replace(/\/+$/, "") : ".") + path;
@@ -61,7 +71,7 @@ async function followRunFeed(path) {
           const event = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           const data = event.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
-          if (data) runStateArrived(mergeFeedMessage(JSON.parse(data)));
+          if (data) feedStateArrived(mergeFeedMessage(JSON.parse(data)));
         }
         if (!root.isConnected) { reader.cancel(); return; }
       }
