@@ -651,3 +651,43 @@ def test_run_history_panel_survives_a_reload_and_loads_a_runs_workflow(page, tmp
     focus_canvas(page)
     page.keyboard.press("Control+z")
     assert node(page, "p").locator('input[data-widget="seed"]').input_value() == "9"
+
+
+def test_run_history_keeps_each_runs_workflow_apart_and_only_for_the_runs_it_lists(page, tmp_path):
+    """Recording a run reads and writes a small list and the one run's document (not every kept run's), and
+    the documents of runs that fall off the list are gone from storage."""
+    page.evaluate("() => localStorage.clear()")
+    open_workflow(page, doc([("a", "IntValue", {"value": 0}, (40, 40)), ("s", "ShowValue", {}, (420, 40))],
+                            [("a", "value", "s", "value")]), tmp_path)
+    value = node(page, "a").locator('input[data-widget="value"]')
+    for k in range(22):  # two more than the history keeps
+        value.fill(str(k))
+        value.press("Tab")
+        page.evaluate("() => { delete document.querySelector('.fw-root').dataset.runStatus; }")
+        page.click('[data-action="run"]')
+        page.wait_for_selector('.fw-root[data-run-status="success"]')
+    stored = page.evaluate("""() => Object.fromEntries(Object.keys(localStorage)
+        .filter((k) => k.startsWith('fluxwire:history:')).map((k) => [k, localStorage.getItem(k)]))""")
+    (list_key,) = [k for k in stored if ":run:" not in k]
+    runs = json.loads(stored[list_key])
+    assert len(runs) == 20 and all("workflow" not in r and r["has_workflow"] for r in runs)
+    docs = {k.rsplit(":run:", 1)[1]: json.loads(v) for k, v in stored.items() if ":run:" in k}
+    assert set(docs) == {r["run_id"] for r in runs}  # the two oldest runs' documents were dropped with them
+    newest, oldest_kept = runs[0], runs[-1]
+    assert [n["widgets"]["value"] for n in docs[newest["run_id"]]["nodes"] if n["id"] == "a"] == [21]
+    assert [n["widgets"]["value"] for n in docs[oldest_kept["run_id"]]["nodes"] if n["id"] == "a"] == [2]
+    page.click('[data-action="history"]')
+    page.locator(f'[data-role="history"] [data-run="{oldest_kept["run_id"]}"] [data-action="load-run"]').click()
+    assert node(page, "a").locator('input[data-widget="value"]').input_value() == "2"
+
+
+def test_run_history_still_loads_runs_recorded_with_their_workflow_inline(page, tmp_path):
+    """Entries written before the documents moved to keys of their own keep working."""
+    old = doc([("a", "IntValue", {"value": 77}, (40, 40))])
+    page.evaluate("""(old) => { const key = Object.keys(localStorage).find((k) => k.startsWith('fluxwire:history:'))
+        || 'fluxwire:history:' + location.pathname;
+        localStorage.setItem(key, JSON.stringify([{run_id: 'old-run', status: 'success', at: Date.now(), images: [],
+          workflow: old}])); }""", old)
+    page.click('[data-action="history"]')
+    page.locator('[data-role="history"] [data-run="old-run"] [data-action="load-run"]').click()
+    assert node(page, "a").locator('input[data-widget="value"]').input_value() == "77"

@@ -1,6 +1,8 @@
 // fluxwire canvas, the history of runs: every finished run (pictures, status, when, how long its nodes computed,
 // the seeds it used, the workflow it ran) is
-// kept in the browser (localStorage, per page address, the last HISTORY_KEEP runs) and listed in a side
+// kept in the browser (localStorage, per page address, the last HISTORY_KEEP runs: the list under HISTORY_KEY,
+// each run's workflow under a key of its own, so recording a run reads and writes a small list and one
+// document, not every kept run's document) and listed in a side
 // panel ([data-role="history"], toolbar button data-action="history") that survives reloads; "Load" puts
 // that run's workflow back on the canvas as one undo step. Built on the streamed run state only (no server
 // API of its own).
@@ -22,10 +24,32 @@ function readHistory() {
     return [];
   }
 }
+function runDocKey(runId) { return HISTORY_KEY + ":run:" + runId; }
+function runWorkflow(h) {
+  // the workflow a kept run ran: under its own key (older entries carry it inline)
+  if (h.workflow) return h.workflow;
+  try { return JSON.parse(localStorage.getItem(runDocKey(h.run_id)) || "null"); } catch (err) { return null; }
+}
 function writeHistory(list) {
+  // the list, then the workflows of the runs no longer in it are dropped; when storage is full, fewer runs
   for (let keep = list.length; keep >= 0; keep = keep ? Math.floor(keep / 2) : -1) {
-    try { localStorage.setItem(HISTORY_KEY, JSON.stringify(list.slice(0, keep))); return; } catch (err) { /* full: keep fewer */ }
+    try { localStorage.setItem(HISTORY_KEY, JSON.stringify(list.slice(0, keep))); list = list.slice(0, keep); break; } catch (err) { /* full: keep fewer */ }
   }
+  const kept = new Set(list.map((h) => runDocKey(h.run_id)));
+  const prefix = runDocKey("");
+  for (let i = localStorage.length - 1; i >= 0; i--) {
+    const key = localStorage.key(i);
+    if (key && key.startsWith(prefix) && !kept.has(key)) localStorage.removeItem(key);
+  }
+}
+function keepRunWorkflow(runId, workflow, list) {
+  // the run's workflow under its own key; when storage is full, the oldest runs' workflows make room
+  if (!workflow) return false;
+  const text = JSON.stringify(workflow);
+  for (let drop = list.length - 1; drop >= 0; drop--) {
+    try { localStorage.setItem(runDocKey(runId), text); return true; } catch (err) { localStorage.removeItem(runDocKey(list[drop].run_id)); }
+  }
+  try { localStorage.setItem(runDocKey(runId), text); return true; } catch (err) { return false; }
 }
 function recordRun(state) {
   if (!state || !state.run_id) return;
@@ -33,12 +57,13 @@ function recordRun(state) {
   const final = ["success", "error", "interrupted"].includes(state.status);
   if (!final || recordedRuns.has(state.run_id)) return;
   recordedRuns.add(state.run_id);
-  const list = readHistory().filter((h) => h.run_id !== state.run_id);
+  const list = readHistory().filter((h) => h.run_id !== state.run_id).slice(0, HISTORY_KEEP - 1);
   const workflow = runDocs.get(state.run_id) || null;
+  const kept = keepRunWorkflow(state.run_id, workflow, list);
   list.unshift({ run_id: state.run_id, status: state.status, at: Date.now(), message: state.message || "",
-    images: (state.images || []).map(String).slice(0, 8), workflow,
+    images: (state.images || []).map(String).slice(0, 8), has_workflow: kept,
     seconds: computeSeconds(state), seeds: seedsOf(workflow) });
-  writeHistory(list.slice(0, HISTORY_KEEP));
+  writeHistory(list);
   if (!historyPanel.hidden) fillHistory();
 }
 function computeSeconds(state) {
@@ -95,9 +120,11 @@ function fillHistory() {
     const load = el("button", "fw-btn", "Load workflow");
     load.type = "button";
     load.dataset.action = "load-run";
-    load.disabled = !h.workflow;
+    load.disabled = !(h.workflow || h.has_workflow);
     load.addEventListener("click", () => {
-      loadGraph(h.workflow, { undoable: true });
+      const workflow = runWorkflow(h);
+      if (!workflow) { setStatus("the workflow of that run is no longer kept in this browser"); return; }
+      loadGraph(workflow, { undoable: true });
       setStatus("loaded the workflow of the run at " + new Date(h.at).toLocaleTimeString() + " (Undo goes back)");
     });
     row.appendChild(load);
