@@ -412,11 +412,11 @@ class NodeCanvas(gr.HTML):
 
         Two events run graphs. `run_graph` (the API name) takes the document as the canvas's value and
         streams the cumulative state as the `run_state` prop: what API clients and a page without a run
-        feed use. `run_page` is the page's own: the document comes in the event data and the states go
-        through the page's run feed (web/run_feed.py), so the canvas is neither an input nor an output of
-        it -- Gradio's page copies a component's whole data for each input, output update and loading
-        status of an event, ~20-40 ms each with 500 nodes, for a run in which the document does not
-        change."""
+        feed use. `run_page` is the page's own: the document comes in the event data, the states go
+        through the page's run feed (web/run_feed.py), and it has no inputs and no outputs -- Gradio's page
+        copies a component's whole data for each input, output update and loading status of an event
+        (~20-40 ms each with 500 nodes), and an output's progress timer re-lays out the whole page ~10 times
+        a second. When the feed says a run has ended, the page asks `show_results` for the gallery."""
         runner = runner or CanvasRunner(self.executor)
         outputs: list[Any] = [self] + ([gallery] if gallery is not None else [])
         feeds = self.run_feeds
