@@ -322,17 +322,20 @@ function nextSeed(w, mode, current) {
 }
 function reseed() {
   // new values for seeds not marked "fixed", recorded in the document so saved files say which seed was used
-  const before = snapshot();
+  const changing = [];  // [node, input, mode]; found first, so a graph of fixed seeds costs no snapshot at Run
   for (const n of graph.nodes) {
     for (const inp of declOf(n).inputs || []) {
       const mode = inp.widget && inp.widget.seed ? seedMode(n, inp.name) : "fixed";
-      if (mode !== "fixed" && !linkInto(n.id, inp.name)) {
-        const has = Object.prototype.hasOwnProperty.call(n.widgets, inp.name);
-        n.widgets[inp.name] = nextSeed(inp.widget, mode, has ? n.widgets[inp.name] : inp.widget.default);
-        const ctl = nodeEls.get(n.id) && nodeEls.get(n.id).querySelector('[data-widget="' + CSS.escape(inp.name) + '"]');
-        if (ctl) ctl.value = String(n.widgets[inp.name]);
-      }
+      if (mode !== "fixed" && !linkInto(n.id, inp.name)) changing.push([n, inp, mode]);
     }
+  }
+  if (!changing.length) return;
+  const before = snapshot();
+  for (const [n, inp, mode] of changing) {
+    const has = Object.prototype.hasOwnProperty.call(n.widgets, inp.name);
+    n.widgets[inp.name] = nextSeed(inp.widget, mode, has ? n.widgets[inp.name] : inp.widget.default);
+    const ctl = nodeEls.get(n.id) && nodeEls.get(n.id).querySelector('[data-widget="' + CSS.escape(inp.name) + '"]');
+    if (ctl) ctl.value = String(n.widgets[inp.name]);
   }
   if (before !== snapshot()) commit(before);
 }

@@ -1,7 +1,7 @@
 // fluxwire canvas, part 5 of 5: Run/Stop, the run state streamed from Python, the toolbar, start-up.
 
 // ------------------------------------------------------------------ run state from Python
-function setStatus(text) { statusEl.textContent = text; }
+function setStatus(text) { if (statusEl.textContent !== text) statusEl.textContent = text; }
 function showBanner(kind, text) { banner.hidden = false; banner.dataset.kind = kind; bannerText.textContent = text; }
 function hideBanner() { banner.hidden = true; bannerText.textContent = ""; }
 banner.querySelector('[data-action="dismiss"]').addEventListener("click", hideBanner);
