@@ -56,12 +56,8 @@ function segment(a, b) {
   return " C" + (a[0] + dx) + "," + a[1] + " " + (b[0] - dx) + "," + b[1] + " " + b[0] + "," + b[1];
 }
 function wirePath(l, pa, pb, routes, around) {
-  // `around`: the node boxes (routing.js), to lead a wire without points around the nodes it would cross
-  const chain = chainOf(l, routes);
-  if (!chain.length) return routedPath(l, pa, pb, around) || curve(pa, pb);
-  let d = "M" + pa[0] + "," + pa[1], at = pa;
-  for (const p of chain) { d += segment(at, p.pos); at = p.pos; }
-  return d + segment(at, pb);
+  // `around`: the node boxes (routing.js), to lead each piece of the wire around the nodes it would cross
+  return routedWire(l, [pa, ...chainOf(l, routes).map((p) => p.pos), pb], around);
 }
 function markVia(path, l, routes) {
   // data-via on a wire: the ids of the points it passes through, in order (a test and script hook)

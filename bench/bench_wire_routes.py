@@ -1,0 +1,57 @@
+"""Wires drawn across a node (issue 17, "wires routed around nodes where cheap"), counted in a real browser.
+
+Starts the real app, opens the default graph and then every shipped workflow (`workflows/*.json`) through the
+canvas's Open button in Debian's Chromium, and counts the wires with a point inside a node other than their own
+two ends (the audit test's CROSSINGS walk along each drawn path), out of all wires.
+Run it on two checkouts back to back to compare (it measures whichever `web/` is first on the path).
+Needs /usr/bin/chromium (or CHROMIUM_PATH); prints why when it cannot run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bench_canvas import app_page, timed_executor  # noqa: E402
+
+WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
+TOTAL = "() => document.querySelectorAll('path.fw-wire:not(.fw-wire-temp)').length"
+
+
+def open_file(page, path: Path) -> None:
+    ids = sorted(n["id"] for n in json.loads(path.read_text())["nodes"])
+    with page.expect_file_chooser() as fc:
+        page.click('[data-action="open"]')
+    fc.value.set_files(str(path))
+    page.wait_for_function("ids => JSON.stringify([...document.querySelectorAll('.fw-node')]"
+                           ".map(n => n.dataset.nodeId).sort()) === JSON.stringify(ids)", arg=ids, timeout=60_000)
+    page.wait_for_timeout(300)  # pictures and sizes settle; a resize redraws the wires
+
+
+def main() -> None:
+    from tests.web.test_canvas_audit_e2e import CROSSINGS
+
+    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not os.path.exists(chromium):
+        print(f"bench_wire_routes: no Chromium at {chromium}; skipped")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        with app_page(chromium, timed_executor(tmp), tmp) as page:
+            page.wait_for_timeout(500)
+            rows = [("default graph", len(page.evaluate(CROSSINGS)), page.evaluate(TOTAL))]
+            for path in sorted(WORKFLOWS.glob("*.json")):
+                open_file(page, path)
+                rows.append((path.stem, len(page.evaluate(CROSSINGS)), page.evaluate(TOTAL)))
+    for name, crossing, total in rows:
+        print(f"{name:28s} {crossing:3d} of {total:3d} wires drawn across a node")
+    shipped = rows[1:]
+    print(f"all {len(shipped)} shipped workflows: {sum(r[1] for r in shipped)} of {sum(r[2] for r in shipped)} wires across a node")
+
+
+if __name__ == "__main__":
+    main()
