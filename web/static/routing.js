@@ -12,7 +12,7 @@
 // follows a tab's kept page and starts afresh on a full redraw.
 
 const ROUTE_MARGIN = 18, ROUTE_MAX_DETOUR = 420, ROUTE_MAX_REACH = 320, ROUTE_CELL = 160, ROUTE_SAMPLES = 24;
-const ROUTE_STEP = 16, ROUTE_RADIUS = 12;
+const ROUTE_STEP = 16, ROUTE_RADIUS = 12, ROUTE_SNUG = 6;
 const routeMemos = new WeakMap();  // wireEls -> {boxes: id -> box last seen, reach: wire key -> area}
 
 function routeObstacles(full) {
@@ -127,14 +127,16 @@ function routedPiece(a, b, ends, around, reach) {
 function corridorPath(a, b, ends, cells, reach) {
   // a forward piece along a corridor over or under the nodes its curve crosses: down (or up) in the gap before
   // the first of them, level past them, back in the gap after the last; null when no cheap corridor is clear
+  // (a snug margin when the usual one finds no way: rows of nodes are often closer than two margins)
   const hit = crossedBoxes(segmentPoints(a, b, []), cells, ends);
   let best = null;
-  for (const side of ["over", "under"]) {
+  for (const [side, margin] of [["over", ROUTE_MARGIN], ["under", ROUTE_MARGIN], ["over", ROUTE_SNUG], ["under", ROUTE_SNUG]]) {
+    if (best && margin === ROUTE_SNUG) break;
     let boxes = [...hit];
     for (let round = 0; round < 4; round++) {  // the corridor may meet other nodes: take them in and try again
-      const x0 = Math.max(a[0] + ROUTE_MARGIN, Math.min(...boxes.map((q) => q.x0)) - ROUTE_MARGIN);
-      const x1 = Math.min(b[0] - ROUTE_MARGIN, Math.max(...boxes.map((q) => q.x1)) + ROUTE_MARGIN);
-      const y = Math.round(side === "over" ? Math.min(...boxes.map((q) => q.y0)) - ROUTE_MARGIN : Math.max(...boxes.map((q) => q.y1)) + ROUTE_MARGIN);
+      const x0 = Math.max(a[0] + margin, Math.min(...boxes.map((q) => q.x0)) - margin);
+      const x1 = Math.min(b[0] - margin, Math.max(...boxes.map((q) => q.x1)) + margin);
+      const y = Math.round(side === "over" ? Math.min(...boxes.map((q) => q.y0)) - margin : Math.max(...boxes.map((q) => q.y1)) + margin);
       const detour = Math.abs(y - a[1]) + Math.abs(y - b[1]) - Math.abs(a[1] - b[1]);
       if (detour > ROUTE_MAX_DETOUR || x1 <= x0) break;
       const w0 = [Math.round(x0), y], w1 = [Math.round(x1), y];
