@@ -173,6 +173,13 @@ function copiedRoutes(links) {
   }
   return { points: [...points.values()], links: last };
 }
+function withRoutes(a, b) {
+  // two copiedRoutes results as one (a point two links share is taken once)
+  if (!a || !b) return a || b;
+  const points = new Map(a.points.map((p) => [p.id, p]));
+  for (const p of b.points) points.set(p.id, p);
+  return { points: [...points.values()], links: Object.assign({}, a.links, b.links) };
+}
 function pasteRoutes(routes, map, place) {
   // the copies' points: new ids, placed as their nodes (`map`: old node id -> new id); returns the new ids
   if (!routes || !routes.points.length) return [];
