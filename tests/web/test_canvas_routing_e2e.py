@@ -94,7 +94,7 @@ def test_a_node_dropped_onto_a_detour_makes_the_wire_route_again_also_on_redo(pa
     assert page.evaluate(INSIDE, ['path.fw-wire[data-to="c"]', ["d"]]) == []
 
 
-def test_a_backward_wire_loops_round_the_nodes_between(page, tmp_path):
+def test_a_backward_wire_loops_round_the_nodes_between(page, tmp_path, artifacts):
     # a's output is right of c's input, b sits between them at the same height
     open_workflow(page, doc([("c", "ShowValue", {}, (0, 100)), ("b", "Note", {"text": "between"}, (360, 90)),
                              ("a", "IntValue", {}, (720, 100))], [("a", "value", "c", "value")]), tmp_path)
@@ -106,6 +106,7 @@ def test_a_backward_wire_loops_round_the_nodes_between(page, tmp_path):
         const at = (t) => { const q = p.getPointAtLength(t); return [q.x, q.y]; };
         return [at(0), at(8), at(len - 8), at(len)]; }""", sel)
     assert ends[1][0] > ends[0][0] and ends[2][0] < ends[3][0]
+    page.screenshot(path=str(artifacts / "routing-backward-wire.png"))
     # b very tall: a loop would cost too much height, the plain curve stays (drawn behind b)
     tall = doc([("c2", "ShowValue", {}, (0, 500)), ("b2", "Note", {"text": "tall"}, (360, 0)),
                 ("a2", "IntValue", {}, (720, 500))], [("a2", "value", "c2", "value")])
@@ -115,7 +116,7 @@ def test_a_backward_wire_loops_round_the_nodes_between(page, tmp_path):
     assert d.count(" C") == 1 and " L" not in d
 
 
-def test_each_piece_of_a_rerouted_wire_avoids_the_nodes(page, tmp_path):
+def test_each_piece_of_a_rerouted_wire_avoids_the_nodes(page, tmp_path, artifacts):
     # a -> r1 -> c: b lies across the piece from a to the point
     document = doc([("a", "IntValue", {}, (0, 100)), ("b", "Note", {"text": "in the way"}, (280, 60)),
                     ("c", "ShowValue", {}, (1000, 100))], [("a", "value", "c", "value")])
@@ -125,6 +126,7 @@ def test_each_piece_of_a_rerouted_wire_avoids_the_nodes(page, tmp_path):
     assert page.evaluate(CROSSINGS) == []
     d = path_of(page, "a", "value", "c", "value")
     assert " 640,140" in d  # still through the point
+    page.screenshot(path=str(artifacts / "routing-reroute-pieces.png"))
     assert page.evaluate(INSIDE, ['path.fw-wire[data-to="c"]', ["b"]]) == []
 
 
