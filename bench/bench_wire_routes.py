@@ -2,7 +2,9 @@
 
 Starts the real app, opens the default graph and then every shipped workflow (`workflows/*.json`) through the
 canvas's Open button in Debian's Chromium, and counts the wires with a point inside a node other than their own
-two ends (the audit test's CROSSINGS walk along each drawn path), out of all wires.
+two ends (the audit test's CROSSINGS walk along each drawn path), out of all wires. Then, on bench_canvas's
+generated 500-node graph, drops a node onto the next row's wires and presses Ctrl+Z: the time from the key to the
+next frame (the undo re-routes every wire the node's old or new place touches), median of 5.
 Run it on two checkouts back to back to compare (it measures whichever `web/` is first on the path).
 Needs /usr/bin/chromium (or CHROMIUM_PATH); prints why when it cannot run.
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_canvas import app_page, timed_executor  # noqa: E402
+from bench.bench_canvas import app_page, median, open_graph, settle, timed_executor  # noqa: E402
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 TOTAL = "() => document.querySelectorAll('path.fw-wire:not(.fw-wire-temp)').length"
@@ -30,6 +32,34 @@ def open_file(page, path: Path) -> None:
     page.wait_for_function("ids => JSON.stringify([...document.querySelectorAll('.fw-node')]"
                            ".map(n => n.dataset.nodeId).sort()) === JSON.stringify(ids)", arg=ids, timeout=60_000)
     page.wait_for_timeout(300)  # pictures and sizes settle; a resize redraws the wires
+
+
+UNDO_TO_FRAME = """() => new Promise((done) => {
+    const t0 = performance.now();
+    document.querySelector('.fw-root').dispatchEvent(new KeyboardEvent('keydown', {key: 'z', ctrlKey: true, bubbles: true}));
+    requestAnimationFrame(() => done(performance.now() - t0)); })"""
+
+
+def undo_move_ms(page, tmp: Path) -> float:
+    """Drop node n15 onto the wires of the row below, then time Ctrl+Z to the next frame; median of 5."""
+    open_graph(page, tmp, 500)
+    page.click('[data-action="zoom-reset"]')
+    title = page.locator('.fw-node[data-node-id="n15"] .fw-title')
+    times = []
+    for _ in range(5):
+        box = title.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 40, y + 150, steps=5)
+        page.mouse.up()
+        page.locator('[data-role="stage"]').click(position={"x": 5, "y": 5})
+        settle(page)
+        top = page.evaluate("() => document.querySelector('.fw-node[data-node-id=\"n15\"]').style.top")
+        times.append(page.evaluate(UNDO_TO_FRAME))
+        assert page.evaluate("() => document.querySelector('.fw-node[data-node-id=\"n15\"]').style.top") != top
+        settle(page)
+    return median(times)
 
 
 def main() -> None:
@@ -47,10 +77,12 @@ def main() -> None:
             for path in sorted(WORKFLOWS.glob("*.json")):
                 open_file(page, path)
                 rows.append((path.stem, len(page.evaluate(CROSSINGS)), page.evaluate(TOTAL)))
+            undo_ms = undo_move_ms(page, tmp)
     for name, crossing, total in rows:
         print(f"{name:28s} {crossing:3d} of {total:3d} wires drawn across a node")
     shipped = rows[1:]
     print(f"all {len(shipped)} shipped workflows: {sum(r[1] for r in shipped)} of {sum(r[2] for r in shipped)} wires across a node")
+    print(f"500 nodes: undo of a node dropped onto other wires {undo_ms:.0f} ms to the next frame (median of 5; target <= 50 ms)")
 
 
 if __name__ == "__main__":
