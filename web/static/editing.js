@@ -65,10 +65,11 @@ function deleteSelected() {
   renderAll();
   commit(before);
 }
-function insertCopies(nodes, links, place, inbound, routes) {
+function insertCopies(nodes, links, place, inbound, routes, inboundRoutes) {
   // add copies of `nodes` (new ids) and of the `links` between them; `place(pos)` gives each new position;
   // `inbound` links (from nodes outside the copy) are kept too when their source still exists; `routes`: the
-  // reroute points the links between them pass through (reroutes.js copiedRoutes), copied and selected too
+  // reroute points the links between them pass through (reroutes.js copiedRoutes), copied and selected too;
+  // `inboundRoutes[k]`: those of inbound link k, copied the same way so the pasted link looks like the copied one
   const before = snapshot();
   const map = {};
   for (const n of nodes) {
@@ -81,8 +82,10 @@ function insertCopies(nodes, links, place, inbound, routes) {
   for (const l of links) {
     if (map[l.from] && map[l.to]) graph.links.push({ from: map[l.from], output: l.output, to: map[l.to], input: l.input });
   }
-  for (const l of inbound || []) {
-    if (map[l.to] && nodeById(l.from)) graph.links.push({ from: l.from, output: l.output, to: map[l.to], input: l.input });
+  for (const [k, l] of (inbound || []).entries()) {
+    if (!map[l.to] || !nodeById(l.from)) continue;
+    graph.links.push({ from: l.from, output: l.output, to: map[l.to], input: l.input });
+    if (inboundRoutes) routes = withRoutes(routes, inboundRoutes[k]);  // its reroute points too (reroutes.js)
   }
   const points = pasteRoutes(routes, map, place);
   selected = new Set(Object.values(map));
@@ -92,9 +95,9 @@ function insertCopies(nodes, links, place, inbound, routes) {
 }
 function selectedPart() {
   const links = graph.links.filter((l) => selected.has(l.from) && selected.has(l.to)).map(clone);
+  const inbound = graph.links.filter((l) => !selected.has(l.from) && selected.has(l.to)).map(clone);
   return { nodes: graph.nodes.filter((n) => selected.has(n.id) && !BOUNDARY_IDS.includes(n.id)).map(clone), links,
-           inbound: graph.links.filter((l) => !selected.has(l.from) && selected.has(l.to)).map(clone),
-           routes: copiedRoutes(links) };
+           inbound, routes: copiedRoutes(links), inboundRoutes: inbound.map((l) => copiedRoutes([l])) };
 }
 function duplicateSelected() {
   if (!selected.size) return;
@@ -111,7 +114,7 @@ function paste(withInputs) {
   const at = pointerWorld || [x0 + 40, y0 + 40];
   insertCopies(clipboard.nodes, clipboard.links, (p) => [Math.round(at[0] + p[0] - x0), Math.round(at[1] + p[1] - y0)],
     withInputs && clipboard.tab === activeTabId() ? clipboard.inbound : null,  // other tab: only links between the copies
-    clipboard.routes);
+    clipboard.routes, clipboard.inboundRoutes);
 }
 function renameNode(id) {
   const n = nodeById(id), e = nodeEls.get(id);

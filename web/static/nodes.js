@@ -376,13 +376,14 @@ function drawWires(onlyNodes) {
   // every position is read before any path is written: one layout per call, not one per wire.
   // `onlyNodes` (a Set of ids): update just the wires touching those nodes (dragging)
   if (!(onlyNodes instanceof Set)) onlyNodes = null;  // e.g. a frame time from requestAnimationFrame(drawWires)
+  // node boxes, read before any write, and the other wires a moved or resized node may re-route (routing.js)
+  const around = routeObstacles(!onlyNodes);
   const want = [];
   for (const l of graph.links) {
-    if (onlyNodes && !onlyNodes.has(l.from) && !onlyNodes.has(l.to)) continue;
+    if (onlyNodes && !onlyNodes.has(l.from) && !onlyNodes.has(l.to) && !routeStale(l, around)) continue;
     const a = socketEl(l.from, "out", l.output), b = socketEl(l.to, "in", l.input);
     if (a && b) want.push([l, socketPos(a), socketPos(b), a.dataset.socketType]);
   }
-  const around = want.length ? routeObstacles() : null;  // node boxes, read before any write (routing.js)
   if (!onlyNodes) { wires.textContent = ""; wireEls = new Map(); }
   const routes = routeIndex();  // reroute points (reroutes.js)
   for (const [l, pa, pb, type] of want) {
@@ -399,6 +400,7 @@ function drawWires(onlyNodes) {
     p.setAttribute("d", wirePath(l, pa, pb, routes, around));
     markVia(p, l, routes);
   }
+  routeKept(around);
   if (!onlyNodes) drawReroutePoints();
   minimapDirty();  // minimap.js
 }

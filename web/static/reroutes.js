@@ -56,12 +56,8 @@ function segment(a, b) {
   return " C" + (a[0] + dx) + "," + a[1] + " " + (b[0] - dx) + "," + b[1] + " " + b[0] + "," + b[1];
 }
 function wirePath(l, pa, pb, routes, around) {
-  // `around`: the node boxes (routing.js), to lead a wire without points around the nodes it would cross
-  const chain = chainOf(l, routes);
-  if (!chain.length) return routedPath(l, pa, pb, around) || curve(pa, pb);
-  let d = "M" + pa[0] + "," + pa[1], at = pa;
-  for (const p of chain) { d += segment(at, p.pos); at = p.pos; }
-  return d + segment(at, pb);
+  // `around`: the node boxes (routing.js), to lead each piece of the wire around the nodes it would cross
+  return routedWire(l, [pa, ...chainOf(l, routes).map((p) => p.pos), pb], around);
 }
 function markVia(path, l, routes) {
   // data-via on a wire: the ids of the points it passes through, in order (a test and script hook)
@@ -176,6 +172,13 @@ function copiedRoutes(links) {
     last[routeKey(l)] = chain[chain.length - 1].id;
   }
   return { points: [...points.values()], links: last };
+}
+function withRoutes(a, b) {
+  // two copiedRoutes results as one (a point two links share is taken once)
+  if (!a || !b) return a || b;
+  const points = new Map(a.points.map((p) => [p.id, p]));
+  for (const p of b.points) points.set(p.id, p);
+  return { points: [...points.values()], links: Object.assign({}, a.links, b.links) };
 }
 function pasteRoutes(routes, map, place) {
   // the copies' points: new ids, placed as their nodes (`map`: old node id -> new id); returns the new ids
