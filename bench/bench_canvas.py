@@ -53,6 +53,16 @@ def big_graph(count: int) -> dict:
             "nodes": nodes, "links": links}
 
 
+VISIBLE_NODE = """(room) => {
+    // a Math node whose title is on screen with `room` px below it (the view after 100 % zoom keeps its offset)
+    const stage = document.querySelector('[data-role="stage"]').getBoundingClientRect();
+    for (const e of document.querySelectorAll('.fw-node[data-node-type="Math"]')) {
+      const t = e.querySelector('.fw-title').getBoundingClientRect();
+      if (t.left > stage.left + 20 && t.right < stage.right - 80 && t.top > stage.top + 20 && t.bottom < stage.bottom - room) return e.dataset.nodeId;
+    }
+    return null; }"""
+
+
 FRAME_RECORDER = """() => { window.__frames = []; window.__recording = true;
   const tick = (t) => { if (!window.__recording) return; window.__frames.push(t); requestAnimationFrame(tick); };
   requestAnimationFrame(tick); }"""
@@ -68,6 +78,23 @@ def open_graph(page, tmp: Path, count: int) -> None:
     page.wait_for_function("n => document.querySelectorAll('.fw-node').length === n", arg=count, timeout=120_000)
 
 
+def centre_node(page, nid: str) -> None:
+    """Pan the view (Space-drag, as a user would) so that node `nid`'s title is in the middle of the stage."""
+    stage = page.locator('[data-role="stage"]').bounding_box()
+    title = page.locator(f'.fw-node[data-node-id="{nid}"] .fw-title').bounding_box()
+    cx, cy = stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2
+    dx, dy = cx - (title["x"] + title["width"] / 2), cy - (title["y"] + title["height"] / 2)
+    page.locator('[data-role="stage"]').click(position={"x": 5, "y": 5})  # the keyboard goes to the canvas
+    page.keyboard.down(" ")
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + dx, cy + dy, steps=8)
+    page.mouse.up()
+    page.keyboard.up(" ")
+    box = page.locator(f'.fw-node[data-node-id="{nid}"] .fw-title').bounding_box()
+    assert abs(box["x"] + box["width"] / 2 - cx) < 20 and abs(box["y"] + box["height"] / 2 - cy) < 20, box
+
+
 def wait_run_end(page) -> None:
     page.wait_for_function("() => ['success', 'error', 'invalid'].includes(document.querySelector('.fw-root').dataset.runStatus)",
                            timeout=300_000)
@@ -76,7 +103,11 @@ def wait_run_end(page) -> None:
 def measure(page, tmp: Path, count: int) -> dict:
     open_graph(page, tmp, count)
     page.click('[data-action="zoom-reset"]')
-    title = page.locator('.fw-node[data-node-id="n1"] .fw-title')
+    nid = "n1"
+    centre_node(page, nid)  # on screen (100 % zoom keeps the view's offset: n1 may lie outside it)
+    where = f"() => document.querySelector('.fw-node[data-node-id=\"{nid}\"]').style.left"
+    start = page.evaluate(where)
+    title = page.locator(f'.fw-node[data-node-id="{nid}"] .fw-title')
     box = title.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
@@ -86,8 +117,10 @@ def measure(page, tmp: Path, count: int) -> dict:
     for k in range(steps):  # ~2 s of pointer moves, one per 16 ms like a real mouse
         page.mouse.move(x + 200 * (k % 40) / 40, y + 60 * ((k // 40) % 2))
         page.wait_for_timeout(16)
-    page.mouse.up()
     frames = page.evaluate("() => { window.__recording = false; return window.__frames; }")
+    moved = page.evaluate(where) != start
+    page.mouse.up()
+    assert moved, "the drag did not move the node"
     span = (frames[-1] - frames[0]) / 1000 if len(frames) > 1 else float("inf")
     gaps = sorted(b - a for a, b in zip(frames, frames[1:]))
     fps = (len(frames) - 1) / span if span else 0.0

@@ -5,7 +5,7 @@ canvas's Open button in Debian's Chromium, and counts the wires with a point ins
 two ends (the audit test's CROSSINGS walk along each drawn path), out of all wires. Then, on bench_canvas's
 generated 500-node graph, drops a node onto the next row's wires and presses Ctrl+Z: the time from the key to the
 next frame (the undo re-routes every wire the node's old or new place touches), median of 5; and the frame rate
-while dragging that node over those wires (a node on screen: bench_canvas's n1 lies outside the view at 500 nodes).
+while dragging that node over those wires.
 Run it on two checkouts back to back to compare (it measures whichever `web/` is first on the path).
 Needs /usr/bin/chromium (or CHROMIUM_PATH); prints why when it cannot run.
 """
@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_canvas import FRAME_RECORDER, app_page, median, open_graph, settle, timed_executor  # noqa: E402
+from bench.bench_canvas import (FRAME_RECORDER, VISIBLE_NODE, app_page, median, open_graph, settle,  # noqa: E402
+                                timed_executor)
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 TOTAL = "() => document.querySelectorAll('path.fw-wire:not(.fw-wire-temp)').length"
@@ -39,16 +40,6 @@ UNDO_TO_FRAME = """() => new Promise((done) => {
     const t0 = performance.now();
     document.querySelector('.fw-root').dispatchEvent(new KeyboardEvent('keydown', {key: 'z', ctrlKey: true, bubbles: true}));
     requestAnimationFrame(() => done(performance.now() - t0)); })"""
-
-
-VISIBLE_NODE = """() => {
-    // a Math node whose title is on screen with room below it (the view after 100 % zoom keeps its offset)
-    const stage = document.querySelector('[data-role="stage"]').getBoundingClientRect();
-    for (const e of document.querySelectorAll('.fw-node[data-node-type="Math"]')) {
-      const t = e.querySelector('.fw-title').getBoundingClientRect();
-      if (t.left > stage.left + 20 && t.right < stage.right - 80 && t.top > stage.top + 20 && t.bottom < stage.bottom - 220) return e.dataset.nodeId;
-    }
-    return null; }"""
 
 
 def drag_fps(page, nid: str) -> float:
@@ -75,7 +66,7 @@ def undo_move_ms(page, tmp: Path) -> float:
     """Drop a node onto the wires of the row below, then time Ctrl+Z to the next frame; median of 5."""
     open_graph(page, tmp, 500)
     page.click('[data-action="zoom-reset"]')
-    nid = page.evaluate(VISIBLE_NODE)
+    nid = page.evaluate(VISIBLE_NODE, 220)
     assert nid, "no node on screen to drag"
     fps = drag_fps(page, nid)
     settle(page)
