@@ -58,9 +58,10 @@ def euler(velocity: Velocity, x: Tensor, sigmas: list[float],
 
 
 def run_sampler(velocity: Velocity, noise: Tensor, latent: Tensor, sigmas: list[float],
-                callback=None, sampler: str = "euler", step_noise=None) -> tuple[Tensor, Tensor]:
+                callback=None, sampler: str = "euler", step_noise=None, mu: float | None = None) -> tuple[Tensor, Tensor]:
     """One ComfyUI sampling run with `sampler` (see flux_core.samplers): (latent out, denoised estimate of
-    the last step). ``step_noise`` feeds ancestral samplers. An empty schedule returns the latent untouched."""
+    the last step). ``step_noise`` feeds the samplers that add noise; ``mu`` is the model's shift (None for
+    schnell's table), which the SDE samplers need. An empty schedule returns the latent untouched."""
     from . import samplers
 
     if sampler not in samplers.SAMPLERS:
@@ -74,7 +75,7 @@ def run_sampler(velocity: Velocity, noise: Tensor, latent: Tensor, sigmas: list[
         def denoiser(x_in: Tensor, sigma: Tensor) -> Tensor:
             return x_in - velocity(x_in, float(sigma)).float() * sigma
 
-        x, denoised = samplers.run(sampler, denoiser, x, list(sigmas), callback, step_noise)
+        x, denoised = samplers.run(sampler, denoiser, x, list(sigmas), callback, step_noise, mu)
     out = inverse_noise_scaling(float(sigmas[-1]), x)
     return out, out if denoised is None else denoised
 

@@ -119,7 +119,8 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     if sampler in ANCESTRAL:  # ComfyUI seeds a generator on the model's device with the noise seed
         step_noise = StepNoise(noise.seed, tuple(latent.samples.shape), device)
     with torch.inference_mode():
-        out, denoised = run_sampler(velocity, drawn, latent.samples, values, after_step, sampler, step_noise)
+        out, denoised = run_sampler(velocity, drawn, latent.samples, values, after_step, sampler, step_noise,
+                                    model_levels(model).mu)
     # the rest of the latent (noise mask, batch positions) carries on, as ComfyUI copies the latent dict
     return replace(latent, samples=out.float().cpu()), replace(latent, samples=denoised.float().cpu())
 
