@@ -293,14 +293,17 @@ def _multistep_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback, noise, 
     return x, denoised
 
 
-def dpmpp_2m_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999):
-    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde")
+def dpmpp_2m_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
+                 eta: float = 1.0):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde", eta=eta)
 
 
 def dpmpp_2m_sde_heun(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
-                      snr_start: float = 0.9999):
-    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde_heun", "heun")
+                      snr_start: float = 0.9999, eta: float = 1.0):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde_heun", "heun", eta)
 
 
-def dpmpp_3m_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999):
-    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 3, "dpmpp_3m_sde")
+def dpmpp_3m_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
+                 eta: float = 1.0):
+    """eta 0 leaves the deterministic DPM-Solver++(2M/3M) in lambda = log((1 - sigma) / sigma)."""
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 3, "dpmpp_3m_sde", eta=eta)
