@@ -9,3 +9,17 @@ SAMPLER_NAMES = ["euler", "euler_ancestral", "heun", "dpm_2", "lms", "dpmpp_2s_a
                  "res_multistep", "gradient_estimation", "er_sde", "ddim", "uni_pc", "uni_pc_bh2"]
 SCHEDULER_NAMES = ["simple", "sgm_uniform", "karras", "exponential", "ddim_uniform", "beta", "normal",
                    "linear_quadratic", "kl_optimal"]
+
+# the DPM-Solver++ SDE samplers draw ComfyUI's Brownian-tree noise with torchsde (the optional "sde" extra)
+NEEDS_TORCHSDE = ("dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde")
+
+
+def sampler_problem(name: str) -> str | None:
+    """Why sampler `name` cannot run here (None when it can): checked before a run, without torch."""
+    if name in NEEDS_TORCHSDE:
+        from importlib.util import find_spec
+
+        if find_spec("torchsde") is None:
+            return (f"sampler {name!r} needs torchsde for ComfyUI's Brownian-tree noise: "
+                    f"pip install 'fluxwire[sde]' (or torchsde), or choose another sampler")
+    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flux_core.graph.node import Combo, Float, Input, Int, Node, NodeError, Output
-from flux_core.sampling_names import SAMPLER_NAMES, SCHEDULER_NAMES
+from flux_core.sampling_names import SAMPLER_NAMES, SCHEDULER_NAMES, sampler_problem
 
 from .guider_values import Guider, SamplerChoice
 from .preview import latent_preview
@@ -150,12 +150,18 @@ class CFGGuider(Node):
 
 
 class KSamplerSelect(Node):
-    """Choose the sampling method: ComfyUI's step rules for flow models (euler, euler_ancestral, heun,
-    dpm_2, lms, dpmpp_2m, ddim, deis, uni_pc, uni_pc_bh2)."""
+    """Choose the sampling method: ComfyUI's step rules for flow models (euler, the ancestral and SDE ones,
+    heun, dpm_2, lms, DPM-Solver++, LCM, iPNDM, DEIS, RES multistep, gradient estimation, ER-SDE, ddim, UniPC;
+    see docs/comfyui.md)."""
 
     category = "sampling/custom"
     inputs = [Combo("sampler_name", SAMPLER_NAMES)]
     outputs = [Output("sampler", "SAMPLER")]
+
+    @classmethod
+    def check(cls, ctx, sampler_name="euler", **_):
+        problem = sampler_problem(sampler_name)
+        return [("sampler_name", problem)] if problem else None
 
     def run(self, ctx, sampler_name):
         return SamplerChoice(sampler_name)
@@ -204,9 +210,9 @@ class KSampler(Node):
     outputs = [Output("latent", "LATENT")]
 
     @classmethod
-    def check(cls, ctx, steps=1, scheduler="simple", **_):
-        problem = schedule_problem(scheduler, steps)
-        return [("steps", problem)] if problem else None
+    def check(cls, ctx, steps=1, scheduler="simple", sampler_name="euler", **_):
+        problems = [("steps", schedule_problem(scheduler, steps)), ("sampler_name", sampler_problem(sampler_name))]
+        return [(name, problem) for name, problem in problems if problem] or None
 
     def run(self, ctx, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
             denoise):
@@ -233,9 +239,9 @@ class KSamplerAdvanced(Node):
     outputs = [Output("latent", "LATENT")]
 
     @classmethod
-    def check(cls, ctx, steps=1, scheduler="simple", **_):
-        problem = schedule_problem(scheduler, steps)
-        return [("steps", problem)] if problem else None
+    def check(cls, ctx, steps=1, scheduler="simple", sampler_name="euler", **_):
+        problems = [("steps", schedule_problem(scheduler, steps)), ("sampler_name", sampler_problem(sampler_name))]
+        return [(name, problem) for name, problem in problems if problem] or None
 
     def run(self, ctx, model, add_noise, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative,
             latent_image, start_at_step, end_at_step, return_with_leftover_noise):

@@ -348,3 +348,30 @@ def test_ksampler_with_dpmpp_2m_sde_on_flux_dev(comfy_models, executor, shifted)
                                  "dpmpp_2m_sde", sigmas, guidance=3.5,
                                  rule=lambda x, levels, den: rule(x, levels, den, seed + 1))
     assert (other_seed - want).abs().max() > 1e-3  # the Brownian noise shows in the picture
+
+
+def test_without_torchsde_the_sde_samplers_are_refused_before_the_run(comfy_models, executor, monkeypatch):
+    """torchsde is optional: without it KSampler / KSamplerSelect name the input and say what to install,
+    before anything runs; the other new samplers still run."""
+    import importlib.util
+
+    from flux_core import load_workflow
+    from flux_core.graph.context import Environment
+    from flux_core.graph.workflow import WorkflowError
+
+    from .conftest import fixture
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torchsde" else real(name, *a))
+    data = fixture("api_dev_2m_sde_ksampler.json")
+    with pytest.raises(WorkflowError) as e:
+        executor.validate(load_workflow(data, env=Environment(models_dir=comfy_models)))
+    (p,) = e.value.problems
+    assert (p.node, p.input) == ("9", "sampler_name") and "pip install 'fluxwire[sde]'" in p.message
+    select = fixture("api_dev_dpmpp2m_beta.json")
+    select["11"]["inputs"]["sampler_name"] = "dpmpp_3m_sde"
+    with pytest.raises(WorkflowError) as e:
+        executor.validate(load_workflow(select, env=Environment(models_dir=comfy_models)))
+    assert [(p.node, p.input) for p in e.value.problems] == [("11", "sampler_name")]
+    data["9"]["inputs"]["sampler_name"] = "er_sde"  # per-step generator noise: no torchsde needed
+    executor.validate(load_workflow(data, env=Environment(models_dir=comfy_models)))
