@@ -75,7 +75,7 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     from flux_core.guided_sampling import run_sampler, skips_negative
     from flux_core.loading import module_compute_dtype
     from flux_core.patch_padding import crop_to, pad_to_patches, padded_size
-    from flux_core.samplers import ANCESTRAL, StepNoise
+    from flux_core.samplers import ANCESTRAL, CFG_PP, StepNoise
     from flux_core.sampling import img_ids, pack, unpack
 
     model = guider.model
@@ -83,7 +83,8 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     dtype = module_compute_dtype(model.model)
     h, w = latent.samples.shape[2], latent.samples.shape[3]
     prompts = [_Prompt(model, guider.positive, latent, device, dtype, "positive")]
-    if guider.negative is not None and not skips_negative(guider.cfg):
+    cfg_pp = sampler in CFG_PP  # ComfyUI switches its cfg-1 shortcut off for these: the negative always runs
+    if guider.negative is not None and (cfg_pp or not skips_negative(guider.cfg)):
         prompts.append(_Prompt(model, guider.negative, latent, device, dtype, "negative"))
     ph, pw = padded_size(h, w)  # an odd side is padded by one cell around each model call, as ComfyUI does
     ids = img_ids(latent.batch, ph, pw, device).to(dtype)
@@ -102,15 +103,27 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
 
         return cfg_velocity(positive, predict(x, sigma, prompts[1]), guider.cfg)
 
+    def guided(x, sigma):  # for CFG++: the guided velocity and the unconditional estimate (None: no negative)
+        from flux_core.guided_sampling import cfg_velocity
+
+        positive = predict(x, sigma, prompts[0])
+        if len(prompts) == 1:
+            return positive, None
+        negative = predict(x, sigma, prompts[1])
+        return cfg_velocity(positive, negative, guider.cfg), x - sigma * negative
+
     values = list(sigmas.values)
     if values:
         ctx.progress(0, len(values) - 1)
     drawn = noise.for_latent(latent)
     if latent.noise_mask is not None and values:  # SetLatentNoiseMask / InpaintModelConditioning
-        from flux_core.inpaint import masked_unpacked
+        from flux_core.inpaint import masked_unpacked, masked_unpacked_guided
 
-        velocity = masked_unpacked(velocity, latent.samples, held_noise(sampler, noise, latent, drawn),
-                                   latent.noise_mask, values, model.differential, shifted=model.has_guidance)
+        held = held_noise(sampler, noise, latent, drawn)
+        velocity = masked_unpacked(velocity, latent.samples, held, latent.noise_mask, values, model.differential,
+                                   shifted=model.has_guidance)
+        guided = masked_unpacked_guided(guided, latent.samples, held, latent.noise_mask, values, model.differential,
+                                        shifted=model.has_guidance)
 
     def after_step(i, n, x, denoised):
         ctx.progress(i + 1, n, latent_preview(denoised, preview_vae, ctx))
@@ -120,7 +133,7 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
         step_noise = StepNoise(noise.seed, tuple(latent.samples.shape), device)
     with torch.inference_mode():
         out, denoised = run_sampler(velocity, drawn, latent.samples, values, after_step, sampler, step_noise,
-                                    model_levels(model).mu)
+                                    model_levels(model).mu, guided if cfg_pp else None)
     # the rest of the latent (noise mask, batch positions) carries on, as ComfyUI copies the latent dict
     return replace(latent, samples=out.float().cpu()), replace(latent, samples=denoised.float().cpu())
 

@@ -113,7 +113,8 @@ def test_other_sampler_schedule_pairs_run_through_samplercustomadvanced(comfy_mo
              ("dpmpp_sde", "karras"), ("dpmpp_2m_sde", "normal"), ("dpmpp_2m_sde_heun", "simple"),
              ("dpmpp_3m_sde", "exponential"), ("lcm", "sgm_uniform"), ("ipndm", "kl_optimal"),
              ("ipndm_v", "ddim_uniform"), ("res_multistep", "beta"), ("gradient_estimation", "simple"),
-             ("er_sde", "karras")]
+             ("er_sde", "karras"), ("euler_cfg_pp", "normal"), ("dpmpp_2m_cfg_pp", "beta"),
+             ("res_multistep_cfg_pp", "exponential"), ("gradient_estimation_cfg_pp", "sgm_uniform")]
     assert {p[0] for p in pairs} == set(SAMPLER_NAMES) and {p[1] for p in pairs} == set(SCHEDULER_NAMES)
     seen = []
     for sampler, scheduler in pairs:
