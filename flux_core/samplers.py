@@ -358,22 +358,28 @@ def uni_pc_bh2(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = 
     return uni_pc(model, x, sigmas, callback, noise, variant="bh2")
 
 
-SAMPLERS = {"euler": euler, "euler_cfg_pp": cfgpp.euler_cfg_pp, "euler_ancestral": euler_ancestral, "heun": heun,
-            "dpm_2": dpm_2, "lms": lms, "dpmpp_2s_ancestral": stochastic.dpmpp_2s_ancestral,
-            "dpmpp_sde": stochastic.dpmpp_sde, "dpmpp_2m": dpmpp_2m, "dpmpp_2m_cfg_pp": cfgpp.dpmpp_2m_cfg_pp,
-            "dpmpp_2m_sde": stochastic.dpmpp_2m_sde, "dpmpp_2m_sde_heun": stochastic.dpmpp_2m_sde_heun,
-            "dpmpp_3m_sde": stochastic.dpmpp_3m_sde, "lcm": stochastic.lcm, "ipndm": multistep.ipndm,
-            "ipndm_v": multistep.ipndm_v, "deis": deis, "res_multistep": multistep.res_multistep,
-            "res_multistep_cfg_pp": cfgpp.res_multistep_cfg_pp, "gradient_estimation": multistep.gradient_estimation,
+SAMPLERS = {"euler": euler, "euler_cfg_pp": cfgpp.euler_cfg_pp, "euler_ancestral": euler_ancestral,
+            "euler_ancestral_cfg_pp": cfgpp.euler_ancestral_cfg_pp, "heun": heun, "dpm_2": dpm_2,
+            "dpm_2_ancestral": stochastic.dpm_2_ancestral, "lms": lms,
+            "dpmpp_2s_ancestral": stochastic.dpmpp_2s_ancestral, "dpmpp_sde": stochastic.dpmpp_sde,
+            "dpmpp_2m": dpmpp_2m, "dpmpp_2m_cfg_pp": cfgpp.dpmpp_2m_cfg_pp, "dpmpp_2m_sde": stochastic.dpmpp_2m_sde,
+            "dpmpp_2m_sde_heun": stochastic.dpmpp_2m_sde_heun, "dpmpp_3m_sde": stochastic.dpmpp_3m_sde,
+            "lcm": stochastic.lcm, "ipndm": multistep.ipndm, "ipndm_v": multistep.ipndm_v, "deis": deis,
+            "res_multistep": multistep.res_multistep, "res_multistep_cfg_pp": cfgpp.res_multistep_cfg_pp,
+            "res_multistep_ancestral": multistep.res_multistep_ancestral,
+            "res_multistep_ancestral_cfg_pp": cfgpp.res_multistep_ancestral_cfg_pp,
+            "gradient_estimation": multistep.gradient_estimation,
             "gradient_estimation_cfg_pp": cfgpp.gradient_estimation_cfg_pp, "er_sde": stochastic.er_sde,
             "ddim": euler, "uni_pc": uni_pc, "uni_pc_bh2": uni_pc_bh2}
 assert list(SAMPLERS) == SAMPLER_NAMES
 BROWNIAN = frozenset({"dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde"})  # torchsde's noise
 # samplers that add fresh noise while sampling (they get a StepNoise; the Brownian ones take its seed)
-ANCESTRAL = frozenset({"euler_ancestral", "dpmpp_2s_ancestral", "lcm", "er_sde"}) | BROWNIAN
+ANCESTRAL = frozenset({"euler_ancestral", "euler_ancestral_cfg_pp", "dpm_2_ancestral", "dpmpp_2s_ancestral", "lcm",
+                       "res_multistep_ancestral", "res_multistep_ancestral_cfg_pp", "er_sde"}) | BROWNIAN
 SNR_SAMPLERS = frozenset({"er_sde"}) | BROWNIAN  # they move a first level 1 to the model's 0.01 % level
 # CFG++ samplers: their model returns (guided, unconditional) denoised estimates (samplers_cfgpp)
-CFG_PP = frozenset({"euler_cfg_pp", "dpmpp_2m_cfg_pp", "res_multistep_cfg_pp", "gradient_estimation_cfg_pp"})
+CFG_PP = frozenset({"euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2m_cfg_pp", "res_multistep_cfg_pp",
+                    "res_multistep_ancestral_cfg_pp", "gradient_estimation_cfg_pp"})
 RANDOM_INPAINT_NOISE = frozenset({"ddim"})  # ComfyUI holds the unmasked part with noise of seed + 1
 
 

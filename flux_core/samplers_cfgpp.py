@@ -13,6 +13,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .samplers_multistep import ve_ancestral_step
+
 GuidedDenoiser = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
@@ -21,9 +23,12 @@ def _alpha(sigma: Tensor) -> Tensor:
     return sigma * sigma.logit().neg().exp()
 
 
-def euler_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
+def euler_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 0.0):
     """DDIM-style CFG++ step: x_next = alpha_next * D + sigma_next * (x - alpha * U) / sigma; the step to 0
-    lands on D."""
+    lands on D. ``euler_ancestral_cfg_pp`` (eta 1) steps to the variance-exploding ancestral level of
+    sigma / alpha instead and adds fresh noise times alpha_next."""
+    if eta > 0 and noise is None:
+        raise ValueError("euler_ancestral_cfg_pp needs a noise source (the run's seed)")
     denoised = None
     n = len(sigmas) - 1
     for i in range(n):
@@ -34,36 +39,55 @@ def euler_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None
         else:
             alpha, alpha_next = _alpha(s), _alpha(s_next)
             toward_noise = (x - alpha * uncond) / s
-            x = alpha_next * denoised + alpha_next * (s_next / alpha_next) * toward_noise
+            down, up = ve_ancestral_step(s / alpha, s_next / alpha_next, eta)
+            x = alpha_next * denoised + alpha_next * down * toward_noise
+            if eta > 0:
+                x = x + alpha_next * noise() * up
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised
 
 
-def res_multistep_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
+def euler_ancestral_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
+    return euler_cfg_pp(model, x, sigmas, callback, noise, eta=1.0)
+
+
+def res_multistep_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
+                         eta: float = 0.0):
     """RES second-order multistep (see samplers_multistep.res_multistep) on the unconditional estimates,
-    after moving x by D - U; the first step and the step to 0 are the CFG++ Euler step D + slope(U) * sigma_next."""
-    denoised = old = None
+    after moving x by D - U; the first step and the step to 0 are the CFG++ Euler step D + slope(U) * level.
+    ``res_multistep_ancestral_cfg_pp`` (eta 1) targets the variance-exploding ancestral level and adds
+    fresh noise unscaled, as ComfyUI does."""
+    if eta > 0 and noise is None:
+        raise ValueError("res_multistep_ancestral_cfg_pp needs a noise source (the run's seed)")
+    denoised = old = old_down = None
     n = len(sigmas) - 1
     for i in range(n):
         s, s_next = sigmas[i], sigmas[i + 1]
         denoised, uncond = model(x, s)
-        if s_next == 0 or old is None:
-            x = denoised + (x - uncond) / s * s_next
+        down, up = ve_ancestral_step(s, s_next, eta)
+        if down == 0 or old is None:
+            x = denoised + (x - uncond) / s * down
         else:
-            lam, lam_next, lam_prev = -s.log(), -s_next.log(), -sigmas[i - 1].log()
+            lam, lam_next, lam_prev = -s.log(), -down.log(), -sigmas[i - 1].log()
             h = lam_next - lam
-            c2 = (lam_prev - lam) / h
+            c2 = (lam_prev - -old_down.log()) / h
             phi_1 = torch.expm1(-h) / -h
             phi_2 = (phi_1 - 1.0) / -h
             b_new = torch.nan_to_num(phi_1 - phi_2 / c2, nan=0.0)
             b_old = torch.nan_to_num(phi_2 / c2, nan=0.0)
             x = x + (denoised - uncond)
             x = torch.exp(-h) * x + h * (b_new * uncond + b_old * old)
-        old = uncond
+        if eta > 0 and s_next > 0:
+            x = x + noise() * up
+        old, old_down = uncond, down
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised
+
+
+def res_multistep_ancestral_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
+    return res_multistep_cfg_pp(model, x, sigmas, callback, noise, eta=1.0)
 
 
 def dpmpp_2m_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):

@@ -103,30 +103,49 @@ def ipndm_v(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=Non
     return x, denoised
 
 
-def res_multistep(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
+def ve_ancestral_step(sigma_from: Tensor, sigma_to: Tensor, eta: float = 1.0):
+    """k-diffusion's (variance-exploding) ancestral split of a step: the level to step down to and the noise
+    to add back. ComfyUI uses it unchanged on FLUX for the RES and CFG++ ancestral samplers."""
+    if not eta:
+        return sigma_to, 0.0
+    up = min(sigma_to, eta * (sigma_to ** 2 * (sigma_from ** 2 - sigma_to ** 2) / sigma_from ** 2) ** 0.5)
+    return (sigma_to ** 2 - up ** 2) ** 0.5, up
+
+
+def res_multistep(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 0.0):
     """RES second-order multistep in lambda = -log sigma (the exponential integrator with phi functions,
     the previous denoised estimate as second point); the first step and the step to 0 are Euler. ComfyUI's
-    plain ``res_multistep`` adds no noise (it draws some and multiplies it by 0)."""
-    denoised = old = None
+    plain ``res_multistep`` adds no noise (it draws some and multiplies it by 0); ``res_multistep_ancestral``
+    (eta 1) steps to the variance-exploding ancestral level and adds fresh noise unscaled, as ComfyUI does."""
+    if eta > 0 and noise is None:
+        raise ValueError("res_multistep_ancestral needs a noise source (the run's seed)")
+    denoised = old = old_down = None
     n = len(sigmas) - 1
     for i in range(n):
         s, s_next = sigmas[i], sigmas[i + 1]
         denoised = model(x, s)
-        if s_next == 0 or old is None:
-            x = x + (x - denoised) / s * (s_next - s)
+        down, up = ve_ancestral_step(s, s_next, eta)
+        if down == 0 or old is None:
+            x = x + (x - denoised) / s * (down - s)
         else:
-            lam, lam_next, lam_prev = -s.log(), -s_next.log(), -sigmas[i - 1].log()
+            lam, lam_next, lam_prev = -s.log(), -down.log(), -sigmas[i - 1].log()
             h = lam_next - lam
-            c2 = (lam_prev - lam) / h  # where the previous estimate sits, in units of this step (negative)
+            c2 = (lam_prev - -old_down.log()) / h  # where the previous estimate sits, in units of this step
             phi_1 = torch.expm1(-h) / -h
             phi_2 = (phi_1 - 1.0) / -h
             b_new = torch.nan_to_num(phi_1 - phi_2 / c2, nan=0.0)
             b_old = torch.nan_to_num(phi_2 / c2, nan=0.0)
             x = torch.exp(-h) * x + h * (b_new * denoised + b_old * old)
-        old = denoised
+        if eta > 0 and s_next > 0:
+            x = x + noise() * up
+        old, old_down = denoised, down
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised
+
+
+def res_multistep_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
+    return res_multistep(model, x, sigmas, callback, noise, eta=1.0)
 
 
 def gradient_estimation(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, gamma: float = 2.0):

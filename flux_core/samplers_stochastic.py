@@ -18,6 +18,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .samplers_multistep import ve_ancestral_step
+
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 
 SNR_OFFSET_PERCENT = 1e-4
@@ -44,15 +46,6 @@ def _half_log_snr(sigma: Tensor) -> Tensor:
 
 def _noise_free_level(lam: Tensor) -> Tensor:
     return lam.neg().sigmoid()
-
-
-def _ve_ancestral_step(sigma_from: Tensor, sigma_to: Tensor, eta: float = 1.0):
-    """k-diffusion's ancestral split of a step (variance-exploding): the level to step down to
-    deterministically and the noise to add back so the marginal at sigma_to is right."""
-    if not eta:
-        return sigma_to, 0.0
-    up = min(sigma_to, eta * (sigma_to ** 2 * (sigma_from ** 2 - sigma_to ** 2) / sigma_from ** 2) ** 0.5)
-    return (sigma_to ** 2 - up ** 2) ** 0.5, up
 
 
 def _need(noise, name: str):
@@ -87,6 +80,32 @@ def dpmpp_2s_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None
             ratio = sigma_down / s
             x = ratio * x + (1 - ratio) * denoised_mid
         if s_next > 0 and eta > 0:
+            x = (alpha_next / alpha_down) * x + noise() * renoise
+        if callback is not None:
+            callback(i, n, x, denoised)
+    return x, denoised
+
+
+def dpm_2_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 1.0):
+    """ComfyUI's rectified-flow DPM-Solver-2 ancestral: the dpm_2 step (slope at the log-sigma midpoint)
+    down to sigma_next^2 / sigma, then renoised as euler_ancestral; the step to 0 is Euler."""
+    noise = _need(noise, "dpm_2_ancestral")
+    denoised = None
+    n = len(sigmas) - 1
+    for i in range(n):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, s)
+        sigma_down = s_next * (1 + (s_next / s - 1) * eta)
+        alpha_next, alpha_down = 1 - s_next, 1 - sigma_down
+        renoise = (s_next ** 2 - sigma_down ** 2 * alpha_next ** 2 / alpha_down ** 2) ** 0.5
+        d = (x - denoised) / s
+        if sigma_down == 0:
+            x = x + d * (sigma_down - s)
+        else:
+            s_mid = s.log().lerp(sigma_down.log(), 0.5).exp()
+            x_mid = x + d * (s_mid - s)
+            d_mid = (x_mid - model(x_mid, s_mid)) / s_mid
+            x = x + d_mid * (sigma_down - s)
             x = (alpha_next / alpha_down) * x + noise() * renoise
         if callback is not None:
             callback(i, n, x, denoised)
@@ -224,13 +243,13 @@ def dpmpp_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=N
             lam_mid = lam + r * h
             s_mid = _noise_free_level(lam_mid)
             alpha, alpha_mid, alpha_next = s * lam.exp(), s_mid * lam_mid.exp(), s_next * lam_next.exp()
-            down, up = _ve_ancestral_step(lam.neg().exp(), lam_mid.neg().exp(), eta)
+            down, up = ve_ancestral_step(lam.neg().exp(), lam_mid.neg().exp(), eta)
             h_down = down.log().neg() - lam
             x_mid = (alpha_mid / alpha) * (-h_down).exp() * x - alpha_mid * (-h_down).expm1() * denoised
             if eta > 0:
                 x_mid = x_mid + alpha_mid * brownian(s, s_mid) * up
             denoised_mid = model(x_mid, s_mid)
-            down, up = _ve_ancestral_step(lam.neg().exp(), lam_next.neg().exp(), eta)
+            down, up = ve_ancestral_step(lam.neg().exp(), lam_next.neg().exp(), eta)
             h_down = down.log().neg() - lam
             weight = 1 / (2 * r)
             blended = (1 - weight) * denoised + weight * denoised_mid

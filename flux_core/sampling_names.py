@@ -4,10 +4,11 @@ Kept apart from :mod:`flux_core.samplers` / :mod:`flux_core.schedulers` (which n
 declarations and the ComfyUI importer can list them without loading torch; those modules check that
 their tables hold exactly these names.
 """
-SAMPLER_NAMES = ["euler", "euler_cfg_pp", "euler_ancestral", "heun", "dpm_2", "lms", "dpmpp_2s_ancestral",
-                 "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_cfg_pp", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde",
-                 "lcm", "ipndm", "ipndm_v", "deis", "res_multistep", "res_multistep_cfg_pp", "gradient_estimation",
-                 "gradient_estimation_cfg_pp", "er_sde", "ddim", "uni_pc", "uni_pc_bh2"]
+SAMPLER_NAMES = ["euler", "euler_cfg_pp", "euler_ancestral", "euler_ancestral_cfg_pp", "heun", "dpm_2",
+                 "dpm_2_ancestral", "lms", "dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_cfg_pp",
+                 "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "lcm", "ipndm", "ipndm_v", "deis",
+                 "res_multistep", "res_multistep_cfg_pp", "res_multistep_ancestral", "res_multistep_ancestral_cfg_pp",
+                 "gradient_estimation", "gradient_estimation_cfg_pp", "er_sde", "ddim", "uni_pc", "uni_pc_bh2"]
 SCHEDULER_NAMES = ["simple", "sgm_uniform", "karras", "exponential", "ddim_uniform", "beta", "normal",
                    "linear_quadratic", "kl_optimal"]
 

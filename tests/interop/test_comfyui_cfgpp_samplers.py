@@ -13,11 +13,14 @@ from flux_core import samplers
 from flux_core.schedulers import NoiseLevels, scheduler_levels
 
 from .test_comfyui_more_samplers import flow_error
-from .test_comfyui_sampler_math import gaussian_denoiser, toy_denoiser
+from .test_comfyui_sampler_math import comfy_step_noises, gaussian_denoiser, toy_denoiser
 
-CFG_PP = ["euler_cfg_pp", "dpmpp_2m_cfg_pp", "res_multistep_cfg_pp", "gradient_estimation_cfg_pp"]
-PLAIN = {"euler_cfg_pp": "euler", "dpmpp_2m_cfg_pp": "dpmpp_2m", "res_multistep_cfg_pp": "res_multistep",
+CFG_PP = ["euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2m_cfg_pp", "res_multistep_cfg_pp",
+          "res_multistep_ancestral_cfg_pp", "gradient_estimation_cfg_pp"]
+PLAIN = {"euler_cfg_pp": "euler", "euler_ancestral_cfg_pp": "euler_ancestral", "dpmpp_2m_cfg_pp": "dpmpp_2m",
+         "res_multistep_cfg_pp": "res_multistep", "res_multistep_ancestral_cfg_pp": "res_multistep_ancestral",
          "gradient_estimation_cfg_pp": "gradient_estimation"}
+SEED = 972054013131368
 
 
 def toy_uncond(x, sigma):
@@ -30,17 +33,41 @@ def toy_pair(x, sigma, cfg=2.5):
     return u + (toy_denoiser(x, sigma) - u) * cfg, u
 
 
-def ref_cfgpp(name, x, sigmas, pair=toy_pair):
-    """CFG++ samplers from their step rules in float64."""
+def ref_cfgpp(name, x, sigmas, pair=toy_pair, noises=None):
+    """CFG++ samplers from their step rules in float64 (``noises``: ComfyUI's per-step draws)."""
     x = np.array(x, dtype=np.float64)
     s = [float(v) for v in sigmas]
-    old_u = old_slope = None
+    old_u = old_slope = old_down = None
+    draws = iter(noises or [])
     for i in range(len(s) - 1):
         sc, sn = s[i], s[i + 1]
         d, u = pair(x, sc)
         slope = (x - (1 - sc) * u) / sc  # the unconditional noise direction (= (x - U) / sigma where it matters)
         if name == "euler_cfg_pp":  # DDIM with CFG++: x_next = alpha_next D + sigma_next eps_U
             x = d if sn == 0 else (1 - sn) * d + sn * slope
+        elif name == "euler_ancestral_cfg_pp":  # the same with the VE ancestral split of sigma / alpha
+            if sn == 0:
+                x = d
+            else:
+                ratio_to = sn / (1 - sn)  # the VE level sigma / alpha
+                up = ratio_to  # from sigma 1 (an infinite ratio) all of the step is noise
+                if sc < 1:
+                    ratio = sc / (1 - sc)
+                    up = min(ratio_to, math.sqrt(ratio_to ** 2 * (ratio ** 2 - ratio_to ** 2) / ratio ** 2))
+                down = math.sqrt(ratio_to ** 2 - up ** 2)
+                x = (1 - sn) * d + (1 - sn) * down * slope + (1 - sn) * next(draws) * up
+        elif name == "res_multistep_ancestral_cfg_pp":  # RES on U, VE ancestral split of sigma, noise unscaled
+            up = min(sn, math.sqrt(sn ** 2 * (sc ** 2 - sn ** 2) / sc ** 2))
+            down = math.sqrt(sn ** 2 - up ** 2)
+            if down == 0 or old_u is None:
+                x = d + (x - u) / sc * down
+            else:
+                h = math.log(sc / down)
+                gap = math.log(s[i - 1] / old_down)
+                x = math.exp(-h) * (x + d - u) + (1 - math.exp(-h)) * u + (h - 1 + math.exp(-h)) * (u - old_u) / gap
+            if sn > 0:
+                x = x + next(draws) * up
+            old_down = down
         elif name == "dpmpp_2m_cfg_pp":  # D + (sigma_next / sigma)(x - U) + (1 - ratio) (D - U_old) / (2 r)
             ratio = sn / sc
             x_new = d + ratio * (x - u)
@@ -75,10 +102,13 @@ def test_each_cfgpp_sampler_matches_its_step_rule(name, mu):
     torch.manual_seed(3)
     x = torch.randn(2, 3, 5, 4)
     sigmas = scheduler_levels(NoiseLevels(mu), "simple", 9)
-    got, denoised = samplers.run(name, toy_pair, x, sigmas)
-    want = ref_cfgpp(name, x.double().numpy(), sigmas)
+    noise = samplers.StepNoise(SEED, tuple(x.shape)) if name in samplers.ANCESTRAL else None
+    got, denoised = samplers.run(name, toy_pair, x, sigmas, noise=noise)
+    noises = comfy_step_noises(SEED, tuple(x.shape), len(sigmas)) if name in samplers.ANCESTRAL else None
+    want = ref_cfgpp(name, x.double().numpy(), sigmas, noises=noises)
     np.testing.assert_allclose(got.double().numpy(), want, rtol=1e-4, atol=2e-5)
-    plain, _ = samplers.run(PLAIN[name], lambda xx, s: toy_pair(xx, s)[0], x, sigmas)
+    plain, _ = samplers.run(PLAIN[name], lambda xx, s: toy_pair(xx, s)[0], x, sigmas,
+                            noise=samplers.StepNoise(SEED, tuple(x.shape)) if noise is not None else None)
     assert (plain - got).abs().max() > 1e-3  # the unconditional estimate matters
 
 
@@ -87,9 +117,14 @@ def test_with_the_unconditional_estimate_equal_to_the_guided_one_cfgpp_is_the_pl
     torch.manual_seed(5)
     x = torch.randn(2, 3, 5, 4)
     sigmas = scheduler_levels(NoiseLevels(1.15), "beta", 8)
-    got, _ = samplers.run(name, lambda xx, s: (toy_denoiser(xx, s),) * 2, x, sigmas)
-    plain, _ = samplers.run(PLAIN[name], toy_denoiser, x, sigmas)
-    assert torch.allclose(got, plain, atol=1e-5)
+    noise = samplers.StepNoise(SEED, tuple(x.shape)) if name in samplers.ANCESTRAL else None
+    got, _ = samplers.run(name, lambda xx, s: (toy_denoiser(xx, s),) * 2, x, sigmas, noise=noise)
+    plain, _ = samplers.run(PLAIN[name], toy_denoiser, x, sigmas,
+                            noise=samplers.StepNoise(SEED, tuple(x.shape)) if noise is not None else None)
+    if name == "euler_ancestral_cfg_pp":  # its ancestral split is ComfyUI's VE one, not euler_ancestral's flow one
+        assert (got - plain).abs().max() > 1e-3
+    else:
+        assert torch.allclose(got, plain, atol=1e-5)
 
 
 @pytest.mark.parametrize("name, order, steps", [("euler_cfg_pp", 1, 16), ("dpmpp_2m_cfg_pp", 2, 16),

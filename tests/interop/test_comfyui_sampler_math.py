@@ -254,8 +254,8 @@ def test_ancestral_noise_depends_on_the_seed_and_is_drawn_per_step():
     assert not torch.allclose(a, b)
     with pytest.raises(ValueError, match="noise source"):
         samplers.run("euler_ancestral", toy_denoiser, x, sigmas)
-    with pytest.raises(ValueError, match=r"'euler_ancestral_cfg_pp' is not supported by fluxwire \(supported: eu"):
-        samplers.run("euler_ancestral_cfg_pp", toy_denoiser, x, sigmas)
+    with pytest.raises(ValueError, match=r"'dpmpp_2s_ancestral_cfg_pp' is not supported by fluxwire \(supported"):
+        samplers.run("dpmpp_2s_ancestral_cfg_pp", toy_denoiser, x, sigmas)
 
 
 # ------------------------------------------------------------------ convergence on Gaussian data

@@ -114,7 +114,9 @@ def test_other_sampler_schedule_pairs_run_through_samplercustomadvanced(comfy_mo
              ("dpmpp_3m_sde", "exponential"), ("lcm", "sgm_uniform"), ("ipndm", "kl_optimal"),
              ("ipndm_v", "ddim_uniform"), ("res_multistep", "beta"), ("gradient_estimation", "simple"),
              ("er_sde", "karras"), ("euler_cfg_pp", "normal"), ("dpmpp_2m_cfg_pp", "beta"),
-             ("res_multistep_cfg_pp", "exponential"), ("gradient_estimation_cfg_pp", "sgm_uniform")]
+             ("res_multistep_cfg_pp", "exponential"), ("gradient_estimation_cfg_pp", "sgm_uniform"),
+             ("euler_ancestral_cfg_pp", "karras"), ("dpm_2_ancestral", "simple"), ("res_multistep_ancestral", "normal"),
+             ("res_multistep_ancestral_cfg_pp", "beta")]
     assert {p[0] for p in pairs} == set(SAMPLER_NAMES) and {p[1] for p in pairs} == set(SCHEDULER_NAMES)
     seen = []
     for sampler, scheduler in pairs:
