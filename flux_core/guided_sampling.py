@@ -14,6 +14,8 @@ import torch
 from torch import Tensor
 
 Velocity = Callable[[Tensor, float], Tensor]
+# (guided velocity, unconditional denoised estimate or None for "no negative prompt": ComfyUI's zeros)
+Guided = Callable[[Tensor, float], tuple[Tensor, Tensor | None]]
 
 
 def noise_scaling(sigma: float, noise: Tensor, latent: Tensor) -> Tensor:
@@ -58,9 +60,12 @@ def euler(velocity: Velocity, x: Tensor, sigmas: list[float],
 
 
 def run_sampler(velocity: Velocity, noise: Tensor, latent: Tensor, sigmas: list[float],
-                callback=None, sampler: str = "euler", step_noise=None) -> tuple[Tensor, Tensor]:
+                callback=None, sampler: str = "euler", step_noise=None, mu: float | None = None,
+                guided: Guided | None = None) -> tuple[Tensor, Tensor]:
     """One ComfyUI sampling run with `sampler` (see flux_core.samplers): (latent out, denoised estimate of
-    the last step). ``step_noise`` feeds ancestral samplers. An empty schedule returns the latent untouched."""
+    the last step). ``step_noise`` feeds the samplers that add noise; ``mu`` is the model's shift (None for
+    schnell's table), which the SDE samplers need; ``guided`` (the guided velocity with the unconditional
+    denoised estimate) feeds the CFG++ samplers. An empty schedule returns the latent untouched."""
     from . import samplers
 
     if sampler not in samplers.SAMPLERS:
@@ -70,11 +75,20 @@ def run_sampler(velocity: Velocity, noise: Tensor, latent: Tensor, sigmas: list[
     x = noise_scaling(float(sigmas[0]), noise, latent)
     if sampler in ("euler", "ddim"):  # ComfyUI's ddim is its euler
         x, denoised = euler(velocity, x, list(sigmas), callback)
+    elif sampler in samplers.CFG_PP:
+        if guided is None:
+            raise ValueError(f"{sampler} needs the unconditional prediction (sample it through a guider)")
+
+        def both(x_in: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
+            v, uncond = guided(x_in, float(sigma))
+            return x_in - v.float() * sigma, torch.zeros_like(x_in) if uncond is None else uncond.float()
+
+        x, denoised = samplers.run(sampler, both, x, list(sigmas), callback, step_noise, mu)
     else:
         def denoiser(x_in: Tensor, sigma: Tensor) -> Tensor:
             return x_in - velocity(x_in, float(sigma)).float() * sigma
 
-        x, denoised = samplers.run(sampler, denoiser, x, list(sigmas), callback, step_noise)
+        x, denoised = samplers.run(sampler, denoiser, x, list(sigmas), callback, step_noise, mu)
     out = inverse_noise_scaling(float(sigmas[-1]), x)
     return out, out if denoised is None else denoised
 

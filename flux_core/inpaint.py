@@ -119,3 +119,23 @@ def masked_unpacked(velocity, samples: Tensor, noise: Tensor, pixel_mask: Tensor
     masked = MaskedVelocity(None, samples.float(), noise.float(), latent_mask(pixel_mask, b, c, h, w), sigmas,
                             differential, comfy_sigma_min(shifted))
     return lambda x, sigma: masked.velocity(x, sigma, lambda x_in: velocity(x_in, sigma))
+
+
+def masked_unpacked_guided(guided, samples: Tensor, noise: Tensor, pixel_mask: Tensor, sigmas: list[float],
+                           differential: float = 0.0, shifted: bool = True):
+    """The same masking for ``guided(x, sigma) -> (velocity, unconditional denoised estimate)`` (the CFG++
+    samplers): the velocity is masked as above; the unconditional estimate stays as the model gave it at the
+    masked input, as ComfyUI hands it to those samplers before applying its mask."""
+    b, c, h, w = samples.shape
+    masked = MaskedVelocity(None, samples.float(), noise.float(), latent_mask(pixel_mask, b, c, h, w), sigmas,
+                            differential, comfy_sigma_min(shifted))
+
+    def both(x, sigma):
+        seen = []
+
+        def predict(x_in):
+            v, uncond = guided(x_in, sigma)
+            seen.append(uncond)
+            return v
+        return masked.velocity(x, sigma, predict), seen[0]
+    return both

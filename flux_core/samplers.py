@@ -16,6 +16,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from . import samplers_cfgpp as cfgpp
+from . import samplers_multistep as multistep
+from . import samplers_stochastic as stochastic
 from .sampling_names import SAMPLER_NAMES
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
@@ -29,7 +32,7 @@ class StepNoise:
     as in ComfyUI)."""
 
     def __init__(self, seed: int, shape: tuple[int, ...], device: torch.device | str = "cpu"):
-        self.shape, self.device = tuple(shape), torch.device(device)
+        self.seed, self.shape, self.device = int(seed), tuple(shape), torch.device(device)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(seed))
 
@@ -355,10 +358,28 @@ def uni_pc_bh2(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = 
     return uni_pc(model, x, sigmas, callback, noise, variant="bh2")
 
 
-SAMPLERS = {"euler": euler, "euler_ancestral": euler_ancestral, "heun": heun, "dpm_2": dpm_2, "lms": lms,
-            "dpmpp_2m": dpmpp_2m, "ddim": euler, "deis": deis, "uni_pc": uni_pc, "uni_pc_bh2": uni_pc_bh2}
+SAMPLERS = {"euler": euler, "euler_cfg_pp": cfgpp.euler_cfg_pp, "euler_ancestral": euler_ancestral,
+            "euler_ancestral_cfg_pp": cfgpp.euler_ancestral_cfg_pp, "heun": heun, "dpm_2": dpm_2,
+            "dpm_2_ancestral": stochastic.dpm_2_ancestral, "lms": lms,
+            "dpmpp_2s_ancestral": stochastic.dpmpp_2s_ancestral, "dpmpp_sde": stochastic.dpmpp_sde,
+            "dpmpp_2m": dpmpp_2m, "dpmpp_2m_cfg_pp": cfgpp.dpmpp_2m_cfg_pp, "dpmpp_2m_sde": stochastic.dpmpp_2m_sde,
+            "dpmpp_2m_sde_heun": stochastic.dpmpp_2m_sde_heun, "dpmpp_3m_sde": stochastic.dpmpp_3m_sde,
+            "lcm": stochastic.lcm, "ipndm": multistep.ipndm, "ipndm_v": multistep.ipndm_v, "deis": deis,
+            "res_multistep": multistep.res_multistep, "res_multistep_cfg_pp": cfgpp.res_multistep_cfg_pp,
+            "res_multistep_ancestral": multistep.res_multistep_ancestral,
+            "res_multistep_ancestral_cfg_pp": cfgpp.res_multistep_ancestral_cfg_pp,
+            "gradient_estimation": multistep.gradient_estimation,
+            "gradient_estimation_cfg_pp": cfgpp.gradient_estimation_cfg_pp, "er_sde": stochastic.er_sde,
+            "ddim": euler, "uni_pc": uni_pc, "uni_pc_bh2": uni_pc_bh2}
 assert list(SAMPLERS) == SAMPLER_NAMES
-ANCESTRAL = frozenset({"euler_ancestral"})  # samplers that draw fresh noise each step
+BROWNIAN = frozenset({"dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde"})  # torchsde's noise
+# samplers that add fresh noise while sampling (they get a StepNoise; the Brownian ones take its seed)
+ANCESTRAL = frozenset({"euler_ancestral", "euler_ancestral_cfg_pp", "dpm_2_ancestral", "dpmpp_2s_ancestral", "lcm",
+                       "res_multistep_ancestral", "res_multistep_ancestral_cfg_pp", "er_sde"}) | BROWNIAN
+SNR_SAMPLERS = frozenset({"er_sde"}) | BROWNIAN  # they move a first level 1 to the model's 0.01 % level
+# CFG++ samplers: their model returns (guided, unconditional) denoised estimates (samplers_cfgpp)
+CFG_PP = frozenset({"euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2m_cfg_pp", "res_multistep_cfg_pp",
+                    "res_multistep_ancestral_cfg_pp", "gradient_estimation_cfg_pp"})
 RANDOM_INPAINT_NOISE = frozenset({"ddim"})  # ComfyUI holds the unmasked part with noise of seed + 1
 
 
@@ -367,9 +388,15 @@ def unsupported_message(name: str) -> str:
 
 
 def run(name: str, model: Denoiser, x: Tensor, sigmas: list[float], callback: Callback = None,
-        noise: NoiseSource | None = None) -> tuple[Tensor, Tensor]:
-    """Run sampler `name` along `sigmas` from x (float32); returns (x, last denoised estimate)."""
+        noise: NoiseSource | None = None, mu: float | None = None) -> tuple[Tensor, Tensor]:
+    """Run sampler `name` along `sigmas` from x (float32); returns (x, last denoised estimate). ``mu`` is the
+    model's ModelSamplingFlux shift (None for schnell's table): the SDE samplers start at its 0.01 % level.
+    For the CFG_PP samplers ``model`` returns the pair (guided, unconditional denoised estimate)."""
     if name not in SAMPLERS:
         raise ValueError(unsupported_message(name))
     levels = torch.tensor([float(s) for s in sigmas], dtype=torch.float32)
+    if name in SNR_SAMPLERS:
+        x, denoised = SAMPLERS[name](model, x.float(), levels, callback, noise,
+                                     snr_start=stochastic.snr_start_level(mu))
+        return x, x if denoised is None else denoised
     return SAMPLERS[name](model, x.float(), levels, callback, noise)

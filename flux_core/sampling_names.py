@@ -4,7 +4,24 @@ Kept apart from :mod:`flux_core.samplers` / :mod:`flux_core.schedulers` (which n
 declarations and the ComfyUI importer can list them without loading torch; those modules check that
 their tables hold exactly these names.
 """
-SAMPLER_NAMES = ["euler", "euler_ancestral", "heun", "dpm_2", "lms", "dpmpp_2m", "ddim", "deis", "uni_pc",
-                 "uni_pc_bh2"]
+SAMPLER_NAMES = ["euler", "euler_cfg_pp", "euler_ancestral", "euler_ancestral_cfg_pp", "heun", "dpm_2",
+                 "dpm_2_ancestral", "lms", "dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_cfg_pp",
+                 "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "lcm", "ipndm", "ipndm_v", "deis",
+                 "res_multistep", "res_multistep_cfg_pp", "res_multistep_ancestral", "res_multistep_ancestral_cfg_pp",
+                 "gradient_estimation", "gradient_estimation_cfg_pp", "er_sde", "ddim", "uni_pc", "uni_pc_bh2"]
 SCHEDULER_NAMES = ["simple", "sgm_uniform", "karras", "exponential", "ddim_uniform", "beta", "normal",
                    "linear_quadratic", "kl_optimal"]
+
+# the DPM-Solver++ SDE samplers draw ComfyUI's Brownian-tree noise with torchsde (the optional "sde" extra)
+NEEDS_TORCHSDE = ("dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde")
+
+
+def sampler_problem(name: str) -> str | None:
+    """Why sampler `name` cannot run here (None when it can): checked before a run, without torch."""
+    if name in NEEDS_TORCHSDE:
+        from importlib.util import find_spec
+
+        if find_spec("torchsde") is None:
+            return (f"sampler {name!r} needs torchsde for ComfyUI's Brownian-tree noise: "
+                    f"pip install 'fluxwire[sde]' (or torchsde), or choose another sampler")
+    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flux_core.graph.node import Combo, Float, Input, Int, Node, NodeError, Output
-from flux_core.sampling_names import SAMPLER_NAMES, SCHEDULER_NAMES
+from flux_core.sampling_names import SAMPLER_NAMES, SCHEDULER_NAMES, sampler_problem
 
 from .guider_values import Guider, SamplerChoice
 from .preview import latent_preview
@@ -75,7 +75,7 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     from flux_core.guided_sampling import run_sampler, skips_negative
     from flux_core.loading import module_compute_dtype
     from flux_core.patch_padding import crop_to, pad_to_patches, padded_size
-    from flux_core.samplers import ANCESTRAL, StepNoise
+    from flux_core.samplers import ANCESTRAL, CFG_PP, StepNoise
     from flux_core.sampling import img_ids, pack, unpack
 
     model = guider.model
@@ -83,7 +83,8 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     dtype = module_compute_dtype(model.model)
     h, w = latent.samples.shape[2], latent.samples.shape[3]
     prompts = [_Prompt(model, guider.positive, latent, device, dtype, "positive")]
-    if guider.negative is not None and not skips_negative(guider.cfg):
+    cfg_pp = sampler in CFG_PP  # ComfyUI switches its cfg-1 shortcut off for these: the negative always runs
+    if guider.negative is not None and (cfg_pp or not skips_negative(guider.cfg)):
         prompts.append(_Prompt(model, guider.negative, latent, device, dtype, "negative"))
     ph, pw = padded_size(h, w)  # an odd side is padded by one cell around each model call, as ComfyUI does
     ids = img_ids(latent.batch, ph, pw, device).to(dtype)
@@ -102,15 +103,27 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
 
         return cfg_velocity(positive, predict(x, sigma, prompts[1]), guider.cfg)
 
+    def guided(x, sigma):  # for CFG++: the guided velocity and the unconditional estimate (None: no negative)
+        from flux_core.guided_sampling import cfg_velocity
+
+        positive = predict(x, sigma, prompts[0])
+        if len(prompts) == 1:
+            return positive, None
+        negative = predict(x, sigma, prompts[1])
+        return cfg_velocity(positive, negative, guider.cfg), x - sigma * negative
+
     values = list(sigmas.values)
     if values:
         ctx.progress(0, len(values) - 1)
     drawn = noise.for_latent(latent)
     if latent.noise_mask is not None and values:  # SetLatentNoiseMask / InpaintModelConditioning
-        from flux_core.inpaint import masked_unpacked
+        from flux_core.inpaint import masked_unpacked, masked_unpacked_guided
 
-        velocity = masked_unpacked(velocity, latent.samples, held_noise(sampler, noise, latent, drawn),
-                                   latent.noise_mask, values, model.differential, shifted=model.has_guidance)
+        held = held_noise(sampler, noise, latent, drawn)
+        velocity = masked_unpacked(velocity, latent.samples, held, latent.noise_mask, values, model.differential,
+                                   shifted=model.has_guidance)
+        guided = masked_unpacked_guided(guided, latent.samples, held, latent.noise_mask, values, model.differential,
+                                        shifted=model.has_guidance)
 
     def after_step(i, n, x, denoised):
         ctx.progress(i + 1, n, latent_preview(denoised, preview_vae, ctx))
@@ -119,7 +132,8 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     if sampler in ANCESTRAL:  # ComfyUI seeds a generator on the model's device with the noise seed
         step_noise = StepNoise(noise.seed, tuple(latent.samples.shape), device)
     with torch.inference_mode():
-        out, denoised = run_sampler(velocity, drawn, latent.samples, values, after_step, sampler, step_noise)
+        out, denoised = run_sampler(velocity, drawn, latent.samples, values, after_step, sampler, step_noise,
+                                    model_levels(model).mu, guided if cfg_pp else None)
     # the rest of the latent (noise mask, batch positions) carries on, as ComfyUI copies the latent dict
     return replace(latent, samples=out.float().cpu()), replace(latent, samples=denoised.float().cpu())
 
@@ -149,12 +163,18 @@ class CFGGuider(Node):
 
 
 class KSamplerSelect(Node):
-    """Choose the sampling method: ComfyUI's step rules for flow models (euler, euler_ancestral, heun,
-    dpm_2, lms, dpmpp_2m, ddim, deis, uni_pc, uni_pc_bh2)."""
+    """Choose the sampling method: ComfyUI's step rules for flow models (euler, the ancestral and SDE ones,
+    heun, dpm_2, lms, DPM-Solver++, LCM, iPNDM, DEIS, RES multistep, gradient estimation, ER-SDE, ddim, UniPC;
+    see docs/comfyui.md)."""
 
     category = "sampling/custom"
     inputs = [Combo("sampler_name", SAMPLER_NAMES)]
     outputs = [Output("sampler", "SAMPLER")]
+
+    @classmethod
+    def check(cls, ctx, sampler_name="euler", **_):
+        problem = sampler_problem(sampler_name)
+        return [("sampler_name", problem)] if problem else None
 
     def run(self, ctx, sampler_name):
         return SamplerChoice(sampler_name)
@@ -203,9 +223,9 @@ class KSampler(Node):
     outputs = [Output("latent", "LATENT")]
 
     @classmethod
-    def check(cls, ctx, steps=1, scheduler="simple", **_):
-        problem = schedule_problem(scheduler, steps)
-        return [("steps", problem)] if problem else None
+    def check(cls, ctx, steps=1, scheduler="simple", sampler_name="euler", **_):
+        problems = [("steps", schedule_problem(scheduler, steps)), ("sampler_name", sampler_problem(sampler_name))]
+        return [(name, problem) for name, problem in problems if problem] or None
 
     def run(self, ctx, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
             denoise):
@@ -232,9 +252,9 @@ class KSamplerAdvanced(Node):
     outputs = [Output("latent", "LATENT")]
 
     @classmethod
-    def check(cls, ctx, steps=1, scheduler="simple", **_):
-        problem = schedule_problem(scheduler, steps)
-        return [("steps", problem)] if problem else None
+    def check(cls, ctx, steps=1, scheduler="simple", sampler_name="euler", **_):
+        problems = [("steps", schedule_problem(scheduler, steps)), ("sampler_name", sampler_problem(sampler_name))]
+        return [(name, problem) for name, problem in problems if problem] or None
 
     def run(self, ctx, model, add_noise, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative,
             latent_image, start_at_step, end_at_step, return_with_leftover_noise):

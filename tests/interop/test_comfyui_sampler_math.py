@@ -219,7 +219,18 @@ def comfy_step_noises(seed, shape, count):
     return [torch.randn(shape, dtype=torch.float32, generator=g).double().numpy() for _ in range(count)]
 
 
-@pytest.mark.parametrize("name", [n for n in SAMPLER_NAMES if not n.startswith("uni_pc")])  # UniPC: below
+FIRST_SAMPLERS = ["euler", "euler_ancestral", "heun", "dpm_2", "lms", "dpmpp_2m", "ddim", "deis"]  # the rest:
+# UniPC below, the others in test_comfyui_more_samplers.py
+
+
+def test_every_sampler_has_a_reference_step_rule():
+    from .test_comfyui_cfgpp_samplers import CFG_PP
+    from .test_comfyui_more_samplers import NEW
+
+    assert sorted(FIRST_SAMPLERS + ["uni_pc", "uni_pc_bh2"] + NEW + CFG_PP) == sorted(SAMPLER_NAMES)
+
+
+@pytest.mark.parametrize("name", FIRST_SAMPLERS)
 def test_each_sampler_matches_an_independent_step_implementation(name):
     torch.manual_seed(3)
     x = torch.randn(2, 3, 5, 4)
@@ -243,8 +254,8 @@ def test_ancestral_noise_depends_on_the_seed_and_is_drawn_per_step():
     assert not torch.allclose(a, b)
     with pytest.raises(ValueError, match="noise source"):
         samplers.run("euler_ancestral", toy_denoiser, x, sigmas)
-    with pytest.raises(ValueError, match=r"'dpmpp_3m_sde' is not supported by fluxwire \(supported: euler,"):
-        samplers.run("dpmpp_3m_sde", toy_denoiser, x, sigmas)
+    with pytest.raises(ValueError, match=r"'dpmpp_2s_ancestral_cfg_pp' is not supported by fluxwire \(supported"):
+        samplers.run("dpmpp_2s_ancestral_cfg_pp", toy_denoiser, x, sigmas)
 
 
 # ------------------------------------------------------------------ convergence on Gaussian data

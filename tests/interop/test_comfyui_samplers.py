@@ -28,8 +28,10 @@ def pad_rows_cols(x):
     return x
 
 
-def reference(models, unet, prompt, seed, width, height, sampler, sigmas, guidance=None, pad=pad_rows_cols):
-    """The final latent and picture by hand, the state in float64."""
+def reference(models, unet, prompt, seed, width, height, sampler, sigmas, guidance=None, pad=pad_rows_cols,
+              rule=None):
+    """The final latent and picture by hand, the state in float64 (``rule(x, sigmas, denoiser)``: another
+    reference step rule than ref_run's)."""
     from flux_core.loading import load_diffusion_model, load_text_encoders, load_vae
     from flux_core.sampling import img_ids, pack, txt_ids, unpack
 
@@ -56,7 +58,10 @@ def reference(models, unet, prompt, seed, width, height, sampler, sigmas, guidan
         return x - float(sigma) * v.double().numpy()
 
     noises = comfy_step_noises(seed, (1, 16, h, w), len(sigmas)) if sampler == "euler_ancestral" else None
-    x = ref_run(sampler, noise.double().numpy() * sigmas[0], sigmas, noises, toy_denoiser=denoiser)
+    if rule is not None:
+        x = rule(noise.double().numpy() * sigmas[0], sigmas, denoiser)
+    else:
+        x = ref_run(sampler, noise.double().numpy() * sigmas[0], sigmas, noises, toy_denoiser=denoiser)
     latent = torch.from_numpy(x).float()
     with torch.no_grad():
         pixels = load_vae(models / "vae" / "ae.safetensors").eval().decode(latent)
@@ -104,7 +109,14 @@ def test_other_sampler_schedule_pairs_run_through_samplercustomadvanced(comfy_mo
 
     pairs = [("euler", "simple"), ("euler_ancestral", "sgm_uniform"), ("heun", "karras"), ("dpm_2", "exponential"),
              ("lms", "ddim_uniform"), ("dpmpp_2m", "kl_optimal"), ("ddim", "normal"), ("deis", "beta"),
-             ("uni_pc", "linear_quadratic"), ("uni_pc_bh2", "simple")]
+             ("uni_pc", "linear_quadratic"), ("uni_pc_bh2", "simple"), ("dpmpp_2s_ancestral", "beta"),
+             ("dpmpp_sde", "karras"), ("dpmpp_2m_sde", "normal"), ("dpmpp_2m_sde_heun", "simple"),
+             ("dpmpp_3m_sde", "exponential"), ("lcm", "sgm_uniform"), ("ipndm", "kl_optimal"),
+             ("ipndm_v", "ddim_uniform"), ("res_multistep", "beta"), ("gradient_estimation", "simple"),
+             ("er_sde", "karras"), ("euler_cfg_pp", "normal"), ("dpmpp_2m_cfg_pp", "beta"),
+             ("res_multistep_cfg_pp", "exponential"), ("gradient_estimation_cfg_pp", "sgm_uniform"),
+             ("euler_ancestral_cfg_pp", "karras"), ("dpm_2_ancestral", "simple"), ("res_multistep_ancestral", "normal"),
+             ("res_multistep_ancestral_cfg_pp", "beta")]
     assert {p[0] for p in pairs} == set(SAMPLER_NAMES) and {p[1] for p in pairs} == set(SCHEDULER_NAMES)
     seen = []
     for sampler, scheduler in pairs:

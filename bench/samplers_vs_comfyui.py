@@ -1,0 +1,133 @@
+"""fluxwire's sampler step rules beside ComfyUI's own k-diffusion functions, on a toy denoiser.
+
+Not a test (ComfyUI is never a fluxwire dependency): give a ComfyUI checkout and the Python of a venv that
+can import it (torch, and torchsde for the SDE samplers). For every sampler fluxwire runs through
+``flux_core.samplers`` (all but euler/ddim, which the guided path runs itself, and UniPC, a separate
+ComfyUI module), on dev's and schnell's tables and three schedules (simple, karras, the tail of beta), this
+runs ComfyUI's ``sample_<name>`` with a CONST model sampling and the run's seed, and fluxwire's sampler with
+the same start, levels and seed, and prints the largest difference (0 = bit-identical). The CFG++ samplers
+get a guided / unconditional pair at cfg 2.5 through ComfyUI's post-CFG hook.
+
+    python bench/samplers_vs_comfyui.py --comfyui /path/to/ComfyUI --comfyui-python /path/to/venv/bin/python
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SEED = 972054013131368
+CFG = 2.5
+
+
+def toy(torch, x, s):
+    """The conditional and unconditional denoised estimates of the toy model (the same ops on both sides)."""
+    return torch.tanh(0.8 * x) * (1 - 0.3 * s) + 0.1 * s, torch.tanh(0.5 * x) * (1 - 0.2 * s)
+
+
+def comfy_side(comfyui: str, cases_path: str, out_path: str) -> None:
+    """Runs inside ComfyUI's venv: ComfyUI's own sampler functions on the cases."""
+    sys.path.insert(0, comfyui)
+    sys.argv = [sys.argv[0], "--cpu"]
+    import comfy.options
+    comfy.options.enable_args_parsing()
+    import torch
+    import comfy.model_sampling as ms
+    from comfy.k_diffusion import sampling as kd
+
+    class Dev(ms.ModelSamplingFlux, ms.CONST):
+        pass
+
+    class Schnell(ms.ModelSamplingDiscreteFlow, ms.CONST):
+        pass
+
+    class Holder:
+        pass
+
+    class Wrapped:  # what k-diffusion samplers see of ComfyUI's model wrapper
+        def __init__(self, sampling):
+            self.inner_model = Holder()
+            self.inner_model.inner_model = Holder()
+            self.inner_model.inner_model.model_sampling = sampling
+            self.inner_model.model_patcher = Holder()
+            self.inner_model.model_patcher.get_model_object = lambda name: sampling
+
+        def __call__(self, x, sigma, model_options=None, **_):
+            cond, uncond = toy(torch, x, sigma[0])
+            if not model_options:
+                return cond
+            out = uncond + (cond - uncond) * CFG
+            for fn in model_options.get("sampler_post_cfg_function", []):
+                out = fn({"denoised": out, "uncond_denoised": uncond, "cond_denoised": cond})
+            return out
+
+    results = {}
+    for case in json.loads(Path(cases_path).read_text()):
+        if case["mu"] is None:
+            sampling = Schnell()
+            sampling.set_parameters(shift=1.0, multiplier=1.0)
+        else:
+            sampling = Dev()
+            sampling.set_parameters(shift=case["mu"])
+        x = torch.tensor(case["x"], dtype=torch.float32).reshape(case["shape"])
+        sigmas = torch.tensor(case["sigmas"], dtype=torch.float32)
+        out = getattr(kd, "sample_" + case["name"])(Wrapped(sampling), x, sigmas, extra_args={"seed": SEED},
+                                                     disable=True)
+        results[case["key"]] = out.flatten().tolist()
+    Path(out_path).write_text(json.dumps(results))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--comfyui", required=True, help="a ComfyUI checkout")
+    parser.add_argument("--comfyui-python", required=True, help="the Python of a venv that can import it")
+    args = parser.parse_args()
+
+    import torch
+
+    from flux_core import samplers
+    from flux_core.schedulers import NoiseLevels, scheduler_levels
+
+    names = [n for n in samplers.SAMPLERS if n not in ("euler", "ddim", "uni_pc", "uni_pc_bh2")]
+    cases = []
+    for mu in (1.15, None):
+        for scheduler, steps, tail in (("simple", 9, None), ("karras", 7, None), ("beta", 12, 5)):
+            sigmas = scheduler_levels(NoiseLevels(mu), scheduler, steps)
+            sigmas = sigmas[-(tail + 1):] if tail else sigmas
+            x = torch.randn(2, 3, 5, 4, generator=torch.Generator().manual_seed(len(cases))) * sigmas[0]
+            cases += [dict(key=f"{name} mu={mu} {scheduler}{'-tail' if tail else ''}", name=name, mu=mu,
+                           sigmas=sigmas, x=x.flatten().tolist(), shape=list(x.shape)) for name in names]
+    with tempfile.TemporaryDirectory() as tmp:
+        cases_path, out_path = Path(tmp) / "cases.json", Path(tmp) / "comfy.json"
+        cases_path.write_text(json.dumps(cases))
+        subprocess.run([args.comfyui_python, __file__, "--comfy-side", args.comfyui, str(cases_path), str(out_path)],
+                       check=True)
+        theirs = json.loads(out_path.read_text())
+    worst: dict[str, float] = {}
+    for case in cases:
+        x = torch.tensor(case["x"]).reshape(case["shape"])
+        name = case["name"]
+        noise = samplers.StepNoise(SEED, tuple(x.shape)) if name in samplers.ANCESTRAL else None
+        if name in samplers.CFG_PP:
+            def model(xx, s):
+                cond, uncond = toy(torch, xx, s)
+                return uncond + (cond - uncond) * CFG, uncond
+        else:
+            def model(xx, s):
+                return toy(torch, xx, s)[0]
+        ours, _ = samplers.run(name, model, x, case["sigmas"], noise=noise, mu=case["mu"])
+        diff = float((ours - torch.tensor(theirs[case["key"]]).reshape(case["shape"])).abs().max())
+        worst[name] = max(worst.get(name, 0.0), diff)
+    width = max(map(len, worst))
+    for name, diff in worst.items():
+        print(f"{name:{width}s}  max |fluxwire - ComfyUI| = {diff:.3g}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--comfy-side":
+        comfy_side(*sys.argv[2:5])
+    else:
+        main()

@@ -1,0 +1,328 @@
+"""ComfyUI's samplers that add fresh noise during sampling, as they run on FLUX (CONST model sampling).
+
+Two kinds of noise, as in ComfyUI: the per-step draws of one seeded generator (``StepNoise`` in
+:mod:`flux_core.samplers`: DPM-Solver++(2S) ancestral, LCM, ER-SDE) and, for the DPM-Solver++ SDE
+samplers, increments of one Brownian motion over the schedule's sigma range from torchsde's
+``BrownianTree`` seeded with the run's seed (an optional dependency: ``pip install fluxwire[sde]``).
+
+The SDE and ER-SDE rules work in half log signal-to-noise ratio, lambda = log((1 - sigma) / sigma) for
+a flow model; a first level of 1 (lambda = -inf) is first moved to the model's level at 0.01 % of the
+way, as ComfyUI does.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from .samplers_multistep import ve_ancestral_step
+
+Denoiser = Callable[[Tensor, Tensor], Tensor]
+
+SNR_OFFSET_PERCENT = 1e-4
+
+
+def snr_start_level(mu: float | None) -> float:
+    """The model's noise level at 0.01 % of sampling (ComfyUI's percent_to_sigma): where a schedule that
+    starts at sigma 1 starts instead for the samplers that need a finite lambda. ``mu`` is the shift of
+    ModelSamplingFlux (None: the unshifted table of schnell)."""
+    t = 1.0 - SNR_OFFSET_PERCENT
+    return t if mu is None else math.exp(mu) / (math.exp(mu) + (1 / t - 1))
+
+
+def _offset_first(sigmas: Tensor, start: float) -> Tensor:
+    if len(sigmas) > 1 and sigmas[0] >= 1:
+        sigmas = sigmas.clone()
+        sigmas[0] = start
+    return sigmas
+
+
+def _half_log_snr(sigma: Tensor) -> Tensor:
+    return sigma.logit().neg()
+
+
+def _noise_free_level(lam: Tensor) -> Tensor:
+    return lam.neg().sigmoid()
+
+
+def _need(noise, name: str):
+    if noise is None:
+        raise ValueError(f"{name} needs a noise source (the run's seed)")
+    return noise
+
+
+def dpmpp_2s_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 1.0):
+    """ComfyUI's rectified-flow DPM-Solver++(2S) ancestral: a second-order step (one extra model call at the
+    lambda midpoint) down to sigma_next^2 / sigma, then scaled towards the data with fresh noise added as in
+    euler_ancestral. A step from sigma 1 evaluates its midpoint at 0.9999; the step to 0 is Euler."""
+    noise = _need(noise, "dpmpp_2s_ancestral")
+    denoised = None
+    n = len(sigmas) - 1
+    for i in range(n):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, s)
+        sigma_down = s_next * (1 + (s_next / s - 1) * eta)
+        alpha_next, alpha_down = 1 - s_next, 1 - sigma_down
+        renoise = (s_next ** 2 - sigma_down ** 2 * alpha_next ** 2 / alpha_down ** 2) ** 0.5
+        if s_next == 0:
+            x = x + (x - denoised) / s * (sigma_down - s)
+        else:
+            if s == 1.0:
+                s_mid = torch.tensor(0.9999, dtype=torch.float32)
+            else:
+                lam, lam_down = ((1 - s) / s).log(), ((1 - sigma_down) / sigma_down).log()
+                s_mid = (((lam + (lam_down - lam) / 2).exp()) + 1) ** -1
+            ratio = s_mid / s
+            denoised_mid = model(ratio * x + (1 - ratio) * denoised, s_mid)
+            ratio = sigma_down / s
+            x = ratio * x + (1 - ratio) * denoised_mid
+        if s_next > 0 and eta > 0:
+            x = (alpha_next / alpha_down) * x + noise() * renoise
+        if callback is not None:
+            callback(i, n, x, denoised)
+    return x, denoised
+
+
+def dpm_2_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 1.0):
+    """ComfyUI's rectified-flow DPM-Solver-2 ancestral: the dpm_2 step (slope at the log-sigma midpoint)
+    down to sigma_next^2 / sigma, then renoised as euler_ancestral; the step to 0 is Euler."""
+    noise = _need(noise, "dpm_2_ancestral")
+    denoised = None
+    n = len(sigmas) - 1
+    for i in range(n):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, s)
+        sigma_down = s_next * (1 + (s_next / s - 1) * eta)
+        alpha_next, alpha_down = 1 - s_next, 1 - sigma_down
+        renoise = (s_next ** 2 - sigma_down ** 2 * alpha_next ** 2 / alpha_down ** 2) ** 0.5
+        d = (x - denoised) / s
+        if sigma_down == 0:
+            x = x + d * (sigma_down - s)
+        else:
+            s_mid = s.log().lerp(sigma_down.log(), 0.5).exp()
+            x_mid = x + d * (s_mid - s)
+            d_mid = (x_mid - model(x_mid, s_mid)) / s_mid
+            x = x + d_mid * (sigma_down - s)
+            x = (alpha_next / alpha_down) * x + noise() * renoise
+        if callback is not None:
+            callback(i, n, x, denoised)
+    return x, denoised
+
+
+def lcm(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
+    """Latent consistency sampling: jump to the denoised estimate, then noise it afresh to the next level
+    (sigma * noise + (1 - sigma) * estimate)."""
+    noise = _need(noise, "lcm")
+    denoised = None
+    n = len(sigmas) - 1
+    for i in range(n):
+        s_next = sigmas[i + 1]
+        denoised = model(x, sigmas[i])
+        x = denoised
+        if s_next > 0:
+            x = s_next * noise() + (1.0 - s_next) * x
+        if callback is not None:
+            callback(i, n, x, denoised)
+    return x, denoised
+
+
+def _er_noise_scaler(v: Tensor) -> Tensor:
+    """ER-SDE's default noise scale function of lambda_er = sigma / alpha."""
+    return v * ((v ** 0.3).exp() + 10.0)
+
+
+def er_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
+           max_stage: int = 3):
+    """Extended reverse-time SDE solver (Cui et al. 2023, VP ER-SDE-Solver-3) in lambda_er = sigma / alpha:
+    up to third order from the previous estimates, with ComfyUI's 200-point sums for the integrals and
+    fresh noise on every step but the one to 0."""
+    noise = _need(noise, "er_sde")
+    sigmas = _offset_first(sigmas, snr_start)
+    lambdas = _half_log_snr(sigmas).neg().exp()
+    points = torch.arange(0, 200.0, dtype=torch.float32)
+    denoised = old = old_slope = None
+    n = len(sigmas) - 1
+    for i in range(n):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, s)
+        stage = min(max_stage, i + 1)
+        if s_next == 0:
+            x = denoised
+        else:
+            lam, lam_next = lambdas[i], lambdas[i + 1]
+            alpha, alpha_next = s / lam, s_next / lam_next
+            r = _er_noise_scaler(lam_next) / _er_noise_scaler(lam)
+            x = (alpha_next / alpha) * r * x + alpha_next * (1 - r) * denoised
+            if stage >= 2:
+                dt = lam_next - lam
+                step = -dt / 200.0
+                where = lam_next + points * step
+                scaled = _er_noise_scaler(where)
+                integral_1 = torch.sum(1 / scaled) * step
+                slope = (denoised - old) / (lam - lambdas[i - 1])
+                x = x + alpha_next * (dt + integral_1 * _er_noise_scaler(lam_next)) * slope
+                if stage >= 3:
+                    integral_2 = torch.sum((where - lam) / scaled) * step
+                    curvature = (slope - old_slope) / ((lam - lambdas[i - 2]) / 2)
+                    x = x + alpha_next * ((dt ** 2) / 2 + integral_2 * _er_noise_scaler(lam_next)) * curvature
+                old_slope = slope
+            spread = (lam_next ** 2 - lam ** 2 * r ** 2).sqrt().nan_to_num(nan=0.0)
+            x = x + alpha_next * noise() * spread
+        old = denoised
+        if callback is not None:
+            callback(i, n, x, denoised)
+    return x, denoised
+
+
+# ---------------------------------------------------------------------------------------------
+# DPM-Solver++ SDE samplers: Brownian-tree noise
+
+
+def torchsde_available() -> bool:
+    try:
+        import torchsde  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class BrownianNoise:
+    """Normalised increments of one Brownian motion over [sigma_min, sigma_max], as ComfyUI's
+    BrownianTreeNoiseSampler with its CPU tree: torchsde's BrownianTree seeded with the run's seed, so the
+    noise between two levels is the same whatever the step count in between."""
+
+    def __init__(self, seed: int, shape: tuple[int, ...], sigma_min: Tensor, sigma_max: Tensor):
+        try:
+            import torchsde
+        except ImportError:
+            raise ValueError("the SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_2m_sde_heun, dpmpp_3m_sde) need "
+                             "torchsde for ComfyUI's Brownian-tree noise: pip install 'fluxwire[sde]'") from None
+        start = torch.zeros(shape, dtype=torch.float32)
+        self.tree = torchsde.BrownianTree(sigma_min.detach().cpu(), start, sigma_max.detach().cpu(),
+                                          entropy=int(seed))
+
+    def __call__(self, sigma: Tensor, sigma_next: Tensor) -> Tensor:
+        lo, hi = (sigma, sigma_next) if sigma < sigma_next else (sigma_next, sigma)
+        with warnings.catch_warnings():  # a float32 level a rounding step outside the tree's float64 ends
+            warnings.filterwarnings("ignore", message="Should have t", category=UserWarning)
+            w = self.tree(lo.detach().cpu().float(), hi.detach().cpu().float())
+        if sigma > sigma_next:  # walking down the levels: the increment from sigma to sigma_next
+            w = w * -1
+        return w / (sigma_next - sigma).abs().sqrt()
+
+
+def _brownian(noise, sigmas: Tensor, name: str) -> BrownianNoise:
+    """The Brownian noise for this schedule from the run's step-noise source (which carries the seed)."""
+    seed = getattr(_need(noise, name), "seed", None)
+    if seed is None:
+        raise ValueError(f"{name} needs the run's noise seed")
+    return BrownianNoise(seed, noise.shape, sigmas[sigmas > 0].min(), sigmas.max())
+
+
+def dpmpp_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
+              eta: float = 1.0, r: float = 0.5):
+    """DPM-Solver++ (stochastic, single step): a first-order ancestral half step to the lambda midpoint,
+    a second model call there, then the full step from both estimates; Brownian noise at both."""
+    if len(sigmas) <= 1:
+        return x, None
+    brownian = _brownian(noise, sigmas, "dpmpp_sde")
+    sigmas = _offset_first(sigmas, snr_start)
+    denoised = None
+    n = len(sigmas) - 1
+    for i in range(n):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, s)
+        if s_next == 0:
+            x = denoised
+        else:
+            lam, lam_next = _half_log_snr(s), _half_log_snr(s_next)
+            h = lam_next - lam
+            lam_mid = lam + r * h
+            s_mid = _noise_free_level(lam_mid)
+            alpha, alpha_mid, alpha_next = s * lam.exp(), s_mid * lam_mid.exp(), s_next * lam_next.exp()
+            down, up = ve_ancestral_step(lam.neg().exp(), lam_mid.neg().exp(), eta)
+            h_down = down.log().neg() - lam
+            x_mid = (alpha_mid / alpha) * (-h_down).exp() * x - alpha_mid * (-h_down).expm1() * denoised
+            if eta > 0:
+                x_mid = x_mid + alpha_mid * brownian(s, s_mid) * up
+            denoised_mid = model(x_mid, s_mid)
+            down, up = ve_ancestral_step(lam.neg().exp(), lam_next.neg().exp(), eta)
+            h_down = down.log().neg() - lam
+            weight = 1 / (2 * r)
+            blended = (1 - weight) * denoised + weight * denoised_mid
+            x = (alpha_next / alpha) * (-h_down).exp() * x - alpha_next * (-h_down).expm1() * blended
+            if eta > 0:
+                x = x + alpha_next * brownian(s, s_next) * up
+        if callback is not None:
+            callback(i, n, x, denoised)
+    return x, denoised
+
+
+def _multistep_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback, noise, snr_start: float, order: int,
+                   name: str, correction: str = "midpoint", eta: float = 1.0):
+    """DPM-Solver++(2M/3M) SDE: the exponential-integrator step with noise of variance
+    sigma_next^2 (1 - e^(-2h eta)), corrected with the last one (2M) or two (3M) denoised estimates."""
+    if len(sigmas) <= 1:
+        return x, None
+    brownian = _brownian(noise, sigmas, name)
+    sigmas = _offset_first(sigmas, snr_start)
+    olds: list[Tensor] = []  # previous denoised estimates, newest first
+    hs: list[Tensor] = []  # their step sizes in lambda, newest first
+    denoised = h = None
+    n = len(sigmas) - 1
+    for i in range(n):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, s)
+        if s_next == 0:
+            x = denoised
+        else:
+            lam, lam_next = _half_log_snr(s), _half_log_snr(s_next)
+            h = lam_next - lam
+            h_eta = h * (eta + 1)
+            alpha_next = s_next * lam_next.exp()
+            decay = (-h_eta).expm1().neg()
+            x = s_next / s * (-h * eta).exp() * x + alpha_next * decay * denoised
+            if order == 3 and len(olds) >= 2:
+                r0, r1 = hs[0] / h, hs[1] / h
+                diff_0 = (denoised - olds[0]) / r0
+                diff_1 = (olds[0] - olds[1]) / r1
+                first = diff_0 + (diff_0 - diff_1) * r0 / (r0 + r1)
+                second = (diff_0 - diff_1) / (r0 + r1)
+                phi_2 = h_eta.neg().expm1() / h_eta + 1
+                phi_3 = phi_2 / h_eta - 0.5
+                x = x + (alpha_next * phi_2) * first - (alpha_next * phi_3) * second
+            elif order == 3 and olds:
+                phi_2 = h_eta.neg().expm1() / h_eta + 1
+                x = x + (alpha_next * phi_2) * ((denoised - olds[0]) / (hs[0] / h))
+            elif olds:
+                r = hs[0] / h
+                if correction == "heun":
+                    x = x + alpha_next * (decay / (-h_eta) + 1) * (1 / r) * (denoised - olds[0])
+                else:
+                    x = x + 0.5 * alpha_next * decay * (1 / r) * (denoised - olds[0])
+            if eta > 0:
+                x = x + brownian(s, s_next) * s_next * (-2 * h * eta).expm1().neg().sqrt()
+        olds = [denoised] + olds[:1]
+        hs = [h] + hs[:1]
+        if callback is not None:
+            callback(i, n, x, denoised)
+    return x, denoised
+
+
+def dpmpp_2m_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
+                 eta: float = 1.0):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde", eta=eta)
+
+
+def dpmpp_2m_sde_heun(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
+                      snr_start: float = 0.9999, eta: float = 1.0):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde_heun", "heun", eta)
+
+
+def dpmpp_3m_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
+                 eta: float = 1.0):
+    """eta 0 leaves the deterministic DPM-Solver++(2M/3M) in lambda = log((1 - sigma) / sigma)."""
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 3, "dpmpp_3m_sde", eta=eta)
