@@ -83,7 +83,7 @@ function renderNode(n) {
   e.appendChild(title);
   decorateSubgraphNode(e, n);
   const bar = el("div", "fw-progress");
-  bar.appendChild(el("div", "fw-progress-bar"));
+  bar.appendChild(el("div", "fw-progress-bar")).hidden = true;  // empty until its node runs (run.js showLooks)
   e.appendChild(bar);
   if (d.unknown) e.appendChild(el("div", "fw-note", "unknown node type " + n.type + "; is its node pack installed?"));
 

@@ -162,8 +162,10 @@ function showLooks(e, next) {
   const { bar, badge } = partsOf(e);
   const status = next.status || "idle";
   const fraction = status === "running" && next.max ? Math.round(100 * next.value / next.max) / 100 : (status === "done" ? 1 : 0);
-  const transform = "scaleX(" + fraction + ")";  // a transform: no layout, unlike a width
+  // a transform: no layout, unlike a width; none when empty (hidden) or full (canvas.css)
+  const transform = fraction > 0 && fraction < 1 ? "scaleX(" + fraction + ")" : "";
   if (bar.style.transform !== transform) bar.style.transform = transform;
+  setHidden(bar, fraction === 0);
   // the bar glides only while its node runs; a class on the bar itself, so a node's status change restyles
   // the node alone (a rule on the node's status reaching into it makes Chrome search every node's subtree)
   if (bar.classList.contains("fw-gliding") !== (status === "running")) bar.classList.toggle("fw-gliding");
