@@ -111,8 +111,9 @@ class LatentUpscale(Node):
         else:
             width, height = max(64, width), max(64, height)
         out = resize(x, width // 8, height // 8, upscale_method, crop)
-        # the batch positions carry on (ComfyUI copies the latent dict), so a picked picture keeps its noise
-        return Latent(out, out.shape[-1] * 8, out.shape[-2] * 8, batch_index=samples.batch_index)
+        # the batch positions and the noise mask carry on (ComfyUI copies the latent dict): a picked picture
+        # keeps its noise, and an inpaint latent keeps its mask unresized (the sampler fits it to the latent)
+        return Latent(out, out.shape[-1] * 8, out.shape[-2] * 8, samples.noise_mask, samples.batch_index)
 
 
 class RepeatLatentBatch(Node):
