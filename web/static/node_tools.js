@@ -18,6 +18,8 @@ function decorateNode(e, n) {
   if (Array.isArray(n.ui.size) && Number.isFinite(n.ui.size[1]) && !n.ui.collapsed) {
     e.style.minHeight = Math.max(MIN_NODE_H, n.ui.size[1]) + "px";
     e.dataset.sized = "1";  // its pictures and live preview fill the room under the widgets (results.css)
+  } else if (!n.ui.collapsed && isResultNode(declOf(n))) {
+    autoRoomNode(e, n);  // an old result node: room for pictures all the same, not saved (results.js)
   }
   if (!n.ui.pinned && !n.ui.collapsed && !BOUNDARY_IDS.includes(n.id)) {
     const grip = el("div", "fw-node-resize");

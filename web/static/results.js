@@ -1,5 +1,5 @@
 // fluxwire canvas, result pictures: fitted into the node (a node with a height gives its pictures the room
-// under its widgets: results.css), and a click on a node's picture opens a lightbox ([data-role="lightbox"]) with
+// under its widgets: results.css; a result node without one gets a room of its own, autoRoomNode), and a click on a node's picture opens a lightbox ([data-role="lightbox"]) with
 // zoom (wheel, − / % / +), download, and — when the node showed another picture before — a slider comparing
 // this picture with the previous one. The previous pictures are remembered per node for this page.
 
@@ -50,6 +50,58 @@ function noteResults(container, images) {
   const seen = shownResults.get(owner.dataset.nodeId) || [null, null];
   if (seen[1] !== url) shownResults.set(owner.dataset.nodeId, [seen[1], url]);
 }
+
+// ------------------------------------------------------------------ result nodes without a height
+// A result node saved without a height (documents from before result nodes got one, ComfyUI files without a
+// size) is shown like a sized one: its widgets plus a picture room, so pictures arriving never make it grow.
+// The room is ComfyUI's 220 px, less where another node sits below (the box stops AUTO_ROOM_GAP above it),
+// never under MIN_AUTO_ROOM. Shown only, never written into the document: opening or running such a
+// document leaves it unchanged (not dirty, nothing for undo); the same positions give the same room again.
+const AUTO_ROOM_GAP = 12, MIN_AUTO_ROOM = 64;
+const roomsToFit = new Set();
+let roomFrame = 0;
+function autoRoomNode(e, n) {
+  // called by decorateNode for a result node without a height: sized by fitAutoRooms once in the page
+  e.dataset.sized = "1";
+  e.dataset.pictureRoom = "auto";
+  roomsToFit.add(e);
+  if (!roomFrame) roomFrame = requestAnimationFrame(fitAutoRooms);
+}
+function fitAutoRooms() {
+  // all layout reads first (one layout), then the heights written; nodes not in the page yet wait
+  roomFrame = 0;
+  const plans = [];
+  for (const e of [...roomsToFit]) {
+    if (!e.isConnected) continue;
+    roomsToFit.delete(e);
+    const n = nodeById(e.dataset.nodeId), rows = e.querySelectorAll(":scope > .fw-row");
+    if (!n || nodeEls.get(n.id) !== e || !rows.length) continue;
+    const last = rows[rows.length - 1];
+    const widgets = last.offsetTop + last.offsetHeight + 2 * e.clientTop + 6;  // + the node's padding below
+    plans.push([e, n, widgets, roomBelow(n, e.offsetWidth, widgets)]);
+  }
+  let changed = false;
+  for (const [e, n, widgets, below] of plans) {
+    const room = Math.max(MIN_AUTO_ROOM, Math.min(RESULT_PICTURE_ROOM, below - widgets - AUTO_ROOM_GAP));
+    const height = Math.round(widgets + room) + "px";
+    if (e.style.minHeight !== height) { e.style.minHeight = height; changed = true; }
+  }
+  if (changed) drawWires();  // the boxes wires are routed around grew (routing.js)
+}
+function roomBelow(n, width, widgets) {
+  // from the node's top to the top of the nearest node below its widgets that shares some of its columns
+  const [x, y] = n.ui.pos;
+  let below = Infinity;
+  for (const m of graph.nodes) {
+    const other = nodeEls.get(m.id);
+    if (m === n || !other) continue;
+    const [mx, my] = m.ui.pos;
+    if (my - y < widgets || mx >= x + width || mx + other.offsetWidth <= x) continue;
+    below = Math.min(below, my - y);
+  }
+  return below;
+}
+
 const lightbox = el("div", "fw-lightbox");
 lightbox.dataset.role = "lightbox";
 lightbox.hidden = true;

@@ -1,0 +1,69 @@
+"""Result nodes saved without a height (issue 17, "nodes grow without covering their neighbours"): documents
+from before result nodes got a size, and ComfyUI files without one. Opened in a real browser on the real app,
+such a node is shown with room for its pictures (ComfyUI's 220 px, less where a node sits just below), so a
+run's picture fits into it, aspect kept, and never makes it grow over the node below. The room is shown,
+not saved: opening and running leave the document clean, and a save/load shows the same boxes."""
+from __future__ import annotations
+
+import pytest
+
+from .canvas_helpers import sent
+from .test_canvas_e2e import doc, node, open_workflow
+from .test_canvas_pictures_e2e import ZOOM, aspect_kept, inside, pictures, run, sized
+
+pytestmark = pytest.mark.e2e
+
+
+def old_document():
+    # "old": a result node without ui.size with a node 230 px under its top; "alone": nothing below it
+    return sized(doc([
+        ("p", "TestPicture", {"width": 48, "height": 96, "delay": 0.0}, (20, 20)),
+        ("old", "WritePicture", {"prefix": "old"}, (330, 20)),
+        ("below", "IntValue", {}, (330, 250)),
+        ("alone", "WritePicture", {"prefix": "alone"}, (650, 20))],
+        [("p", "image", "old", "image"), ("p", "image", "alone", "image")]), {})
+
+
+def undo_depth(page):
+    """How many steps the autosave holds for undo (it keeps the undo history with the document)."""
+    return page.evaluate("() => JSON.parse(localStorage.getItem('fluxwire:autosave:' + location.pathname)).undo.length")
+
+
+def boxes(page, ids):
+    return {k: node(page, k).bounding_box() for k in ids}
+
+
+def test_an_unsized_result_node_fits_its_picture_above_the_node_below(page, tmp_path, artifacts):
+    open_workflow(page, old_document(), tmp_path)
+    page.wait_for_timeout(150)
+    assert page.locator(".fw-root").get_attribute("data-dirty") == "0"
+    before = boxes(page, ("old", "below", "alone"))
+    old, below, alone = before["old"], before["below"], before["alone"]
+    assert old["y"] + old["height"] < below["y"]  # the room stops above the node below ...
+    assert below["y"] - (old["y"] + old["height"]) < 20 * ZOOM  # ... using the free space
+    widgets_end = node(page, "alone").locator(".fw-row").last.bounding_box()
+    assert abs(alone["y"] + alone["height"] - widgets_end["y"] - widgets_end["height"] - 220 * ZOOM) <= 12
+    opened, opened_undo = sent(page), undo_depth(page)
+    run(page, ["old", "alone"])
+    after = boxes(page, ("old", "below", "alone"))
+    for k in ("old", "alone"):
+        assert abs(after[k]["height"] - before[k]["height"]) <= 1, k  # the picture does not make it grow
+        (pic,) = pictures(page, k)
+        assert inside(pic, after[k]) and aspect_kept(pic), (k, pic, after[k])
+        assert pic["h"] > 60 * ZOOM, k  # visible, not a sliver
+    assert after["old"]["y"] + after["old"]["height"] < after["below"]["y"]
+    assert pictures(page, "alone")[0]["h"] > 150 * ZOOM  # the full room when nothing is below
+    page.screenshot(path=str(artifacts / "daily-pictures-unsized.png"))
+    # shown, not written: the document is as it was opened (not dirty, nothing to undo, no size saved)
+    saved = sent(page)
+    assert page.locator(".fw-root").get_attribute("data-dirty") == "0"
+    assert saved == opened and all("size" not in n["ui"] for n in saved["nodes"])
+    assert undo_depth(page) == opened_undo  # nothing recorded for undo
+    # saved and opened again: the same boxes
+    node(page, "old").evaluate("e => { e.dataset.probe = '1'; }")  # gone once the node is drawn anew
+    open_workflow(page, saved, tmp_path, name="again.json")
+    page.wait_for_function("() => !document.querySelector('.fw-node[data-probe]')")
+    page.wait_for_timeout(150)
+    again = boxes(page, ("old", "below", "alone"))
+    for k in ("old", "alone"):
+        assert abs(again[k]["height"] - before[k]["height"]) <= 1 and abs(again[k]["width"] - before[k]["width"]) <= 1
