@@ -67,3 +67,33 @@ def test_an_unsized_result_node_fits_its_picture_above_the_node_below(page, tmp_
     again = boxes(page, ("old", "below", "alone"))
     for k in ("old", "alone"):
         assert abs(again[k]["height"] - before[k]["height"]) <= 1 and abs(again[k]["width"] - before[k]["width"]) <= 1
+
+
+def test_a_live_preview_and_text_stop_above_the_node_below(page, tmp_path, artifacts):
+    """Nodes without a height that show a live preview (any node reporting one) or text (ShowText-like output
+    nodes) grow only into the free space above the node below them."""
+    open_workflow(page, sized(doc([
+        ("slow", "SlowSteps", {"steps": 6, "delay": 0.4}, (20, 20)),
+        ("under", "IntValue", {}, (20, 220)),
+        ("words", "StringValue", {"value": "a long text " * 60}, (330, 20)),
+        ("show", "ShowValue", {}, (640, 20)),
+        ("under2", "IntValue", {}, (640, 170)),
+        ("count", "ShowValue", {}, (950, 20))],
+        [("words", "value", "show", "value"), ("slow", "count", "count", "value")]), {}), tmp_path)
+    page.wait_for_timeout(150)
+    page.evaluate("() => { delete document.querySelector('.fw-root').dataset.runStatus; }")
+    page.click('[data-action="run"]')
+    page.wait_for_selector('.fw-node[data-node-id="slow"] img.fw-preview[src^="data:image/"]:not([hidden])')
+    page.wait_for_timeout(300)
+    slow, under = node(page, "slow").bounding_box(), node(page, "under").bounding_box()
+    shown = node(page, "slow").locator("img.fw-preview").bounding_box()
+    assert slow["y"] + slow["height"] < under["y"], (slow, under)
+    assert shown["height"] > 40 * ZOOM  # still there to judge
+    page.screenshot(path=str(artifacts / "daily-preview-capped.png"))
+    page.wait_for_function("() => ['success', 'error', 'invalid'].includes(document.querySelector('.fw-root').dataset.runStatus)")
+    text = node(page, "show").locator(".fw-text")
+    page.wait_for_function("() => document.querySelector('.fw-node[data-node-id=\"show\"] .fw-text').textContent.length > 500")
+    show, under2 = node(page, "show").bounding_box(), node(page, "under2").bounding_box()
+    assert show["y"] + show["height"] < under2["y"], (show, under2)
+    assert text.evaluate("e => e.scrollHeight > e.clientHeight + 20")  # the rest scrolls inside the node
+    assert text.bounding_box()["height"] > 30 * ZOOM

@@ -20,6 +20,8 @@ function decorateNode(e, n) {
     e.dataset.sized = "1";  // its pictures and live preview fill the room under the widgets (results.css)
   } else if (!n.ui.collapsed && isResultNode(declOf(n))) {
     autoRoomNode(e, n);  // an old result node: room for pictures all the same, not saved (results.js)
+  } else if (!n.ui.collapsed && declOf(n).output_node) {
+    queueRoomCap(e);  // its text stops above the node below (results.js)
   }
   if (!n.ui.pinned && !n.ui.collapsed && !BOUNDARY_IDS.includes(n.id)) {
     const grip = el("div", "fw-node-resize");

@@ -55,7 +55,7 @@ function noteResults(container, images) {
 // A result node saved without a height (documents from before result nodes got one, ComfyUI files without a
 // size) is shown like a sized one: its widgets plus a picture room, so pictures arriving never make it grow.
 // The room is ComfyUI's 220 px, less where another node sits below (the box stops AUTO_ROOM_GAP above it),
-// never under MIN_AUTO_ROOM. Shown only, never written into the document: opening or running such a
+// never under MIN_AUTO_ROOM. Other nodes without a height cap their live preview and text the same way. Shown only, never written into the document: opening or running such a
 // document leaves it unchanged (not dirty, nothing for undo); the same positions give the same room again.
 const AUTO_ROOM_GAP = 12, MIN_AUTO_ROOM = 64;
 const roomsToFit = new Set();
@@ -67,6 +67,16 @@ function autoRoomNode(e, n) {
   roomsToFit.add(e);
   if (!roomFrame) roomFrame = requestAnimationFrame(fitAutoRooms);
 }
+function queueRoomCap(e) {
+  // a node without a height that shows text (ShowText-like output nodes): its text stops above the node below
+  roomsToFit.add(e);
+  if (!roomFrame) roomFrame = requestAnimationFrame(fitAutoRooms);
+}
+function widgetsHeight(e) {
+  // from the node's top to the end of its widgets (+ its padding below); null without rows
+  const rows = e.querySelectorAll(":scope > .fw-row"), last = rows[rows.length - 1];
+  return last ? last.offsetTop + last.offsetHeight + 2 * e.clientTop + 6 : null;
+}
 function fitAutoRooms() {
   // all layout reads first (one layout), then the heights written; nodes not in the page yet wait
   roomFrame = 0;
@@ -74,20 +84,37 @@ function fitAutoRooms() {
   for (const e of [...roomsToFit]) {
     if (!e.isConnected) continue;
     roomsToFit.delete(e);
-    const n = nodeById(e.dataset.nodeId), rows = e.querySelectorAll(":scope > .fw-row");
-    if (!n || nodeEls.get(n.id) !== e || !rows.length) continue;
-    const last = rows[rows.length - 1];
-    const widgets = last.offsetTop + last.offsetHeight + 2 * e.clientTop + 6;  // + the node's padding below
-    plans.push([e, n, widgets, roomBelow(n, e.offsetWidth, widgets)]);
+    const n = nodeById(e.dataset.nodeId), widgets = widgetsHeight(e);
+    if (!n || nodeEls.get(n.id) !== e || widgets === null) continue;
+    plans.push([e, widgets, roomBelow(n, e.offsetWidth, widgets)]);
   }
   let changed = false;
-  for (const [e, n, widgets, below] of plans) {
+  for (const [e, widgets, below] of plans) {
+    if (e.dataset.pictureRoom !== "auto") { capRoom(e, widgets, below); continue; }
     const room = Math.max(MIN_AUTO_ROOM, Math.min(RESULT_PICTURE_ROOM, below - widgets - AUTO_ROOM_GAP));
     const height = Math.round(widgets + room) + "px";
     if (e.style.minHeight !== height) { e.style.minHeight = height; changed = true; }
   }
   if (changed) drawWires();  // the boxes wires are routed around grew (routing.js)
 }
+function capRoom(e, widgets, below) {
+  // a node without a height: its live preview and text may take what is free under its widgets (results.css)
+  if (below === Infinity) { delete e.dataset.roomCap; return; }
+  const cap = Math.max(MIN_AUTO_ROOM, Math.round(below - widgets - AUTO_ROOM_GAP - 6)) + "px";  // - their margin
+  e.dataset.roomCap = "1";
+  if (e.style.getPropertyValue("--fw-room-cap") !== cap) e.style.setProperty("--fw-room-cap", cap);
+}
+nodesLayer.addEventListener("load", (ev) => {
+  // a live preview shown on a node without a height: capped once per drawing of the node (load does not
+  // bubble; caught on the way down)
+  const pv = ev.target;
+  if (!(pv instanceof HTMLImageElement) || !pv.classList.contains("fw-preview")) return;
+  const e = pv.parentElement, n = e && nodeById(e.dataset.nodeId);
+  if (!n || e.dataset.sized === "1" || e.dataset.roomChecked === "1" || nodeEls.get(n.id) !== e) return;
+  e.dataset.roomChecked = "1";
+  const widgets = widgetsHeight(e);
+  if (widgets !== null) capRoom(e, widgets, roomBelow(n, e.offsetWidth, widgets));
+}, true);
 function roomBelow(n, width, widgets) {
   // from the node's top to the top of the nearest node below its widgets that shares some of its columns
   const [x, y] = n.ui.pos;
