@@ -97,3 +97,29 @@ def test_a_live_preview_and_text_stop_above_the_node_below(page, tmp_path, artif
     assert show["y"] + show["height"] < under2["y"], (show, under2)
     assert text.evaluate("e => e.scrollHeight > e.clientHeight + 20")  # the rest scrolls inside the node
     assert text.bounding_box()["height"] > 30 * ZOOM
+
+
+def test_a_batch_fills_the_room_of_an_unsized_node_and_collapse_gives_it_back(page, tmp_path):
+    open_workflow(page, sized(doc([
+        ("p", "TestPicture", {"width": 64, "height": 64, "delay": 0.0}, (20, 20)),
+        ("batch", "WritePictures", {"copies": 4}, (330, 20)),
+        ("below", "IntValue", {}, (330, 300))],
+        [("p", "image", "batch", "image")]), {}), tmp_path)
+    page.wait_for_timeout(150)
+    height = node(page, "batch").bounding_box()["height"]
+    run(page, ["batch"])
+    box, below = node(page, "batch").bounding_box(), node(page, "below").bounding_box()
+    pics = pictures(page, "batch")
+    assert len(pics) == 4 and abs(box["height"] - height) <= 1 and box["y"] + box["height"] < below["y"]
+    assert all(inside(p, box) and aspect_kept(p) for p in pics)
+    assert len({round(p["x"]) for p in pics}) == 2 and len({round(p["y"]) for p in pics}) == 2  # a 2 x 2 grid
+    # collapsed: only its title; opened again: the same room, pictures still fitted
+    node(page, "batch").locator(".fw-title").click()
+    page.keyboard.press("Alt+c")
+    page.wait_for_function("() => document.querySelector('.fw-node[data-node-id=\"batch\"]').classList.contains('fw-collapsed')")
+    assert node(page, "batch").bounding_box()["height"] < 40
+    page.keyboard.press("Alt+c")
+    page.wait_for_function("() => !document.querySelector('.fw-node[data-node-id=\"batch\"]').classList.contains('fw-collapsed')")
+    page.wait_for_timeout(200)
+    assert abs(node(page, "batch").bounding_box()["height"] - height) <= 1
+    assert all(inside(p, node(page, "batch").bounding_box()) for p in pictures(page, "batch"))

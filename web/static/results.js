@@ -85,7 +85,7 @@ function fitAutoRooms() {
     if (!e.isConnected) continue;
     roomsToFit.delete(e);
     const n = nodeById(e.dataset.nodeId), widgets = widgetsHeight(e);
-    if (!n || nodeEls.get(n.id) !== e || widgets === null) continue;
+    if (!n || nodeEls.get(n.id) !== e || widgets === null || (Array.isArray(n.ui.size) && Number.isFinite(n.ui.size[1]))) continue;
     plans.push([e, widgets, roomBelow(n, e.offsetWidth, widgets)]);
   }
   let changed = false;
