@@ -123,3 +123,31 @@ def test_a_batch_fills_the_room_of_an_unsized_node_and_collapse_gives_it_back(pa
     page.wait_for_timeout(200)
     assert abs(node(page, "batch").bounding_box()["height"] - height) <= 1
     assert all(inside(p, node(page, "batch").bounding_box()) for p in pictures(page, "batch"))
+
+
+def test_the_lightbox_shows_a_tall_picture_whole_and_scrolls_when_zoomed(page, tmp_path, artifacts):
+    """A 1:3 picture (as 512x1536) is shown whole at 100 % (it was as wide as 55 % of the window's height, so
+    three times that tall, cut off at the bottom); zoomed in, the frame scrolls to its top and bottom."""
+    open_workflow(page, sized(doc([
+        ("p", "TestPicture", {"width": 40, "height": 120, "delay": 0.0}, (20, 20)),
+        ("w", "WritePicture", {}, (330, 20))], [("p", "image", "w", "image")]), {}), tmp_path)
+    run(page, ["w"])
+    node(page, "w").locator(".fw-image img").click()
+    frame, pic = page.locator(".fw-lightbox-frame"), page.locator(".fw-lightbox-img")
+    page.wait_for_function("() => { const i = document.querySelector('.fw-lightbox-img'); return i && i.complete && i.naturalWidth > 0; }")
+    page.wait_for_timeout(100)
+    shown, room = pic.bounding_box(), frame.bounding_box()
+    assert inside({"x": shown["x"], "y": shown["y"], "w": shown["width"], "h": shown["height"]}, room)
+    assert abs(shown["height"] / shown["width"] - 3) < 0.05
+    assert shown["height"] > 0.8 * room["height"]  # as large as the frame allows
+    page.screenshot(path=str(artifacts / "daily-lightbox-tall.png"))
+    for _ in range(3):
+        page.click('[data-action="lightbox-zoom-in"]')
+    page.wait_for_timeout(100)
+    assert frame.evaluate("f => f.scrollHeight > f.clientHeight + 100")
+    top = frame.evaluate("f => { f.scrollTop = 0; f.scrollLeft = 0; const i = f.querySelector('img').getBoundingClientRect(),"
+                         " b = f.getBoundingClientRect(); return [i.top - b.top, i.left - b.left]; }")
+    assert top[0] >= -1 and top[1] >= -1, top  # the top-left corner can be scrolled to
+    bottom = frame.evaluate("f => { f.scrollTop = f.scrollHeight; const i = f.querySelector('img').getBoundingClientRect(),"
+                            " b = f.getBoundingClientRect(); return i.bottom - b.bottom; }")
+    assert bottom <= 1, bottom  # and the bottom too

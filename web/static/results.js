@@ -156,6 +156,14 @@ function openLightbox(nodeId, url, name) {
   frame.appendChild(pic);
   const level = el("span", "fw-lightbox-zoom", "100 %");
   level.dataset.role = "lightbox-zoom";
+  const fitWidth = () => {
+    // at 100 % the whole picture fits the frame, aspect kept (a 512x1536 one as tall as the frame, not cut off);
+    // zooming multiplies that size and the frame scrolls to every part of it
+    const nw = pic.naturalWidth, nh = pic.naturalHeight, fw = frame.clientWidth - 16, fh = frame.clientHeight - 16;
+    if (!(nw > 0 && nh > 0 && fw > 0 && fh > 0)) return;
+    frame.style.setProperty("--fw-light-fit", Math.floor(Math.min(fw, fh * nw / nh)) + "px");
+  };
+  pic.addEventListener("load", fitWidth);
   const zoomTo = (z) => {
     lightZoom = Math.max(0.25, Math.min(16, z));
     frame.style.setProperty("--fw-light-zoom", String(lightZoom));
@@ -193,6 +201,7 @@ function openLightbox(nodeId, url, name) {
   lightbox.appendChild(frame);
   frame.addEventListener("wheel", (e) => { e.preventDefault(); zoomTo(lightZoom * Math.exp(-e.deltaY * 0.002)); }, { passive: false });
   lightbox.hidden = false;
+  fitWidth();  // a picture already loaded (the node's own) fires no load event
   zoomTo(1);
 }
 nodesLayer.addEventListener("click", (e) => {
