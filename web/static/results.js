@@ -117,13 +117,14 @@ nodesLayer.addEventListener("load", (ev) => {
 }, true);
 function roomBelow(n, width, widgets) {
   // from the node's top to the top of the nearest node below its widgets that shares some of its columns
+  // (widths from the document, as renderNode sets them: no layout read per node)
   const [x, y] = n.ui.pos;
   let below = Infinity;
   for (const m of graph.nodes) {
-    const other = nodeEls.get(m.id);
-    if (m === n || !other) continue;
+    if (m === n) continue;
     const [mx, my] = m.ui.pos;
-    if (my - y < widgets || mx >= x + width || mx + other.offsetWidth <= x) continue;
+    const mw = Array.isArray(m.ui.size) && m.ui.size[0] >= 120 ? m.ui.size[0] : NODE_WIDTH;
+    if (my - y < widgets || mx >= x + width || mx + mw <= x) continue;
     below = Math.min(below, my - y);
   }
   return below;
