@@ -1,7 +1,8 @@
 // fluxwire canvas, result pictures: fitted into the node (a node with a height gives its pictures the room
-// under its widgets: results.css; a result node without one gets a room of its own, autoRoomNode), and a click on a node's picture opens a lightbox ([data-role="lightbox"]) with
-// zoom (wheel, − / % / +), download, and — when the node showed another picture before — a slider comparing
-// this picture with the previous one. The previous pictures are remembered per node for this page.
+// under its widgets: results.css; a result node without one gets a room of its own, autoRoomNode), and a click
+// on a node's picture opens a lightbox ([data-role="lightbox"]) with zoom (wheel, − / % / +), download, and —
+// when the node showed another picture before — a slider comparing this picture with the previous one. The
+// previous pictures are remembered per node for this page.
 
 const shownResults = new Map();  // node id -> [previous url, current url]
 const PICTURE_GAP = 6, LINK_ROOM = 22;  // between pictures; the download link under each
@@ -55,12 +56,13 @@ function noteResults(container, images) {
 // A result node saved without a height (documents from before result nodes got one, ComfyUI files without a
 // size) is shown like a sized one: its widgets plus a picture room, so pictures arriving never make it grow.
 // The room is ComfyUI's 220 px, less where another node sits below (the box stops AUTO_ROOM_GAP above it),
-// never under MIN_AUTO_ROOM. Other nodes without a height cap their live preview and text the same way. Shown only, never written into the document: opening or running such a
-// document leaves it unchanged (not dirty, nothing for undo); the same positions give the same room again.
+// never under MIN_AUTO_ROOM. Shown only, never written into the document: opening or running such a document
+// leaves it unchanged (not dirty, nothing for undo); the same positions give the same room again. Other nodes
+// without a height cap their live preview and text at the free space above the node below the same way.
 const AUTO_ROOM_GAP = 12, MIN_AUTO_ROOM = 64;
-const roomsToFit = new Set();
+const roomsToFit = new Set(), previewsCapped = new WeakSet();
 let roomFrame = 0;
-function autoRoomNode(e, n) {
+function autoRoomNode(e) {
   // called by decorateNode for a result node without a height: sized by fitAutoRooms once in the page
   e.dataset.sized = "1";
   e.dataset.pictureRoom = "auto";
@@ -85,7 +87,8 @@ function fitAutoRooms() {
     if (!e.isConnected) continue;
     roomsToFit.delete(e);
     const n = nodeById(e.dataset.nodeId), widgets = widgetsHeight(e);
-    if (!n || nodeEls.get(n.id) !== e || widgets === null || (Array.isArray(n.ui.size) && Number.isFinite(n.ui.size[1]))) continue;
+    const sized = n && Array.isArray(n.ui.size) && Number.isFinite(n.ui.size[1]);  // resized meanwhile
+    if (!n || nodeEls.get(n.id) !== e || widgets === null || sized) continue;
     plans.push([e, widgets, roomBelow(n, e.offsetWidth, widgets)]);
   }
   let changed = false;
@@ -110,8 +113,8 @@ nodesLayer.addEventListener("load", (ev) => {
   const pv = ev.target;
   if (!(pv instanceof HTMLImageElement) || !pv.classList.contains("fw-preview")) return;
   const e = pv.parentElement, n = e && nodeById(e.dataset.nodeId);
-  if (!n || e.dataset.sized === "1" || e.dataset.roomChecked === "1" || nodeEls.get(n.id) !== e) return;
-  e.dataset.roomChecked = "1";
+  if (!n || e.dataset.sized === "1" || previewsCapped.has(e) || nodeEls.get(n.id) !== e) return;
+  previewsCapped.add(e);
   const widgets = widgetsHeight(e);
   if (widgets !== null) capRoom(e, widgets, roomBelow(n, e.offsetWidth, widgets));
 }, true);
