@@ -151,3 +151,16 @@ def test_the_lightbox_shows_a_tall_picture_whole_and_scrolls_when_zoomed(page, t
     bottom = frame.evaluate("f => { f.scrollTop = f.scrollHeight; const i = f.querySelector('img').getBoundingClientRect(),"
                             " b = f.getBoundingClientRect(); return i.bottom - b.bottom; }")
     assert bottom <= 1, bottom  # and the bottom too
+
+
+def test_fitting_the_view_on_open_frames_the_picture_room(page, tmp_path):
+    """The room is part of the node's box before the view is fitted (and before wires are routed round it)."""
+    document = doc([("p", "TestPicture", {}, (0, 0)), ("a", "IntValue", {}, (0, 400)),
+                    ("w", "WritePicture", {}, (0, 800))], [("p", "image", "w", "image")])
+    open_workflow(page, document, tmp_path)  # no saved view: the canvas fits the whole graph
+    page.wait_for_timeout(200)
+    stage, box = page.locator('[data-role="stage"]').bounding_box(), node(page, "w").bounding_box()
+    widgets_end = node(page, "w").locator(".fw-row").last.bounding_box()
+    zoom = box["width"] / node(page, "w").evaluate("e => e.offsetWidth")
+    assert box["y"] + box["height"] - widgets_end["y"] - widgets_end["height"] > 200 * zoom  # the room is there
+    assert box["y"] + box["height"] <= stage["y"] + stage["height"] + 1  # inside the fitted view

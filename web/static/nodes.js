@@ -372,6 +372,7 @@ function drawWires(onlyNodes) {
   // every position is read before any path is written: one layout per call, not one per wire.
   // `onlyNodes` (a Set of ids): update just the wires touching those nodes (dragging)
   if (!(onlyNodes instanceof Set)) onlyNodes = null;  // e.g. a frame time from requestAnimationFrame(drawWires)
+  if (!onlyNodes) flushAutoRooms();  // result nodes drawn without a height get their room first (results.js)
   const want = [];
   for (const l of graph.links) {
     if (onlyNodes && !onlyNodes.has(l.from) && !onlyNodes.has(l.to)) continue;

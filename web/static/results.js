@@ -80,8 +80,14 @@ function widgetsHeight(e) {
   return last ? last.offsetTop + last.offsetHeight + 2 * e.clientTop + 6 : null;
 }
 function fitAutoRooms() {
-  // all layout reads first (one layout), then the heights written; nodes not in the page yet wait
   roomFrame = 0;
+  if (flushAutoRooms()) drawWires();  // the boxes wires are routed around grew (routing.js)
+}
+function flushAutoRooms() {
+  // size the nodes waiting: all layout reads first (one layout), then the heights written; true when a box
+  // changed. drawWires calls it before it reads the boxes, so a fit view and the routes see the final sizes;
+  // nodes not in the page yet wait
+  if (!roomsToFit.size) return false;
   const plans = [];
   for (const e of [...roomsToFit]) {
     if (!e.isConnected) continue;
@@ -98,7 +104,7 @@ function fitAutoRooms() {
     const height = Math.round(widgets + room) + "px";
     if (e.style.minHeight !== height) { e.style.minHeight = height; changed = true; }
   }
-  if (changed) drawWires();  // the boxes wires are routed around grew (routing.js)
+  return changed;
 }
 function capRoom(e, widgets, below) {
   // a node without a height: its live preview and text may take what is free under its widgets (results.css)
