@@ -60,7 +60,7 @@ function noteResults(container, images) {
 // leaves it unchanged (not dirty, nothing for undo); the same positions give the same room again. Other nodes
 // without a height cap their live preview and text at the free space above the node below the same way.
 const AUTO_ROOM_GAP = 12, MIN_AUTO_ROOM = 64;
-const roomsToFit = new Set(), previewsCapped = new WeakSet();
+const roomsToFit = new Set(), capsToFit = new Set(), previewsCapped = new WeakSet();
 let roomFrame = 0;
 function autoRoomNode(e) {
   // called by decorateNode for a result node without a height: sized by fitAutoRooms once in the page
@@ -71,7 +71,7 @@ function autoRoomNode(e) {
 }
 function queueRoomCap(e) {
   // a node without a height that shows text (ShowText-like output nodes): its text stops above the node below
-  roomsToFit.add(e);
+  capsToFit.add(e);
   if (!roomFrame) roomFrame = requestAnimationFrame(fitAutoRooms);
 }
 function widgetsHeight(e) {
@@ -81,17 +81,19 @@ function widgetsHeight(e) {
 }
 function fitAutoRooms() {
   roomFrame = 0;
-  if (flushAutoRooms()) drawWires();  // the boxes wires are routed around grew (routing.js)
+  const grew = flushAutoRooms();
+  flushAutoRooms(capsToFit);
+  if (grew) drawWires();  // the boxes wires are routed around grew (routing.js)
 }
-function flushAutoRooms() {
+function flushAutoRooms(waiting = roomsToFit) {
   // size the nodes waiting: all layout reads first (one layout), then the heights written; true when a box
-  // changed. drawWires calls it before it reads the boxes, so a fit view and the routes see the final sizes;
-  // nodes not in the page yet wait
-  if (!roomsToFit.size) return false;
+  // changed. drawWires calls it (for the picture rooms) before it reads the boxes, so a fit view and the
+  // routes see the final sizes; nodes not in the page yet wait
+  if (!waiting.size) return false;
   const plans = [];
-  for (const e of [...roomsToFit]) {
+  for (const e of [...waiting]) {
     if (!e.isConnected) continue;
-    roomsToFit.delete(e);
+    waiting.delete(e);
     const n = nodeById(e.dataset.nodeId), widgets = widgetsHeight(e);
     const sized = n && Array.isArray(n.ui.size) && Number.isFinite(n.ui.size[1]);  // resized meanwhile
     if (!n || nodeEls.get(n.id) !== e || widgets === null || sized) continue;
