@@ -1,5 +1,5 @@
 """Resizing and batching nodes for pictures and latents (ComfyUI's ImageScale, ImageScaleToTotalPixels,
-ImageInvert, LatentUpscale, RepeatLatentBatch), computed as ComfyUI computes them.
+ImageInvert, LatentUpscale, LatentUpscaleBy, RepeatLatentBatch), computed as ComfyUI computes them.
 
 Latents here are in the model's space (scaled and shifted); the resize methods offered are affine-invariant
 (weights summing to 1), so resizing them equals resizing ComfyUI's raw latents.
@@ -111,8 +111,30 @@ class LatentUpscale(Node):
         else:
             width, height = max(64, width), max(64, height)
         out = resize(x, width // 8, height // 8, upscale_method, crop)
-        # the batch positions carry on (ComfyUI copies the latent dict), so a picked picture keeps its noise
-        return Latent(out, out.shape[-1] * 8, out.shape[-2] * 8, batch_index=samples.batch_index)
+        # the batch positions and the noise mask carry on (ComfyUI copies the latent dict): a picked picture
+        # keeps its noise, and an inpaint latent keeps its mask unresized (the sampler fits it to the latent)
+        return Latent(out, out.shape[-1] * 8, out.shape[-2] * 8, samples.noise_mask, samples.batch_index)
+
+
+class LatentUpscaleBy(Node):
+    """Resize latents by a factor: each latent side times `scale_by`, rounded (ComfyUI's LatentUpscaleBy, so a
+    hires-fix graph from ComfyUI imports as it is); the batch positions and noise mask carry on as above."""
+
+    category = "latent"
+    inputs = [Input("samples", "LATENT"), Combo("upscale_method", LATENT_METHODS),
+              Float("scale_by", 1.5, min=0.01, max=8.0, step=0.01)]
+    outputs = [Output("latent", "LATENT")]
+
+    def run(self, ctx, samples, upscale_method, scale_by):
+        x = samples.samples
+        width, height = round(x.shape[-1] * scale_by), round(x.shape[-2] * scale_by)
+        if width < 1 or height < 1:
+            raise NodeError(f"{samples.width}x{samples.height} scaled by {scale_by} leaves no pixels", input="scale_by")
+        if max(width, height) * 8 > MAX_SIDE:
+            raise NodeError(f"{samples.width}x{samples.height} scaled by {scale_by} is larger than {MAX_SIDE} pixels",
+                            input="scale_by")
+        out = resize(x, width, height, upscale_method, "disabled")
+        return Latent(out, width * 8, height * 8, samples.noise_mask, samples.batch_index)
 
 
 class RepeatLatentBatch(Node):
@@ -132,4 +154,4 @@ class RepeatLatentBatch(Node):
         return Latent(samples.samples.repeat(amount, 1, 1, 1), samples.width, samples.height, batch_index=index)
 
 
-NODES = [ImageScale, ImageScaleToTotalPixels, ImageInvert, LatentUpscale, RepeatLatentBatch]
+NODES = [ImageScale, ImageScaleToTotalPixels, ImageInvert, LatentUpscale, LatentUpscaleBy, RepeatLatentBatch]

@@ -127,7 +127,7 @@ class Latent:
     samples: torch.Tensor
     width: int
     height: int
-    noise_mask: torch.Tensor | None = None  # pixel mask [B|1, H, W]: sampling repaints only where it is 1
+    noise_mask: torch.Tensor | None = None  # pixel mask [B|1, H, W] (any size, fitted when sampling): 1 = repaint
     batch_index: tuple[int, ...] | None = None  # positions in the batch they were picked from (LatentFromBatch)
 
     @property

@@ -18,6 +18,10 @@ function decorateNode(e, n) {
   if (Array.isArray(n.ui.size) && Number.isFinite(n.ui.size[1]) && !n.ui.collapsed) {
     e.style.minHeight = Math.max(MIN_NODE_H, n.ui.size[1]) + "px";
     e.dataset.sized = "1";  // its pictures and live preview fill the room under the widgets (results.css)
+  } else if (!n.ui.collapsed && isResultNode(declOf(n))) {
+    autoRoomNode(e);  // an old result node: room for pictures all the same, not saved (results.js)
+  } else if (!n.ui.collapsed && declOf(n).output_node) {
+    queueRoomCap(e);  // its text stops above the node below (results.js)
   }
   if (!n.ui.pinned && !n.ui.collapsed && !BOUNDARY_IDS.includes(n.id)) {
     const grip = el("div", "fw-node-resize");

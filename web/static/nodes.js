@@ -376,6 +376,7 @@ function drawWires(onlyNodes) {
   // every position is read before any path is written: one layout per call, not one per wire.
   // `onlyNodes` (a Set of ids): update just the wires touching those nodes (dragging)
   if (!(onlyNodes instanceof Set)) onlyNodes = null;  // e.g. a frame time from requestAnimationFrame(drawWires)
+  if (!onlyNodes) flushAutoRooms();  // result nodes drawn without a height get their room first (results.js)
   // node boxes, read before any write, and the other wires a moved or resized node may re-route (routing.js)
   const around = routeObstacles(!onlyNodes);
   const want = [];

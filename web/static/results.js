@@ -1,7 +1,8 @@
 // fluxwire canvas, result pictures: fitted into the node (a node with a height gives its pictures the room
-// under its widgets: results.css), and a click on a node's picture opens a lightbox ([data-role="lightbox"]) with
-// zoom (wheel, − / % / +), download, and — when the node showed another picture before — a slider comparing
-// this picture with the previous one. The previous pictures are remembered per node for this page.
+// under its widgets: results.css; a result node without one gets a room of its own, autoRoomNode), and a click
+// on a node's picture opens a lightbox ([data-role="lightbox"]) with zoom (wheel, − / % / +), download, and —
+// when the node showed another picture before — a slider comparing this picture with the previous one. The
+// previous pictures are remembered per node for this page.
 
 const shownResults = new Map();  // node id -> [previous url, current url]
 const PICTURE_GAP = 6, LINK_ROOM = 22;  // between pictures; the download link under each
@@ -50,6 +51,96 @@ function noteResults(container, images) {
   const seen = shownResults.get(owner.dataset.nodeId) || [null, null];
   if (seen[1] !== url) shownResults.set(owner.dataset.nodeId, [seen[1], url]);
 }
+
+// ------------------------------------------------------------------ result nodes without a height
+// A result node saved without a height (documents from before result nodes got one, ComfyUI files without a
+// size) is shown like a sized one: its widgets plus a picture room, so pictures arriving never make it grow.
+// The room is ComfyUI's 220 px, less where another node sits below (the box stops AUTO_ROOM_GAP above it),
+// never under MIN_AUTO_ROOM. Shown only, never written into the document: opening or running such a document
+// leaves it unchanged (not dirty, nothing for undo); the same positions give the same room again. Other nodes
+// without a height cap their live preview and text at the free space above the node below the same way.
+const AUTO_ROOM_GAP = 12, MIN_AUTO_ROOM = 64;
+const roomsToFit = new Set(), capsToFit = new Set(), previewsCapped = new WeakSet();
+let roomFrame = 0;
+function autoRoomNode(e) {
+  // called by decorateNode for a result node without a height: sized by fitAutoRooms once in the page
+  e.dataset.sized = "1";
+  e.dataset.pictureRoom = "auto";
+  roomsToFit.add(e);
+  if (!roomFrame) roomFrame = requestAnimationFrame(fitAutoRooms);
+}
+function queueRoomCap(e) {
+  // a node without a height that shows text (ShowText-like output nodes): its text stops above the node below
+  capsToFit.add(e);
+  if (!roomFrame) roomFrame = requestAnimationFrame(fitAutoRooms);
+}
+function widgetsHeight(e) {
+  // from the node's top to the end of its widgets (+ its padding below); null without rows
+  const rows = e.querySelectorAll(":scope > .fw-row"), last = rows[rows.length - 1];
+  return last ? last.offsetTop + last.offsetHeight + 2 * e.clientTop + 6 : null;
+}
+function fitAutoRooms() {
+  roomFrame = 0;
+  const grew = flushAutoRooms();
+  flushAutoRooms(capsToFit);
+  if (grew) drawWires();  // the boxes wires are routed around grew (routing.js)
+}
+function flushAutoRooms(waiting = roomsToFit) {
+  // size the nodes waiting: all layout reads first (one layout), then the heights written; true when a box
+  // changed. drawWires calls it (for the picture rooms) before it reads the boxes, so a fit view and the
+  // routes see the final sizes; nodes not in the page yet wait
+  if (!waiting.size) return false;
+  const plans = [];
+  for (const e of [...waiting]) {
+    if (!e.isConnected) continue;
+    waiting.delete(e);
+    const n = nodeById(e.dataset.nodeId), widgets = widgetsHeight(e);
+    const sized = n && Array.isArray(n.ui.size) && Number.isFinite(n.ui.size[1]);  // resized meanwhile
+    if (!n || nodeEls.get(n.id) !== e || widgets === null || sized) continue;
+    plans.push([e, widgets, roomBelow(n, e.offsetWidth, widgets)]);
+  }
+  let changed = false;
+  for (const [e, widgets, below] of plans) {
+    if (e.dataset.pictureRoom !== "auto") { capRoom(e, widgets, below); continue; }
+    const room = Math.max(MIN_AUTO_ROOM, Math.min(RESULT_PICTURE_ROOM, below - widgets - AUTO_ROOM_GAP));
+    const height = Math.round(widgets + room) + "px";
+    if (e.style.minHeight !== height) { e.style.minHeight = height; changed = true; }
+  }
+  return changed;
+}
+function capRoom(e, widgets, below) {
+  // a node without a height: its live preview and text may take what is free under its widgets (results.css)
+  if (below === Infinity) { delete e.dataset.roomCap; return; }
+  const cap = Math.max(MIN_AUTO_ROOM, Math.round(below - widgets - AUTO_ROOM_GAP - 6)) + "px";  // - their margin
+  e.dataset.roomCap = "1";
+  if (e.style.getPropertyValue("--fw-room-cap") !== cap) e.style.setProperty("--fw-room-cap", cap);
+}
+nodesLayer.addEventListener("load", (ev) => {
+  // a live preview shown on a node without a height: capped once per drawing of the node (load does not
+  // bubble; caught on the way down)
+  const pv = ev.target;
+  if (!(pv instanceof HTMLImageElement) || !pv.classList.contains("fw-preview")) return;
+  const e = pv.parentElement, n = e && nodeById(e.dataset.nodeId);
+  if (!n || e.dataset.sized === "1" || previewsCapped.has(e) || nodeEls.get(n.id) !== e) return;
+  previewsCapped.add(e);
+  const widgets = widgetsHeight(e);
+  if (widgets !== null) capRoom(e, widgets, roomBelow(n, e.offsetWidth, widgets));
+}, true);
+function roomBelow(n, width, widgets) {
+  // from the node's top to the top of the nearest node below its widgets that shares some of its columns
+  // (widths from the document, as renderNode sets them: no layout read per node)
+  const [x, y] = n.ui.pos;
+  let below = Infinity;
+  for (const m of graph.nodes) {
+    if (m === n) continue;
+    const [mx, my] = m.ui.pos;
+    const mw = Array.isArray(m.ui.size) && m.ui.size[0] >= 120 ? m.ui.size[0] : NODE_WIDTH;
+    if (my - y < widgets || mx >= x + width || mx + mw <= x) continue;
+    below = Math.min(below, my - y);
+  }
+  return below;
+}
+
 const lightbox = el("div", "fw-lightbox");
 lightbox.dataset.role = "lightbox";
 lightbox.hidden = true;
@@ -77,6 +168,14 @@ function openLightbox(nodeId, url, name) {
   frame.appendChild(pic);
   const level = el("span", "fw-lightbox-zoom", "100 %");
   level.dataset.role = "lightbox-zoom";
+  const fitWidth = () => {
+    // at 100 % the whole picture fits the frame, aspect kept (a 512x1536 one as tall as the frame, not cut off);
+    // zooming multiplies that size and the frame scrolls to every part of it
+    const nw = pic.naturalWidth, nh = pic.naturalHeight, fw = frame.clientWidth - 16, fh = frame.clientHeight - 16;
+    if (!(nw > 0 && nh > 0 && fw > 0 && fh > 0)) return;
+    frame.style.setProperty("--fw-light-fit", Math.floor(Math.min(fw, fh * nw / nh)) + "px");
+  };
+  pic.addEventListener("load", fitWidth);
   const zoomTo = (z) => {
     lightZoom = Math.max(0.25, Math.min(16, z));
     frame.style.setProperty("--fw-light-zoom", String(lightZoom));
@@ -114,6 +213,7 @@ function openLightbox(nodeId, url, name) {
   lightbox.appendChild(frame);
   frame.addEventListener("wheel", (e) => { e.preventDefault(); zoomTo(lightZoom * Math.exp(-e.deltaY * 0.002)); }, { passive: false });
   lightbox.hidden = false;
+  fitWidth();  // a picture already loaded (the node's own) fires no load event
   zoomTo(1);
 }
 nodesLayer.addEventListener("click", (e) => {

@@ -101,6 +101,7 @@ TWINS: list[Twin] = [
          ("add_noise", "noise_seed", CONTROL, "steps", "cfg", "sampler_name", "scheduler", "start_at_step",
           "end_at_step", "return_with_leftover_noise"), ("latent",), values={**_SAMPLERS, **_SCHEDULERS}),
     twin("LatentUpscale", "LatentUpscale", ("samples",), ("upscale_method", "width", "height", "crop"), ("latent",)),
+    twin("LatentUpscaleBy", "LatentUpscaleBy", ("samples",), ("upscale_method", "scale_by"), ("latent",)),
     twin("RepeatLatentBatch", "RepeatLatentBatch", ("samples",), ("amount",), ("latent",)),
     twin("LatentFromBatch", "LatentFromBatch", ("samples",), ("batch_index", "length"), ("latent",)),
     # pixels
@@ -176,7 +177,6 @@ NOT_FOR_FLUX1 = {
 EQUIVALENTS = {
     "SamplerCustom": "SamplerCustomAdvanced with RandomNoise (or DisableNoise) and CFGGuider does the same",
     "ImageScaleBy": "ImageScale with the target width and height does the same",
-    "LatentUpscaleBy": "LatentUpscale with the target width and height does the same",
     "CheckpointLoader": "CheckpointLoaderSimple (fluxwire: LoadCheckpoint) loads the same file",
     "UNETLoaderNF4": "LoadDiffusionModel loads bf16/fp8/GGUF files of the same model",
     "CLIPTextEncodeFluxGuidance": "TextEncode followed by FluxGuidance does the same",
