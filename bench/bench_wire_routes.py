@@ -44,7 +44,7 @@ UNDO_TO_FRAME = """() => new Promise((done) => {
 
 def drag_fps(page, nid: str) -> float:
     """Drag node `nid` for ~2 s over its neighbours' wires (real mouse events): frames per second."""
-    where = f"() => document.querySelector('.fw-node[data-node-id=\"{nid}\"]').style.left"
+    where = f"() => document.querySelector('.fw-node[data-node-id=\"{nid}\"]').style.transform"
     start = page.evaluate(where)
     box = page.locator(f'.fw-node[data-node-id="{nid}"] .fw-title').bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -71,7 +71,7 @@ def undo_move_ms(page, tmp: Path) -> float:
     fps = drag_fps(page, nid)
     settle(page)
     title = page.locator(f'.fw-node[data-node-id="{nid}"] .fw-title')
-    top_of = f"() => document.querySelector('.fw-node[data-node-id=\"{nid}\"]').style.top"
+    top_of = f"() => document.querySelector('.fw-node[data-node-id=\"{nid}\"]').style.transform"
     times = []
     for _ in range(5):
         box = title.bounding_box()

@@ -53,11 +53,11 @@ def test_undo_redo_and_collapse_route_the_other_wires_again(page, tmp_path):
     assert detour != plain and page.evaluate(CROSSINGS) == []
     # undo puts b back: the wire no longer needs its detour (only b was redrawn, b has no wires)
     page.keyboard.press("Control+z")
-    page.wait_for_function("() => document.querySelector('.fw-node[data-node-id=\"b\"]').style.top === '400px'")
+    page.wait_for_function("() => document.querySelector('.fw-node[data-node-id=\"b\"]').style.transform.endsWith(' 400px)')")
     assert path_of(page, "a", "value", "c", "value") == plain
     # redo moves b onto it again: the detour comes back
     page.keyboard.press("Control+y")
-    page.wait_for_function("() => document.querySelector('.fw-node[data-node-id=\"b\"]').style.top !== '400px'")
+    page.wait_for_function("() => document.querySelector('.fw-node[data-node-id=\"b\"]').style.transform.endsWith(' 400px)') === false")
     assert path_of(page, "a", "value", "c", "value") == detour
     assert page.evaluate(CROSSINGS) == []
     # collapsing b (its title bar clears the wire's plain curve): the detour is dropped at once
@@ -86,10 +86,10 @@ def test_a_node_dropped_onto_a_detour_makes_the_wire_route_again_also_on_redo(pa
     rerouted = path_of(page, "a", "value", "c", "value")
     assert rerouted != around_b
     page.keyboard.press("Control+z")
-    page.wait_for_function("() => document.querySelector('.fw-node[data-node-id=\"d\"]').style.top === '600px'")
+    page.wait_for_function("() => document.querySelector('.fw-node[data-node-id=\"d\"]').style.transform.endsWith(' 600px)')")
     assert path_of(page, "a", "value", "c", "value") == around_b
     page.keyboard.press("Control+y")
-    page.wait_for_function("() => document.querySelector('.fw-node[data-node-id=\"d\"]').style.top !== '600px'")
+    page.wait_for_function("() => document.querySelector('.fw-node[data-node-id=\"d\"]').style.transform.endsWith(' 600px)') === false")
     assert path_of(page, "a", "value", "c", "value") == rerouted
     assert page.evaluate(INSIDE, ['path.fw-wire[data-to="c"]', ["d"]]) == []
 

@@ -91,7 +91,7 @@ function dragGroup(e, index, resize) {
       for (const [n, p] of inside) {
         n.ui.pos = [Math.round(p[0] + dx), Math.round(p[1] + dy)];
         const ne = nodeEls.get(n.id);
-        if (ne) { ne.style.left = n.ui.pos[0] + "px"; ne.style.top = n.ui.pos[1] + "px"; }
+        if (ne) placeNode(ne, n.ui.pos);
       }
       moveReroutes(points, dx, dy);
       if (redraw.size) drawWires(redraw);

@@ -314,7 +314,7 @@ function dragSelection(e) {
     pending = null;
     for (const [n, ne, o] of movingNodes) {
       n.ui.pos = [Math.round(o[0] + dx), Math.round(o[1] + dy)];
-      if (ne) { ne.style.left = n.ui.pos[0] + "px"; ne.style.top = n.ui.pos[1] + "px"; }
+      if (ne) placeNode(ne, n.ui.pos);
     }
     moveReroutes(points, dx, dy);
     drawWires(redraw);

@@ -58,6 +58,11 @@ function rerenderNode(id) {
   old.replaceWith(e);
   nodeEls.set(id, e);
 }
+function placeNode(e, pos) {
+  // a node is placed by a transform, not left/top: moving one then needs no layout (with left/top every frame of
+  // a drag re-laid out the positioned nodes, ~7 ms with 500 of them), only paint
+  e.style.transform = "translate(" + pos[0] + "px," + pos[1] + "px)";
+}
 function renderNode(n) {
   const d = declOf(n);
   const e = el("div", "fw-node");
@@ -70,8 +75,7 @@ function renderNode(n) {
   if (d.output_node) e.classList.add("fw-output-node");
   if (n.ui.collapsed) e.classList.add("fw-collapsed");
   if (n.mode === "bypass" || n.mode === "mute") e.dataset.mode = n.mode;
-  e.style.left = n.ui.pos[0] + "px";
-  e.style.top = n.ui.pos[1] + "px";
+  placeNode(e, n.ui.pos);
   const width = Array.isArray(n.ui.size) && n.ui.size[0] >= 120 ? n.ui.size[0] : NODE_WIDTH;
   e.style.width = width + "px";
   if (n.ui.color) e.style.setProperty("--fw-node-color", String(n.ui.color));
