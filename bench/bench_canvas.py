@@ -105,6 +105,7 @@ def measure(page, tmp: Path, count: int) -> dict:
     page.click('[data-action="zoom-reset"]')
     nid = "n1"
     centre_node(page, nid)  # on screen (100 % zoom keeps the view's offset: n1 may lie outside it)
+    settle(page)  # the pan's own redraw is not part of the drag
     where = f"() => document.querySelector('.fw-node[data-node-id=\"{nid}\"]').style.transform"
     start = page.evaluate(where)
     title = page.locator(f'.fw-node[data-node-id="{nid}"] .fw-title')
