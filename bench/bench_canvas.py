@@ -106,7 +106,7 @@ def measure(page, tmp: Path, count: int) -> dict:
     nid = "n1"
     centre_node(page, nid)  # on screen (100 % zoom keeps the view's offset: n1 may lie outside it)
     settle(page)  # the pan's own redraw is not part of the drag
-    where = f"() => document.querySelector('.fw-node[data-node-id=\"{nid}\"]').style.transform"
+    where = f"() => {{ const s = document.querySelector('.fw-node[data-node-id=\"{nid}\"]').style; return s.transform + s.left + s.top; }}"
     start = page.evaluate(where)
     title = page.locator(f'.fw-node[data-node-id="{nid}"] .fw-title')
     box = title.bounding_box()

@@ -167,7 +167,9 @@ class RunFollower:
         whole = dict(message, nodes=state.get("nodes", {}))
         message["nodes"] = nodes
         ended = None
-        if state.get("status") != "running":  # what the page's gallery shows once the run has ended
+        # what the page's gallery shows once the run has ended (as with run_graph: a run that failed without
+        # pictures leaves the gallery as it is)
+        if state.get("status") == "success" or (state.get("status") != "running" and state.get("images")):
             ended = (state.get("run_id"), [str(p) for p in state.get("images", [])])
         return self.feeds.publish(self.key, json.dumps(message, separators=(",", ":")),
                                   json.dumps(whole, separators=(",", ":")), ended)

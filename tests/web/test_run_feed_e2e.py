@@ -50,7 +50,10 @@ def test_a_run_arrives_on_the_pages_feed_with_its_final_images_and_gallery(brows
         page.wait_for_selector('.fw-root[data-run-feed="1"]')
         open_workflow(page, PICTURE, tmp_path)
         joins = []
+        asks = []  # the page's requests for the gallery (show_results: event data with the run id)
         page.on("request", lambda r: joins.append(r.post_data_json) if "/queue/join" in r.url else None)
+        page.on("request", lambda r: asks.append(r.post_data_json) if r.method == "POST" and r.post_data
+                and '"run_id"' in r.post_data else None)
         page.click('[data-action="run"]')
         page.wait_for_selector('.fw-node[data-node-id="p"][data-status="running"]')
         page.wait_for_selector('.fw-root[data-run-status="success"]', timeout=30_000)
@@ -58,6 +61,7 @@ def test_a_run_arrives_on_the_pages_feed_with_its_final_images_and_gallery(brows
                                " return i && i.complete && i.naturalWidth === 96; }")
         assert node(page, "s").locator(".fw-text").text_content() == "5"
         page.locator("#fluxwire-gallery img").first.wait_for()  # the gallery still comes through Gradio
+        assert len(asks) == 1  # the gallery was asked once, when the run ended
     # the run's event carries the document as text and takes no component's value: Gradio's page copies
     # nothing of the canvas for it (web/canvas.py wire, run_page)
     (join,) = [j for j in joins if j and j.get("event_data") and "workflow" in j["event_data"]]
@@ -74,6 +78,34 @@ def test_a_run_arrives_on_the_pages_feed_with_its_final_images_and_gallery(brows
     # states are deltas: a node that did not change since the last message is not sent again
     sent_again = [m for m in messages[1:] if "a" in m["nodes"]]
     assert len(sent_again) <= 1 and len(messages) >= 2
+
+
+def test_the_gallery_is_asked_for_a_runs_pictures_only_when_they_change(browser, app, tmp_path):
+    """The run event has no outputs: the page asks show_results for the gallery when a run ends, and not again
+    for a run whose pictures are the ones the gallery shows (Gradio would redraw it for nothing)."""
+    with canvas_page(browser, app[1]) as page:
+        page.wait_for_selector('.fw-root[data-run-feed="1"]')
+        asks = []  # show_results requests: event data with the run id
+        page.on("request", lambda r: asks.append(r.post_data_json) if r.method == "POST" and r.post_data
+                and '"run_id"' in r.post_data else None)
+
+        def run():
+            page.evaluate("() => { delete document.querySelector('.fw-root').dataset.runStatus; }")
+            page.click('[data-action="run"]')
+            page.wait_for_selector('.fw-root[data-run-status="success"]', timeout=30_000)
+            page.wait_for_timeout(300)
+
+        open_workflow(page, PICTURE, tmp_path)
+        run()
+        page.locator("#fluxwire-gallery img").first.wait_for()
+        run()  # WritePicture writes a new file each run: asked again
+        assert len(asks) == 2
+        open_workflow(page, doc([("a", "IntValue", {"value": 2}, (0, 0)), ("s", "ShowValue", {}, (420, 0))],
+                                [("a", "value", "s", "value")]), tmp_path, "values.json")
+        run()  # no pictures: the gallery is emptied once...
+        page.wait_for_function("() => !document.querySelector('#fluxwire-gallery img')")
+        run()  # ...and not redrawn for the next run without pictures
+        assert len(asks) == 3
 
 
 def test_only_the_page_that_ran_gets_the_run(browser, app, delivered, tmp_path):

@@ -38,12 +38,19 @@ function mergeFeedMessage(msg) {
   return Object.assign({}, run, { nodes: Object.assign({}, run.nodes) });
 }
 const resultsAsked = new Set();  // runs whose pictures the gallery was asked for (a reopened stream repeats a state)
+let galleryShows = null;  // the pictures (JSON) the gallery was last asked to show
 function feedStateArrived(state) {
   runStateArrived(state);
-  // the run event has no outputs (web/canvas.py wire): once the run has ended, the gallery is asked for its pictures
+  // the run event has no outputs (web/canvas.py wire): once the run has ended, the gallery is asked for its
+  // pictures -- unless they are the ones it shows already (a cached run makes the same files: Gradio would
+  // redraw the gallery for nothing)
   if (state && state.status && state.status !== "running" && !resultsAsked.has(state.run_id)) {
     resultsAsked.add(state.run_id);
     if (resultsAsked.size > 64) resultsAsked.delete(resultsAsked.values().next().value);
+    // (as with run_graph: a run that failed without pictures leaves the gallery as it is)
+    const pictures = JSON.stringify(state.images || []);
+    if ((state.status !== "success" && pictures === "[]") || pictures === galleryShows) return;
+    galleryShows = pictures;
     trigger("show_results", { feed: runFeedKey, run_id: state.run_id });
   }
 }
