@@ -72,13 +72,11 @@ def euler_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callba
         if s_next == 0:
             x = denoised
         else:
-            sigma_down = s_next * (1 + (s_next / s - 1) * eta)
-            alpha_next, alpha_down = 1 - s_next, 1 - sigma_down
-            renoise = (s_next ** 2 - sigma_down ** 2 * alpha_next ** 2 / alpha_down ** 2) ** 0.5
+            sigma_down, rescale, renoise = multistep.rf_ancestral_step(s, s_next, eta)
             ratio = sigma_down / s
             x = ratio * x + (1 - ratio) * denoised
             if eta > 0:
-                x = (alpha_next / alpha_down) * x + noise() * renoise
+                x = rescale * x + noise() * renoise
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised

@@ -112,6 +112,16 @@ def ve_ancestral_step(sigma_from: Tensor, sigma_to: Tensor, eta: float = 1.0):
     return (sigma_to ** 2 - up ** 2) ** 0.5, up
 
 
+def rf_ancestral_step(s: Tensor, s_next: Tensor, eta: float = 1.0):
+    """ComfyUI's rectified-flow ancestral split of a step (euler_ancestral, dpm_2_ancestral,
+    dpmpp_2s_ancestral): the level to step down to (sigma_next^2 / sigma at eta 1), the factor that scales the
+    result towards the data, and the noise to add back so the marginal at sigma_next is right."""
+    sigma_down = s_next * (1 + (s_next / s - 1) * eta)
+    alpha_next, alpha_down = 1 - s_next, 1 - sigma_down
+    renoise = (s_next ** 2 - sigma_down ** 2 * alpha_next ** 2 / alpha_down ** 2) ** 0.5
+    return sigma_down, alpha_next / alpha_down, renoise
+
+
 def res_multistep(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 0.0):
     """RES second-order multistep in lambda = -log sigma (the exponential integrator with phi functions,
     the previous denoised estimate as second point); the first step and the step to 0 are Euler. ComfyUI's

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .samplers_multistep import ve_ancestral_step
+from .samplers_multistep import rf_ancestral_step, ve_ancestral_step
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 
@@ -64,9 +64,7 @@ def dpmpp_2s_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None
     for i in range(n):
         s, s_next = sigmas[i], sigmas[i + 1]
         denoised = model(x, s)
-        sigma_down = s_next * (1 + (s_next / s - 1) * eta)
-        alpha_next, alpha_down = 1 - s_next, 1 - sigma_down
-        renoise = (s_next ** 2 - sigma_down ** 2 * alpha_next ** 2 / alpha_down ** 2) ** 0.5
+        sigma_down, rescale, renoise = rf_ancestral_step(s, s_next, eta)
         if s_next == 0:
             x = x + (x - denoised) / s * (sigma_down - s)
         else:
@@ -80,7 +78,7 @@ def dpmpp_2s_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None
             ratio = sigma_down / s
             x = ratio * x + (1 - ratio) * denoised_mid
         if s_next > 0 and eta > 0:
-            x = (alpha_next / alpha_down) * x + noise() * renoise
+            x = rescale * x + noise() * renoise
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised
@@ -95,9 +93,7 @@ def dpm_2_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, n
     for i in range(n):
         s, s_next = sigmas[i], sigmas[i + 1]
         denoised = model(x, s)
-        sigma_down = s_next * (1 + (s_next / s - 1) * eta)
-        alpha_next, alpha_down = 1 - s_next, 1 - sigma_down
-        renoise = (s_next ** 2 - sigma_down ** 2 * alpha_next ** 2 / alpha_down ** 2) ** 0.5
+        sigma_down, rescale, renoise = rf_ancestral_step(s, s_next, eta)
         d = (x - denoised) / s
         if sigma_down == 0:
             x = x + d * (sigma_down - s)
@@ -106,7 +102,7 @@ def dpm_2_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, n
             x_mid = x + d * (s_mid - s)
             d_mid = (x_mid - model(x_mid, s_mid)) / s_mid
             x = x + d_mid * (sigma_down - s)
-            x = (alpha_next / alpha_down) * x + noise() * renoise
+            x = rescale * x + noise() * renoise
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised

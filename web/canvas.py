@@ -30,7 +30,7 @@ from flux_core.graph.workflow import FORMAT, VERSION, Problem, WorkflowError, lo
 
 from .limits import MAX_FILE_BYTES, answers_cleanly, check_document_size
 from .run_feed import FEED_PATH, feed_key_from_event, feeds_for
-from .runner import CanvasRunner, targets_from_event
+from .runner import CanvasRunner, gallery_images, targets_from_event
 from .user_workflows import WorkflowFolder, default_workflows_dir, handle_request
 
 # runs admitted to the runner's queue at once (the executor still runs one at a time); more wait in Gradio's
@@ -421,18 +421,16 @@ class NodeCanvas(gr.HTML):
         outputs: list[Any] = [self] + ([gallery] if gallery is not None else [])
         feeds = self.run_feeds
 
-        def gallery_update(state: dict) -> Any:
-            """The gallery shows the images of the last run, once it has ended (or failed with some)."""
-            if state["status"] == "success" or (state["status"] != "running" and state["images"]):
-                return list(state["images"])
-            return gr.skip()
-
         def run_graph(graph, evt: gr.EventData, request: gr.Request):
             session = getattr(request, "session_hash", None)
             targets = targets_from_event(getattr(evt, "_data", None))
             for state in runner.run(graph, targets=targets, session=session):
                 update = gr.update(run_state=state)
-                yield update if gallery is None else (update, gallery_update(state))
+                if gallery is None:
+                    yield update
+                else:
+                    images = gallery_images(state)
+                    yield update, gr.skip() if images is None else images
 
         def run_page(evt: gr.EventData, request: gr.Request):
             session = getattr(request, "session_hash", None)

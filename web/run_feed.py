@@ -34,6 +34,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from .runner import gallery_images
+
 FEED_PATH = "/fluxwire/run-feed"
 KEY_HEADER = "X-Fluxwire-Feed"
 KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -166,11 +168,8 @@ class RunFollower:
         message.update(seq=self.seq, delta=True)
         whole = dict(message, nodes=state.get("nodes", {}))
         message["nodes"] = nodes
-        ended = None
-        # what the page's gallery shows once the run has ended (as with run_graph: a run that failed without
-        # pictures leaves the gallery as it is)
-        if state.get("status") == "success" or (state.get("status") != "running" and state.get("images")):
-            ended = (state.get("run_id"), [str(p) for p in state.get("images", [])])
+        images = gallery_images(state)  # what the page's gallery shows once the run has ended
+        ended = None if images is None else (state.get("run_id"), images)
         return self.feeds.publish(self.key, json.dumps(message, separators=(",", ":")),
                                   json.dumps(whole, separators=(",", ":")), ended)
 

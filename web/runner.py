@@ -304,6 +304,14 @@ class CanvasRunner:
             state.update(status="error", message=f"{type(error).__name__}: {error}")
 
 
+def gallery_images(state: dict) -> list[str] | None:
+    """What the gallery shows for a run state: the pictures of a run that succeeded or ended with some, else
+    None (a run still going, or failed without pictures, leaves the gallery as it is)."""
+    if state.get("status") == "success" or (state.get("status") != "running" and state.get("images")):
+        return [str(p) for p in state.get("images", [])]
+    return None
+
+
 def targets_from_event(data: Any) -> list[str] | None:
     """The `outputs` list a browser sent with Run (None: every output node); only strings are kept."""
     if not isinstance(data, dict):
