@@ -7,7 +7,8 @@ layout, paint, GC, ...), and prints
   the measurement: Playwright's polling and the settle loop cost something too);
 - trace time by event name (top-level main-thread slices);
 - JS self time by script (Gradio's bundle, the canvas's inline code, ...) and the top functions.
-Usage: python bench/profile_canvas_run.py [NODES]
+Usage: python bench/profile_canvas_run.py [NODES]   (PROFILE_VIEW=bench: at 100 % zoom as bench_canvas runs;
+PROFILE_SAVE=DIR: raw traces; PROFILE_TIMELINE=1: the tasks in order; PROFILE_INVALIDATIONS=1; PROFILE_CALLERS=1; PROFILE_CSS=...)
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from bench.bench_canvas import (EXECUTOR_TIMES, app_page, busy_ms, open_graph, settle, timed_executor,  # noqa: E402
-                                wait_run_end)
+from bench.bench_canvas import (EXECUTOR_TIMES, app_page, busy_ms, centre_node, open_graph, settle,  # noqa: E402
+                                timed_executor, wait_run_end)
 
 TRACE_CATEGORIES = ["devtools.timeline", "v8.execute", "disabled-by-default-devtools.timeline", "blink.user_timing"]
 if os.environ.get("PROFILE_INVALIDATIONS"):  # which script call dirtied style/layout (costs trace time itself)
@@ -74,6 +75,46 @@ def trace_summary(events: list) -> list[tuple[str, float]]:
         by_name[e["name"]] += e["dur"] / 1000
         stack.append([start, end, e["name"]])
     return sorted(by_name.items(), key=lambda kv: -kv[1])
+
+
+def task_timeline(events: list, min_ms: float = 1.0) -> list[tuple[float, float, str, list]]:
+    """The renderer main thread's top-level tasks of at least `min_ms`, in order: (start ms, duration ms,
+    what started it, self time by event name inside it) -- which frame or event the work is in."""
+    main = [e for e in events if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"]
+    tids = {(e["pid"], e["tid"]) for e in main}
+    slices = sorted((e for e in events if e.get("ph") == "X" and (e["pid"], e["tid"]) in tids and "dur" in e),
+                    key=lambda e: (e["ts"], -e["dur"]))
+    if not slices:
+        return []
+    tasks: list[list] = []
+    for e in slices:
+        if not tasks or e["ts"] >= tasks[-1][0]["ts"] + tasks[-1][0]["dur"]:
+            tasks.append([e, []])
+        else:
+            tasks[-1][1].append(e)
+    rows = []
+    for top, inner in tasks:
+        if top["dur"] / 1000 < min_ms:
+            continue
+        by_name: dict[str, float] = collections.Counter()
+        stack: list[list] = []
+        what = ""
+        for e in [top] + inner:
+            start, end = e["ts"], e["ts"] + e["dur"]
+            while stack and stack[-1][1] <= start:
+                stack.pop()
+            if stack:
+                by_name[stack[-1][2]] -= e["dur"] / 1000
+            by_name[e["name"]] += e["dur"] / 1000
+            stack.append([start, end, e["name"]])
+            data = e.get("args", {}).get("data", {})
+            if not what and e["name"] == "EventDispatch":
+                what = data.get("type", "")
+            elif not what and e["name"] == "FunctionCall":
+                what = (data.get("functionName") or "(anonymous)") + "@" + str(data.get("url", "")).rsplit("/", 1)[-1][:24]
+        rows.append(((top["ts"] - slices[0]["ts"]) / 1000, top["dur"] / 1000, what,
+                     [(k, v) for k, v in by_name.most_common(6) if v >= 0.3]))
+    return rows
 
 
 def profile_summary(profile: dict) -> tuple[list, list]:
@@ -133,6 +174,10 @@ def report(title: str, busy: float, profile: dict, events: list, top: int = 25) 
     for fn, ms in fns[:top]:
         if ms >= 1:
             print(f"  {ms:8.1f}  {fn}")
+    if os.environ.get("PROFILE_TIMELINE"):
+        print("main-thread tasks of 1 ms or more (start ms, ms, started by, self time inside):")
+        for start, ms, what, inside in task_timeline(events):
+            print(f"  {start:8.1f} {ms:6.1f}  {what[:36]:36s} " + ", ".join(f"{k} {v:.1f}" for k, v in inside))
     if os.environ.get("PROFILE_CALLERS"):
         print("JS self time by caller chain (ms):")
         for chain, ms in callers(profile):
@@ -146,6 +191,9 @@ def main() -> None:
         tmp = Path(tmp)
         with app_page(chromium, timed_executor(tmp), tmp) as page:
             open_graph(page, tmp, count)
+            if os.environ.get("PROFILE_VIEW") == "bench":  # bench_canvas's view for its runs: 100 %, n1 in the middle
+                page.click('[data-action="zoom-reset"]')
+                centre_node(page, "n1")
             if os.environ.get("PROFILE_CSS"):  # an experiment: extra CSS put into the page first
                 page.add_style_tag(content=os.environ["PROFILE_CSS"])
             settle(page)

@@ -37,7 +37,7 @@ function addNode(type, pos) {
   graph.nodes.push(node);
   const e = renderNode(node);
   nodeEls.set(node.id, e);
-  nodesLayer.appendChild(e);
+  addNodeElement(e);  // nodes.js
   if (sizeResultNode(node, e)) rerenderNode(node.id);  // room for its picture (node_tools.js)
   select([node.id]);
   commit(before);

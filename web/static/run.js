@@ -62,12 +62,11 @@ function applyRunState(state) {
     shownStates.set(e, shown);
     toShow.push([n.id, e, next, s]);
   }
-  // Only the parts that change size (error box, preview, pictures, text) can move wires: those nodes' sizes
-  // are read before any write (the layout is clean then) and compared at the next frame. The status colour,
+  // Only the parts that change size (error box, preview, pictures, text) can move wires. The status colour,
   // badge and bar never change a node's size (fixed-width node, one-line title, bar drawn by transform), so a
-  // run in which 500 nodes go idle -> done reads no size and forces no layout.
-  const sizes = [];
-  for (const [id, e, next, s] of toShow) if (mayResize(e, next, s)) sizes.push([id, e, e.offsetWidth, e.offsetHeight]);
+  // run in which 500 nodes go idle -> done leaves the wires alone.
+  let resizing = false;
+  for (const [, e, next, s] of toShow) if (mayResize(e, next, s)) resizing = true;
   for (const [, e, next, s] of toShow) showNodeState(e, next, s);
   const final = FINAL_STATUSES.includes(state.status);
   if (final && !finishedRuns.has(state.run_id)) {
@@ -86,10 +85,14 @@ function applyRunState(state) {
   root.dataset.runStatus = state.status;
   refreshToolbar();
   propertiesChanged();
-  if (sizes.length) requestAnimationFrame(() => {
-    const resized = new Set(sizes.filter(([, e, w, h]) => e.isConnected && (e.offsetWidth !== w || e.offsetHeight !== h)).map(([id]) => id));
-    if (resized.size) drawWires(resized);
-  });
+  if (resizing) wiresAfterResize();
+}
+let resizeCheck = 0;
+function wiresAfterResize() {
+  // at the next frame, one drawing pass for the states of this frame: it reads every node's box (routing.js
+  // routeObstacles) and re-routes the wires whose area a box that changed overlaps, those of resized nodes
+  // included. Nothing is read here: a size read between two states forced a layout of the first one's writes
+  if (!resizeCheck) resizeCheck = requestAnimationFrame(() => { resizeCheck = 0; drawWires(new Set()); });
 }
 const shownStates = new WeakMap();  // node element -> the run state it shows (JSON), see applyRunState
 const shownContent = new WeakMap();  // node element -> the size-changing part of that state (JSON), see mayResize
@@ -165,7 +168,9 @@ function showLooks(e, next) {
   // a transform: no layout, unlike a width; none when empty (hidden) or full (canvas.css)
   const transform = fraction > 0 && fraction < 1 ? "scaleX(" + fraction + ")" : "";
   if (bar.style.transform !== transform) bar.style.transform = transform;
-  setHidden(bar, fraction === 0);
+  // an empty bar is invisible, not removed: showing or hiding it then needs no layout, only paint
+  const visibility = fraction === 0 ? "hidden" : "";
+  if (bar.style.visibility !== visibility) bar.style.visibility = visibility;
   // the bar glides only while its node runs; a class on the bar itself, so a node's status change restyles
   // the node alone (a rule on the node's status reaching into it makes Chrome search every node's subtree)
   if (bar.classList.contains("fw-gliding") !== (status === "running")) bar.classList.toggle("fw-gliding");
