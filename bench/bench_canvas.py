@@ -186,6 +186,7 @@ def measure_drag(page, nid: str, sign: int = 1) -> tuple[float, float]:
     (frames per second, 95th-percentile frame ms)."""
     where = f"() => {{ const s = document.querySelector('.fw-node[data-node-id=\"{nid}\"]').style; return s.transform + s.left + s.top; }}"
     start = page.evaluate(where)
+    page.wait_for_timeout(600)  # a press where the last drag let go, sooner, would be a double-click (rename)
     title = page.locator(f'.fw-node[data-node-id="{nid}"] .fw-title')
     box = title.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
