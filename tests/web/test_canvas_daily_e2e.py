@@ -681,6 +681,42 @@ def test_run_history_keeps_each_runs_workflow_apart_and_only_for_the_runs_it_lis
     assert node(page, "a").locator('input[data-widget="value"]').input_value() == "2"
 
 
+def test_runs_of_an_unchanged_document_share_its_stored_copy(page, tmp_path):
+    """A run of the same document as the last recorded one stores no second copy (a 500-node graph's run
+    wrote ~150 KB each time); each entry still loads its run's workflow, and the copy stays while any
+    listed run names it."""
+    page.evaluate("() => localStorage.clear()")
+    open_workflow(page, doc([("a", "IntValue", {"value": 5}, (40, 40)), ("s", "ShowValue", {}, (420, 40))],
+                            [("a", "value", "s", "value")]), tmp_path)
+
+    def run():
+        page.evaluate("() => { delete document.querySelector('.fw-root').dataset.runStatus; }")
+        page.click('[data-action="run"]')
+        page.wait_for_selector('.fw-root[data-run-status="success"]')
+
+    def stored():
+        kv = page.evaluate("""() => Object.fromEntries(Object.keys(localStorage)
+            .filter((k) => k.startsWith('fluxwire:history:')).map((k) => [k, localStorage.getItem(k)]))""")
+        (list_key,) = [k for k in kv if ":run:" not in k]
+        return json.loads(kv[list_key]), {k.rsplit(":run:", 1)[1]: json.loads(v) for k, v in kv.items() if ":run:" in k}
+
+    run()
+    run()
+    runs, docs = stored()
+    assert len(runs) == 2 and runs[0]["doc"] == runs[1]["run_id"] and "doc" not in runs[1]
+    assert set(docs) == {runs[1]["run_id"]}
+    value = node(page, "a").locator('input[data-widget="value"]')
+    value.fill("6")
+    value.press("Tab")
+    run()  # an edited document gets its own copy
+    runs, docs = stored()
+    assert "doc" not in runs[0] and set(docs) == {runs[0]["run_id"], runs[2]["run_id"]}
+    assert [n["widgets"]["value"] for n in docs[runs[0]["run_id"]]["nodes"] if n["id"] == "a"] == [6]
+    page.click('[data-action="history"]')
+    page.locator(f'[data-role="history"] [data-run="{runs[1]["run_id"]}"] [data-action="load-run"]').click()
+    assert node(page, "a").locator('input[data-widget="value"]').input_value() == "5"
+
+
 def test_run_history_still_loads_runs_recorded_with_their_workflow_inline(page, tmp_path):
     """Entries written before the documents moved to keys of their own keep working."""
     old = doc([("a", "IntValue", {"value": 77}, (40, 40))])

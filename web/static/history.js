@@ -15,6 +15,7 @@ historyPanel.hidden = true;
 stage.appendChild(historyPanel);
 const runDocs = new Map();  // run id -> the document as sent when the run was first reported
 const recordedRuns = new Set();
+let lastKeptDoc = null;  // {workflow: the document object the last recorded run ran, doc: the run id whose key holds it}
 
 function readHistory() {
   try {
@@ -25,17 +26,21 @@ function readHistory() {
   }
 }
 function runDocKey(runId) { return HISTORY_KEY + ":run:" + runId; }
+function docKeyOf(h) {
+  // a run that ran the same document as an earlier kept run names that run's key (`doc`) instead of a copy
+  return runDocKey(typeof h.doc === "string" ? h.doc : h.run_id);
+}
 function runWorkflow(h) {
-  // the workflow a kept run ran: under its own key (older entries carry it inline)
+  // the workflow a kept run ran: under its own key or a shared one (older entries carry it inline)
   if (h.workflow) return h.workflow;
-  try { return JSON.parse(localStorage.getItem(runDocKey(h.run_id)) || "null"); } catch (err) { return null; }
+  try { return JSON.parse(localStorage.getItem(docKeyOf(h)) || "null"); } catch (err) { return null; }
 }
 function writeHistory(list) {
   // the list, then the workflows of the runs no longer in it are dropped; when storage is full, fewer runs
   for (let keep = list.length; keep >= 0; keep = keep ? Math.floor(keep / 2) : -1) {
     try { localStorage.setItem(HISTORY_KEY, JSON.stringify(list.slice(0, keep))); list = list.slice(0, keep); break; } catch (err) { /* full: keep fewer */ }
   }
-  const kept = new Set(list.map((h) => runDocKey(h.run_id)));
+  const kept = new Set(list.map(docKeyOf));
   const prefix = runDocKey("");
   for (let i = localStorage.length - 1; i >= 0; i--) {
     const key = localStorage.key(i);
@@ -59,10 +64,17 @@ function recordRun(state) {
   recordedRuns.add(state.run_id);
   const list = readHistory().filter((h) => h.run_id !== state.run_id).slice(0, HISTORY_KEEP - 1);
   const workflow = runDocs.get(state.run_id) || null;
-  const kept = keepRunWorkflow(state.run_id, workflow, list);
-  list.unshift({ run_id: state.run_id, status: state.status, at: Date.now(), message: state.message || "",
+  // the same document as the last recorded run (nothing edited since: the very object that was sent) shares
+  // that run's stored copy while it is listed: a run of an unchanged 500-node graph then writes no document
+  const shared = workflow && lastKeptDoc && lastKeptDoc.workflow === workflow &&
+    list.some((h) => docKeyOf(h) === runDocKey(lastKeptDoc.doc)) && runDocKey(lastKeptDoc.doc) in localStorage;
+  const kept = shared || keepRunWorkflow(state.run_id, workflow, list);
+  const entry = { run_id: state.run_id, status: state.status, at: Date.now(), message: state.message || "",
     images: (state.images || []).map(String).slice(0, 8), has_workflow: kept,
-    seconds: computeSeconds(state), seeds: seedsOf(workflow) });
+    seconds: computeSeconds(state), seeds: seedsOf(workflow) };
+  if (shared) entry.doc = lastKeptDoc.doc;
+  if (kept) lastKeptDoc = { workflow, doc: shared ? lastKeptDoc.doc : state.run_id };
+  list.unshift(entry);
   writeHistory(list);
   if (!historyPanel.hidden) fillHistory();
 }
