@@ -36,7 +36,7 @@ def comfy_side(comfyui: str, cases_path: str, out_path: str) -> None:
     comfy.options.enable_args_parsing()
     import torch
     import comfy.model_sampling as ms
-    from comfy.k_diffusion import sampling as kd
+    import comfy.samplers
 
     class Dev(ms.ModelSamplingFlux, ms.CONST):
         pass
@@ -74,8 +74,9 @@ def comfy_side(comfyui: str, cases_path: str, out_path: str) -> None:
             sampling.set_parameters(shift=case["mu"])
         x = torch.tensor(case["x"], dtype=torch.float32).reshape(case["shape"])
         sigmas = torch.tensor(case["sigmas"], dtype=torch.float32)
-        out = getattr(kd, "sample_" + case["name"])(Wrapped(sampling), x, sigmas, extra_args={"seed": SEED},
-                                                     disable=True)
+        # ComfyUI's KSAMPLER function: sample_<name>, or the wrapper that gives dpm_fast / dpm_adaptive their range
+        function = comfy.samplers.ksampler(case["name"]).sampler_function
+        out = function(Wrapped(sampling), x, sigmas, extra_args={"seed": SEED}, callback=None, disable=True)
         results[case["key"]] = out.flatten().tolist()
     Path(out_path).write_text(json.dumps(results))
 
