@@ -141,6 +141,11 @@ def ddpm(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
     sqrt(1 + sigma^2), the posterior mean is taken from the noise estimate (x - D) / sigma, fresh noise of
     the posterior's spread is added (not on the step to 0) and the result is scaled back up."""
     noise = _need(noise, "ddpm")
+    lost = [float(s) for s in sigmas[:-1] if 1 / ((s * s) + 1) == 1]
+    if lost:  # in float32 the level's alpha_bar rounds to 1: ComfyUI's DDPM divides 0 by 0 there (NaN picture)
+        raise ValueError(f"ddpm cannot use noise level {lost[0]:.3g}: below about 2.5e-4 its float32 arithmetic "
+                         f"loses the level (ComfyUI gives a black picture); use another scheduler (simple, normal, "
+                         f"beta, ...) or sampler")
     denoised = None
     n = len(sigmas) - 1
     for i in range(n):
