@@ -395,3 +395,52 @@ def test_a_name_comfyui_does_not_have_is_refused_listing_the_supported_ones():
     with pytest.raises(ValueError, match=r"'euler_smea_dy' is not supported by fluxwire \(supported: euler, "):
         samplers.run("euler_smea_dy", toy_denoiser, torch.zeros(2), [1.0, 0.0])
     assert len(SAMPLER_NAMES) == 42 and SAMPLER_NAMES[-3:] == ["ddim", "uni_pc", "uni_pc_bh2"]
+
+
+# ------------------------------------------------------------------ an imported ComfyUI document end to end
+
+
+@pytest.mark.parametrize("shifted", [True, False])
+def test_ksampler_with_sa_solver_on_flux_dev(comfy_models, executor, shifted):
+    """KSampler(sa_solver), imported from ComfyUI's API format and run on the tiny files, gives the picture
+    computed by hand: the schedule from the (ModelSamplingFlux-shifted) table, the SDE window from the same
+    shift (ComfyUI's percent_to_sigma of 20 % and 80 %) and step noise from the KSampler seed."""
+    from flux_core import load_workflow
+    from flux_core.graph.context import Environment
+    from nodes.flux.sigmas import flux_shift
+
+    from .conftest import fixture
+    from .test_comfyui_more_samplers import table_top
+    from .test_comfyui_sampler_math import ref_schedule
+    from .test_comfyui_samplers import reference as picture_by_hand
+
+    data = fixture("api_dev_2m_sde_ksampler.json")
+    data["9"]["inputs"]["sampler_name"] = "sa_solver"
+    if not shifted:
+        data["9"]["inputs"]["model"] = ["1", 0]
+    result = executor.run(load_workflow(data, env=Environment(models_dir=comfy_models)))
+    assert result.status == "success", result
+    got = result.outputs["10"]["image"]
+    mu = flux_shift(1.15, 0.5, 64, 48) if shifted else 1.15
+    # the levels as the float32 table gives them (checked against the formulas in test_comfyui_sampler_math):
+    # here the window's edges fall on levels, so which side a level is on depends on its last bit
+    sigmas = scheduler_levels(NoiseLevels(mu), "simple", 5)
+    assert sigmas == pytest.approx(ref_schedule("simple", mu, 5), rel=1e-6)
+    assert sigmas[0] == (table_top(mu) if shifted else 1.0)
+    seed = 972054013131368
+    assert any(window(mu, 0.8) <= s <= window(mu, 0.2) for s in sigmas[1:-1])  # some steps are stochastic
+
+    def rule(x, levels, den, seed=seed):
+        levels = list(levels)
+        if levels[0] >= 1:
+            levels[0] = f32(samplers_stochastic.snr_start_level(mu))
+        return ref_sa_solver(x, levels, den, Draws(seed, x.shape), mu)
+
+    _, want, calls = picture_by_hand(comfy_models, "flux1-dev.safetensors", "a lighthouse at night", seed, 64, 48,
+                                     "sa_solver", sigmas, guidance=3.5, rule=rule)
+    assert len(calls) == 5
+    assert got.shape == (1, 48, 64, 3) and torch.allclose(got, want, atol=1e-4)
+    _, other_seed, _ = picture_by_hand(comfy_models, "flux1-dev.safetensors", "a lighthouse at night", seed, 64, 48,
+                                       "sa_solver", sigmas, guidance=3.5,
+                                       rule=lambda x, levels, den: rule(x, levels, den, seed + 1))
+    assert (other_seed - want).abs().max() > 1e-3  # the step noise shows in the picture
