@@ -163,9 +163,9 @@ class CFGGuider(Node):
 
 
 class KSamplerSelect(Node):
-    """Choose the sampling method: ComfyUI's step rules for flow models (euler, the ancestral and SDE ones,
-    heun, dpm_2, lms, DPM-Solver++, LCM, iPNDM, DEIS, RES multistep, gradient estimation, ER-SDE, ddim, UniPC;
-    see docs/comfyui.md)."""
+    """Choose the sampling method: ComfyUI's step rules for flow models, all 42 of its names (euler, the
+    ancestral and SDE ones, heun(pp2), dpm_2, lms, DPM-Solver(-fast/-adaptive/++), DDPM, LCM, iPNDM, DEIS, RES
+    multistep, gradient estimation, ER-SDE, SEEDS, SA-Solver, ddim, UniPC; see docs/comfyui.md)."""
 
     category = "sampling/custom"
     inputs = [Combo("sampler_name", SAMPLER_NAMES)]
