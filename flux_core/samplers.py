@@ -433,17 +433,20 @@ def unsupported_message(name: str) -> str:
 
 
 def run(name: str, model: Denoiser, x: Tensor, sigmas: list[float], callback: Callback = None,
-        noise: NoiseSource | None = None, mu: float | None = None) -> tuple[Tensor, Tensor]:
+        noise: NoiseSource | None = None, mu: float | None = None,
+        options: dict | None = None) -> tuple[Tensor, Tensor]:
     """Run sampler `name` along `sigmas` from x (float32); returns (x, last denoised estimate). ``mu`` is the
     model's ModelSamplingFlux shift (None for schnell's table): the SDE samplers start at its 0.01 % level.
-    For the CFG_PP samplers ``model`` returns the pair (guided, unconditional denoised estimate)."""
+    For the CFG_PP samplers ``model`` returns the pair (guided, unconditional denoised estimate).
+    ``options`` are a sampler node's settings (SamplerSASolver's), passed to the step rule."""
     if name not in SAMPLERS:
         raise ValueError(unsupported_message(name))
     levels = torch.tensor([float(s) for s in sigmas], dtype=torch.float32)
+    options = dict(options or {})
     if name in SNR_SAMPLERS:
-        options = {"snr_start": stochastic.snr_start_level(mu)}
+        options["snr_start"] = stochastic.snr_start_level(mu)
         if name in SA_SOLVERS:  # ComfyUI's default SDE window: the model's levels at 20 % and 80 %
-            options["sde_window"] = (stochastic.percent_level(mu, 0.2), stochastic.percent_level(mu, 0.8))
+            options.setdefault("sde_window", (stochastic.percent_level(mu, 0.2), stochastic.percent_level(mu, 0.8)))
         x, denoised = SAMPLERS[name](model, x.float(), levels, callback, noise, **options)
         return x, x if denoised is None else denoised
-    return SAMPLERS[name](model, x.float(), levels, callback, noise)
+    return SAMPLERS[name](model, x.float(), levels, callback, noise, **options)

@@ -53,15 +53,32 @@ def adams_weights(sigma_to: Tensor, nodes: Tensor, lam_from: Tensor, lam_to: Ten
     return sigma_to * lam_to.exp() * basis_integrals
 
 
+def simple_order_2_weights(sigma_to: Tensor, nodes: Tensor, lam_from: Tensor, lam_to: Tensor, tau: float,
+                           corrector: bool) -> Tensor:
+    """The paper's simplified second-order weights (its appendix D), SamplerSASolver's ``simple_order_2``:
+    the corrector's trapezoid-like pair, the predictor's two-step pair from the node spacing."""
+    rate = 1 + tau ** 2
+    h = lam_to - lam_from
+    alpha_to = sigma_to * lam_to.exp()
+    if corrector:
+        newest = alpha_to * (0.5 * rate * h)
+        older = alpha_to * (-h * rate).expm1().neg() - newest
+    else:
+        older = alpha_to * (0.5 * rate * h ** 2) / (nodes[-2] - lam_from)
+        newest = alpha_to * (-h * rate).expm1().neg() - older
+    return torch.stack([older, newest])
+
+
 def _weighted(estimates: list[Tensor], weights: Tensor) -> Tensor:
     return torch.tensordot(torch.stack(estimates, dim=1), weights, dims=([1], [0]))
 
 
 def sa_solver(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
-              sde_window: tuple[float, float] = (0.8, 0.2), eta: float = 1.0, predictor_order: int = 3,
-              corrector_order: int = 4, pece: bool = False):
-    """SA-Solver with ComfyUI's KSampler defaults; ``sde_window`` = (level at 20 %, level at 80 %) of the
-    model's sampling, where tau = eta."""
+              sde_window: tuple[float, float] = (0.8, 0.2), eta: float = 1.0, s_noise: float = 1.0,
+              predictor_order: int = 3, corrector_order: int = 4, pece: bool = False, simple_order_2: bool = False):
+    """SA-Solver; the defaults are ComfyUI's KSampler ones, the options SamplerSASolver's. ``sde_window`` =
+    (the model's level at the start percent, at the end percent), where tau = eta; ``s_noise`` scales the
+    noise (0: none drawn)."""
     if len(sigmas) <= 1:
         return x, None
     noise = _need(noise, "sa_solver_pece" if pece else "sa_solver")
@@ -69,6 +86,11 @@ def sa_solver(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=N
 
     def tau_at(sigma: Tensor) -> float:
         return (eta if high >= sigma.item() >= low else 0.0) if eta > 0 else 0.0
+
+    def weights(sigma_to, nodes, lam_from, lam_to, tau, corrector):
+        if simple_order_2 and nodes.shape[0] == 2:
+            return simple_order_2_weights(sigma_to, nodes, lam_from, lam_to, tau, corrector)
+        return adams_weights(sigma_to, nodes, lam_from, lam_to, tau)
 
     sigmas = _offset_first(sigmas, snr_start)
     lambdas = _half_log_snr(sigmas)
@@ -91,9 +113,9 @@ def sa_solver(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=N
         if c_order == 0:
             x = x_pred
         else:  # redo the last step with the estimate at its end among the nodes (implicit Adams)
-            weights = adams_weights(sigmas[i], lambdas[i - c_order + 1:i + 1], lambdas[i - 1], lambdas[i], tau)
-            x = sigmas[i] / sigmas[i - 1] * (-(tau ** 2) * h).exp() * x + _weighted(estimates[-c_order:], weights)
-            if tau > 0:
+            w = weights(sigmas[i], lambdas[i - c_order + 1:i + 1], lambdas[i - 1], lambdas[i], tau, True)
+            x = sigmas[i] / sigmas[i - 1] * (-(tau ** 2) * h).exp() * x + _weighted(estimates[-c_order:], w)
+            if tau > 0 and s_noise > 0:
                 x = x + drawn  # the same noise as the prediction it corrects
             if pece:
                 denoised = model(x, sigmas[i])
@@ -102,11 +124,11 @@ def sa_solver(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=N
             x = denoised
         else:
             tau = tau_at(sigmas[i + 1])
-            weights = adams_weights(sigmas[i + 1], lambdas[i - p_order + 1:i + 1], lambdas[i], lambdas[i + 1], tau)
+            w = weights(sigmas[i + 1], lambdas[i - p_order + 1:i + 1], lambdas[i], lambdas[i + 1], tau, False)
             h = lambdas[i + 1] - lambdas[i]
-            x_pred = sigmas[i + 1] / sigmas[i] * (-(tau ** 2) * h).exp() * x + _weighted(estimates[-p_order:], weights)
-            if tau > 0:
-                drawn = noise() * sigmas[i + 1] * (-2 * tau ** 2 * h).expm1().neg().sqrt()
+            x_pred = sigmas[i + 1] / sigmas[i] * (-(tau ** 2) * h).exp() * x + _weighted(estimates[-p_order:], w)
+            if tau > 0 and s_noise > 0:
+                drawn = noise() * sigmas[i + 1] * (-2 * tau ** 2 * h).expm1().neg().sqrt() * s_noise
                 x_pred = x_pred + drawn
         if callback is not None:
             callback(i, n, x_pred, shown)

@@ -174,19 +174,28 @@ def ref_dpm_solver(x, s, den, adaptive=False, rtol=0.05, atol=0.0078):
     return x, accepted
 
 
-def ref_sa_solver(x, s, den, draw, mu, pece=False, p_max=3, c_max=4):
+def ref_sa_solver(x, s, den, draw, mu, pece=False, p_max=3, c_max=4, eta=1.0, window=(0.2, 0.8), s_noise=1.0,
+                  simple=False):
     """Xue et al.'s SA-Solver (data prediction, lambda = log(alpha / sigma), alpha = 1 - sigma): predictor
-    x_next = sigma_next/sigma e^(-tau^2 h) x + sum_j b_j D_j + sigma_next sqrt(1 - e^(-2 tau^2 h)) xi with
-    b_j = alpha_next (1 + tau^2) int e^((1 + tau^2)(l - lam_next)) L_j(l) dl (SciPy quad); the corrector
-    redoes the step with the new estimate among the nodes and the same noise. tau = 1 for next levels in
-    [level at 80 %, level at 20 %]."""
-    hi, lo = window(mu, 0.2), window(mu, 0.8)
+    x_next = sigma_next/sigma e^(-tau^2 h) x + sum_j b_j D_j + s_noise sigma_next sqrt(1 - e^(-2 tau^2 h)) xi
+    with b_j = alpha_next (1 + tau^2) int e^((1 + tau^2)(l - lam_next)) L_j(l) dl (SciPy quad), or with two
+    nodes and ``simple`` the paper's simplified order-2 weights (appendix D); the corrector redoes the step
+    with the new estimate among the nodes and the same noise. tau = eta for next levels between the model's
+    levels at the window's percents."""
+    hi, lo = window_level(mu, window[0]), window_level(mu, window[1])
     lams = [logit_lambda(v) if v > 0 else math.inf for v in s]
     n = len(s) - 1
 
-    def weights(nodes, a, b, sigma_to, tau):
-        rate = 1 + tau ** 2
-        return [(1 - sigma_to) * rate * scipy.integrate.quad(
+    def weights(nodes, a, b, sigma_to, tau, corrector):
+        rate, alpha = 1 + tau ** 2, 1 - sigma_to
+        h = b - a
+        if simple and len(nodes) == 2:
+            if corrector:  # trapezoid-like: half of rate*h on the newest estimate
+                newest = alpha * 0.5 * rate * h
+                return [alpha * (1 - math.exp(-rate * h)) - newest, newest]
+            older = alpha * 0.5 * rate * h * h / (nodes[0] - a)
+            return [older, alpha * (1 - math.exp(-rate * h)) - older]
+        return [alpha * rate * scipy.integrate.quad(
             lambda v: math.exp(rate * (v - b)) * lagrange(nodes, j)(v), a, b, epsabs=1e-13, epsrel=1e-12)[0]
             for j in range(len(nodes))]
 
@@ -195,11 +204,13 @@ def ref_sa_solver(x, s, den, draw, mu, pece=False, p_max=3, c_max=4):
         d = den(x_pred, s[i])
         est.append(d)
         p = min(p_max, len(est), n - 1 - i) if s[-1] == 0 else min(p_max, len(est))
-        c = 0 if i == 0 or (s[i + 1] == 0 and not pece) else min(c_max, len(est), n - i)
+        c = 0 if i == 0 or (s[i + 1] == 0 and not pece) else min(c_max, len(est))
+        if s[-1] == 0:
+            c = min(c, n - i)
         if c == 0:
             x = x_pred
         else:
-            w = weights(lams[i - c + 1:i + 1], lams[i - 1], lams[i], s[i], tau)
+            w = weights(lams[i - c + 1:i + 1], lams[i - 1], lams[i], s[i], tau, True)
             h = lams[i] - lams[i - 1]
             x = s[i] / s[i - 1] * math.exp(-tau ** 2 * h) * x + sum(wj * e for wj, e in zip(w, est[-c:])) + noise
             if pece:
@@ -208,13 +219,19 @@ def ref_sa_solver(x, s, den, draw, mu, pece=False, p_max=3, c_max=4):
         if s[i + 1] == 0:
             x = d
             continue
-        tau = 1.0 if hi >= s[i + 1] >= lo else 0.0
-        w = weights(lams[i - p + 1:i + 1], lams[i], lams[i + 1], s[i + 1], tau)
+        tau = eta if hi >= s[i + 1] >= lo else 0.0
+        w = weights(lams[i - p + 1:i + 1], lams[i], lams[i + 1], s[i + 1], tau, False)
         h = lams[i + 1] - lams[i]
         x_pred = s[i + 1] / s[i] * math.exp(-tau ** 2 * h) * x + sum(wj * e for wj, e in zip(w, est[-p:]))
-        noise = s[i + 1] * math.sqrt(-math.expm1(-2 * tau ** 2 * h)) * draw() if tau > 0 else 0.0
+        noise = 0.0
+        if tau > 0 and s_noise > 0:
+            noise = s_noise * s[i + 1] * math.sqrt(-math.expm1(-2 * tau ** 2 * h)) * draw()
         x_pred = x_pred + noise
     return x
+
+
+def window_level(mu, percent):
+    return 1.0 if percent <= 0 else 0.0 if percent >= 1 else window(mu, percent)
 
 
 def ref_2s_ancestral_cfg_pp(x, s, pair, draw):
@@ -444,3 +461,65 @@ def test_ksampler_with_sa_solver_on_flux_dev(comfy_models, executor, shifted):
                                        "sa_solver", sigmas, guidance=3.5,
                                        rule=lambda x, levels, den: rule(x, levels, den, seed + 1))
     assert (other_seed - want).abs().max() > 1e-3  # the step noise shows in the picture
+
+
+SETTINGS = dict(eta=0.7, sde_start_percent=0.1, sde_end_percent=0.9, s_noise=0.8, predictor_order=2,
+                corrector_order=2, use_pece=True, simple_order_2=True)
+
+
+def ref_with_settings(x, levels, den, mu, seed, settings=SETTINGS):
+    levels = list(levels)
+    if levels[0] >= 1:
+        levels[0] = f32(samplers_stochastic.snr_start_level(mu))
+    return ref_sa_solver(x, levels, den, Draws(seed, x.shape), mu, pece=settings["use_pece"],
+                         p_max=settings["predictor_order"], c_max=settings["corrector_order"], eta=settings["eta"],
+                         window=(settings["sde_start_percent"], settings["sde_end_percent"]),
+                         s_noise=settings["s_noise"], simple=settings["simple_order_2"])
+
+
+@pytest.mark.parametrize("settings", [SETTINGS, dict(SETTINGS, eta=1.3, sde_start_percent=0.0, sde_end_percent=1.0,
+                                                      predictor_order=4, corrector_order=0, use_pece=False,
+                                                      simple_order_2=False)])
+def test_sampler_sa_solver_settings_match_the_published_rule(settings):
+    """The step rule with SamplerSASolver's settings (as that node hands them on) against the reference."""
+    from flux_core.samplers_stochastic import percent_level
+
+    options = dict(sde_window=(percent_level(1.15, settings["sde_start_percent"]),
+                               percent_level(1.15, settings["sde_end_percent"])),
+                   eta=settings["eta"], s_noise=settings["s_noise"], predictor_order=settings["predictor_order"],
+                   corrector_order=settings["corrector_order"], pece=settings["use_pece"],
+                   simple_order_2=settings["simple_order_2"])
+    torch.manual_seed(3)
+    sigmas = scheduler_levels(NoiseLevels(1.15), "simple", 9)
+    x = torch.randn(2, 3, 5, 4) * sigmas[0]
+    got, _ = samplers.run("sa_solver", toy_denoiser, x, sigmas, noise=samplers.StepNoise(SEED, tuple(x.shape)),
+                          mu=1.15, options=options)
+    want = ref_with_settings(x.double().numpy(), [float(v) for v in sigmas], toy_denoiser, 1.15, SEED, settings)
+    np.testing.assert_allclose(got.double().numpy(), want, rtol=1e-4, atol=3e-5)
+    default, _ = samplers.run("sa_solver", toy_denoiser, x, sigmas, noise=samplers.StepNoise(SEED, tuple(x.shape)),
+                              mu=1.15)
+    assert (default - got).abs().max() > 1e-3
+
+
+def test_sampler_sa_solver_imported_from_comfyui_gives_the_hand_computed_latent(comfy_models, executor):
+    """A ComfyUI API document with SamplerSASolver feeding SamplerCustomAdvanced imports, and its latent equals
+    the hand computation with those settings (the window from the ModelSamplingFlux shift of its model input)."""
+    from flux_core import load_workflow
+    from flux_core.graph.context import Environment
+    from nodes.flux.sigmas import flux_shift
+
+    from .conftest import fixture
+    from .test_comfyui_samplers import reference as picture_by_hand
+
+    data = fixture("api_dev_dpmpp2m_beta.json")
+    data["11"] = {"class_type": "SamplerSASolver", "inputs": {"model": ["4", 0], **SETTINGS}}
+    result = executor.run(load_workflow(data, env=Environment(models_dir=comfy_models)), outputs=["15"])
+    assert result.status == "success", result
+    got = result.outputs["15"]["output"].samples
+    mu = flux_shift(1.15, 0.5, 64, 48)
+    sigmas = scheduler_levels(NoiseLevels(mu), "beta", 6)
+    want, _, calls = picture_by_hand(comfy_models, "flux1-dev.safetensors", "a lighthouse at night", 42, 64, 48,
+                                     "sa_solver", sigmas, guidance=3.5,
+                                     rule=lambda x, levels, den: ref_with_settings(x, levels, den, mu, 42))
+    assert len(calls) == 2 * (len(sigmas) - 1) - 1  # PECE: a second call on each corrected state
+    assert torch.allclose(got, want, atol=1e-4)
