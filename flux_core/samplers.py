@@ -111,7 +111,9 @@ def heunpp2(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = Non
     """Heun++ (Carzit's sd-webui-samplers-scheduler, as ComfyUI runs it): Euler predictions to the next two
     levels, their slopes averaged with weights that grow with those levels (sigma / (3 sigma_0) each);
     with one level left before the end the same with two slopes (sigma_next / (2 sigma_0)), and the last
-    step plain Euler. Up to three model calls per step (ComfyUI's churn options are off by default)."""
+    step plain Euler. Up to three model calls per step (ComfyUI's churn options are off by default; the
+    churn noise it still draws from torch's global generator each step is multiplied by nothing, so it is
+    not drawn here)."""
     denoised = None
     n = len(sigmas) - 1
     end, first = sigmas[-1], sigmas[0]
