@@ -6,7 +6,8 @@ can import it (torch, and torchsde for the SDE samplers). For every sampler flux
 ComfyUI module), on dev's and schnell's tables and three schedules (simple, karras, the tail of beta), this
 runs ComfyUI's ``sample_<name>`` with a CONST model sampling and the run's seed, and fluxwire's sampler with
 the same start, levels and seed, and prints the largest difference (0 = bit-identical). The CFG++ samplers
-get a guided / unconditional pair at cfg 2.5 through ComfyUI's post-CFG hook.
+get a guided / unconditional pair at cfg 2.5 through ComfyUI's post-CFG hook; SA-Solver also runs with four
+SamplerSASolver settings (as that node hands them to ComfyUI's sampler).
 
     python bench/samplers_vs_comfyui.py --comfyui /path/to/ComfyUI --comfyui-python /path/to/venv/bin/python
 """
@@ -21,6 +22,10 @@ from pathlib import Path
 
 SEED = 972054013131368
 CFG = 2.5
+# SamplerSASolver settings beyond KSampler's defaults: (eta, start %, end %, s_noise, predictor, corrector, pece,
+# simple order 2)
+SA_SETTINGS = [(0.7, 0.1, 0.9, 0.8, 2, 2, True, True), (1.3, 0.0, 1.0, 1.0, 5, 0, False, False),
+               (0.0, 0.2, 0.8, 1.0, 1, 3, False, True), (1.0, 0.3, 0.6, 0.0, 4, 6, True, False)]
 
 
 def toy(torch, x, s):
@@ -36,7 +41,8 @@ def comfy_side(comfyui: str, cases_path: str, out_path: str) -> None:
     comfy.options.enable_args_parsing()
     import torch
     import comfy.model_sampling as ms
-    from comfy.k_diffusion import sampling as kd
+    import comfy.samplers
+    from comfy.k_diffusion import sa_solver as sa
 
     class Dev(ms.ModelSamplingFlux, ms.CONST):
         pass
@@ -74,8 +80,17 @@ def comfy_side(comfyui: str, cases_path: str, out_path: str) -> None:
             sampling.set_parameters(shift=case["mu"])
         x = torch.tensor(case["x"], dtype=torch.float32).reshape(case["shape"])
         sigmas = torch.tensor(case["sigmas"], dtype=torch.float32)
-        out = getattr(kd, "sample_" + case["name"])(Wrapped(sampling), x, sigmas, extra_args={"seed": SEED},
-                                                     disable=True)
+        # ComfyUI's KSAMPLER function: sample_<name>, or the wrapper that gives dpm_fast / dpm_adaptive their range;
+        # SamplerSASolver's settings as that node hands them over
+        extra = {}
+        if case.get("settings"):
+            eta, start, end, s_noise, predictor, corrector, pece, simple = case["settings"]
+            window = sa.get_tau_interval_func(sampling.percent_to_sigma(start), sampling.percent_to_sigma(end), eta=eta)
+            extra = {"tau_func": window, "s_noise": s_noise, "predictor_order": predictor,
+                     "corrector_order": corrector, "use_pece": pece, "simple_order_2": simple}
+        ksampler = comfy.samplers.ksampler(case["name"], extra)
+        out = ksampler.sampler_function(Wrapped(sampling), x, sigmas, extra_args={"seed": SEED}, callback=None,
+                                        disable=True, **ksampler.extra_options)
         results[case["key"]] = out.flatten().tolist()
     Path(out_path).write_text(json.dumps(results))
 
@@ -89,6 +104,7 @@ def main() -> None:
     import torch
 
     from flux_core import samplers
+    from flux_core.samplers_stochastic import percent_level
     from flux_core.schedulers import NoiseLevels, scheduler_levels
 
     names = [n for n in samplers.SAMPLERS if n not in ("euler", "ddim", "uni_pc", "uni_pc_bh2")]
@@ -98,8 +114,12 @@ def main() -> None:
             sigmas = scheduler_levels(NoiseLevels(mu), scheduler, steps)
             sigmas = sigmas[-(tail + 1):] if tail else sigmas
             x = torch.randn(2, 3, 5, 4, generator=torch.Generator().manual_seed(len(cases))) * sigmas[0]
-            cases += [dict(key=f"{name} mu={mu} {scheduler}{'-tail' if tail else ''}", name=name, mu=mu,
-                           sigmas=sigmas, x=x.flatten().tolist(), shape=list(x.shape)) for name in names]
+            where = f"mu={mu} {scheduler}{'-tail' if tail else ''}"
+            cases += [dict(key=f"{name} {where}", name=name, mu=mu, sigmas=sigmas, x=x.flatten().tolist(),
+                           shape=list(x.shape)) for name in names]
+            cases += [dict(key=f"SamplerSASolver{k} {where}", name="sa_solver", settings=settings, mu=mu,
+                           sigmas=sigmas, x=x.flatten().tolist(), shape=list(x.shape))
+                      for k, settings in enumerate(SA_SETTINGS)]
     with tempfile.TemporaryDirectory() as tmp:
         cases_path, out_path = Path(tmp) / "cases.json", Path(tmp) / "comfy.json"
         cases_path.write_text(json.dumps(cases))
@@ -118,9 +138,16 @@ def main() -> None:
         else:
             def model(xx, s):
                 return toy(torch, xx, s)[0]
-        ours, _ = samplers.run(name, model, x, case["sigmas"], noise=noise, mu=case["mu"])
+        options, label = None, name
+        if case.get("settings"):
+            eta, start, end, s_noise, predictor, corrector, pece, simple = case["settings"]
+            window = (percent_level(case["mu"], start), percent_level(case["mu"], end))
+            options = dict(sde_window=window, eta=eta, s_noise=s_noise, predictor_order=predictor,
+                           corrector_order=corrector, pece=pece, simple_order_2=simple)
+            label = case["key"].split()[0]
+        ours, _ = samplers.run(name, model, x, case["sigmas"], noise=noise, mu=case["mu"], options=options)
         diff = float((ours - torch.tensor(theirs[case["key"]]).reshape(case["shape"])).abs().max())
-        worst[name] = max(worst.get(name, 0.0), diff)
+        worst[label] = max(worst.get(label, 0.0), diff)
     width = max(map(len, worst))
     for name, diff in worst.items():
         print(f"{name:{width}s}  max |fluxwire - ComfyUI| = {diff:.3g}")

@@ -61,11 +61,12 @@ def euler(velocity: Velocity, x: Tensor, sigmas: list[float],
 
 def run_sampler(velocity: Velocity, noise: Tensor, latent: Tensor, sigmas: list[float],
                 callback=None, sampler: str = "euler", step_noise=None, mu: float | None = None,
-                guided: Guided | None = None) -> tuple[Tensor, Tensor]:
+                guided: Guided | None = None, options: dict | None = None) -> tuple[Tensor, Tensor]:
     """One ComfyUI sampling run with `sampler` (see flux_core.samplers): (latent out, denoised estimate of
     the last step). ``step_noise`` feeds the samplers that add noise; ``mu`` is the model's shift (None for
     schnell's table), which the SDE samplers need; ``guided`` (the guided velocity with the unconditional
-    denoised estimate) feeds the CFG++ samplers. An empty schedule returns the latent untouched."""
+    denoised estimate) feeds the CFG++ samplers; ``options`` are a sampler node's settings (SamplerSASolver).
+    An empty schedule returns the latent untouched."""
     from . import samplers
 
     if sampler not in samplers.SAMPLERS:
@@ -83,12 +84,12 @@ def run_sampler(velocity: Velocity, noise: Tensor, latent: Tensor, sigmas: list[
             v, uncond = guided(x_in, float(sigma))
             return x_in - v.float() * sigma, torch.zeros_like(x_in) if uncond is None else uncond.float()
 
-        x, denoised = samplers.run(sampler, both, x, list(sigmas), callback, step_noise, mu)
+        x, denoised = samplers.run(sampler, both, x, list(sigmas), callback, step_noise, mu, options)
     else:
         def denoiser(x_in: Tensor, sigma: Tensor) -> Tensor:
             return x_in - velocity(x_in, float(sigma)).float() * sigma
 
-        x, denoised = samplers.run(sampler, denoiser, x, list(sigmas), callback, step_noise, mu)
+        x, denoised = samplers.run(sampler, denoiser, x, list(sigmas), callback, step_noise, mu, options)
     out = inverse_noise_scaling(float(sigmas[-1]), x)
     return out, out if denoised is None else denoised
 

@@ -114,23 +114,25 @@ def _fill_position_ids(model) -> None:
 
 
 def vision_pixels(image: Tensor, size: int, crop: bool) -> Tensor:
-    """Pictures [B, H, W, 3] in 0..1 -> SigLIP input [B, 3, size, size] in -1..1: the shorter side scaled
-    to ``size`` and the centre cut out (``crop``, ComfyUI's default), or the whole picture squeezed to a
-    square (diffusers / SiglipImageProcessor). Bicubic with antialiasing, as ComfyUI."""
+    """Pictures [B, H, W, 3] in 0..1 -> SigLIP input [B, 3, size, size] in -1..1, as ComfyUI's CLIPVisionEncode
+    makes it: unless already size x size, the shorter side scaled to ``size`` and the centre cut out (``crop``,
+    ComfyUI's default) or the whole picture squeezed to a square, bicubic with antialiasing; then clipped and
+    rounded to the 256 levels of an 8-bit picture (after the resize, as ComfyUI does), then normalised."""
     x = image[..., :3].permute(0, 3, 1, 2).float()
     h, w = x.shape[-2:]
-    if crop:
-        scale = size / min(h, w)
-        nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-        if (nh, nw) != (h, w):
-            x = F.interpolate(x, size=(nh, nw), mode="bicubic", antialias=True, align_corners=False)
+    if (h, w) != (size, size):
+        if crop:
+            scale = size / min(h, w)
+            nh, nw = round(scale * h), round(scale * w)
+        else:
+            nh, nw = size, size
+        x = F.interpolate(x, size=(nh, nw), mode="bicubic", antialias=True, align_corners=False)
         top, left = (nh - size) // 2, (nw - size) // 2
         x = x[..., top:top + size, left:left + size]
-    elif (h, w) != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bicubic", antialias=True, align_corners=False)
-    mean = torch.tensor(SIGLIP_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(SIGLIP_STD).view(1, 3, 1, 1)
-    return (x.clamp(0, 1) - mean) / std
+    x = torch.clip(255.0 * x, 0, 255).round() / 255.0
+    mean = torch.tensor(SIGLIP_MEAN).view(3, 1, 1)
+    std = torch.tensor(SIGLIP_STD).view(3, 1, 1)
+    return (x - mean) / std
 
 
 def encode_image(model, image: Tensor, crop: bool = True) -> Tensor:

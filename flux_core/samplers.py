@@ -17,7 +17,10 @@ import torch
 from torch import Tensor
 
 from . import samplers_cfgpp as cfgpp
+from . import samplers_dpm_solver as dpm_solver
 from . import samplers_multistep as multistep
+from . import samplers_sa_solver as sa
+from . import samplers_seeds as seeds
 from . import samplers_stochastic as stochastic
 from .sampling_names import SAMPLER_NAMES
 
@@ -98,6 +101,44 @@ def heun(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = None, 
             x_2 = x + d * dt
             d_2 = _d(x_2, s_next, model(x_2, s_next))
             x = x + (d + d_2) / 2 * dt
+        if callback is not None:
+            callback(i, n, x, denoised)
+    return x, denoised
+
+
+def heunpp2(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = None,
+            noise: NoiseSource | None = None):
+    """Heun++ (Carzit's sd-webui-samplers-scheduler, as ComfyUI runs it): Euler predictions to the next two
+    levels, their slopes averaged with weights that grow with those levels (sigma / (3 sigma_0) each);
+    with one level left before the end the same with two slopes (sigma_next / (2 sigma_0)), and the last
+    step plain Euler. Up to three model calls per step (ComfyUI's churn options are off by default; the
+    churn noise it still draws from torch's global generator each step is multiplied by nothing, so it is
+    not drawn here)."""
+    denoised = None
+    n = len(sigmas) - 1
+    end, first = sigmas[-1], sigmas[0]
+    for i in range(n):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, s)
+        d = _d(x, s, denoised)
+        dt = s_next - s
+        if s_next == end:
+            x = x + d * dt
+            if callback is not None:
+                callback(i, n, x, denoised)
+            continue
+        x_2 = x + d * dt
+        d_2 = _d(x_2, s_next, model(x_2, s_next))
+        if sigmas[i + 2] == end:
+            w_2 = s_next / (2 * first)
+            slope = d * (1 - w_2) + d_2 * w_2
+        else:
+            s_after = sigmas[i + 2]
+            x_3 = x_2 + d_2 * (s_after - s_next)
+            d_3 = _d(x_3, s_after, model(x_3, s_after))
+            w_2, w_3 = s_next / (3 * first), s_after / (3 * first)
+            slope = (1 - w_2 - w_3) * d + w_2 * d_2 + w_3 * d_3
+        x = x + slope * dt
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised
@@ -357,27 +398,35 @@ def uni_pc_bh2(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = 
 
 
 SAMPLERS = {"euler": euler, "euler_cfg_pp": cfgpp.euler_cfg_pp, "euler_ancestral": euler_ancestral,
-            "euler_ancestral_cfg_pp": cfgpp.euler_ancestral_cfg_pp, "heun": heun, "dpm_2": dpm_2,
-            "dpm_2_ancestral": stochastic.dpm_2_ancestral, "lms": lms,
-            "dpmpp_2s_ancestral": stochastic.dpmpp_2s_ancestral, "dpmpp_sde": stochastic.dpmpp_sde,
-            "dpmpp_2m": dpmpp_2m, "dpmpp_2m_cfg_pp": cfgpp.dpmpp_2m_cfg_pp, "dpmpp_2m_sde": stochastic.dpmpp_2m_sde,
-            "dpmpp_2m_sde_heun": stochastic.dpmpp_2m_sde_heun, "dpmpp_3m_sde": stochastic.dpmpp_3m_sde,
-            "lcm": stochastic.lcm, "ipndm": multistep.ipndm, "ipndm_v": multistep.ipndm_v, "deis": deis,
-            "res_multistep": multistep.res_multistep, "res_multistep_cfg_pp": cfgpp.res_multistep_cfg_pp,
+            "euler_ancestral_cfg_pp": cfgpp.euler_ancestral_cfg_pp, "heun": heun, "heunpp2": heunpp2, "dpm_2": dpm_2,
+            "dpm_2_ancestral": stochastic.dpm_2_ancestral, "lms": lms, "dpm_fast": dpm_solver.dpm_fast,
+            "dpm_adaptive": dpm_solver.dpm_adaptive, "dpmpp_2s_ancestral": stochastic.dpmpp_2s_ancestral,
+            "dpmpp_2s_ancestral_cfg_pp": cfgpp.dpmpp_2s_ancestral_cfg_pp, "dpmpp_sde": stochastic.dpmpp_sde,
+            "dpmpp_sde_gpu": stochastic.dpmpp_sde_gpu, "dpmpp_2m": dpmpp_2m, "dpmpp_2m_cfg_pp": cfgpp.dpmpp_2m_cfg_pp,
+            "dpmpp_2m_sde": stochastic.dpmpp_2m_sde, "dpmpp_2m_sde_gpu": stochastic.dpmpp_2m_sde_gpu,
+            "dpmpp_2m_sde_heun": stochastic.dpmpp_2m_sde_heun, "dpmpp_2m_sde_heun_gpu": stochastic.dpmpp_2m_sde_heun_gpu,
+            "dpmpp_3m_sde": stochastic.dpmpp_3m_sde, "dpmpp_3m_sde_gpu": stochastic.dpmpp_3m_sde_gpu,
+            "ddpm": stochastic.ddpm, "lcm": stochastic.lcm, "ipndm": multistep.ipndm, "ipndm_v": multistep.ipndm_v,
+            "deis": deis, "res_multistep": multistep.res_multistep, "res_multistep_cfg_pp": cfgpp.res_multistep_cfg_pp,
             "res_multistep_ancestral": multistep.res_multistep_ancestral,
             "res_multistep_ancestral_cfg_pp": cfgpp.res_multistep_ancestral_cfg_pp,
             "gradient_estimation": multistep.gradient_estimation,
             "gradient_estimation_cfg_pp": cfgpp.gradient_estimation_cfg_pp, "er_sde": stochastic.er_sde,
-            "ddim": euler, "uni_pc": uni_pc, "uni_pc_bh2": uni_pc_bh2}
+            "seeds_2": seeds.seeds_2, "seeds_3": seeds.seeds_3, "sa_solver": sa.sa_solver,
+            "sa_solver_pece": sa.sa_solver_pece, "ddim": euler, "uni_pc": uni_pc, "uni_pc_bh2": uni_pc_bh2}
 assert list(SAMPLERS) == SAMPLER_NAMES
 BROWNIAN = frozenset({"dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde"})  # torchsde's noise
+BROWNIAN = BROWNIAN | {name + "_gpu" for name in BROWNIAN}  # the _gpu ones: the tree on the latent's device
+SA_SOLVERS = frozenset({"sa_solver", "sa_solver_pece"})  # stochastic inside a window of the model's levels
 # samplers that add fresh noise while sampling (they get a StepNoise; the Brownian ones take its seed)
-ANCESTRAL = frozenset({"euler_ancestral", "euler_ancestral_cfg_pp", "dpm_2_ancestral", "dpmpp_2s_ancestral", "lcm",
-                       "res_multistep_ancestral", "res_multistep_ancestral_cfg_pp", "er_sde"}) | BROWNIAN
-SNR_SAMPLERS = frozenset({"er_sde"}) | BROWNIAN  # they move a first level 1 to the model's 0.01 % level
+ANCESTRAL = frozenset({"euler_ancestral", "euler_ancestral_cfg_pp", "dpm_2_ancestral", "dpmpp_2s_ancestral",
+                       "dpmpp_2s_ancestral_cfg_pp", "ddpm", "lcm", "res_multistep_ancestral",
+                       "res_multistep_ancestral_cfg_pp", "er_sde", "seeds_2", "seeds_3"}) | BROWNIAN | SA_SOLVERS
+# they move a first level 1 to the model's 0.01 % level
+SNR_SAMPLERS = frozenset({"er_sde", "seeds_2", "seeds_3"}) | BROWNIAN | SA_SOLVERS
 # CFG++ samplers: their model returns (guided, unconditional) denoised estimates (samplers_cfgpp)
-CFG_PP = frozenset({"euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2m_cfg_pp", "res_multistep_cfg_pp",
-                    "res_multistep_ancestral_cfg_pp", "gradient_estimation_cfg_pp"})
+CFG_PP = frozenset({"euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2s_ancestral_cfg_pp", "dpmpp_2m_cfg_pp",
+                    "res_multistep_cfg_pp", "res_multistep_ancestral_cfg_pp", "gradient_estimation_cfg_pp"})
 RANDOM_INPAINT_NOISE = frozenset({"ddim"})  # ComfyUI holds the unmasked part with noise of seed + 1
 
 
@@ -386,15 +435,20 @@ def unsupported_message(name: str) -> str:
 
 
 def run(name: str, model: Denoiser, x: Tensor, sigmas: list[float], callback: Callback = None,
-        noise: NoiseSource | None = None, mu: float | None = None) -> tuple[Tensor, Tensor]:
+        noise: NoiseSource | None = None, mu: float | None = None,
+        options: dict | None = None) -> tuple[Tensor, Tensor]:
     """Run sampler `name` along `sigmas` from x (float32); returns (x, last denoised estimate). ``mu`` is the
     model's ModelSamplingFlux shift (None for schnell's table): the SDE samplers start at its 0.01 % level.
-    For the CFG_PP samplers ``model`` returns the pair (guided, unconditional denoised estimate)."""
+    For the CFG_PP samplers ``model`` returns the pair (guided, unconditional denoised estimate).
+    ``options`` are a sampler node's settings (SamplerSASolver's), passed to the step rule."""
     if name not in SAMPLERS:
         raise ValueError(unsupported_message(name))
     levels = torch.tensor([float(s) for s in sigmas], dtype=torch.float32)
+    options = dict(options or {})
     if name in SNR_SAMPLERS:
-        x, denoised = SAMPLERS[name](model, x.float(), levels, callback, noise,
-                                     snr_start=stochastic.snr_start_level(mu))
+        options["snr_start"] = stochastic.snr_start_level(mu)
+        if name in SA_SOLVERS:  # ComfyUI's default SDE window: the model's levels at 20 % and 80 %
+            options.setdefault("sde_window", (stochastic.percent_level(mu, 0.2), stochastic.percent_level(mu, 0.8)))
+        x, denoised = SAMPLERS[name](model, x.float(), levels, callback, noise, **options)
         return x, x if denoised is None else denoised
-    return SAMPLERS[name](model, x.float(), levels, callback, noise)
+    return SAMPLERS[name](model, x.float(), levels, callback, noise, **options)

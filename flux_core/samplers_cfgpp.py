@@ -131,3 +131,35 @@ def gradient_estimation_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor,
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised
+
+
+def dpmpp_2s_ancestral_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
+                              eta: float = 1.0):
+    """DPM-Solver++(2S) ancestral with CFG++, as ComfyUI runs it on FLUX: its variance-exploding form (no
+    rectified-flow variant exists for this one), lambda = -log sigma. The half step starts from x moved by
+    D - U of the first call; the second call, at the lambda midpoint, gives the estimate the full step uses,
+    and the full step starts from x moved by D - U_mid (ComfyUI keeps the last call's U, the midpoint's).
+    Fresh noise times the VE ancestral sigma_up on every step but the one to 0."""
+    if noise is None:
+        raise ValueError("dpmpp_2s_ancestral_cfg_pp needs a noise source (the run's seed)")
+    denoised = None
+    n = len(sigmas) - 1
+    for i in range(n):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        denoised, uncond = model(x, s)
+        down, up = ve_ancestral_step(s, s_next, eta)
+        if down == 0:
+            x = denoised + (x - uncond) / s * down
+        else:
+            lam, lam_down = -s.log(), -down.log()
+            h = lam_down - lam
+            lam_mid = lam + 0.5 * h
+            x_mid = ((-lam_mid).exp() / (-lam).exp()) * (x + (denoised - uncond)) - (-h * 0.5).expm1() * denoised
+            denoised_mid, uncond_mid = model(x_mid, (-lam_mid).exp())
+            # ComfyUI's full step reads the unconditional estimate its midpoint call left behind
+            x = ((-lam_down).exp() / (-lam).exp()) * (x + (denoised - uncond_mid)) - (-h).expm1() * denoised_mid
+        if s_next > 0:
+            x = x + noise() * up
+        if callback is not None:
+            callback(i, n, x, denoised)
+    return x, denoised

@@ -25,12 +25,22 @@ Denoiser = Callable[[Tensor, Tensor], Tensor]
 SNR_OFFSET_PERCENT = 1e-4
 
 
-def snr_start_level(mu: float | None) -> float:
-    """The model's noise level at 0.01 % of sampling (ComfyUI's percent_to_sigma): where a schedule that
-    starts at sigma 1 starts instead for the samplers that need a finite lambda. ``mu`` is the shift of
-    ModelSamplingFlux (None: the unshifted table of schnell)."""
-    t = 1.0 - SNR_OFFSET_PERCENT
+def percent_level(mu: float | None, percent: float) -> float:
+    """The model's noise level at ``percent`` of sampling (ComfyUI's percent_to_sigma for FLUX): 1 - percent
+    on the unshifted table of schnell (``mu`` None), else ModelSamplingFlux's shift of it."""
+    if percent <= 0.0:
+        return 1.0
+    if percent >= 1.0:
+        return 0.0
+    t = 1.0 - percent
     return t if mu is None else math.exp(mu) / (math.exp(mu) + (1 / t - 1))
+
+
+def snr_start_level(mu: float | None) -> float:
+    """The model's noise level at 0.01 % of sampling: where a schedule that starts at sigma 1 starts instead
+    for the samplers that need a finite lambda. ``mu`` is the shift of ModelSamplingFlux (None: the
+    unshifted table of schnell)."""
+    return percent_level(mu, SNR_OFFSET_PERCENT)
 
 
 def _offset_first(sigmas: Tensor, start: float) -> Tensor:
@@ -125,6 +135,36 @@ def lcm(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
     return x, denoised
 
 
+def ddpm(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
+    """DDPM ancestral sampling (Ho et al. 2020) as ComfyUI runs it on any model: sigma is read as a
+    variance-preserving noise-to-signal ratio (alpha_bar = 1 / (1 + sigma^2)), x is divided by
+    sqrt(1 + sigma^2), the posterior mean is taken from the noise estimate (x - D) / sigma, fresh noise of
+    the posterior's spread is added (not on the step to 0) and the result is scaled back up."""
+    noise = _need(noise, "ddpm")
+    lost = [float(s) for s in sigmas[:-1] if 1 / ((s * s) + 1) == 1]
+    if lost:  # in float32 the level's alpha_bar rounds to 1: ComfyUI's DDPM divides 0 by 0 there (NaN picture)
+        raise ValueError(f"ddpm cannot use noise level {lost[0]:.3g}: below about 2.5e-4 its float32 arithmetic "
+                         f"loses the level (ComfyUI gives a black picture); use another scheduler (simple, normal, "
+                         f"beta, ...) or sampler")
+    denoised = None
+    n = len(sigmas) - 1
+    for i in range(n):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, s)
+        eps = (x - denoised) / s
+        x_vp = x / torch.sqrt(1.0 + s ** 2.0)
+        bar, bar_next = 1 / ((s * s) + 1), 1 / ((s_next * s_next) + 1)
+        alpha = bar / bar_next
+        x = (1.0 / alpha).sqrt() * (x_vp - (1 - alpha) * eps / (1 - bar).sqrt())
+        if s_next > 0:
+            x = x + ((1 - alpha) * (1. - bar_next) / (1. - bar)).sqrt() * noise()
+        if s_next != 0:
+            x = x * torch.sqrt(1.0 + s_next ** 2.0)
+        if callback is not None:
+            callback(i, n, x, denoised)
+    return x, denoised
+
+
 def _er_noise_scaler(v: Tensor) -> Tensor:
     """ER-SDE's default noise scale function of lambda_er = sigma / alpha."""
     return v * ((v ** 0.3).exp() + 10.0)
@@ -187,44 +227,55 @@ def torchsde_available() -> bool:
 
 class BrownianNoise:
     """Normalised increments of one Brownian motion over [sigma_min, sigma_max], as ComfyUI's
-    BrownianTreeNoiseSampler with its CPU tree: torchsde's BrownianTree seeded with the run's seed, so the
-    noise between two levels is the same whatever the step count in between."""
+    BrownianTreeNoiseSampler: torchsde's BrownianTree seeded with the run's seed, so the noise between two
+    levels is the same whatever the step count in between. ComfyUI builds the tree on the CPU, or for the
+    ``_gpu`` samplers on the latent's device (``device``): there its levels, start and draws stay on that
+    device, so on a GPU the numbers are that device's generator's (on a CPU device they are the same)."""
 
-    def __init__(self, seed: int, shape: tuple[int, ...], sigma_min: Tensor, sigma_max: Tensor):
+    def __init__(self, seed: int, shape: tuple[int, ...], sigma_min: Tensor, sigma_max: Tensor,
+                 device: torch.device | str | None = None):
         try:
             import torchsde
         except ImportError:
-            raise ValueError("the SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_2m_sde_heun, dpmpp_3m_sde) need "
-                             "torchsde for ComfyUI's Brownian-tree noise: pip install 'fluxwire[sde]'") from None
-        start = torch.zeros(shape, dtype=torch.float32)
-        self.tree = torchsde.BrownianTree(sigma_min.detach().cpu(), start, sigma_max.detach().cpu(),
-                                          entropy=int(seed))
+            raise ValueError("the SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_2m_sde_heun, dpmpp_3m_sde and their "
+                             "_gpu variants) need torchsde for ComfyUI's Brownian-tree noise: "
+                             "pip install 'fluxwire[sde]'") from None
+        self.device = torch.device("cpu") if device is None else torch.device(device)
+        self.on_cpu = device is None  # ComfyUI's CPU tree: levels moved to the CPU as float32 when drawn
+        start = torch.zeros(shape, dtype=torch.float32, device=self.device)
+        self.tree = torchsde.BrownianTree(sigma_min.detach().to(self.device), start,
+                                          sigma_max.detach().to(self.device), entropy=int(seed))
 
     def __call__(self, sigma: Tensor, sigma_next: Tensor) -> Tensor:
+        sigma, sigma_next = sigma.to(self.device), sigma_next.to(self.device)
         lo, hi = (sigma, sigma_next) if sigma < sigma_next else (sigma_next, sigma)
+        if self.on_cpu:
+            lo, hi = lo.detach().float(), hi.detach().float()
         with warnings.catch_warnings():  # a float32 level a rounding step outside the tree's float64 ends
             warnings.filterwarnings("ignore", message="Should have t", category=UserWarning)
-            w = self.tree(lo.detach().cpu().float(), hi.detach().cpu().float())
+            w = self.tree(lo, hi)
         if sigma > sigma_next:  # walking down the levels: the increment from sigma to sigma_next
             w = w * -1
-        return w / (sigma_next - sigma).abs().sqrt()
+        return (w / (sigma_next - sigma).abs().sqrt()).cpu()
 
 
 def _brownian(noise, sigmas: Tensor, name: str) -> BrownianNoise:
-    """The Brownian noise for this schedule from the run's step-noise source (which carries the seed)."""
+    """The Brownian noise for this schedule from the run's step-noise source (which carries the seed and
+    the model's device, where the ``_gpu`` samplers build their tree)."""
     seed = getattr(_need(noise, name), "seed", None)
     if seed is None:
         raise ValueError(f"{name} needs the run's noise seed")
-    return BrownianNoise(seed, noise.shape, sigmas[sigmas > 0].min(), sigmas.max())
+    device = getattr(noise, "device", "cpu") if name.endswith("_gpu") else None
+    return BrownianNoise(seed, noise.shape, sigmas[sigmas > 0].min(), sigmas.max(), device)
 
 
 def dpmpp_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
-              eta: float = 1.0, r: float = 0.5):
+              eta: float = 1.0, r: float = 0.5, name: str = "dpmpp_sde"):
     """DPM-Solver++ (stochastic, single step): a first-order ancestral half step to the lambda midpoint,
     a second model call there, then the full step from both estimates; Brownian noise at both."""
     if len(sigmas) <= 1:
         return x, None
-    brownian = _brownian(noise, sigmas, "dpmpp_sde")
+    brownian = _brownian(noise, sigmas, name)
     sigmas = _offset_first(sigmas, snr_start)
     denoised = None
     n = len(sigmas) - 1
@@ -322,3 +373,25 @@ def dpmpp_3m_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, nois
                  eta: float = 1.0):
     """eta 0 leaves the deterministic DPM-Solver++(2M/3M) in lambda = log((1 - sigma) / sigma)."""
     return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 3, "dpmpp_3m_sde", eta=eta)
+
+
+# ComfyUI's _gpu variants: the same rules with the Brownian tree on the latent's device
+
+
+def dpmpp_sde_gpu(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999):
+    return dpmpp_sde(model, x, sigmas, callback, noise, snr_start, name="dpmpp_sde_gpu")
+
+
+def dpmpp_2m_sde_gpu(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
+                     snr_start: float = 0.9999):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde_gpu")
+
+
+def dpmpp_2m_sde_heun_gpu(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
+                          snr_start: float = 0.9999):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde_heun_gpu", "heun")
+
+
+def dpmpp_3m_sde_gpu(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
+                     snr_start: float = 0.9999):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 3, "dpmpp_3m_sde_gpu")

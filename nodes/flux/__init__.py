@@ -18,3 +18,7 @@ NODES += [*control.NODES, *preprocess.NODES, *redux.NODES]
 from . import batch  # noqa: E402
 
 NODES += batch.NODES
+# SA-Solver with its settings (ComfyUI's SamplerSASolver)
+from . import sa_solver  # noqa: E402
+
+NODES += sa_solver.NODES

@@ -26,6 +26,8 @@ class Guider:
 
 @dataclass(frozen=True)
 class SamplerChoice:
-    """SAMPLER: which sampling method (a name in flux_core.samplers.SAMPLERS)."""
+    """SAMPLER: which sampling method (a name in flux_core.samplers.SAMPLERS) and, from a sampler node with
+    settings (SamplerSASolver), its options as (name, value) pairs for the step rule."""
 
     name: str = "euler"
+    options: tuple = ()

@@ -57,7 +57,7 @@ def held_noise(sampler: str, noise: Noise, latent: Latent, drawn):
 
 
 def sample(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, preview_vae=None,
-           sampler: str = "euler"):
+           sampler: str = "euler", options: dict | None = None):
     """Run one ComfyUI sampling pass with `sampler`; returns (latent, denoised latent)."""
     from .sampling import _borrow
 
@@ -66,10 +66,11 @@ def sample(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, pr
         raise NodeError(f"the latent has {latent.channels} channels but {model.name} expects "
                         f"{model.latent_channels}", input="latent_image")
     with _borrow(model, guider.positive, latent, ctx):  # the memory manager places the weights
-        return _sample_borrowed(ctx, guider, noise, sigmas, latent, preview_vae, sampler)
+        return _sample_borrowed(ctx, guider, noise, sigmas, latent, preview_vae, sampler, options)
 
 
-def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, preview_vae, sampler):
+def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: Latent, preview_vae, sampler,
+                     options=None):
     import torch
 
     from flux_core.guided_sampling import run_sampler, skips_negative
@@ -133,7 +134,7 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
         step_noise = StepNoise(noise.seed, tuple(latent.samples.shape), device)
     with torch.inference_mode():
         out, denoised = run_sampler(velocity, drawn, latent.samples, values, after_step, sampler, step_noise,
-                                    model_levels(model).mu, guided if cfg_pp else None)
+                                    model_levels(model).mu, guided if cfg_pp else None, options)
     # the rest of the latent (noise mask, batch positions) carries on, as ComfyUI copies the latent dict
     return replace(latent, samples=out.float().cpu()), replace(latent, samples=denoised.float().cpu())
 
@@ -163,9 +164,9 @@ class CFGGuider(Node):
 
 
 class KSamplerSelect(Node):
-    """Choose the sampling method: ComfyUI's step rules for flow models (euler, the ancestral and SDE ones,
-    heun, dpm_2, lms, DPM-Solver++, LCM, iPNDM, DEIS, RES multistep, gradient estimation, ER-SDE, ddim, UniPC;
-    see docs/comfyui.md)."""
+    """Choose the sampling method: ComfyUI's step rules for flow models, all 42 of its names (euler, the
+    ancestral and SDE ones, heun(pp2), dpm_2, lms, DPM-Solver(-fast/-adaptive/++), DDPM, LCM, iPNDM, DEIS, RES
+    multistep, gradient estimation, ER-SDE, SEEDS, SA-Solver, ddim, UniPC; see docs/comfyui.md)."""
 
     category = "sampling/custom"
     inputs = [Combo("sampler_name", SAMPLER_NAMES)]
@@ -203,7 +204,8 @@ class SamplerCustomAdvanced(Node):
     outputs = [Output("output", "LATENT"), Output("denoised_output", "LATENT")]
 
     def run(self, ctx, noise, guider, sampler, sigmas, latent_image, preview_vae=None):
-        out, denoised = sample(ctx, guider, noise, sigmas, latent_image, preview_vae, sampler.name)
+        out, denoised = sample(ctx, guider, noise, sigmas, latent_image, preview_vae, sampler.name,
+                               dict(sampler.options))
         return {"output": out, "denoised_output": denoised}
 
 

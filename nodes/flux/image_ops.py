@@ -2,7 +2,8 @@
 ImageInvert, LatentUpscale, LatentUpscaleBy, RepeatLatentBatch), computed as ComfyUI computes them.
 
 Latents here are in the model's space (scaled and shifted); the resize methods offered are affine-invariant
-(weights summing to 1), so resizing them equals resizing ComfyUI's raw latents.
+(weights summing to 1), so resizing them equals resizing ComfyUI's raw latents — all but ``bislerp``, which
+runs on the raw latent (see nodes/flux/bislerp.py).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from flux_core.graph.node import Combo, Float, Input, Int, Node, NodeError, Outp
 from .values import Latent
 
 IMAGE_METHODS = ["nearest-exact", "bilinear", "area", "bicubic", "lanczos"]
-LATENT_METHODS = ["nearest-exact", "bilinear", "area", "bicubic"]
+LATENT_METHODS = ["nearest-exact", "bilinear", "area", "bicubic", "bislerp"]
 CROPS = ["disabled", "center"]
 MAX_SIDE = 16384
 
@@ -31,6 +32,10 @@ def resize(samples, width: int, height: int, method: str, crop: str):
         elif old_aspect < new_aspect:
             y = round((old_h - old_h * (old_aspect / new_aspect)) / 2)
         samples = samples.narrow(-2, y, old_h - y * 2).narrow(-1, x, old_w - x * 2)
+    if method == "bislerp":
+        from .bislerp import bislerp
+
+        return bislerp(samples, width, height)
     if method == "lanczos":
         import numpy as np
         from PIL import Image
@@ -42,6 +47,14 @@ def resize(samples, width: int, height: int, method: str, crop: str):
             out.append(torch.from_numpy(np.array(im).astype(np.float32) / 255.0).movedim(-1, 0))
         return torch.stack(out)
     return torch.nn.functional.interpolate(samples, size=(height, width), mode=method)
+
+
+def _resize_latent(x, width: int, height: int, method: str, crop: str):
+    if method == "bislerp":  # not affine-invariant: on ComfyUI's raw latent
+        from .bislerp import resize_model_latent
+
+        return resize_model_latent(resize, x, width, height, method, crop)
+    return resize(x, width, height, method, crop)
 
 
 class ImageScale(Node):
@@ -110,7 +123,7 @@ class LatentUpscale(Node):
             height = max(64, round(x.shape[-2] * width / x.shape[-1]))
         else:
             width, height = max(64, width), max(64, height)
-        out = resize(x, width // 8, height // 8, upscale_method, crop)
+        out = _resize_latent(x, width // 8, height // 8, upscale_method, crop)
         # the batch positions and the noise mask carry on (ComfyUI copies the latent dict): a picked picture
         # keeps its noise, and an inpaint latent keeps its mask unresized (the sampler fits it to the latent)
         return Latent(out, out.shape[-1] * 8, out.shape[-2] * 8, samples.noise_mask, samples.batch_index)
@@ -133,7 +146,7 @@ class LatentUpscaleBy(Node):
         if max(width, height) * 8 > MAX_SIDE:
             raise NodeError(f"{samples.width}x{samples.height} scaled by {scale_by} is larger than {MAX_SIDE} pixels",
                             input="scale_by")
-        out = resize(x, width, height, upscale_method, "disabled")
+        out = _resize_latent(x, width, height, upscale_method, "disabled")
         return Latent(out, width * 8, height * 8, samples.noise_mask, samples.batch_index)
 
 

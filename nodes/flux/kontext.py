@@ -84,7 +84,8 @@ class KontextImageScale(Node):
 
 class ImageStitch(Node):
     """Put two pictures side by side or stacked (to give Kontext several references as one picture); with
-    match_image_size the second is scaled (Lanczos) to line up with the first, else padded with black."""
+    match_image_size the second is scaled (Lanczos) to line up with the first, else the smaller is padded,
+    centred, as ComfyUI does (white or black with those spacing colours, else black)."""
 
     category = "image"
     inputs = [Input("image1", "IMAGE"), Input("image2", "IMAGE"),
@@ -96,10 +97,9 @@ class ImageStitch(Node):
     def run(self, ctx, image1, image2, direction, match_image_size, spacing_width, spacing_color):
         from flux_core.picture_ops import matched_size, stitch
 
-        if match_image_size:
+        if match_image_size:  # always through Lanczos, as in ComfyUI (8-bit even at the same size)
             width, height = matched_size(image1, image2, direction)
-            if (height, width) != tuple(image2.shape[1:3]):
-                image2 = resize(image2.movedim(-1, 1), width, height, "lanczos", "disabled").movedim(1, -1)
+            image2 = resize(image2[..., :3].movedim(-1, 1), width, height, "lanczos", "disabled").movedim(1, -1)
         return _picture_op(stitch, "image2", image1, image2, direction, spacing_width, spacing_color)
 
 

@@ -161,7 +161,7 @@ def test_unsupported_classes_are_all_listed_at_once(comfy_models):
     data["42"] = {"class_type": "CLIPLoader", "inputs": {"clip_name": "clip_l.safetensors", "type": "stable_diffusion",
                                                          "device": "default"}}
     data["43"] = {"class_type": "SamplerCustom", "inputs": {"noise_seed": 1}}
-    data["16"]["inputs"]["sampler_name"] = "dpm_adaptive"  # one ComfyUI has and fluxwire does not
+    data["16"]["inputs"]["sampler_name"] = "euler_smea_dy"  # a custom node pack's sampler: fluxwire has none
     with pytest.raises(WorkflowError) as e:
         load(data, comfy_models)
     by_node = {p.node: p for p in e.value.problems}
@@ -174,7 +174,7 @@ def test_unsupported_classes_are_all_listed_at_once(comfy_models):
     with pytest.raises(WorkflowError) as e:
         load(data, comfy_models)
     (p,) = e.value.problems
-    assert p.node == "16" and "dpm_adaptive" in p.message and p.code == "unsupported_value"
+    assert p.node == "16" and "euler_smea_dy" in p.message and p.code == "unsupported_value"
     assert "dpmpp_2m" in p.message and "euler_ancestral" in p.message  # it lists what is supported
 
 

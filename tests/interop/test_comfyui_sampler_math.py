@@ -225,9 +225,11 @@ FIRST_SAMPLERS = ["euler", "euler_ancestral", "heun", "dpm_2", "lms", "dpmpp_2m"
 
 def test_every_sampler_has_a_reference_step_rule():
     from .test_comfyui_cfgpp_samplers import CFG_PP
+    from .test_comfyui_last_samplers import GPU, LAST
     from .test_comfyui_more_samplers import NEW
 
-    assert sorted(FIRST_SAMPLERS + ["uni_pc", "uni_pc_bh2"] + NEW + CFG_PP) == sorted(SAMPLER_NAMES)
+    assert sorted(FIRST_SAMPLERS + ["uni_pc", "uni_pc_bh2"] + NEW + CFG_PP + LAST + GPU
+                  + ["dpmpp_2s_ancestral_cfg_pp"]) == sorted(SAMPLER_NAMES)
 
 
 @pytest.mark.parametrize("name", FIRST_SAMPLERS)
@@ -254,8 +256,8 @@ def test_ancestral_noise_depends_on_the_seed_and_is_drawn_per_step():
     assert not torch.allclose(a, b)
     with pytest.raises(ValueError, match="noise source"):
         samplers.run("euler_ancestral", toy_denoiser, x, sigmas)
-    with pytest.raises(ValueError, match=r"'dpmpp_2s_ancestral_cfg_pp' is not supported by fluxwire \(supported"):
-        samplers.run("dpmpp_2s_ancestral_cfg_pp", toy_denoiser, x, sigmas)
+    with pytest.raises(ValueError, match=r"'euler_dy' is not supported by fluxwire \(supported"):
+        samplers.run("euler_dy", toy_denoiser, x, sigmas)
 
 
 # ------------------------------------------------------------------ convergence on Gaussian data

@@ -116,7 +116,11 @@ def test_other_sampler_schedule_pairs_run_through_samplercustomadvanced(comfy_mo
              ("er_sde", "karras"), ("euler_cfg_pp", "normal"), ("dpmpp_2m_cfg_pp", "beta"),
              ("res_multistep_cfg_pp", "exponential"), ("gradient_estimation_cfg_pp", "sgm_uniform"),
              ("euler_ancestral_cfg_pp", "karras"), ("dpm_2_ancestral", "simple"), ("res_multistep_ancestral", "normal"),
-             ("res_multistep_ancestral_cfg_pp", "beta")]
+             ("res_multistep_ancestral_cfg_pp", "beta"), ("heunpp2", "normal"), ("dpm_fast", "karras"),
+             ("dpm_adaptive", "simple"), ("dpmpp_2s_ancestral_cfg_pp", "beta"), ("dpmpp_sde_gpu", "exponential"),
+             ("dpmpp_2m_sde_gpu", "simple"), ("dpmpp_2m_sde_heun_gpu", "beta"), ("dpmpp_3m_sde_gpu", "karras"),
+             ("ddpm", "normal"), ("seeds_2", "simple"), ("seeds_3", "beta"), ("sa_solver", "karras"),
+             ("sa_solver_pece", "simple")]
     assert {p[0] for p in pairs} == set(SAMPLER_NAMES) and {p[1] for p in pairs} == set(SCHEDULER_NAMES)
     seen = []
     for sampler, scheduler in pairs:
@@ -215,3 +219,7 @@ def test_uni_pc_refuses_levels_its_float32_arithmetic_loses(comfy_models, execut
     with pytest.raises(RunFailed) as e:
         executor.run(load_workflow(data, env=Environment(models_dir=comfy_models)))
     assert e.value.node_id == "15" and "uni_pc cannot use noise level 0.000158" in str(e.value)
+    data["11"]["inputs"]["sampler_name"] = "ddpm"  # the same float32 loss: 0 / 0 in ComfyUI's DDPM step
+    with pytest.raises(RunFailed) as e:
+        executor.run(load_workflow(data, env=Environment(models_dir=comfy_models)))
+    assert e.value.node_id == "15" and "ddpm cannot use noise level 0.000158" in str(e.value)
