@@ -2,11 +2,16 @@
 without covering their neighbours"), in a real browser on the real app: dragging the node below closer
 shrinks the room at once (no overlap once the drag ends, the picture still fits with its aspect), undo and
 redo give the room back and take it again, and with less room than a picture needs the node shows one line
-"1 picture" that opens the lightbox instead of covering its neighbour."""
+"1 picture" that opens the lightbox instead of covering its neighbour. A ComfyUI UI export writes the boxes
+nodes without a size show."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
+from .canvas_helpers import sent
 from .test_canvas_e2e import doc, node, open_workflow
 from .test_canvas_pictures_e2e import ZOOM, aspect_kept, inside, pictures, run, sized
 from .test_canvas_routing_e2e import drag_title
@@ -82,5 +87,47 @@ def test_the_room_follows_the_node_below_through_drag_undo_and_redo(page, tmp_pa
     assert node(page, "old").get_attribute("data-room-short") is None
     assert abs(no_overlap(page)["height"] - full["height"]) <= 1
     assert node(page, "old").locator(".fw-image img").is_visible()
-    saved = page.evaluate("() => JSON.parse(localStorage.getItem('fluxwire:autosave:' + location.pathname)).doc")
+    saved = sent(page)
     assert all("size" not in n["ui"] for n in saved["nodes"])
+
+
+def test_the_comfyui_ui_export_writes_the_sizes_shown(page, tmp_path):
+    """Nodes without a height are exported with the box they show (a result node with its picture room, less
+    where a node sits below), not a default size; the document itself keeps no size, and the exported file
+    opened again shows the same boxes."""
+    document = sized(doc([
+        ("1", "PreviewImage", {}, (330, 20)),
+        ("2", "IntValue", {}, (330, 230)),
+        ("3", "IntValue", {}, (20, 20)),
+        ("4", "IntValue", {}, (20, 300)),
+        ("5", "IntValue", {}, (20, 500))]), {"4": (260, 150)})
+    document["nodes"][4]["ui"]["collapsed"] = True
+    open_workflow(page, document, tmp_path)
+    page.wait_for_timeout(150)
+    shown = page.evaluate("() => Object.fromEntries([...document.querySelectorAll('.fw-node')].map("
+                          "e => [e.dataset.nodeId, [e.offsetWidth, e.offsetHeight]]))")
+    assert shown["1"][1] < widgets_end(page, "1") + 200  # the room stops above node 2
+    opened = sent(page)
+    with page.expect_download() as download:
+        page.click('[data-action="export-comfyui-ui"]')
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    sizes = {str(n["id"]): n["size"] for n in exported["nodes"]}
+    assert sizes["1"] == shown["1"] and sizes["2"] == shown["2"] and sizes["3"] == shown["3"]
+    assert sizes["4"] == [260, 150]  # a saved size as it is
+    assert sizes["5"] == [320, 120]  # collapsed: its open size is not shown, the exporter's default
+    # shown, not written: the document is as it was opened
+    assert page.locator(".fw-root").get_attribute("data-dirty") == "0"
+    assert sent(page) == opened
+    # the exported file opened again: the same boxes
+    path = tmp_path / "back.comfyui.json"
+    path.write_text(json.dumps(exported))
+    node(page, "1").evaluate("e => { e.dataset.probe = '1'; }")
+    with page.expect_file_chooser() as fc:
+        page.click('[data-action="open"]')
+    fc.value.set_files(str(path))
+    page.wait_for_function("() => document.querySelectorAll('.fw-node').length === 5 && !document.querySelector('.fw-node[data-probe]')")
+    page.wait_for_timeout(150)
+    again = page.evaluate("() => Object.fromEntries([...document.querySelectorAll('.fw-node')].map("
+                          "e => [e.dataset.nodeId, [e.offsetWidth, e.offsetHeight]]))")
+    for k in ("1", "2", "3", "4"):
+        assert again[k] == shown[k], (k, again[k], shown[k])

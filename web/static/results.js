@@ -194,6 +194,20 @@ function roomBelow(n, width, widgets) {
   }
   return [below, belowId];
 }
+function withShownSizes(doc) {
+  // the document for a ComfyUI UI export: each shown node without a height (a result node with its picture
+  // room, any other node as its widgets make it) gets the size it shows, so ComfyUI opens the boxes the user
+  // saw instead of a default size. A copy: the document itself never gets these sizes. Collapsed nodes (their
+  // open size is not shown) and the nodes of a subgraph level being shown keep the exporter's default
+  if (navStack.length) return doc;
+  const copy = JSON.parse(JSON.stringify(doc));
+  for (const n of copy.nodes || []) {
+    const e = nodeEls.get(n.id);
+    if (!e || !e.isConnected || !n.ui || n.ui.collapsed || hasHeight(n)) continue;
+    n.ui.size = [e.offsetWidth, e.offsetHeight];
+  }
+  return copy;
+}
 function countPictures(container, images) {
   // the one line a short room shows instead of its pictures (results.css hides it elsewhere); a click opens
   // the lightbox on the first picture
