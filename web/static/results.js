@@ -147,7 +147,7 @@ function applyRoom(e, n, plan) {
   const free = below - plan.widgets - AUTO_ROOM_GAP;
   const room = free >= MIN_AUTO_ROOM ? Math.min(RESULT_PICTURE_ROOM, free) : Math.max(0, free);
   if (free >= MIN_AUTO_ROOM) delete e.dataset.roomShort; else e.dataset.roomShort = "1";
-  const height = Math.floor(plan.widgets + room) + "px";
+  const height = Math.round(plan.widgets + room) + "px";
   if (e.style.minHeight === height) return false;
   e.style.minHeight = height;
   return true;
