@@ -196,3 +196,24 @@ def test_a_loop_takes_a_free_level_near_the_midpoint(page, tmp_path, artifacts):
     level = [y for x, y in points if q["x"] < x < q["x"] + q["width"]]
     assert level and all(q["y"] + q["height"] < y < r["y"] for y in level), (level, q, r)
     page.screenshot(path=str(artifacts / "routing-loop-free-level.png"))
+
+
+def test_a_redo_that_only_removes_a_node_drops_the_detour_round_it(page, tmp_path):
+    """An undo/redo step that only takes nodes away redraws no node; the wires led round the node it removed
+    are routed again all the same."""
+    open_workflow(page, doc([("a", "IntValue", {}, (0, 100)), ("b", "Note", {"text": "in the way"}, (330, 70)),
+                             ("c", "ShowValue", {}, (760, 100))], [("a", "value", "c", "value")]), tmp_path)
+    detour = path_of(page, "a", "value", "c", "value")
+    assert detour.count(" C") > 1 and page.evaluate(CROSSINGS) == []
+    node(page, "b").locator(".fw-title").click()
+    page.keyboard.press("Delete")
+    page.wait_for_function("() => !document.querySelector('.fw-node[data-node-id=\"b\"]')")
+    plain = path_of(page, "a", "value", "c", "value")
+    assert plain.count(" C") == 1
+    page.keyboard.press("Control+z")
+    page.wait_for_selector('.fw-node[data-node-id="b"]')
+    assert path_of(page, "a", "value", "c", "value") == detour
+    page.keyboard.press("Control+y")  # only removes b
+    page.wait_for_function("() => !document.querySelector('.fw-node[data-node-id=\"b\"]')")
+    page.wait_for_timeout(100)
+    assert path_of(page, "a", "value", "c", "value") == plain
