@@ -2,7 +2,9 @@
 
 Starts the real app, opens the default graph and then every shipped workflow (`workflows/*.json`) through the
 canvas's Open button in Debian's Chromium, and counts the wires with a point inside a node other than their own
-two ends (the audit test's CROSSINGS walk along each drawn path), out of all wires. Then, on bench_canvas's
+two ends (the audit test's CROSSINGS walk along each drawn path), out of all wires, and the wires' drawn length
+(a detour over or under everything instead of through a free level near its ends is longer); then the same for one
+backward wire past a column of nodes (loop_column_graph). Then, on bench_canvas's
 generated 500-node graph, drops a node onto the next row's wires and presses Ctrl+Z: the time from the key to the
 next frame (the undo re-routes every wire the node's old or new place touches), median of 5; and the frame rate
 while dragging that node over those wires.
@@ -24,6 +26,20 @@ from bench.bench_canvas import (FRAME_RECORDER, VISIBLE_NODE, app_page, median, 
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 TOTAL = "() => document.querySelectorAll('path.fw-wire:not(.fw-wire-temp)').length"
+# the drawn length of every wire, canvas px: a detour that goes over or under everything instead of through a
+# free level near its ends makes it longer (compare two checkouts; the crossings above must stay 0)
+LENGTH = "() => [...document.querySelectorAll('path.fw-wire:not(.fw-wire-temp)')].reduce((s, p) => s + p.getTotalLength(), 0)"
+
+
+def loop_column_graph() -> dict:
+    """A backward wire a -> c past a column of nodes: the level halfway between its ends runs through q (p sits
+    right on top of q), a free level lies just under q (test_canvas_routing_e2e's loop-level graph)."""
+    at = {"c": ("ShowValue", (0, 600)), "p": ("IntValue", (330, 240)), "q": ("IntValue", (330, 330)),
+          "r": ("IntValue", (330, 520)), "a": ("IntValue", (700, 0))}
+    nodes = [{"id": k, "type": t, "widgets": {}, "ui": {"pos": list(pos)} | ({"size": [220, 88]} if k in "pqr" else {})}
+             for k, (t, pos) in at.items()]
+    return {"format": "fluxwire.workflow", "version": 1, "metadata": {"title": "loop past a column"}, "nodes": nodes,
+            "links": [{"from": "a", "output": "value", "to": "c", "input": "value"}]}
 
 
 def open_file(page, path: Path) -> None:
@@ -101,15 +117,20 @@ def main() -> None:
         tmp = Path(tmp)
         with app_page(chromium, timed_executor(tmp), tmp) as page:
             page.wait_for_timeout(500)
-            rows = [("default graph", len(page.evaluate(CROSSINGS)), page.evaluate(TOTAL))]
+            rows = [("default graph", len(page.evaluate(CROSSINGS)), page.evaluate(TOTAL), page.evaluate(LENGTH))]
             for path in sorted(WORKFLOWS.glob("*.json")):
                 open_file(page, path)
-                rows.append((path.stem, len(page.evaluate(CROSSINGS)), page.evaluate(TOTAL)))
+                rows.append((path.stem, len(page.evaluate(CROSSINGS)), page.evaluate(TOTAL), page.evaluate(LENGTH)))
+            column = tmp / "loop-column.json"
+            column.write_text(json.dumps(loop_column_graph()))
+            open_file(page, column)
+            rows.append(("(a loop past a column)", len(page.evaluate(CROSSINGS)), page.evaluate(TOTAL), page.evaluate(LENGTH)))
             undo_ms, fps = undo_move_ms(page, tmp)
-    for name, crossing, total in rows:
-        print(f"{name:28s} {crossing:3d} of {total:3d} wires drawn across a node")
-    shipped = rows[1:]
-    print(f"all {len(shipped)} shipped workflows: {sum(r[1] for r in shipped)} of {sum(r[2] for r in shipped)} wires across a node")
+    for name, crossing, total, length in rows:
+        print(f"{name:28s} {crossing:3d} of {total:3d} wires drawn across a node, {length:7.0f} px of wire")
+    shipped = rows[1:-1]
+    print(f"all {len(shipped)} shipped workflows: {sum(r[1] for r in shipped)} of {sum(r[2] for r in shipped)} wires across a node, "
+          f"{sum(r[3] for r in shipped):.0f} px of wire")
     print(f"500 nodes: drag {fps:.1f} fps across the next row's wires (target >= 50)")
     print(f"500 nodes: undo of a node dropped onto other wires {undo_ms:.0f} ms to the next frame (median of 5; target <= 50 ms)")
 

@@ -173,3 +173,47 @@ def test_paste_with_input_links_keeps_their_reroute_points(page, tmp_path, workf
     page.locator('[data-workflow="pasted-points"] [data-action="open-workflow"]').click()
     page.wait_for_selector(f'.fw-reroute[data-reroute="{last}"]')
     assert wire(page, "a", "value", copy["id"], "value").get_attribute("data-via") == f"{first} {last}"
+
+
+def test_a_loop_takes_a_free_level_near_the_midpoint(page, tmp_path, artifacts):
+    """The backward wire a -> c passes a column of nodes: the level halfway between its ends runs through q, whose
+    upper half holds it and p sits right on top of q; a free level lies just under q. The loop takes that level
+    (between its ends, nothing crossed) instead of going over or under everything."""
+    document = doc([("c", "ShowValue", {}, (0, 600)), ("p", "IntValue", {}, (330, 240)), ("q", "IntValue", {}, (330, 330)),
+                    ("r", "IntValue", {}, (330, 520)), ("a", "IntValue", {}, (700, 0))], [("a", "value", "c", "value")])
+    for n in document["nodes"]:
+        if n["id"] in ("p", "q", "r"):
+            n["ui"]["size"] = [220, 88]
+    open_workflow(page, document, tmp_path)
+    sel = 'path.fw-wire[data-from="a"][data-to="c"]'
+    assert page.evaluate(INSIDE, [sel, ["a", "c", "p", "q", "r"]]) == []
+    points = page.evaluate("""(sel) => { const p = document.querySelector(sel), len = p.getTotalLength(), m = p.getScreenCTM();
+        const out = []; for (let i = 0; i <= 200; i++) { const q = p.getPointAtLength(len * i / 200); out.push([q.x * m.a + m.e, q.y * m.d + m.f]); }
+        return out; }""", sel)
+    (y0, y1) = (points[0][1], points[-1][1])
+    assert all(y0 - 2 <= y <= y1 + 2 for _, y in points), "the loop left the span between its ends"
+    q, r = node(page, "q").bounding_box(), node(page, "r").bounding_box()
+    level = [y for x, y in points if q["x"] < x < q["x"] + q["width"]]
+    assert level and all(q["y"] + q["height"] < y < r["y"] for y in level), (level, q, r)
+    page.screenshot(path=str(artifacts / "routing-loop-free-level.png"))
+
+
+def test_a_redo_that_only_removes_a_node_drops_the_detour_round_it(page, tmp_path):
+    """An undo/redo step that only takes nodes away redraws no node; the wires led round the node it removed
+    are routed again all the same."""
+    open_workflow(page, doc([("a", "IntValue", {}, (0, 100)), ("b", "Note", {"text": "in the way"}, (330, 70)),
+                             ("c", "ShowValue", {}, (760, 100))], [("a", "value", "c", "value")]), tmp_path)
+    detour = path_of(page, "a", "value", "c", "value")
+    assert detour.count(" C") > 1 and page.evaluate(CROSSINGS) == []
+    node(page, "b").locator(".fw-title").click()
+    page.keyboard.press("Delete")
+    page.wait_for_function("() => !document.querySelector('.fw-node[data-node-id=\"b\"]')")
+    plain = path_of(page, "a", "value", "c", "value")
+    assert plain.count(" C") == 1
+    page.keyboard.press("Control+z")
+    page.wait_for_selector('.fw-node[data-node-id="b"]')
+    assert path_of(page, "a", "value", "c", "value") == detour
+    page.keyboard.press("Control+y")  # only removes b
+    page.wait_for_function("() => !document.querySelector('.fw-node[data-node-id=\"b\"]')")
+    page.wait_for_timeout(100)
+    assert path_of(page, "a", "value", "c", "value") == plain

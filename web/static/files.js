@@ -35,7 +35,7 @@ function saveJson() {
 }
 async function exportComfy(fmt = "api") {
   send();
-  const res = await (fmt === "ui" ? server.export_comfyui_ui(lastSent) : server.export_comfyui(lastSent));
+  const res = await (fmt === "ui" ? server.export_comfyui_ui(withShownSizes(lastSent)) : server.export_comfyui(lastSent));
   if (!res || !res.ok) { showBanner("error", (res && res.message) || "cannot export"); markProblems((res && res.problems) || []); return; }
   downloadText(res.text, fmt === "ui" ? ".comfyui.json" : ".comfyui-api.json");
   setStatus(fmt === "ui" ? "exported a ComfyUI UI workflow" : "exported a ComfyUI API prompt");

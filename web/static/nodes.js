@@ -60,7 +60,7 @@ function renderChanged(before) {
   const links = new Set(graph.links.map(wireKey));
   for (const [key, p] of [...wireEls]) if (!links.has(key) || !p.isConnected) { p.remove(); wireEls.delete(key); }
   for (const l of graph.links) if (!wireEls.has(wireKey(l))) { changed.add(l.from); changed.add(l.to); }
-  if (changed.size) drawWires(changed);
+  drawWires(changed);  // also when nodes only went: rooms and routes near them follow
   syncReroutes();  // undo/redo of reroute points alone (reroutes.js)
   refreshToolbar();
 }
@@ -393,7 +393,7 @@ function drawWires(onlyNodes) {
   // every position is read before any path is written: one layout per call, not one per wire.
   // `onlyNodes` (a Set of ids): update just the wires touching those nodes (dragging)
   if (!(onlyNodes instanceof Set)) onlyNodes = null;  // e.g. a frame time from requestAnimationFrame(drawWires)
-  if (!onlyNodes) flushAutoRooms();  // result nodes drawn without a height get their room first (results.js)
+  fitRooms(onlyNodes);  // rooms of nodes drawn without a height, new or near moved nodes, first (results.js)
   // node boxes, read before any write, and the other wires a moved or resized node may re-route (routing.js)
   const around = routeObstacles(!onlyNodes);
   const want = [];

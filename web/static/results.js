@@ -12,7 +12,7 @@ function fitPictures(box) {
   // lay the pictures out in the room the node gives them (the column count that shows them largest, as
   // ComfyUI's image grid picks it), each as large as fits its cell with its aspect kept; a node without a
   // height keeps the flow layout (pictures as wide as the node)
-  const owner = box.closest(".fw-node"), figs = [...box.children];
+  const owner = box.closest(".fw-node"), figs = [...box.querySelectorAll(":scope > .fw-image")];
   const sized = owner && owner.dataset.sized === "1";
   for (const f of figs) {
     const img = f.querySelector("img");
@@ -44,6 +44,7 @@ function noteResults(container, images) {
   // called by showImages (nodes.js) once the container is in a node
   const owner = container.closest && container.closest(".fw-node");
   if (!owner || !images || !images.length) return;
+  countPictures(container, images);
   if (pictureSizer) pictureSizer.observe(container);  // fitted again whenever the node's room changes
   for (const img of container.querySelectorAll("img")) img.addEventListener("load", () => fitPictures(container));
   fitPictures(container);
@@ -55,12 +56,19 @@ function noteResults(container, images) {
 // ------------------------------------------------------------------ result nodes without a height
 // A result node saved without a height (documents from before result nodes got one, ComfyUI files without a
 // size) is shown like a sized one: its widgets plus a picture room, so pictures arriving never make it grow.
-// The room is ComfyUI's 220 px, less where another node sits below (the box stops AUTO_ROOM_GAP above it),
-// never under MIN_AUTO_ROOM. Shown only, never written into the document: opening or running such a document
-// leaves it unchanged (not dirty, nothing for undo); the same positions give the same room again. Other nodes
-// without a height cap their live preview and text at the free space above the node below the same way.
+// The room is ComfyUI's 220 px, less where another node sits below (the box stops AUTO_ROOM_GAP above it).
+// With less than MIN_AUTO_ROOM free the pictures would be slivers: the room shrinks to what is free and shows
+// one line, "n pictures", that opens the lightbox (data-room-short="1"); the node never covers its neighbour.
+// Shown only, never written into the document: opening or running such a document leaves it unchanged (not
+// dirty, nothing for undo); the same positions give the same room again. Other nodes without a height cap
+// their live preview and text at the free space above the node below the same way.
+// The room follows the neighbours: every drawing pass (drawWires -> fitRooms) works the rooms out again from
+// the document's positions for the nodes it may concern — all of them in a full pass, in a pass for some
+// moved nodes only those with a moved node in their column or whose node below moved. The widgets' height and
+// the width are measured once per drawing of the node, so a drag frame reads no layout for it.
 const AUTO_ROOM_GAP = 12, MIN_AUTO_ROOM = 64;
 const roomsToFit = new Set(), capsToFit = new Set(), previewsCapped = new WeakSet();
+const roomPlans = new WeakMap();  // node element -> {widgets, width, below, belowId, cap}: what its room was made of
 let roomFrame = 0;
 function autoRoomNode(e) {
   // called by decorateNode for a result node without a height: sized by fitAutoRooms once in the page
@@ -85,6 +93,11 @@ function fitAutoRooms() {
   flushAutoRooms(capsToFit);
   if (grew) drawWires();  // the boxes wires are routed around grew (routing.js)
 }
+function fitRooms(onlyNodes) {
+  // drawWires calls this before it reads the boxes: new nodes get their room, moved neighbours move the rooms
+  flushAutoRooms();
+  followRooms(onlyNodes);
+}
 function flushAutoRooms(waiting = roomsToFit) {
   // size the nodes waiting: all layout reads first (one layout), then the heights written; true when a box
   // changed. drawWires calls it (for the picture rooms) before it reads the boxes, so a fit view and the
@@ -95,50 +108,114 @@ function flushAutoRooms(waiting = roomsToFit) {
     if (!e.isConnected) continue;
     waiting.delete(e);
     const n = nodeById(e.dataset.nodeId), widgets = widgetsHeight(e);
-    const sized = n && Array.isArray(n.ui.size) && Number.isFinite(n.ui.size[1]);  // resized meanwhile
-    if (!n || nodeEls.get(n.id) !== e || widgets === null || sized) continue;
-    plans.push([e, widgets, roomBelow(n, e.offsetWidth, widgets)]);
+    if (!n || nodeEls.get(n.id) !== e || widgets === null || hasHeight(n)) continue;  // resized meanwhile
+    plans.push([e, n, widgets, e.offsetWidth]);
   }
   let changed = false;
-  for (const [e, widgets, below] of plans) {
-    if (e.dataset.pictureRoom !== "auto") { capRoom(e, widgets, below); continue; }
-    const room = Math.max(MIN_AUTO_ROOM, Math.min(RESULT_PICTURE_ROOM, below - widgets - AUTO_ROOM_GAP));
-    const height = Math.round(widgets + room) + "px";
-    if (e.style.minHeight !== height) { e.style.minHeight = height; changed = true; }
+  for (const [e, n, widgets, width] of plans) {
+    const plan = { widgets, width, cap: e.dataset.pictureRoom !== "auto", below: null, belowId: null };
+    roomPlans.set(e, plan);
+    if (applyRoom(e, n, plan)) changed = true;
   }
   return changed;
 }
+function hasHeight(n) { return Array.isArray(n.ui.size) && Number.isFinite(n.ui.size[1]); }
+function followRooms(onlyNodes) {
+  // the rooms (and caps) a change of positions may alter, worked out again from the document (no layout read);
+  // true when a box changed. `onlyNodes`: the ids moved or redrawn by this pass (all nodes when not given)
+  const roomed = [], moved = [];
+  for (const n of graph.nodes) {
+    const e = nodeEls.get(n.id), plan = e && roomPlans.get(e);
+    if (plan) roomed.push([n, e, plan]);
+    if (onlyNodes && onlyNodes.has(n.id)) moved.push(n);
+  }
+  let changed = false;
+  for (const [n, e, plan] of roomed) {
+    if (onlyNodes && !onlyNodes.has(n.id) && !onlyNodes.has(plan.belowId) && !(plan.belowId && !nodeEls.has(plan.belowId)) &&
+        !moved.some((m) => m.ui.pos[1] - n.ui.pos[1] < plan.below && inColumn(m, n, plan))) continue;
+    if (hasHeight(n)) { roomPlans.delete(e); delete e.dataset.roomShort; continue; }  // resized: its own room now
+    if (applyRoom(e, n, plan)) changed = true;
+  }
+  return changed;
+}
+function applyRoom(e, n, plan) {
+  // the room (or cap) for the free space below `n` now; true when the node's height changed
+  const [below, belowId] = roomBelow(n, plan.width, plan.widgets);
+  plan.below = below;
+  plan.belowId = belowId;
+  if (plan.cap) { capRoom(e, plan.widgets, below); return false; }
+  const free = below - plan.widgets - AUTO_ROOM_GAP;
+  const room = free >= MIN_AUTO_ROOM ? Math.min(RESULT_PICTURE_ROOM, free) : Math.max(0, free);
+  if (free >= MIN_AUTO_ROOM) delete e.dataset.roomShort; else e.dataset.roomShort = "1";
+  const height = Math.round(plan.widgets + room) + "px";
+  if (e.style.minHeight === height) return false;
+  e.style.minHeight = height;
+  return true;
+}
 function capRoom(e, widgets, below) {
-  // a node without a height: its live preview and text may take what is free under its widgets (results.css)
+  // a node without a height: its live preview and text may take what is free under its widgets (results.css),
+  // down to nothing when the node below sits right under its widgets
   if (below === Infinity) { delete e.dataset.roomCap; return; }
-  const cap = Math.max(MIN_AUTO_ROOM, Math.round(below - widgets - AUTO_ROOM_GAP - 6)) + "px";  // - their margin
+  const cap = Math.max(0, Math.round(below - widgets - AUTO_ROOM_GAP - 6)) + "px";  // - their margin
   e.dataset.roomCap = "1";
   if (e.style.getPropertyValue("--fw-room-cap") !== cap) e.style.setProperty("--fw-room-cap", cap);
 }
 nodesLayer.addEventListener("load", (ev) => {
-  // a live preview shown on a node without a height: capped once per drawing of the node (load does not
-  // bubble; caught on the way down)
+  // a live preview shown on a node without a height: capped from its first picture on (load does not bubble;
+  // caught on the way down), and from then on following the node below like the rooms
   const pv = ev.target;
   if (!(pv instanceof HTMLImageElement) || !pv.classList.contains("fw-preview")) return;
   const e = pv.parentElement, n = e && nodeById(e.dataset.nodeId);
   if (!n || e.dataset.sized === "1" || previewsCapped.has(e) || nodeEls.get(n.id) !== e) return;
   previewsCapped.add(e);
   const widgets = widgetsHeight(e);
-  if (widgets !== null) capRoom(e, widgets, roomBelow(n, e.offsetWidth, widgets));
+  if (widgets === null) return;
+  const plan = { widgets, width: e.offsetWidth, cap: true, below: null, belowId: null };
+  roomPlans.set(e, plan);
+  applyRoom(e, n, plan);
 }, true);
+function nodeWidth(m) { return Array.isArray(m.ui.size) && m.ui.size[0] >= 120 ? m.ui.size[0] : NODE_WIDTH; }
+function inColumn(m, n, plan) {
+  // does node `m` share some of `n`'s columns (widths from the document, as renderNode sets them)
+  const mx = m.ui.pos[0], x = n.ui.pos[0];
+  return mx < x + plan.width && mx + nodeWidth(m) > x;
+}
 function roomBelow(n, width, widgets) {
-  // from the node's top to the top of the nearest node below its widgets that shares some of its columns
-  // (widths from the document, as renderNode sets them: no layout read per node)
+  // [distance from the node's top to the top of the nearest node below its widgets that shares some of its
+  // columns, that node's id] (no layout read per node)
   const [x, y] = n.ui.pos;
-  let below = Infinity;
+  let below = Infinity, belowId = null;
   for (const m of graph.nodes) {
     if (m === n) continue;
     const [mx, my] = m.ui.pos;
-    const mw = Array.isArray(m.ui.size) && m.ui.size[0] >= 120 ? m.ui.size[0] : NODE_WIDTH;
-    if (my - y < widgets || mx >= x + width || mx + mw <= x) continue;
-    below = Math.min(below, my - y);
+    if (my - y < widgets || my - y >= below || mx >= x + width || mx + nodeWidth(m) <= x) continue;
+    below = my - y;
+    belowId = m.id;
   }
-  return below;
+  return [below, belowId];
+}
+function withShownSizes(doc) {
+  // the document for a ComfyUI UI export: each shown node without a height (a result node with its picture
+  // room, any other node as its widgets make it) gets the size it shows, so ComfyUI opens the boxes the user
+  // saw instead of a default size. A copy: the document itself never gets these sizes. Collapsed nodes (their
+  // open size is not shown) and the nodes of a subgraph level being shown keep the exporter's default
+  if (navStack.length) return doc;
+  const copy = JSON.parse(JSON.stringify(doc));
+  for (const n of copy.nodes || []) {
+    const e = nodeEls.get(n.id);
+    if (!e || !e.isConnected || !n.ui || n.ui.collapsed || hasHeight(n)) continue;
+    n.ui.size = [e.offsetWidth, e.offsetHeight];
+  }
+  return copy;
+}
+function countPictures(container, images) {
+  // the one line a short room shows instead of its pictures (results.css hides it elsewhere); a click opens
+  // the lightbox on the first picture
+  const line = el("button", "fw-picture-count", "\u25a3 " + images.length + (images.length === 1 ? " picture" : " pictures"));
+  line.type = "button";
+  line.dataset.role = "picture-count";
+  line.title = "Too little room above the node below: click to see the pictures";
+  container.appendChild(line);
 }
 
 const lightbox = el("div", "fw-lightbox");
@@ -217,7 +294,8 @@ function openLightbox(nodeId, url, name) {
   zoomTo(1);
 }
 nodesLayer.addEventListener("click", (e) => {
-  const img = e.target.closest(".fw-image img");
+  const line = e.target.closest(".fw-picture-count");
+  const img = line ? line.parentElement.querySelector(".fw-image img") : e.target.closest(".fw-image img");
   if (!img) return;
   const owner = img.closest(".fw-node");
   openLightbox(owner.dataset.nodeId, img.src, img.alt);

@@ -155,14 +155,15 @@ function corridorPath(a, b, ends, cells, reach) {
 }
 function loopPath(a, b, ends, cells, reach) {
   // a backward or steep piece as a rounded loop: right out of `a` to x `xr`, up/down to a level `y`, across to
-  // x `xl`, to `b`'s height and into `b` from the left. The level starts over, under or between the ends and
-  // moves past each node its legs cross, the sides move out past nodes the upright legs cross; the cheapest
+  // x `xl`, to `b`'s height and into `b` from the left. The level starts over, under or between the ends (the
+  // midpoint and the nearest free levels above and below it, betweenLevels) and moves past each node its legs cross, the sides move out past nodes the upright legs cross; the cheapest
   // loop that clears every node (the ends' own nodes too, except along the short stubs at the sockets) wins
   const none = new Set();
+  const starts = [["over", Math.round(Math.min(a[1], b[1]) - ROUTE_MARGIN)], ["under", Math.round(Math.max(a[1], b[1]) + ROUTE_MARGIN)]];
+  for (const y of betweenLevels(a, b, cells, reach)) starts.push(["between", y]);
   let best = null;
-  for (const side of ["over", "under", "between"]) {
-    let xr = a[0] + ROUTE_MARGIN, xl = b[0] - ROUTE_MARGIN;
-    let y = Math.round(side === "over" ? Math.min(a[1], b[1]) - ROUTE_MARGIN : side === "under" ? Math.max(a[1], b[1]) + ROUTE_MARGIN : (a[1] + b[1]) / 2);
+  for (const [side, start] of starts) {
+    let xr = a[0] + ROUTE_MARGIN, xl = b[0] - ROUTE_MARGIN, y = start;
     for (let round = 0; round < 6; round++) {
       const detour = Math.abs(y - a[1]) + Math.abs(y - b[1]) - Math.abs(a[1] - b[1]);
       if (detour > ROUTE_MAX_DETOUR || xr - a[0] > ROUTE_MAX_REACH || b[0] - xl > ROUTE_MAX_REACH) break;
@@ -188,6 +189,34 @@ function loopPath(a, b, ends, cells, reach) {
     }
   }
   return best ? best.d : null;
+}
+function betweenLevels(a, b, cells, reach) {
+  // the levels a loop may try between its ends: the midpoint, then the nearest free level above it and the
+  // nearest below it, each ROUTE_MARGIN beside a node in the way (the midpoint's own round of moves goes one
+  // way only: it missed a free gap on the other side of the node it met, or swung between two nodes that
+  // nearly touch). Cheap: one straight leg tested per candidate, nearest first, stopping at one per side
+  const mid = Math.round((a[1] + b[1]) / 2), lo = Math.min(a[1], b[1]), hi = Math.max(a[1], b[1]);
+  const x0 = Math.min(a[0], b[0]) - ROUTE_MARGIN, x1 = Math.max(a[0], b[0]) + ROUTE_MARGIN;
+  reached([[x0, lo], [x1, hi]], reach);  // the nodes found here decide which levels are tried
+  const levels = new Set(), none = new Set();
+  for (let cx = Math.floor(x0 / ROUTE_CELL); cx <= Math.floor(x1 / ROUTE_CELL); cx++) {
+    for (let cy = Math.floor(lo / ROUTE_CELL); cy <= Math.floor(hi / ROUTE_CELL); cy++) {
+      for (const q of cells.get(cx + "," + cy) || []) {
+        if (q.x1 <= x0 || q.x0 >= x1) continue;
+        for (const y of [q.y0 - ROUTE_MARGIN, q.y1 + ROUTE_MARGIN]) if (y > lo && y < hi && y !== mid) levels.add(Math.round(y));
+      }
+    }
+  }
+  const picked = [mid];
+  let up = false, down = false;
+  for (const y of [...levels].sort((p, q) => Math.abs(p - mid) - Math.abs(q - mid))) {
+    if (up && down) break;
+    if (y < mid ? up : down) continue;
+    if (crossedBoxes(reached(legPoints([x0, y], [x1, y], []), reach), cells, none).size) continue;
+    picked.push(y);
+    if (y < mid) up = true; else down = true;
+  }
+  return picked;
 }
 function roundedLegs(points) {
   // straight legs through `points` with rounded corners (continues a path already at points[0])
