@@ -156,7 +156,8 @@ function corridorPath(a, b, ends, cells, reach) {
 function loopPath(a, b, ends, cells, reach) {
   // a backward or steep piece as a rounded loop: right out of `a` to x `xr`, up/down to a level `y`, across to
   // x `xl`, to `b`'s height and into `b` from the left. The level starts over, under or between the ends (the
-  // midpoint and the nearest free levels above and below it, betweenLevels) and moves past each node its legs cross, the sides move out past nodes the upright legs cross; the cheapest
+  // midpoint and the nearest free levels above and below it, betweenLevels) and moves past each node its legs
+  // cross, the sides move out past nodes the upright legs cross; the cheapest
   // loop that clears every node (the ends' own nodes too, except along the short stubs at the sockets) wins
   const none = new Set();
   const starts = [["over", Math.round(Math.min(a[1], b[1]) - ROUTE_MARGIN)], ["under", Math.round(Math.max(a[1], b[1]) + ROUTE_MARGIN)]];
