@@ -62,9 +62,9 @@ def euler(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = None,
 
 
 def euler_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = None,
-                    noise: NoiseSource | None = None, eta: float = 1.0):
+                    noise: NoiseSource | None = None, eta: float = 1.0, s_noise: float = 1.0):
     """ComfyUI's rectified-flow ancestral Euler: step down to sigma_next^2 / sigma (for eta 1), then scale
-    towards the data and add fresh noise so the marginal at sigma_next is right."""
+    towards the data and add fresh noise (times ``s_noise``) so the marginal at sigma_next is right."""
     if noise is None:
         raise ValueError("euler_ancestral needs a noise source (the run's seed)")
     denoised = None
@@ -79,7 +79,7 @@ def euler_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callba
             ratio = sigma_down / s
             x = ratio * x + (1 - ratio) * denoised
             if eta > 0:
-                x = rescale * x + noise() * renoise
+                x = rescale * x + noise() * s_noise * renoise
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised
@@ -174,12 +174,13 @@ def dpmpp_2m(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = No
         denoised = model(x, s)
         t, t_next = -s.log(), -s_next.log()
         h = t_next - t
+        ratio = t_next.neg().exp() / t.neg().exp()  # ComfyUI's sigma_next / sigma, back from t (float32 rounding)
         if old is None or s_next == 0:
-            x = (s_next / s) * x - (-h).expm1() * denoised
+            x = ratio * x - (-h).expm1() * denoised
         else:
             r = (t - (-sigmas[i - 1].log())) / h
             blended = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * old
-            x = (s_next / s) * x - (-h).expm1() * blended
+            x = ratio * x - (-h).expm1() * blended
         old = denoised
         if callback is not None:
             callback(i, n, x, denoised)
@@ -188,16 +189,36 @@ def dpmpp_2m(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = No
 
 def lms_coefficient(order: int, sigmas: list[float], i: int, j: int) -> float:
     """The integral over [sigma_i, sigma_i+1] of the Lagrange basis polynomial j through the last `order`
-    levels (k-diffusion integrates it numerically; a polynomial integrates exactly)."""
+    levels. ComfyUI integrates it with SciPy's adaptive quadrature on its float32 levels (so, with NumPy 2's
+    promotion rules, the polynomial is evaluated in float32); with SciPy installed the same is done here, so
+    the rounding matches, which the large alternating coefficients of high orders show. Without SciPy the
+    polynomial's antiderivative gives the exact value (within float32 rounding of ComfyUI's)."""
+    try:
+        import numpy as np
+        from scipy import integrate
+    except ImportError:
+        return _lms_coefficient_exact([sigmas[i - k] for k in range(order)], j, sigmas[i], sigmas[i + 1])
+    nodes = [np.float32(sigmas[i - k]) for k in range(order)]
+
+    def basis(tau: float) -> float:
+        product = 1.0
+        for k, node in enumerate(nodes):
+            if k != j:
+                product *= (tau - node) / (nodes[j] - node)
+        return product
+
+    return integrate.quad(basis, np.float32(sigmas[i]), np.float32(sigmas[i + 1]), epsrel=1e-4)[0]
+
+
+def _lms_coefficient_exact(nodes: list[float], j: int, start: float, end: float) -> float:
     import numpy as np
 
-    nodes = [sigmas[i - k] for k in range(order)]
     poly = np.polynomial.Polynomial([1.0])
     for k, node in enumerate(nodes):
         if k != j:
             poly = poly * np.polynomial.Polynomial([-node, 1.0]) / (nodes[j] - node)
     antiderivative = poly.integ()
-    return float(antiderivative(sigmas[i + 1]) - antiderivative(sigmas[i]))
+    return float(antiderivative(end) - antiderivative(start))
 
 
 def lms(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = None, noise: NoiseSource | None = None,
@@ -427,7 +448,13 @@ SNR_SAMPLERS = frozenset({"er_sde", "seeds_2", "seeds_3"}) | BROWNIAN | SA_SOLVE
 # CFG++ samplers: their model returns (guided, unconditional) denoised estimates (samplers_cfgpp)
 CFG_PP = frozenset({"euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2s_ancestral_cfg_pp", "dpmpp_2m_cfg_pp",
                     "res_multistep_cfg_pp", "res_multistep_ancestral_cfg_pp", "gradient_estimation_cfg_pp"})
-RANDOM_INPAINT_NOISE = frozenset({"ddim"})  # ComfyUI holds the unmasked part with noise of seed + 1
+RANDOM_INPAINT_NOISE = frozenset({"ddim"})
+
+
+def draws_noise(name: str, options: dict | None = None) -> bool:
+    """Whether sampler ``name`` with these settings needs the run's step noise: the ancestral ones, and
+    dpm_adaptive when a SamplerDPMAdaptative node gives it an eta."""
+    return name in ANCESTRAL or (name == "dpm_adaptive" and bool((options or {}).get("eta", 0.0)))  # ComfyUI holds the unmasked part with noise of seed + 1
 
 
 def unsupported_message(name: str) -> str:
@@ -440,7 +467,8 @@ def run(name: str, model: Denoiser, x: Tensor, sigmas: list[float], callback: Ca
     """Run sampler `name` along `sigmas` from x (float32); returns (x, last denoised estimate). ``mu`` is the
     model's ModelSamplingFlux shift (None for schnell's table): the SDE samplers start at its 0.01 % level.
     For the CFG_PP samplers ``model`` returns the pair (guided, unconditional denoised estimate).
-    ``options`` are a sampler node's settings (SamplerSASolver's), passed to the step rule."""
+    ``options`` are a sampler node's settings (SamplerEulerAncestral's, SamplerSASolver's, ...: see
+    nodes/flux/sampler_settings.py), passed to the step rule."""
     if name not in SAMPLERS:
         raise ValueError(unsupported_message(name))
     levels = torch.tensor([float(s) for s in sigmas], dtype=torch.float32)
