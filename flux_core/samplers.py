@@ -250,9 +250,16 @@ def deis_coefficients(sigmas: Tensor, max_order: int = 3, points: int = 10000) -
     0.002..80, as ComfyUI maps them for every model); step i's coefficient j integrates Lagrange basis
     polynomial j through the last `order` times against dsigma/dt = -0.5 (d log alpha/dt) / sqrt(alpha
     (1 - alpha)), by ComfyUI's 10,000-point sum. Steps to 0 and first steps need none (Euler)."""
-    lo, hi, eps = torch.tensor(0.002), torch.tensor(80.0), 1e-3
-    beta_d = 2 * (torch.log(lo ** 2 + 1) / eps - torch.log(hi ** 2 + 1)) / (eps - 1)
-    beta_0 = torch.log(hi ** 2 + 1) - 0.5 * beta_d
+    import numpy as np
+
+    # ComfyUI's constants, with its types: NumPy's log of float32 0.002^2 + 1 (float32) and of the whole
+    # number 80^2 + 1 (float64), so the betas are float64 scalars (the arithmetic with the float32 levels
+    # rounds them as there)
+    eps = 1e-3
+    log_lo = torch.tensor(np.log((torch.tensor(0.002) ** 2 + 1).numpy()), dtype=torch.float32)
+    log_hi = torch.tensor(np.log(np.int64(80 ** 2 + 1)), dtype=torch.float64)
+    beta_d = 2 * (log_lo / eps - log_hi) / (eps - 1)
+    beta_0 = log_hi - 0.5 * beta_d
     beta_1 = beta_d + beta_0
     t = ((beta_0 ** 2 + 2 * beta_d * torch.log(sigmas ** 2 + 1)).sqrt() - beta_0) / beta_d
     coefficients: list[list[Tensor]] = []
@@ -262,15 +269,20 @@ def deis_coefficients(sigmas: Tensor, max_order: int = 3, points: int = 10000) -
             coefficients.append([])
             continue
         taus = torch.linspace(float(t[i]), float(t[i + 1]), points)
-        alpha = torch.exp(-0.5 * taus ** 2 * (beta_1 - beta_0) - taus * beta_0)
-        weight = -0.5 * (-taus * (beta_1 - beta_0) - beta_0) / torch.sqrt(alpha * (1 - alpha))
+        # d log alpha / dt as ComfyUI gets it, by autograd (on copies: a sampling run is in inference mode)
+        with torch.inference_mode(False), torch.enable_grad():
+            where, b_0, b_1 = taus.clone().requires_grad_(True), beta_0.clone(), beta_1.clone()
+            alpha = torch.exp(-0.5 * where ** 2 * (b_1 - b_0) - where * b_0)
+            alpha.log().sum().backward()
+        alpha = alpha.detach()
+        weight = -0.5 * where.grad / torch.sqrt(alpha * (1 - alpha))
         nodes = [t[i - k] for k in range(order)]
         row = []
         for j in range(order):
             basis = torch.ones_like(taus)
             for k in range(order):
                 if k != j:
-                    basis = basis * (taus - nodes[k]) / (nodes[j] - nodes[k])
+                    basis = basis * ((taus - nodes[k]) / (nodes[j] - nodes[k]))  # ComfyUI's rounding order
             row.append(torch.sum(weight * basis) * ((t[i + 1] - t[i]) / points))
         coefficients.append(row)
     return coefficients

@@ -470,3 +470,39 @@ def test_bad_values_in_an_imported_document_are_refused_naming_the_node_and_inpu
     problems = [p for p in caught.value.problems if p.node == "11"]
     assert [p.input for p in problems] == [bad], caught.value.problems
     assert words in problems[0].message and "'11'" in str(caught.value), str(caught.value)
+
+
+# ------------------------------------------------------------------ ComfyUI's rounding in lms and deis
+
+
+def test_lms_coefficients_without_scipy_are_the_exact_integrals(monkeypatch):
+    """With SciPy, LMS integrates as ComfyUI does (quad over float32 levels); without it, the exact
+    antiderivative: the two agree to float32 rounding and the sampler still runs."""
+    import builtins
+
+    levels = [float(v) for v in scheduler_levels(NoiseLevels(MU), "karras", 8)]
+    with_scipy = [samplers.lms_coefficient(4, levels, 5, j) for j in range(4)]
+    real_import = builtins.__import__
+
+    def no_scipy(name, *args, **kwargs):
+        if name == "scipy" or name.startswith("scipy."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_scipy)
+    exact = [samplers.lms_coefficient(4, levels, 5, j) for j in range(4)]
+    np.testing.assert_allclose(with_scipy, exact, rtol=1e-5, atol=1e-7)
+    x = torch.randn(1, 2, 3, 3, generator=torch.Generator().manual_seed(0))
+    out, _ = samplers.run("lms", toy_denoiser, x, levels, options={"order": 5})
+    np.testing.assert_allclose(out.double().numpy(), ref_lms(x.double().numpy(), levels, toy_denoiser, 5),
+                               rtol=1e-4, atol=2e-5)
+
+
+def test_deis_coefficients_are_the_same_inside_a_sampling_run():
+    """They take d log alpha / dt by autograd, as ComfyUI does; a sampling run is in inference mode."""
+    sigmas = torch.tensor([float(v) for v in scheduler_levels(NoiseLevels(MU), "simple", 7)])
+    with torch.inference_mode():
+        inside = samplers.deis_coefficients(sigmas, 3)
+    outside = samplers.deis_coefficients(sigmas, 3)
+    assert [len(row) for row in inside] == [0, 2, 3, 3, 3, 3, 0]
+    assert all(torch.equal(a, b) for r, s in zip(inside, outside) for a, b in zip(r, s))
