@@ -431,6 +431,28 @@ def test_an_imported_document_with_the_node_gives_the_hand_computed_latent(comfy
     assert float((other - got).abs().max()) > 1e-2
 
 
+@pytest.mark.parametrize("node, inputs", CASES, ids=[f"{n}-{k}" for k, (n, _) in enumerate(CASES)])
+def test_the_nodes_export_back_to_the_same_comfyui_prompt(comfy_models, node, inputs):
+    """The twins go both ways: an imported document exports to ComfyUI's class and inputs unchanged, and a UI
+    file's widget values (ComfyUI's input order) import to the same settings."""
+    from flux_core import load_workflow
+    from flux_core.graph.context import Environment
+    from flux_core.graph.registry import default_registry
+    from flux_core.interop.comfyui.export import to_api_prompt
+
+    from .conftest import fixture
+
+    data = fixture("api_dev_dpmpp2m_beta.json")
+    data["11"] = {"class_type": node, "inputs": dict(inputs)}
+    exported = to_api_prompt(load_workflow(data, env=Environment(models_dir=comfy_models)), default_registry())
+    assert (exported["11"]["class_type"], exported["11"]["inputs"]) == (node, inputs)
+    ui = {"nodes": [{"id": 11, "type": node, "inputs": [], "outputs": [{"name": "SAMPLER", "type": "SAMPLER",
+                                                                       "links": []}],
+                     "widgets_values": list(inputs.values())}], "links": [], "version": 0.4}
+    spec = load_workflow(ui).nodes["11"]
+    assert {k: spec.widgets[k] for k in inputs} == inputs
+
+
 # ------------------------------------------------------------------ bad values
 
 
