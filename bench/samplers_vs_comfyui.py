@@ -40,7 +40,8 @@ NODE_SETTINGS = [
     ("SamplerDPMPP_3M_SDE", dict(eta=2.0, s_noise=0.0, noise_device="gpu")),
     ("SamplerDPMPP_SDE", dict(eta=0.8, s_noise=1.1, r=0.3, noise_device="cpu")),
     ("SamplerDPMPP_SDE", dict(eta=0.0, s_noise=1.0, r=0.75, noise_device="gpu")),
-    ("SamplerDPMPP_2S_Ancestral", dict(eta=0.5, s_noise=1.5)), ("SamplerDPMPP_2S_Ancestral", dict(eta=0.0, s_noise=1.0)),
+    ("SamplerDPMPP_2S_Ancestral", dict(eta=0.5, s_noise=1.5)),
+    ("SamplerDPMPP_2S_Ancestral", dict(eta=0.0, s_noise=1.0)),
     ("SamplerLMS", dict(order=2)), ("SamplerLMS", dict(order=7)), ("SamplerLMS", dict(order=1)),
     ("SamplerDPMAdaptative", dict(order=2, rtol=0.02, atol=0.005, h_init=0.1, pcoeff=0.1, icoeff=0.9, dcoeff=0.05,
                                   accept_safety=0.7, eta=0.0, s_noise=1.0)),
@@ -150,7 +151,8 @@ def main() -> None:
                            sigmas=sigmas, x=x.flatten().tolist(), shape=list(x.shape))
                       for k, settings in enumerate(SA_SETTINGS)]
             cases += [dict(key=f"{node}{k} {where}", name=None, node=node, inputs=inputs, mu=mu, sigmas=sigmas,
-                           x=x.flatten().tolist(), shape=list(x.shape)) for k, (node, inputs) in enumerate(NODE_SETTINGS)]
+                           x=x.flatten().tolist(), shape=list(x.shape))
+                      for k, (node, inputs) in enumerate(NODE_SETTINGS)]
     with tempfile.TemporaryDirectory() as tmp:
         cases_path, out_path = Path(tmp) / "cases.json", Path(tmp) / "comfy.json"
         cases_path.write_text(json.dumps(cases))

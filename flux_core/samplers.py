@@ -460,13 +460,13 @@ SNR_SAMPLERS = frozenset({"er_sde", "seeds_2", "seeds_3"}) | BROWNIAN | SA_SOLVE
 # CFG++ samplers: their model returns (guided, unconditional) denoised estimates (samplers_cfgpp)
 CFG_PP = frozenset({"euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2s_ancestral_cfg_pp", "dpmpp_2m_cfg_pp",
                     "res_multistep_cfg_pp", "res_multistep_ancestral_cfg_pp", "gradient_estimation_cfg_pp"})
-RANDOM_INPAINT_NOISE = frozenset({"ddim"})
+RANDOM_INPAINT_NOISE = frozenset({"ddim"})  # ComfyUI holds the unmasked part with noise of seed + 1
 
 
 def draws_noise(name: str, options: dict | None = None) -> bool:
     """Whether sampler ``name`` with these settings needs the run's step noise: the ancestral ones, and
     dpm_adaptive when a SamplerDPMAdaptative node gives it an eta."""
-    return name in ANCESTRAL or (name == "dpm_adaptive" and bool((options or {}).get("eta", 0.0)))  # ComfyUI holds the unmasked part with noise of seed + 1
+    return name in ANCESTRAL or (name == "dpm_adaptive" and bool((options or {}).get("eta", 0.0)))
 
 
 def unsupported_message(name: str) -> str:

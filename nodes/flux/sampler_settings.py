@@ -86,7 +86,8 @@ class SamplerDPMPP_2M_SDE(_SamplerWithSettings):
 
     @classmethod
     def sampler_name(cls, solver_type="midpoint", noise_device="gpu", **_):
-        return "dpmpp_2m_sde" + {"midpoint": "", "heun": "_heun"}[solver_type] + {"gpu": "_gpu", "cpu": ""}[noise_device]
+        correction = {"midpoint": "", "heun": "_heun"}[solver_type]
+        return "dpmpp_2m_sde" + correction + {"gpu": "_gpu", "cpu": ""}[noise_device]
 
     def run(self, ctx, solver_type, eta, s_noise, noise_device):
         return SamplerChoice(self.sampler_name(solver_type=solver_type, noise_device=noise_device),

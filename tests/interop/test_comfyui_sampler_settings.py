@@ -358,7 +358,8 @@ def test_at_their_defaults_the_nodes_are_ksamplerselects_samplers():
     x = torch.randn(1, 2, 4, 3) * sigmas[0]
     names = {"SamplerEulerAncestral": "euler_ancestral", "SamplerEulerAncestralCFGPP": "euler_ancestral_cfg_pp",
              "SamplerDPMPP_2M_SDE": "dpmpp_2m_sde_gpu", "SamplerDPMPP_3M_SDE": "dpmpp_3m_sde_gpu",
-             "SamplerDPMPP_SDE": "dpmpp_sde_gpu", "SamplerDPMPP_2S_Ancestral": "dpmpp_2s_ancestral", "SamplerLMS": "lms",
+             "SamplerDPMPP_SDE": "dpmpp_sde_gpu", "SamplerDPMPP_2S_Ancestral": "dpmpp_2s_ancestral",
+             "SamplerLMS": "lms",
              "SamplerDPMAdaptative": "dpm_adaptive", "SamplerER_SDE": "er_sde"}
     assert set(names) == {cls.__name__ for cls in nodes.NODES}
     for node, name in names.items():
