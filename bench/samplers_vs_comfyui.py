@@ -7,7 +7,9 @@ ComfyUI module), on dev's and schnell's tables and three schedules (simple, karr
 runs ComfyUI's ``sample_<name>`` with a CONST model sampling and the run's seed, and fluxwire's sampler with
 the same start, levels and seed, and prints the largest difference (0 = bit-identical). The CFG++ samplers
 get a guided / unconditional pair at cfg 2.5 through ComfyUI's post-CFG hook; SA-Solver also runs with four
-SamplerSASolver settings (as that node hands them to ComfyUI's sampler).
+SamplerSASolver settings (as that node hands them to ComfyUI's sampler), and ComfyUI's other sampler nodes with
+settings (SamplerEulerAncestral, SamplerDPMPP_2M_SDE, ...) with non-default settings: ComfyUI's node class makes
+its sampler, fluxwire's node of the same name makes fluxwire's.
 
     python bench/samplers_vs_comfyui.py --comfyui /path/to/ComfyUI --comfyui-python /path/to/venv/bin/python
 """
@@ -26,6 +28,30 @@ CFG = 2.5
 # simple order 2)
 SA_SETTINGS = [(0.7, 0.1, 0.9, 0.8, 2, 2, True, True), (1.3, 0.0, 1.0, 1.0, 5, 0, False, False),
                (0.0, 0.2, 0.8, 1.0, 1, 3, False, True), (1.0, 0.3, 0.6, 0.0, 4, 6, True, False)]
+# ComfyUI's other sampler nodes with settings: (node class, its inputs), all away from the defaults somewhere
+NODE_SETTINGS = [
+    ("SamplerEulerAncestral", dict(eta=0.6, s_noise=1.3)), ("SamplerEulerAncestral", dict(eta=1.7, s_noise=0.0)),
+    ("SamplerEulerAncestralCFGPP", dict(eta=0.45, s_noise=2.2)),
+    ("SamplerEulerAncestralCFGPP", dict(eta=0.0, s_noise=1.0)),
+    ("SamplerDPMPP_2M_SDE", dict(solver_type="heun", eta=0.7, s_noise=1.4, noise_device="cpu")),
+    ("SamplerDPMPP_2M_SDE", dict(solver_type="midpoint", eta=1.5, s_noise=0.6, noise_device="gpu")),
+    ("SamplerDPMPP_2M_SDE", dict(solver_type="heun", eta=0.0, s_noise=1.0, noise_device="gpu")),
+    ("SamplerDPMPP_3M_SDE", dict(eta=0.5, s_noise=1.2, noise_device="cpu")),
+    ("SamplerDPMPP_3M_SDE", dict(eta=2.0, s_noise=0.0, noise_device="gpu")),
+    ("SamplerDPMPP_SDE", dict(eta=0.8, s_noise=1.1, r=0.3, noise_device="cpu")),
+    ("SamplerDPMPP_SDE", dict(eta=0.0, s_noise=1.0, r=0.75, noise_device="gpu")),
+    ("SamplerDPMPP_2S_Ancestral", dict(eta=0.5, s_noise=1.5)),
+    ("SamplerDPMPP_2S_Ancestral", dict(eta=0.0, s_noise=1.0)),
+    ("SamplerLMS", dict(order=2)), ("SamplerLMS", dict(order=7)), ("SamplerLMS", dict(order=1)),
+    ("SamplerDPMAdaptative", dict(order=2, rtol=0.02, atol=0.005, h_init=0.1, pcoeff=0.1, icoeff=0.9, dcoeff=0.05,
+                                  accept_safety=0.7, eta=0.0, s_noise=1.0)),
+    ("SamplerDPMAdaptative", dict(order=3, rtol=0.05, atol=0.0078, h_init=0.05, pcoeff=0.0, icoeff=1.0, dcoeff=0.0,
+                                  accept_safety=0.81, eta=0.6, s_noise=0.9)),
+    ("SamplerER_SDE", dict(solver_type="ER-SDE", max_stage=2, eta=1.0, s_noise=0.7)),
+    ("SamplerER_SDE", dict(solver_type="Reverse-time SDE", max_stage=3, eta=0.5, s_noise=1.2)),
+    ("SamplerER_SDE", dict(solver_type="Reverse-time SDE", max_stage=1, eta=0.0, s_noise=1.0)),
+    ("SamplerER_SDE", dict(solver_type="ODE", max_stage=3, eta=1.0, s_noise=1.0)),
+]
 
 
 def toy(torch, x, s):
@@ -42,6 +68,7 @@ def comfy_side(comfyui: str, cases_path: str, out_path: str) -> None:
     import torch
     import comfy.model_sampling as ms
     import comfy.samplers
+    import comfy_extras.nodes_custom_sampler as comfy_nodes
     from comfy.k_diffusion import sa_solver as sa
 
     class Dev(ms.ModelSamplingFlux, ms.CONST):
@@ -88,7 +115,10 @@ def comfy_side(comfyui: str, cases_path: str, out_path: str) -> None:
             window = sa.get_tau_interval_func(sampling.percent_to_sigma(start), sampling.percent_to_sigma(end), eta=eta)
             extra = {"tau_func": window, "s_noise": s_noise, "predictor_order": predictor,
                      "corrector_order": corrector, "use_pece": pece, "simple_order_2": simple}
-        ksampler = comfy.samplers.ksampler(case["name"], extra)
+        if case.get("node"):  # ComfyUI's own node makes the sampler from its settings
+            ksampler = getattr(comfy_nodes, case["node"])().get_sampler(**case["inputs"])[0]
+        else:
+            ksampler = comfy.samplers.ksampler(case["name"], extra)
         out = ksampler.sampler_function(Wrapped(sampling), x, sigmas, extra_args={"seed": SEED}, callback=None,
                                         disable=True, **ksampler.extra_options)
         results[case["key"]] = out.flatten().tolist()
@@ -120,17 +150,25 @@ def main() -> None:
             cases += [dict(key=f"SamplerSASolver{k} {where}", name="sa_solver", settings=settings, mu=mu,
                            sigmas=sigmas, x=x.flatten().tolist(), shape=list(x.shape))
                       for k, settings in enumerate(SA_SETTINGS)]
+            cases += [dict(key=f"{node}{k} {where}", name=None, node=node, inputs=inputs, mu=mu, sigmas=sigmas,
+                           x=x.flatten().tolist(), shape=list(x.shape))
+                      for k, (node, inputs) in enumerate(NODE_SETTINGS)]
     with tempfile.TemporaryDirectory() as tmp:
         cases_path, out_path = Path(tmp) / "cases.json", Path(tmp) / "comfy.json"
         cases_path.write_text(json.dumps(cases))
         subprocess.run([args.comfyui_python, __file__, "--comfy-side", args.comfyui, str(cases_path), str(out_path)],
                        check=True)
         theirs = json.loads(out_path.read_text())
+    from nodes.flux import sampler_settings
+
     worst: dict[str, float] = {}
     for case in cases:
         x = torch.tensor(case["x"]).reshape(case["shape"])
-        name = case["name"]
-        noise = samplers.StepNoise(SEED, tuple(x.shape)) if name in samplers.ANCESTRAL else None
+        name, options, label = case["name"], None, case["name"]
+        if case.get("node"):  # fluxwire's node of the same name makes the sampler from the same settings
+            choice = getattr(sampler_settings, case["node"])().run(None, **case["inputs"])
+            name, options, label = choice.name, dict(choice.options), case["key"].split()[0]
+        noise = samplers.StepNoise(SEED, tuple(x.shape)) if samplers.draws_noise(name, options) else None
         if name in samplers.CFG_PP:
             def model(xx, s):
                 cond, uncond = toy(torch, xx, s)
@@ -138,7 +176,6 @@ def main() -> None:
         else:
             def model(xx, s):
                 return toy(torch, xx, s)[0]
-        options, label = None, name
         if case.get("settings"):
             eta, start, end, s_noise, predictor, corrector, pece, simple = case["settings"]
             window = (percent_level(case["mu"], start), percent_level(case["mu"], end))

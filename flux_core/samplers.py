@@ -62,9 +62,9 @@ def euler(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = None,
 
 
 def euler_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = None,
-                    noise: NoiseSource | None = None, eta: float = 1.0):
+                    noise: NoiseSource | None = None, eta: float = 1.0, s_noise: float = 1.0):
     """ComfyUI's rectified-flow ancestral Euler: step down to sigma_next^2 / sigma (for eta 1), then scale
-    towards the data and add fresh noise so the marginal at sigma_next is right."""
+    towards the data and add fresh noise (times ``s_noise``) so the marginal at sigma_next is right."""
     if noise is None:
         raise ValueError("euler_ancestral needs a noise source (the run's seed)")
     denoised = None
@@ -79,7 +79,7 @@ def euler_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callba
             ratio = sigma_down / s
             x = ratio * x + (1 - ratio) * denoised
             if eta > 0:
-                x = rescale * x + noise() * renoise
+                x = rescale * x + noise() * s_noise * renoise
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised
@@ -174,12 +174,13 @@ def dpmpp_2m(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = No
         denoised = model(x, s)
         t, t_next = -s.log(), -s_next.log()
         h = t_next - t
+        ratio = t_next.neg().exp() / t.neg().exp()  # ComfyUI's sigma_next / sigma, back from t (float32 rounding)
         if old is None or s_next == 0:
-            x = (s_next / s) * x - (-h).expm1() * denoised
+            x = ratio * x - (-h).expm1() * denoised
         else:
             r = (t - (-sigmas[i - 1].log())) / h
             blended = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * old
-            x = (s_next / s) * x - (-h).expm1() * blended
+            x = ratio * x - (-h).expm1() * blended
         old = denoised
         if callback is not None:
             callback(i, n, x, denoised)
@@ -188,16 +189,36 @@ def dpmpp_2m(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = No
 
 def lms_coefficient(order: int, sigmas: list[float], i: int, j: int) -> float:
     """The integral over [sigma_i, sigma_i+1] of the Lagrange basis polynomial j through the last `order`
-    levels (k-diffusion integrates it numerically; a polynomial integrates exactly)."""
+    levels. ComfyUI integrates it with SciPy's adaptive quadrature on its float32 levels (so, with NumPy 2's
+    promotion rules, the polynomial is evaluated in float32); with SciPy installed the same is done here, so
+    the rounding matches, which the large alternating coefficients of high orders show. Without SciPy the
+    polynomial's antiderivative gives the exact value (within float32 rounding of ComfyUI's)."""
+    try:
+        import numpy as np
+        from scipy import integrate
+    except ImportError:
+        return _lms_coefficient_exact([sigmas[i - k] for k in range(order)], j, sigmas[i], sigmas[i + 1])
+    nodes = [np.float32(sigmas[i - k]) for k in range(order)]
+
+    def basis(tau: float) -> float:
+        product = 1.0
+        for k, node in enumerate(nodes):
+            if k != j:
+                product *= (tau - node) / (nodes[j] - node)
+        return product
+
+    return integrate.quad(basis, np.float32(sigmas[i]), np.float32(sigmas[i + 1]), epsrel=1e-4)[0]
+
+
+def _lms_coefficient_exact(nodes: list[float], j: int, start: float, end: float) -> float:
     import numpy as np
 
-    nodes = [sigmas[i - k] for k in range(order)]
     poly = np.polynomial.Polynomial([1.0])
     for k, node in enumerate(nodes):
         if k != j:
             poly = poly * np.polynomial.Polynomial([-node, 1.0]) / (nodes[j] - node)
     antiderivative = poly.integ()
-    return float(antiderivative(sigmas[i + 1]) - antiderivative(sigmas[i]))
+    return float(antiderivative(end) - antiderivative(start))
 
 
 def lms(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callback = None, noise: NoiseSource | None = None,
@@ -229,9 +250,16 @@ def deis_coefficients(sigmas: Tensor, max_order: int = 3, points: int = 10000) -
     0.002..80, as ComfyUI maps them for every model); step i's coefficient j integrates Lagrange basis
     polynomial j through the last `order` times against dsigma/dt = -0.5 (d log alpha/dt) / sqrt(alpha
     (1 - alpha)), by ComfyUI's 10,000-point sum. Steps to 0 and first steps need none (Euler)."""
-    lo, hi, eps = torch.tensor(0.002), torch.tensor(80.0), 1e-3
-    beta_d = 2 * (torch.log(lo ** 2 + 1) / eps - torch.log(hi ** 2 + 1)) / (eps - 1)
-    beta_0 = torch.log(hi ** 2 + 1) - 0.5 * beta_d
+    import numpy as np
+
+    # ComfyUI's constants, with its types: NumPy's log of float32 0.002^2 + 1 (float32) and of the whole
+    # number 80^2 + 1 (float64), so the betas are float64 scalars (the arithmetic with the float32 levels
+    # rounds them as there)
+    eps = 1e-3
+    log_lo = torch.tensor(np.log((torch.tensor(0.002) ** 2 + 1).numpy()), dtype=torch.float32)
+    log_hi = torch.tensor(np.log(np.int64(80 ** 2 + 1)), dtype=torch.float64)
+    beta_d = 2 * (log_lo / eps - log_hi) / (eps - 1)
+    beta_0 = log_hi - 0.5 * beta_d
     beta_1 = beta_d + beta_0
     t = ((beta_0 ** 2 + 2 * beta_d * torch.log(sigmas ** 2 + 1)).sqrt() - beta_0) / beta_d
     coefficients: list[list[Tensor]] = []
@@ -241,15 +269,20 @@ def deis_coefficients(sigmas: Tensor, max_order: int = 3, points: int = 10000) -
             coefficients.append([])
             continue
         taus = torch.linspace(float(t[i]), float(t[i + 1]), points)
-        alpha = torch.exp(-0.5 * taus ** 2 * (beta_1 - beta_0) - taus * beta_0)
-        weight = -0.5 * (-taus * (beta_1 - beta_0) - beta_0) / torch.sqrt(alpha * (1 - alpha))
+        # d log alpha / dt as ComfyUI gets it, by autograd (on copies: a sampling run is in inference mode)
+        with torch.inference_mode(False), torch.enable_grad():
+            where, b_0, b_1 = taus.clone().requires_grad_(True), beta_0.clone(), beta_1.clone()
+            alpha = torch.exp(-0.5 * where ** 2 * (b_1 - b_0) - where * b_0)
+            alpha.log().sum().backward()
+        alpha = alpha.detach()
+        weight = -0.5 * where.grad / torch.sqrt(alpha * (1 - alpha))
         nodes = [t[i - k] for k in range(order)]
         row = []
         for j in range(order):
             basis = torch.ones_like(taus)
             for k in range(order):
                 if k != j:
-                    basis = basis * (taus - nodes[k]) / (nodes[j] - nodes[k])
+                    basis = basis * ((taus - nodes[k]) / (nodes[j] - nodes[k]))  # ComfyUI's rounding order
             row.append(torch.sum(weight * basis) * ((t[i + 1] - t[i]) / points))
         coefficients.append(row)
     return coefficients
@@ -430,6 +463,12 @@ CFG_PP = frozenset({"euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2s_ancestra
 RANDOM_INPAINT_NOISE = frozenset({"ddim"})  # ComfyUI holds the unmasked part with noise of seed + 1
 
 
+def draws_noise(name: str, options: dict | None = None) -> bool:
+    """Whether sampler ``name`` with these settings needs the run's step noise: the ancestral ones, and
+    dpm_adaptive when a SamplerDPMAdaptative node gives it an eta."""
+    return name in ANCESTRAL or (name == "dpm_adaptive" and bool((options or {}).get("eta", 0.0)))
+
+
 def unsupported_message(name: str) -> str:
     return f"sampler {name!r} is not supported by fluxwire (supported: {', '.join(SAMPLER_NAMES)})"
 
@@ -440,7 +479,8 @@ def run(name: str, model: Denoiser, x: Tensor, sigmas: list[float], callback: Ca
     """Run sampler `name` along `sigmas` from x (float32); returns (x, last denoised estimate). ``mu`` is the
     model's ModelSamplingFlux shift (None for schnell's table): the SDE samplers start at its 0.01 % level.
     For the CFG_PP samplers ``model`` returns the pair (guided, unconditional denoised estimate).
-    ``options`` are a sampler node's settings (SamplerSASolver's), passed to the step rule."""
+    ``options`` are a sampler node's settings (SamplerEulerAncestral's, SamplerSASolver's, ...: see
+    nodes/flux/sampler_settings.py), passed to the step rule."""
     if name not in SAMPLERS:
         raise ValueError(unsupported_message(name))
     levels = torch.tensor([float(s) for s in sigmas], dtype=torch.float32)

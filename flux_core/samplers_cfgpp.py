@@ -23,11 +23,12 @@ def _alpha(sigma: Tensor) -> Tensor:
     return sigma * sigma.logit().neg().exp()
 
 
-def euler_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 0.0):
+def euler_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 0.0,
+                 s_noise: float = 0.0):
     """DDIM-style CFG++ step: x_next = alpha_next * D + sigma_next * (x - alpha * U) / sigma; the step to 0
     lands on D. ``euler_ancestral_cfg_pp`` (eta 1) steps to the variance-exploding ancestral level of
-    sigma / alpha instead and adds fresh noise times alpha_next."""
-    if eta > 0 and noise is None:
+    sigma / alpha instead and adds fresh noise times alpha_next (and ``s_noise``; none drawn when it is 0)."""
+    if eta > 0 and s_noise > 0 and noise is None:
         raise ValueError("euler_ancestral_cfg_pp needs a noise source (the run's seed)")
     denoised = None
     n = len(sigmas) - 1
@@ -41,15 +42,16 @@ def euler_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None
             toward_noise = (x - alpha * uncond) / s
             down, up = ve_ancestral_step(s / alpha, s_next / alpha_next, eta)
             x = alpha_next * denoised + alpha_next * down * toward_noise
-            if eta > 0:
-                x = x + alpha_next * noise() * up
+            if eta > 0 and s_noise > 0:
+                x = x + alpha_next * noise() * s_noise * up
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised
 
 
-def euler_ancestral_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
-    return euler_cfg_pp(model, x, sigmas, callback, noise, eta=1.0)
+def euler_ancestral_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
+                           eta: float = 1.0, s_noise: float = 1.0):
+    return euler_cfg_pp(model, x, sigmas, callback, noise, eta=eta, s_noise=s_noise)
 
 
 def res_multistep_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,

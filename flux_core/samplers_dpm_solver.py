@@ -12,7 +12,8 @@ eps = (x - D) / sigma, i.e. the variance-exploding form, which ComfyUI applies t
   controller (integral only) accepts or rejects the step and sets the next size, from h 0.05. The number
   of model calls depends on the picture.
 
-Both default to eta 0 (no fresh noise), as ComfyUI's KSampler runs them.
+Both default to eta 0 (no fresh noise), as ComfyUI's KSampler runs them; SamplerDPMAdaptative sets
+dpm_adaptive's eta, tolerances and controller.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from typing import Callable
 
 import torch
 from torch import Tensor
+
+from .samplers_multistep import ve_ancestral_step
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 
@@ -145,36 +148,50 @@ class StepSizeController:
 
 
 def dpm_adaptive(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, order: int = 3,
-                 rtol: float = 0.05, atol: float = 0.0078, h_init: float = 0.05):
-    """DPM-Solver-23 (order 3) or -12 (order 2) with error-controlled steps over ComfyUI's range."""
+                 rtol: float = 0.05, atol: float = 0.0078, h_init: float = 0.05, pcoeff: float = 0.0,
+                 icoeff: float = 1.0, dcoeff: float = 0.0, accept_safety: float = 0.81, eta: float = 0.0,
+                 s_noise: float = 1.0):
+    """DPM-Solver-23 (order 3) or -12 (order 2) with error-controlled steps over ComfyUI's range. With
+    ``eta`` (SamplerDPMAdaptative) each step solves down to the variance-exploding ancestral level and an
+    accepted step adds fresh noise (times ``s_noise``) back up to its end; the controller then works as
+    for order 1.5, as ComfyUI's does."""
+    if order not in (2, 3):
+        raise ValueError("dpm_adaptive: order must be 2 or 3")
     ends = solver_range(sigmas)
     if ends is None:
         return x, None
+    if eta and noise is None:
+        raise ValueError("dpm_adaptive with eta needs a noise source (the run's seed)")
     low, high = ends
     solver = _Solver(model)
     n = len(sigmas) - 1
     t, t_end = -torch.tensor(float(high)).log(), -torch.tensor(float(low)).log()
     atol_t, rtol_t = torch.tensor(atol), torch.tensor(rtol)
-    controller = StepSizeController(abs(h_init), 0.0, 1.0, 0.0, order)
+    controller = StepSizeController(abs(h_init), pcoeff, icoeff, dcoeff, 1.5 if eta else order, accept_safety)
     x_prev = x
     attempts = 0
     while t < t_end - 1e-5:
         cache: dict = {}
         t_next = torch.minimum(t_end, t + controller.h)
+        t_down, up = t_next, 0.0
+        if eta:  # the ancestral split of the step, in levels, and the noise that fills it up again
+            down, _ = ve_ancestral_step(solver.level(t), solver.level(t_next), eta)
+            t_down = torch.minimum(t_end, down.log().neg())
+            up = (solver.level(t_next) ** 2 - solver.level(t_down) ** 2) ** 0.5
         solver.start(cache, x, t)
         if order == 2:
-            x_low = solver.first(cache, x, t, t_next)
-            x_high = solver.second(cache, x, t, t_next)
+            x_low = solver.first(cache, x, t, t_down)
+            x_high = solver.second(cache, x, t, t_down)
         else:
-            x_low = solver.second(cache, x, t, t_next, r1=1 / 3)
-            x_high = solver.third(cache, x, t, t_next)
+            x_low = solver.second(cache, x, t, t_down, r1=1 / 3)
+            x_high = solver.third(cache, x, t, t_down)
         scale = torch.maximum(atol_t, rtol_t * torch.maximum(x_low.abs(), x_prev.abs()))
         error = torch.linalg.norm((x_low - x_high) / scale) / x.numel() ** 0.5
         if math.isnan(float(error)):  # ComfyUI would loop for ever on a NaN step size
             raise ValueError("dpm_adaptive: the model's estimate is not finite, the step size cannot be chosen")
         if controller.propose(error):
             x_prev = x_low
-            x = x_high
+            x = x_high + up * s_noise * noise() if eta else x_high
             t = t_next
         attempts += 1
         if callback is not None:  # every attempt, accepted or not, as ComfyUI reports them (capped at the end)

@@ -64,7 +64,8 @@ def _need(noise, name: str):
     return noise
 
 
-def dpmpp_2s_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 1.0):
+def dpmpp_2s_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 1.0,
+                       s_noise: float = 1.0):
     """ComfyUI's rectified-flow DPM-Solver++(2S) ancestral: a second-order step (one extra model call at the
     lambda midpoint) down to sigma_next^2 / sigma, then scaled towards the data with fresh noise added as in
     euler_ancestral. A step from sigma 1 evaluates its midpoint at 0.9999; the step to 0 is Euler."""
@@ -88,7 +89,7 @@ def dpmpp_2s_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None
             ratio = sigma_down / s
             x = ratio * x + (1 - ratio) * denoised_mid
         if s_next > 0 and eta > 0:
-            x = rescale * x + noise() * renoise
+            x = rescale * x + noise() * s_noise * renoise
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised
@@ -171,11 +172,15 @@ def _er_noise_scaler(v: Tensor) -> Tensor:
 
 
 def er_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
-           max_stage: int = 3):
+           max_stage: int = 3, s_noise: float = 1.0, reverse_time_eta: float | None = None):
     """Extended reverse-time SDE solver (Cui et al. 2023, VP ER-SDE-Solver-3) in lambda_er = sigma / alpha:
     up to third order from the previous estimates, with ComfyUI's 200-point sums for the integrals and
-    fresh noise on every step but the one to 0."""
-    noise = _need(noise, "er_sde")
+    fresh noise (times ``s_noise``, none when it is 0) on every step but the one to 0. ``reverse_time_eta``
+    (SamplerER_SDE's "Reverse-time SDE" and "ODE") replaces ER-SDE's noise scale function by
+    lambda^(eta + 1)."""
+    if s_noise > 0:
+        noise = _need(noise, "er_sde")
+    scaler = _er_noise_scaler if reverse_time_eta is None else (lambda v: v ** (reverse_time_eta + 1))
     sigmas = _offset_first(sigmas, snr_start)
     lambdas = _half_log_snr(sigmas).neg().exp()
     points = torch.arange(0, 200.0, dtype=torch.float32)
@@ -190,23 +195,24 @@ def er_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None
         else:
             lam, lam_next = lambdas[i], lambdas[i + 1]
             alpha, alpha_next = s / lam, s_next / lam_next
-            r = _er_noise_scaler(lam_next) / _er_noise_scaler(lam)
+            r = scaler(lam_next) / scaler(lam)
             x = (alpha_next / alpha) * r * x + alpha_next * (1 - r) * denoised
             if stage >= 2:
                 dt = lam_next - lam
                 step = -dt / 200.0
                 where = lam_next + points * step
-                scaled = _er_noise_scaler(where)
+                scaled = scaler(where)
                 integral_1 = torch.sum(1 / scaled) * step
                 slope = (denoised - old) / (lam - lambdas[i - 1])
-                x = x + alpha_next * (dt + integral_1 * _er_noise_scaler(lam_next)) * slope
+                x = x + alpha_next * (dt + integral_1 * scaler(lam_next)) * slope
                 if stage >= 3:
                     integral_2 = torch.sum((where - lam) / scaled) * step
                     curvature = (slope - old_slope) / ((lam - lambdas[i - 2]) / 2)
-                    x = x + alpha_next * ((dt ** 2) / 2 + integral_2 * _er_noise_scaler(lam_next)) * curvature
+                    x = x + alpha_next * ((dt ** 2) / 2 + integral_2 * scaler(lam_next)) * curvature
                 old_slope = slope
-            spread = (lam_next ** 2 - lam ** 2 * r ** 2).sqrt().nan_to_num(nan=0.0)
-            x = x + alpha_next * noise() * spread
+            if s_noise > 0:
+                spread = (lam_next ** 2 - lam ** 2 * r ** 2).sqrt().nan_to_num(nan=0.0)
+                x = x + alpha_next * noise() * s_noise * spread
         old = denoised
         if callback is not None:
             callback(i, n, x, denoised)
@@ -270,9 +276,10 @@ def _brownian(noise, sigmas: Tensor, name: str) -> BrownianNoise:
 
 
 def dpmpp_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
-              eta: float = 1.0, r: float = 0.5, name: str = "dpmpp_sde"):
-    """DPM-Solver++ (stochastic, single step): a first-order ancestral half step to the lambda midpoint,
-    a second model call there, then the full step from both estimates; Brownian noise at both."""
+              eta: float = 1.0, r: float = 0.5, name: str = "dpmpp_sde", s_noise: float = 1.0):
+    """DPM-Solver++ (stochastic, single step): a first-order ancestral half step to the fraction ``r`` of the
+    step in lambda, a second model call there, then the full step from both estimates; Brownian noise
+    (times ``s_noise``) at both."""
     if len(sigmas) <= 1:
         return x, None
     brownian = _brownian(noise, sigmas, name)
@@ -293,23 +300,23 @@ def dpmpp_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=N
             down, up = ve_ancestral_step(lam.neg().exp(), lam_mid.neg().exp(), eta)
             h_down = down.log().neg() - lam
             x_mid = (alpha_mid / alpha) * (-h_down).exp() * x - alpha_mid * (-h_down).expm1() * denoised
-            if eta > 0:
-                x_mid = x_mid + alpha_mid * brownian(s, s_mid) * up
+            if eta > 0 and s_noise > 0:
+                x_mid = x_mid + alpha_mid * brownian(s, s_mid) * s_noise * up
             denoised_mid = model(x_mid, s_mid)
             down, up = ve_ancestral_step(lam.neg().exp(), lam_next.neg().exp(), eta)
             h_down = down.log().neg() - lam
             weight = 1 / (2 * r)
             blended = (1 - weight) * denoised + weight * denoised_mid
             x = (alpha_next / alpha) * (-h_down).exp() * x - alpha_next * (-h_down).expm1() * blended
-            if eta > 0:
-                x = x + alpha_next * brownian(s, s_next) * up
+            if eta > 0 and s_noise > 0:
+                x = x + alpha_next * brownian(s, s_next) * s_noise * up
         if callback is not None:
             callback(i, n, x, denoised)
     return x, denoised
 
 
 def _multistep_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback, noise, snr_start: float, order: int,
-                   name: str, correction: str = "midpoint", eta: float = 1.0):
+                   name: str, correction: str = "midpoint", eta: float = 1.0, s_noise: float = 1.0):
     """DPM-Solver++(2M/3M) SDE: the exponential-integrator step with noise of variance
     sigma_next^2 (1 - e^(-2h eta)), corrected with the last one (2M) or two (3M) denoised estimates."""
     if len(sigmas) <= 1:
@@ -350,8 +357,8 @@ def _multistep_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback, noise, 
                     x = x + alpha_next * (decay / (-h_eta) + 1) * (1 / r) * (denoised - olds[0])
                 else:
                     x = x + 0.5 * alpha_next * decay * (1 / r) * (denoised - olds[0])
-            if eta > 0:
-                x = x + brownian(s, s_next) * s_next * (-2 * h * eta).expm1().neg().sqrt()
+            if eta > 0 and s_noise > 0:
+                x = x + brownian(s, s_next) * s_next * (-2 * h * eta).expm1().neg().sqrt() * s_noise
         olds = [denoised] + olds[:1]
         hs = [h] + hs[:1]
         if callback is not None:
@@ -360,38 +367,42 @@ def _multistep_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback, noise, 
 
 
 def dpmpp_2m_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
-                 eta: float = 1.0):
-    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde", eta=eta)
+                 eta: float = 1.0, s_noise: float = 1.0):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde", eta=eta, s_noise=s_noise)
 
 
 def dpmpp_2m_sde_heun(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
-                      snr_start: float = 0.9999, eta: float = 1.0):
-    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde_heun", "heun", eta)
+                      snr_start: float = 0.9999, eta: float = 1.0, s_noise: float = 1.0):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde_heun", "heun", eta, s_noise)
 
 
 def dpmpp_3m_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
-                 eta: float = 1.0):
+                 eta: float = 1.0, s_noise: float = 1.0):
     """eta 0 leaves the deterministic DPM-Solver++(2M/3M) in lambda = log((1 - sigma) / sigma)."""
-    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 3, "dpmpp_3m_sde", eta=eta)
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 3, "dpmpp_3m_sde", eta=eta, s_noise=s_noise)
 
 
 # ComfyUI's _gpu variants: the same rules with the Brownian tree on the latent's device
 
 
-def dpmpp_sde_gpu(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999):
-    return dpmpp_sde(model, x, sigmas, callback, noise, snr_start, name="dpmpp_sde_gpu")
+def dpmpp_sde_gpu(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, snr_start: float = 0.9999,
+                  eta: float = 1.0, r: float = 0.5, s_noise: float = 1.0):
+    return dpmpp_sde(model, x, sigmas, callback, noise, snr_start, eta, r, "dpmpp_sde_gpu", s_noise)
 
 
 def dpmpp_2m_sde_gpu(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
-                     snr_start: float = 0.9999):
-    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde_gpu")
+                     snr_start: float = 0.9999, eta: float = 1.0, s_noise: float = 1.0):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde_gpu", eta=eta,
+                          s_noise=s_noise)
 
 
 def dpmpp_2m_sde_heun_gpu(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
-                          snr_start: float = 0.9999):
-    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde_heun_gpu", "heun")
+                          snr_start: float = 0.9999, eta: float = 1.0, s_noise: float = 1.0):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 2, "dpmpp_2m_sde_heun_gpu", "heun", eta,
+                          s_noise)
 
 
 def dpmpp_3m_sde_gpu(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None,
-                     snr_start: float = 0.9999):
-    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 3, "dpmpp_3m_sde_gpu")
+                     snr_start: float = 0.9999, eta: float = 1.0, s_noise: float = 1.0):
+    return _multistep_sde(model, x, sigmas, callback, noise, snr_start, 3, "dpmpp_3m_sde_gpu", eta=eta,
+                          s_noise=s_noise)

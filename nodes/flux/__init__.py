@@ -22,3 +22,7 @@ NODES += batch.NODES
 from . import sa_solver  # noqa: E402
 
 NODES += sa_solver.NODES
+# ComfyUI's other sampler nodes with settings (SamplerEulerAncestral, SamplerDPMPP_2M_SDE, SamplerLMS, ...)
+from . import sampler_settings  # noqa: E402
+
+NODES += sampler_settings.NODES

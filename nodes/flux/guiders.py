@@ -76,7 +76,7 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
     from flux_core.guided_sampling import run_sampler, skips_negative
     from flux_core.loading import module_compute_dtype
     from flux_core.patch_padding import crop_to, pad_to_patches, padded_size
-    from flux_core.samplers import ANCESTRAL, CFG_PP, StepNoise
+    from flux_core.samplers import CFG_PP, StepNoise, draws_noise
     from flux_core.sampling import img_ids, pack, unpack
 
     model = guider.model
@@ -130,7 +130,7 @@ def _sample_borrowed(ctx, guider: Guider, noise: Noise, sigmas: Sigmas, latent: 
         ctx.progress(i + 1, n, latent_preview(denoised, preview_vae, ctx))
 
     step_noise = None
-    if sampler in ANCESTRAL:  # ComfyUI seeds a generator on the model's device with the noise seed
+    if draws_noise(sampler, options):  # ComfyUI seeds a generator on the model's device with the noise seed
         step_noise = StepNoise(noise.seed, tuple(latent.samples.shape), device)
     with torch.inference_mode():
         out, denoised = run_sampler(velocity, drawn, latent.samples, values, after_step, sampler, step_noise,
