@@ -231,6 +231,29 @@ def test_release_a_wire_on_empty_canvas_to_add_a_wired_node(page, tmp_path, arti
     assert page.locator("path.fw-wire").count() == 0
 
 
+def test_every_part_of_a_sockets_hit_area_starts_a_wire(page, tmp_path):
+    """Nodes are clipped just outside their box (canvas.css, for cheap hit testing): the clip must leave each
+    socket's whole hit area pressable, the part outside the node's edge included (a clip at the node's edge
+    left only the inner half of every socket)."""
+    open_workflow(page, doc([("a", "IntValue", {"value": 3}, (40, 40)), ("v", "ShowValue", {}, (500, 40))]), tmp_path)
+    edge = node(page, "a").bounding_box()
+    for inset in (3, 11, 21):  # from the socket's outer side (beyond the node's right edge) to its inner side
+        box = sock(page, "a", "out", "value").bounding_box()
+        x, y = box["x"] + box["width"] - inset, box["y"] + box["height"] / 2
+        assert (x > edge["x"] + edge["width"]) == (inset < 12)  # the first two presses lie outside the node
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 60, y + 40, steps=4)
+        assert sock(page, "v", "in", "value").get_attribute("data-compatible") == "1", inset
+        target = sock(page, "v", "in", "value").bounding_box()
+        page.mouse.move(target["x"] + 4, target["y"] + target["height"] / 2, steps=4)  # the input's outer side
+        page.mouse.up()
+        assert wire(page, "a", "value", "v", "value").count() == 1, inset
+        focus_canvas(page)
+        page.keyboard.press("Control+z")
+        assert wire(page, "a", "value", "v", "value").count() == 0
+
+
 def test_seed_control_increment_decrement_random(page, tmp_path):
     open_workflow(page, doc([("s", "RandomNoise", {"seed": 10}, (40, 40))]), tmp_path)
     seed = node(page, "s").locator('input[data-widget="seed"]')
