@@ -57,14 +57,17 @@ def record(page, action) -> tuple[float, dict, list]:
     return busy, profile, events
 
 
-def trace_summary(events: list) -> list[tuple[str, float]]:
-    """Total duration of top-level slices on the renderer main thread, by name (ms)."""
+def main_thread_slices(events: list) -> list[dict]:
+    """The complete slices of the renderer's main thread, in order (a parent before the slices inside it)."""
     main = [e for e in events if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"]
     tids = {(e["pid"], e["tid"]) for e in main}
-    slices = sorted((e for e in events if e.get("ph") == "X" and (e["pid"], e["tid"]) in tids and "dur" in e),
-                    key=lambda e: (e["ts"], -e["dur"]))
-    by_name: dict[str, float] = collections.Counter()
-    # self time per event name: nested slices are subtracted from their parent
+    return sorted((e for e in events if e.get("ph") == "X" and (e["pid"], e["tid"]) in tids and "dur" in e),
+                  key=lambda e: (e["ts"], -e["dur"]))
+
+
+def self_times(slices: list[dict]) -> collections.Counter:
+    """Self time (ms) per event name of ordered `slices`: nested slices are subtracted from their parent."""
+    by_name: collections.Counter = collections.Counter()
     stack: list[list] = []
     for e in slices:
         start, end = e["ts"], e["ts"] + e["dur"]
@@ -74,18 +77,18 @@ def trace_summary(events: list) -> list[tuple[str, float]]:
             by_name[stack[-1][2]] -= e["dur"] / 1000
         by_name[e["name"]] += e["dur"] / 1000
         stack.append([start, end, e["name"]])
-    return sorted(by_name.items(), key=lambda kv: -kv[1])
+    return by_name
+
+
+def trace_summary(events: list) -> list[tuple[str, float]]:
+    """Total self time of the renderer main thread's slices, by name (ms)."""
+    return sorted(self_times(main_thread_slices(events)).items(), key=lambda kv: -kv[1])
 
 
 def task_timeline(events: list, min_ms: float = 1.0) -> list[tuple[float, float, str, list]]:
     """The renderer main thread's top-level tasks of at least `min_ms`, in order: (start ms, duration ms,
     what started it, self time by event name inside it) -- which frame or event the work is in."""
-    main = [e for e in events if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"]
-    tids = {(e["pid"], e["tid"]) for e in main}
-    slices = sorted((e for e in events if e.get("ph") == "X" and (e["pid"], e["tid"]) in tids and "dur" in e),
-                    key=lambda e: (e["ts"], -e["dur"]))
-    if not slices:
-        return []
+    slices = main_thread_slices(events)
     tasks: list[list] = []
     for e in slices:
         if not tasks or e["ts"] >= tasks[-1][0]["ts"] + tasks[-1][0]["dur"]:
@@ -96,22 +99,16 @@ def task_timeline(events: list, min_ms: float = 1.0) -> list[tuple[float, float,
     for top, inner in tasks:
         if top["dur"] / 1000 < min_ms:
             continue
-        by_name: dict[str, float] = collections.Counter()
-        stack: list[list] = []
         what = ""
         for e in [top] + inner:
-            start, end = e["ts"], e["ts"] + e["dur"]
-            while stack and stack[-1][1] <= start:
-                stack.pop()
-            if stack:
-                by_name[stack[-1][2]] -= e["dur"] / 1000
-            by_name[e["name"]] += e["dur"] / 1000
-            stack.append([start, end, e["name"]])
             data = e.get("args", {}).get("data", {})
-            if not what and e["name"] == "EventDispatch":
+            if e["name"] == "EventDispatch":
                 what = data.get("type", "")
-            elif not what and e["name"] == "FunctionCall":
+            elif e["name"] == "FunctionCall":
                 what = (data.get("functionName") or "(anonymous)") + "@" + str(data.get("url", "")).rsplit("/", 1)[-1][:24]
+            if what:
+                break
+        by_name = self_times([top] + inner)
         rows.append(((top["ts"] - slices[0]["ts"]) / 1000, top["dur"] / 1000, what,
                      [(k, v) for k, v in by_name.most_common(6) if v >= 0.3]))
     return rows

@@ -65,8 +65,7 @@ def euler_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback: Callba
                     noise: NoiseSource | None = None, eta: float = 1.0, s_noise: float = 1.0):
     """ComfyUI's rectified-flow ancestral Euler: step down to sigma_next^2 / sigma (for eta 1), then scale
     towards the data and add fresh noise (times ``s_noise``) so the marginal at sigma_next is right."""
-    if noise is None:
-        raise ValueError("euler_ancestral needs a noise source (the run's seed)")
+    multistep.need_noise(noise, "euler_ancestral")
     denoised = None
     n = len(sigmas) - 1
     for i in range(n):

@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .samplers_multistep import ve_ancestral_step
+from .samplers_multistep import need_noise, ve_ancestral_step
 
 GuidedDenoiser = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
@@ -28,8 +28,8 @@ def euler_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callback=None
     """DDIM-style CFG++ step: x_next = alpha_next * D + sigma_next * (x - alpha * U) / sigma; the step to 0
     lands on D. ``euler_ancestral_cfg_pp`` (eta 1) steps to the variance-exploding ancestral level of
     sigma / alpha instead and adds fresh noise times alpha_next (and ``s_noise``; none drawn when it is 0)."""
-    if eta > 0 and s_noise > 0 and noise is None:
-        raise ValueError("euler_ancestral_cfg_pp needs a noise source (the run's seed)")
+    if eta > 0 and s_noise > 0:
+        need_noise(noise, "euler_ancestral_cfg_pp")
     denoised = None
     n = len(sigmas) - 1
     for i in range(n):
@@ -60,8 +60,8 @@ def res_multistep_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, callb
     after moving x by D - U; the first step and the step to 0 are the CFG++ Euler step D + slope(U) * level.
     ``res_multistep_ancestral_cfg_pp`` (eta 1) targets the variance-exploding ancestral level and adds
     fresh noise unscaled, as ComfyUI does."""
-    if eta > 0 and noise is None:
-        raise ValueError("res_multistep_ancestral_cfg_pp needs a noise source (the run's seed)")
+    if eta > 0:
+        need_noise(noise, "res_multistep_ancestral_cfg_pp")
     denoised = old = old_down = None
     n = len(sigmas) - 1
     for i in range(n):
@@ -142,8 +142,7 @@ def dpmpp_2s_ancestral_cfg_pp(model: GuidedDenoiser, x: Tensor, sigmas: Tensor, 
     D - U of the first call; the second call, at the lambda midpoint, gives the estimate the full step uses,
     and the full step starts from x moved by D - U_mid (ComfyUI keeps the last call's U, the midpoint's).
     Fresh noise times the VE ancestral sigma_up on every step but the one to 0."""
-    if noise is None:
-        raise ValueError("dpmpp_2s_ancestral_cfg_pp needs a noise source (the run's seed)")
+    need_noise(noise, "dpmpp_2s_ancestral_cfg_pp")
     denoised = None
     n = len(sigmas) - 1
     for i in range(n):

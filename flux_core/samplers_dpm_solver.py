@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .samplers_multistep import ve_ancestral_step
+from .samplers_multistep import need_noise, ve_ancestral_step
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 
@@ -160,8 +160,8 @@ def dpm_adaptive(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, nois
     ends = solver_range(sigmas)
     if ends is None:
         return x, None
-    if eta and noise is None:
-        raise ValueError("dpm_adaptive with eta needs a noise source (the run's seed)")
+    if eta:
+        need_noise(noise, "dpm_adaptive with eta")
     low, high = ends
     solver = _Solver(model)
     n = len(sigmas) - 1

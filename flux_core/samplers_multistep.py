@@ -103,6 +103,13 @@ def ipndm_v(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=Non
     return x, denoised
 
 
+def need_noise(noise, name: str):
+    """`noise` (a sampler's fresh-noise source), or the error a sampler that draws noise gives without one."""
+    if noise is None:
+        raise ValueError(f"{name} needs a noise source (the run's seed)")
+    return noise
+
+
 def ve_ancestral_step(sigma_from: Tensor, sigma_to: Tensor, eta: float = 1.0):
     """k-diffusion's (variance-exploding) ancestral split of a step: the level to step down to and the noise
     to add back. ComfyUI uses it unchanged on FLUX for the RES and CFG++ ancestral samplers."""
@@ -127,8 +134,8 @@ def res_multistep(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noi
     the previous denoised estimate as second point); the first step and the step to 0 are Euler. ComfyUI's
     plain ``res_multistep`` adds no noise (it draws some and multiplies it by 0); ``res_multistep_ancestral``
     (eta 1) steps to the variance-exploding ancestral level and adds fresh noise unscaled, as ComfyUI does."""
-    if eta > 0 and noise is None:
-        raise ValueError("res_multistep_ancestral needs a noise source (the run's seed)")
+    if eta > 0:
+        need_noise(noise, "res_multistep_ancestral")
     denoised = old = old_down = None
     n = len(sigmas) - 1
     for i in range(n):

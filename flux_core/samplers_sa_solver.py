@@ -21,7 +21,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .samplers_stochastic import _half_log_snr, _need, _offset_first
+from .samplers_multistep import need_noise
+from .samplers_stochastic import _half_log_snr, _offset_first
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 
@@ -81,7 +82,7 @@ def sa_solver(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=N
     noise (0: none drawn)."""
     if len(sigmas) <= 1:
         return x, None
-    noise = _need(noise, "sa_solver_pece" if pece else "sa_solver")
+    noise = need_noise(noise, "sa_solver_pece" if pece else "sa_solver")
     high, low = sde_window
 
     def tau_at(sigma: Tensor) -> float:

@@ -15,7 +15,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .samplers_stochastic import _half_log_snr, _need, _noise_free_level, _offset_first
+from .samplers_multistep import need_noise
+from .samplers_stochastic import _half_log_snr, _noise_free_level, _offset_first
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 
@@ -41,7 +42,7 @@ def seeds_2(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=Non
             eta: float = 1.0, r: float = 0.5):
     """SEEDS-2: a stochastic exponential Euler step to the level at fraction r of the step in lambda, a
     model call there, then the full step from the estimates blended 1 - 1/(2r) : 1/(2r)."""
-    noise = _need(noise, "seeds_2")
+    noise = need_noise(noise, "seeds_2")
     sigmas = _offset_first(sigmas, snr_start)
     blend = 1 / (2 * r)
     denoised = None
@@ -77,7 +78,7 @@ def seeds_3(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=Non
             eta: float = 1.0, r_1: float = 1 / 3, r_2: float = 2 / 3):
     """SEEDS-3: stages at fractions r_1 and r_2 of the step in lambda (model calls at both), the second
     from the phi_2-weighted pair of estimates, the full step from the first and third estimates."""
-    noise = _need(noise, "seeds_3")
+    noise = need_noise(noise, "seeds_3")
     sigmas = _offset_first(sigmas, snr_start)
     denoised = None
     n = len(sigmas) - 1

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .samplers_multistep import rf_ancestral_step, ve_ancestral_step
+from .samplers_multistep import need_noise, rf_ancestral_step, ve_ancestral_step
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 
@@ -58,18 +58,12 @@ def _noise_free_level(lam: Tensor) -> Tensor:
     return lam.neg().sigmoid()
 
 
-def _need(noise, name: str):
-    if noise is None:
-        raise ValueError(f"{name} needs a noise source (the run's seed)")
-    return noise
-
-
 def dpmpp_2s_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 1.0,
                        s_noise: float = 1.0):
     """ComfyUI's rectified-flow DPM-Solver++(2S) ancestral: a second-order step (one extra model call at the
     lambda midpoint) down to sigma_next^2 / sigma, then scaled towards the data with fresh noise added as in
     euler_ancestral. A step from sigma 1 evaluates its midpoint at 0.9999; the step to 0 is Euler."""
-    noise = _need(noise, "dpmpp_2s_ancestral")
+    noise = need_noise(noise, "dpmpp_2s_ancestral")
     denoised = None
     n = len(sigmas) - 1
     for i in range(n):
@@ -98,7 +92,7 @@ def dpmpp_2s_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None
 def dpm_2_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None, eta: float = 1.0):
     """ComfyUI's rectified-flow DPM-Solver-2 ancestral: the dpm_2 step (slope at the log-sigma midpoint)
     down to sigma_next^2 / sigma, then renoised as euler_ancestral; the step to 0 is Euler."""
-    noise = _need(noise, "dpm_2_ancestral")
+    noise = need_noise(noise, "dpm_2_ancestral")
     denoised = None
     n = len(sigmas) - 1
     for i in range(n):
@@ -122,7 +116,7 @@ def dpm_2_ancestral(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, n
 def lcm(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
     """Latent consistency sampling: jump to the denoised estimate, then noise it afresh to the next level
     (sigma * noise + (1 - sigma) * estimate)."""
-    noise = _need(noise, "lcm")
+    noise = need_noise(noise, "lcm")
     denoised = None
     n = len(sigmas) - 1
     for i in range(n):
@@ -141,7 +135,7 @@ def ddpm(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None):
     variance-preserving noise-to-signal ratio (alpha_bar = 1 / (1 + sigma^2)), x is divided by
     sqrt(1 + sigma^2), the posterior mean is taken from the noise estimate (x - D) / sigma, fresh noise of
     the posterior's spread is added (not on the step to 0) and the result is scaled back up."""
-    noise = _need(noise, "ddpm")
+    noise = need_noise(noise, "ddpm")
     lost = [float(s) for s in sigmas[:-1] if 1 / ((s * s) + 1) == 1]
     if lost:  # in float32 the level's alpha_bar rounds to 1: ComfyUI's DDPM divides 0 by 0 there (NaN picture)
         raise ValueError(f"ddpm cannot use noise level {lost[0]:.3g}: below about 2.5e-4 its float32 arithmetic "
@@ -179,7 +173,7 @@ def er_sde(model: Denoiser, x: Tensor, sigmas: Tensor, callback=None, noise=None
     (SamplerER_SDE's "Reverse-time SDE" and "ODE") replaces ER-SDE's noise scale function by
     lambda^(eta + 1)."""
     if s_noise > 0:
-        noise = _need(noise, "er_sde")
+        noise = need_noise(noise, "er_sde")
     scaler = _er_noise_scaler if reverse_time_eta is None else (lambda v: v ** (reverse_time_eta + 1))
     sigmas = _offset_first(sigmas, snr_start)
     lambdas = _half_log_snr(sigmas).neg().exp()
@@ -268,7 +262,7 @@ class BrownianNoise:
 def _brownian(noise, sigmas: Tensor, name: str) -> BrownianNoise:
     """The Brownian noise for this schedule from the run's step-noise source (which carries the seed and
     the model's device, where the ``_gpu`` samplers build their tree)."""
-    seed = getattr(_need(noise, name), "seed", None)
+    seed = getattr(need_noise(noise, name), "seed", None)
     if seed is None:
         raise ValueError(f"{name} needs the run's noise seed")
     device = getattr(noise, "device", "cpu") if name.endswith("_gpu") else None
